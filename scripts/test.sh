@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests (in parallel), then end-to-end tests against a real
+# Temporal dev server and a real embedded Postgres (one file at a time: 2-core machines).
+# Usage: bash scripts/test.sh [unit|e2e|all] [extra node --test args, e.g. a file]
+# Ends with the line "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-all}
+shift || true
+node scripts/setup-tools.mjs || exit 1
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+run() { # name, concurrency, files...
+  local name=$1 conc=$2
+  shift 2
+  [ $# -gt 0 ] || return 0
+  echo "== $name tests"
+  node --import tsx --test --test-concurrency="$conc" --test-reporter=spec "$@" 2>&1 | tee -a "$log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+}
+if [ $# -gt 0 ]; then
+  run "$what" 1 "$@"
+else
+  case $what in
+    unit) run unit 2 test/unit/*.test.ts ;;
+    e2e) run e2e 1 test/e2e/*.test.ts ;;
+    *) run unit 2 test/unit/*.test.ts; run e2e 1 test/e2e/*.test.ts ;;
+  esac
+fi
+passed=$(grep -aE '^ℹ pass [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')
+failed=$(grep -aE '^ℹ fail [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] || status=1
+exit $status

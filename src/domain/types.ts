@@ -1,0 +1,165 @@
+/**
+ * Shared types of autopack-drain. Pure declarations: imported by the workflow
+ * (deterministic sandbox), the activities, the CLI and the tests.
+ */
+
+export const PHASE_STATES = [
+  'QUEUED',
+  'EXECUTING',
+  'GATE',
+  'CI_RUNNING',
+  'COMPLETE',
+  'FAILED',
+  'SKIPPED',
+] as const;
+export type PhaseState = (typeof PHASE_STATES)[number];
+export const TERMINAL_STATES: readonly string[] = ['COMPLETE', 'FAILED', 'SKIPPED'];
+
+export const DRAIN_MODES = ['failed', 'queued', 'queued-then-failed'] as const;
+export type DrainMode = (typeof DRAIN_MODES)[number];
+
+/** Failure categories, in selection priority order (first is drained first). */
+export const FAILURE_CATEGORIES = [
+  'unknown',
+  'collection',
+  'deliverable',
+  'patch',
+  'other',
+  'timeout',
+] as const;
+export type FailureCategory = (typeof FAILURE_CATEGORIES)[number];
+
+export const ZERO_YIELD_REASONS = [
+  'success_no_llm_calls',
+  'timeout',
+  'llm_boundary_hit',
+  'failed_before_llm',
+  'execution_error',
+  'unknown',
+] as const;
+export type ZeroYieldReason = (typeof ZERO_YIELD_REASONS)[number];
+
+/** Workflow input: one JSON object, every field optional (camelCase of the original flags). */
+export interface DrainInput {
+  batchSize?: number;
+  runId?: string | null;
+  phaseTimeoutSeconds?: number;
+  maxTotalMinutes?: number | null;
+  maxTimeoutsPerRun?: number;
+  maxAttemptsPerPhase?: number;
+  maxFingerprintRepeats?: number;
+  skipRunsWithQueued?: boolean;
+  skipRunPrefixes?: string[];
+  maxConsecutiveZeroYield?: number | null;
+  dryRun?: boolean;
+  apiUrl?: string | null;
+  mode?: DrainMode;
+  /** Executor command template with {run_id} {phase_id} placeholders; worker default when absent. */
+  executor?: string | null;
+  /** Workspace directory the executor runs in; worker default when absent. */
+  workspace?: string | null;
+  /** Optional T0 baseline command, run once per workspace commit. */
+  baselineCommand?: string | null;
+  /** Seconds between SIGTERM and SIGKILL of the executor's process group. */
+  killGraceSeconds?: number;
+  /** Continue-as-new once the history has this many events (server suggestion also honoured). */
+  continueAsNewAfterEvents?: number;
+}
+
+/** Input after validation, every field resolved to its default. */
+export interface DrainConfig {
+  batchSize: number;
+  runId: string | null;
+  phaseTimeoutSeconds: number;
+  maxTotalMinutes: number | null;
+  maxTimeoutsPerRun: number;
+  maxAttemptsPerPhase: number;
+  maxFingerprintRepeats: number;
+  skipRunsWithQueued: boolean;
+  skipRunPrefixes: string[];
+  maxConsecutiveZeroYield: number | null;
+  dryRun: boolean;
+  apiUrl: string | null;
+  mode: DrainMode;
+  executor: string | null;
+  workspace: string | null;
+  baselineCommand: string | null;
+  killGraceSeconds: number;
+  continueAsNewAfterEvents: number;
+}
+
+/** A phase as selection returns it. The key is always `run_id:phase_id`. */
+export interface PhaseRef {
+  runId: string;
+  phaseId: string;
+  phaseIndex: number;
+  /** phases.id (insertion order). */
+  dbId: number;
+  state: string;
+  lastFailureReason: string | null;
+  category: FailureCategory;
+}
+
+/** What the drain activity observed for one attempt (facts, before workflow-side judgement). */
+export interface AttemptOutcome {
+  runId: string;
+  phaseId: string;
+  attempt: number;
+  initialState: string | null;
+  finalState: string | null;
+  success: boolean;
+  returnCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  cancelled: boolean;
+  /** True when the outcome was reconciled after a crashed worker, without running the executor again. */
+  reconciled: boolean;
+  durationSeconds: number;
+  stdoutPath: string | null;
+  stderrPath: string | null;
+  stdoutExcerpt: string;
+  stderrExcerpt: string;
+  stdoutBytes: number;
+  stderrBytes: number;
+  lastFailureReason: string | null;
+  errorMessage: string | null;
+  llmBoundaryHit: boolean;
+  /** Telemetry rows written for this run/phase during the attempt. */
+  telemetryEvents: number;
+  /** Telemetry rows written anywhere during the attempt (may include other sessions). */
+  telemetryGlobalDelta: number;
+  startedAt: string;
+  finishedAt: string;
+  workerIdentity: string;
+  baselineCommit: string | null;
+}
+
+/** Workflow-side judgement of an attempt, merged into the drain_attempts row and the session JSON. */
+export interface AttemptVerdict {
+  fingerprint: string | null;
+  category: FailureCategory;
+  yieldPerMinute: number | null;
+  zeroYieldReason: ZeroYieldReason | null;
+}
+
+export interface SkipRecord {
+  runId: string;
+  phaseId: string;
+  reason: string;
+}
+
+export interface PlannedPhase {
+  runId: string;
+  phaseId: string;
+  phaseIndex: number;
+  category: FailureCategory;
+}
+
+export interface RunStats {
+  attempted: number;
+  succeeded: number;
+  timeouts: number;
+  events: number;
+}
+
+export const phaseKey = (runId: string, phaseId: string): string => `${runId}:${phaseId}`;
