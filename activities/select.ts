@@ -1,0 +1,16 @@
+import type { ActivityDeps } from './deps.js';
+import type { SelectParams } from '../src/domain/selection.js';
+import { selectFailedPhase, selectQueuedPhase, type SelectResult } from '../src/db/select.js';
+
+export function selectActivities(deps: ActivityDeps) {
+  return {
+    /** Picks the next phase to drain (read-only; one indexed query per mode). */
+    async selectNextPhase(p: SelectParams): Promise<SelectResult> {
+      if (p.mode === 'failed') return selectFailedPhase(deps.pool, p);
+      const queued = await selectQueuedPhase(deps.pool, p);
+      if (p.mode === 'queued' || queued.pick) return queued;
+      const failed = await selectFailedPhase(deps.pool, p);
+      return { pick: failed.pick, passedOver: [...queued.passedOver, ...failed.passedOver] };
+    },
+  };
+}

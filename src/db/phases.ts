@@ -1,0 +1,50 @@
+import type { Queryable } from './pool.js';
+
+export interface PhaseRow {
+  run_id: string;
+  phase_id: string;
+  state: string;
+  last_failure_reason: string | null;
+  updated_at: Date | null;
+}
+
+export async function getPhase(db: Queryable, runId: string, phaseId: string): Promise<PhaseRow | null> {
+  const res = await db.query<PhaseRow>(
+    `SELECT run_id, phase_id, state, last_failure_reason, updated_at
+     FROM phases WHERE run_id = $1 AND phase_id = $2`,
+    [runId, phaseId],
+  );
+  return res.rows[0] ?? null;
+}
+
+export interface BacklogCounts {
+  runs: number;
+  phases: number;
+  byState: Record<string, number>;
+}
+
+/** Counts for the DB identity banner. */
+export async function backlogCounts(db: Queryable): Promise<BacklogCounts> {
+  const res = await db.query<{ state: string | null; n: string; runs: string }>(
+    `SELECT s.state, s.n, (SELECT count(*) FROM runs) AS runs
+     FROM (SELECT state, count(*) AS n FROM phases GROUP BY state) s
+     UNION ALL SELECT NULL, 0, (SELECT count(*) FROM runs)`,
+  );
+  const byState: Record<string, number> = {};
+  let phases = 0;
+  for (const r of res.rows) {
+    if (r.state === null) continue;
+    byState[r.state] = Number(r.n);
+    phases += Number(r.n);
+  }
+  return { runs: Number(res.rows[0]?.runs ?? 0), phases, byState };
+}
+
+/** queued/failed/complete counts of one run (reported before and after each retry). */
+export async function runStateCounts(db: Queryable, runId: string): Promise<Record<string, number>> {
+  const res = await db.query<{ state: string; n: string }>(
+    'SELECT state, count(*) AS n FROM phases WHERE run_id = $1 GROUP BY state',
+    [runId],
+  );
+  return Object.fromEntries(res.rows.map((r) => [r.state, Number(r.n)]));
+}

@@ -1,0 +1,111 @@
+import { z } from 'zod';
+import { DRAIN_MODES, type DrainConfig } from './types.js';
+
+/** Invalid workflow input: `field` names the offending field (dotted path). */
+export class InputError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'InputError';
+  }
+}
+
+export const DEFAULTS: DrainConfig = {
+  batchSize: 10,
+  runId: null,
+  phaseTimeoutSeconds: 900,
+  maxTotalMinutes: null,
+  maxTimeoutsPerRun: 2,
+  maxAttemptsPerPhase: 2,
+  maxFingerprintRepeats: 3,
+  skipRunsWithQueued: true,
+  skipRunPrefixes: [],
+  maxConsecutiveZeroYield: null,
+  dryRun: false,
+  apiUrl: null,
+  mode: 'failed',
+  executor: null,
+  workspace: null,
+  baselineCommand: null,
+  killGraceSeconds: 10,
+  continueAsNewAfterEvents: 3000,
+};
+
+const posInt = (max: number) => z.number().int().min(1).max(max);
+const nonEmpty = z.string().trim().min(1).max(4096);
+const nullable = <T extends z.ZodTypeAny>(t: T) => t.nullable().optional();
+
+/** A URL with credentials would put a secret into workflow history: refuse it. */
+const apiUrl = z
+  .string()
+  .max(2048)
+  .refine((s) => /^https?:\/\/[^\s]+$/i.test(s), 'must be an http(s) URL')
+  .refine((s) => !/^[a-z]+:\/\/[^/@\s]*@/i.test(s), 'must not contain credentials (user:password@)');
+
+const schema = z
+  .object({
+    batchSize: posInt(100_000),
+    runId: nullable(nonEmpty),
+    phaseTimeoutSeconds: z.number().positive().max(7 * 24 * 3600),
+    maxTotalMinutes: nullable(z.number().positive().max(366 * 24 * 60)),
+    maxTimeoutsPerRun: posInt(1_000_000),
+    maxAttemptsPerPhase: posInt(1_000_000),
+    maxFingerprintRepeats: posInt(1_000_000),
+    skipRunsWithQueued: z.boolean(),
+    skipRunPrefixes: z.array(nonEmpty).max(1000),
+    maxConsecutiveZeroYield: nullable(posInt(1_000_000)),
+    dryRun: z.boolean(),
+    apiUrl: nullable(apiUrl),
+    mode: z.enum(DRAIN_MODES),
+    executor: nullable(nonEmpty),
+    workspace: nullable(nonEmpty),
+    baselineCommand: nullable(nonEmpty),
+    killGraceSeconds: z.number().min(0).max(3600),
+    continueAsNewAfterEvents: z.number().int().min(200).max(50_000),
+  })
+  .partial()
+  .strict();
+
+/**
+ * Validates workflow input (one JSON object, every field optional) and fills in defaults.
+ * `undefined`/`null` mean "all defaults". Throws InputError naming the first bad field.
+ */
+export function parseDrainInput(raw: unknown): DrainConfig {
+  if (raw === undefined || raw === null) return { ...DEFAULTS };
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new InputError(
+      '(input)',
+      `workflow input must be one JSON object such as {"batchSize": 10}, got ${Array.isArray(raw) ? 'an array' : typeof raw}`,
+    );
+  }
+  const res = schema.safeParse(raw);
+  if (!res.success) {
+    const issue = res.error.issues[0];
+    if (issue.code === 'unrecognized_keys') {
+      const key = issue.keys[0];
+      throw new InputError(
+        key,
+        `unknown input field "${key}"; known fields: ${Object.keys(DEFAULTS).join(', ')}`,
+      );
+    }
+    const field = issue.path.join('.') || '(input)';
+    throw new InputError(field, `invalid input field "${field}": ${issue.message}`);
+  }
+  const out: DrainConfig = { ...DEFAULTS };
+  for (const [k, v] of Object.entries(res.data)) {
+    if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v;
+  }
+  return out;
+}
+
+/** The config as a compact input object (only non-default fields), e.g. for continue-as-new and memos. */
+export function configToInput(config: DrainConfig): Partial<DrainConfig> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(config)) {
+    const d = (DEFAULTS as unknown as Record<string, unknown>)[k];
+    if (JSON.stringify(v) !== JSON.stringify(d)) out[k] = v;
+  }
+  return out as Partial<DrainConfig>;
+}

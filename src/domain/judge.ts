@@ -1,0 +1,29 @@
+import { categorizeFailure } from './categories.js';
+import { computeFingerprint } from './fingerprint.js';
+import { yieldPerMinute, zeroYieldReason } from './zero-yield.js';
+import type { AttemptOutcome, AttemptVerdict } from './types.js';
+
+/** The workflow-side judgement of an attempt: fingerprint, category, yield, zero-yield reason. */
+export function judgeAttempt(o: AttemptOutcome): AttemptVerdict {
+  return {
+    fingerprint: computeFingerprint({
+      success: o.success,
+      finalState: o.finalState,
+      returnCode: o.returnCode,
+      timedOut: o.timedOut,
+      signal: o.signal,
+      errorMessage: o.errorMessage,
+    }),
+    category: o.success ? 'unknown' : categorizeFailure(o.timedOut ? 'timed out' : o.lastFailureReason),
+    yieldPerMinute: yieldPerMinute(o.telemetryEvents, o.durationSeconds),
+    zeroYieldReason: zeroYieldReason({
+      events: o.telemetryEvents,
+      success: o.success,
+      timedOut: o.timedOut,
+      llmBoundaryHit: o.llmBoundaryHit,
+      returnCode: o.returnCode,
+      finalState: o.finalState,
+      lastFailureReason: o.lastFailureReason,
+    }),
+  };
+}

@@ -1,0 +1,65 @@
+import { CATEGORY_RULES, categoryRank } from './categories.js';
+import type { DrainConfig, DrainMode } from './types.js';
+import { parsePairKey, type SessionState } from './session-state.js';
+
+/**
+ * Everything the selection query needs, computed from the session state by a pure function
+ * so the decision inputs are part of the workflow's durable history.
+ */
+export interface SelectParams {
+  sessionId: string;
+  mode: DrainMode;
+  runId: string | null;
+  skipRunsWithQueued: boolean;
+  skipRunPrefixes: string[];
+  maxAttemptsPerPhase: number;
+  /** phases attempted this session, with their attempt counts (parallel arrays). */
+  attemptedRuns: string[];
+  attemptedPhases: string[];
+  attemptCounts: number[];
+  /** phases never to select again: succeeded or planned (parallel arrays). */
+  doneRuns: string[];
+  donePhases: string[];
+  /** runs removed by stop conditions, with the reason (parallel arrays). */
+  blockedRuns: string[];
+  blockedReasons: string[];
+  sampledRuns: string[];
+  promisingRuns: string[];
+  deprioritizedRuns: string[];
+  /** queued mode: keep draining this run while it has queued phases. */
+  currentRun: string | null;
+  /** failure category regexes in check order, with their ranks (parallel arrays). */
+  categoryPatterns: string[];
+  categoryRanks: number[];
+  /** at most this many passed-over phases are reported per pick. */
+  maxSkipsReported: number;
+}
+
+export function selectionParams(state: SessionState, config: DrainConfig): SelectParams {
+  const attempted = Object.entries(state.attempts).map(([k, n]) => [...parsePairKey(k), n] as const);
+  const done = state.done.map(parsePairKey);
+  const last = state.recent.length ? state.recent[state.recent.length - 1].runId : null;
+  const lastPlanned = state.planned.length ? state.planned[state.planned.length - 1].runId : null;
+  return {
+    sessionId: state.sessionId,
+    mode: config.mode,
+    runId: config.runId,
+    skipRunsWithQueued: config.skipRunsWithQueued,
+    skipRunPrefixes: config.skipRunPrefixes,
+    maxAttemptsPerPhase: config.maxAttemptsPerPhase,
+    attemptedRuns: attempted.map((a) => a[0]),
+    attemptedPhases: attempted.map((a) => a[1]),
+    attemptCounts: attempted.map((a) => a[2]),
+    doneRuns: done.map((d) => d[0]),
+    donePhases: done.map((d) => d[1]),
+    blockedRuns: Object.keys(state.stoppedRuns),
+    blockedReasons: Object.values(state.stoppedRuns),
+    sampledRuns: state.sampledRuns,
+    promisingRuns: state.promisingRuns,
+    deprioritizedRuns: state.deprioritizedRuns,
+    currentRun: config.dryRun ? lastPlanned : last,
+    categoryPatterns: CATEGORY_RULES.map((r) => r.pattern),
+    categoryRanks: CATEGORY_RULES.map((r) => categoryRank(r.category)),
+    maxSkipsReported: 50,
+  };
+}

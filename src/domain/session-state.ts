@@ -1,0 +1,244 @@
+import type {
+  AttemptOutcome,
+  AttemptVerdict,
+  DrainConfig,
+  PhaseRef,
+  PlannedPhase,
+  RunStats,
+  SkipRecord,
+  ZeroYieldReason,
+} from './types.js';
+
+/**
+ * Internal key of a phase: unambiguous even when ids contain ':' (the display key is
+ * `run_id:phase_id`, see phaseKey).
+ */
+export const pairKey = (runId: string, phaseId: string): string => JSON.stringify([runId, phaseId]);
+export function parsePairKey(key: string): [string, string] {
+  const v = JSON.parse(key) as unknown;
+  if (!Array.isArray(v) || v.length !== 2 || typeof v[0] !== 'string' || typeof v[1] !== 'string') {
+    throw new Error(`not a phase pair key: ${key}`);
+  }
+  return [v[0], v[1]];
+}
+
+/** A compact digest of one result, kept for the progress query. */
+export interface ResultDigest {
+  runId: string;
+  phaseId: string;
+  attempt: number;
+  success: boolean;
+  finalState: string | null;
+  timedOut: boolean;
+  cancelled: boolean;
+  events: number;
+  durationSeconds: number;
+  errorMessage: string | null;
+}
+
+/**
+ * The durable state of a drain session. Lives in the workflow, is carried across
+ * continue-as-new, and is what the queries, the session JSON and the summary read.
+ * Plain JSON (no Set/Map) so it survives every serialisation.
+ */
+export interface SessionState {
+  v: 1;
+  sessionId: string;
+  startedAt: string;
+  startedAtMs: number;
+  deadlineMs: number | null;
+  /** Number of continue-as-new hand-overs so far. */
+  generation: number;
+  processed: number;
+  succeeded: number;
+  failed: number;
+  timeouts: number;
+  cancelled: number;
+  interrupted: number;
+  telemetryEvents: number;
+  telemetryGlobalDelta: number;
+  drainSeconds: number;
+  llmBoundaryHits: number;
+  zeroYield: Partial<Record<ZeroYieldReason, number>>;
+  consecutiveZeroYield: number;
+  /** pairKey → attempts this session. */
+  attempts: Record<string, number>;
+  /** pairKeys never to select again this session (succeeded, or planned in a dry run). */
+  done: string[];
+  runs: Record<string, RunStats>;
+  fingerprintCounts: Record<string, number>;
+  stoppedFingerprints: string[];
+  /** runId → why it was removed from selection. */
+  stoppedRuns: Record<string, string>;
+  sampledRuns: string[];
+  promisingRuns: string[];
+  deprioritizedRuns: string[];
+  /** Phases passed over, most recent reason per phase (bounded). */
+  skipped: SkipRecord[];
+  planned: PlannedPhase[];
+  recent: ResultDigest[];
+  stopReason: string | null;
+}
+
+export const MAX_SKIPPED_KEPT = 500;
+export const MAX_RECENT_KEPT = 20;
+
+export function newSessionState(sessionId: string, nowMs: number, config: DrainConfig): SessionState {
+  return {
+    v: 1,
+    sessionId,
+    startedAt: new Date(nowMs).toISOString(),
+    startedAtMs: nowMs,
+    deadlineMs: config.maxTotalMinutes == null ? null : nowMs + config.maxTotalMinutes * 60_000,
+    generation: 0,
+    processed: 0,
+    succeeded: 0,
+    failed: 0,
+    timeouts: 0,
+    cancelled: 0,
+    interrupted: 0,
+    telemetryEvents: 0,
+    telemetryGlobalDelta: 0,
+    drainSeconds: 0,
+    llmBoundaryHits: 0,
+    zeroYield: {},
+    consecutiveZeroYield: 0,
+    attempts: {},
+    done: [],
+    runs: {},
+    fingerprintCounts: {},
+    stoppedFingerprints: [],
+    stoppedRuns: {},
+    sampledRuns: [],
+    promisingRuns: [],
+    deprioritizedRuns: [],
+    skipped: [],
+    planned: [],
+    recent: [],
+    stopReason: null,
+  };
+}
+
+const addUnique = (list: string[], item: string): string[] =>
+  list.includes(item) ? list : [...list, item];
+
+/** Records phases passed over by selection; keeps the latest reason per phase, bounded. */
+export function noteSkips(state: SessionState, skips: SkipRecord[]): SessionState {
+  if (skips.length === 0) return state;
+  const keep = state.skipped.filter(
+    (s) => !skips.some((n) => n.runId === s.runId && n.phaseId === s.phaseId),
+  );
+  const skipped = [...keep, ...skips].slice(-MAX_SKIPPED_KEPT);
+  return { ...state, skipped };
+}
+
+/** Dry run: a planned phase counts as a success, so triage shapes the plan as in a real session. */
+export function recordPlanned(state: SessionState, pick: PhaseRef): SessionState {
+  const key = pairKey(pick.runId, pick.phaseId);
+  const run = state.runs[pick.runId] ?? { attempted: 0, succeeded: 0, timeouts: 0, events: 0 };
+  return {
+    ...state,
+    processed: state.processed + 1,
+    succeeded: state.succeeded + 1,
+    attempts: { ...state.attempts, [key]: (state.attempts[key] ?? 0) + 1 },
+    done: addUnique(state.done, key),
+    runs: { ...state.runs, [pick.runId]: { ...run, attempted: run.attempted + 1, succeeded: run.succeeded + 1 } },
+    sampledRuns: addUnique(state.sampledRuns, pick.runId),
+    promisingRuns: state.deprioritizedRuns.includes(pick.runId)
+      ? state.promisingRuns
+      : addUnique(state.promisingRuns, pick.runId),
+    planned: [
+      ...state.planned,
+      { runId: pick.runId, phaseId: pick.phaseId, phaseIndex: pick.phaseIndex, category: pick.category },
+    ],
+  };
+}
+
+/**
+ * Folds one attempt into the session: totals, per-run stats, fingerprints, triage and the
+ * stop conditions that remove runs or fingerprints. Pure.
+ */
+export function recordAttempt(
+  state: SessionState,
+  o: AttemptOutcome,
+  v: AttemptVerdict,
+  config: DrainConfig,
+): SessionState {
+  const key = pairKey(o.runId, o.phaseId);
+  const s: SessionState = { ...state };
+  s.processed += 1;
+  if (o.success) s.succeeded += 1;
+  else s.failed += 1;
+  if (o.timedOut) s.timeouts += 1;
+  if (o.cancelled) s.cancelled += 1;
+  s.telemetryEvents += o.telemetryEvents;
+  s.telemetryGlobalDelta += o.telemetryGlobalDelta;
+  s.drainSeconds = Math.round((s.drainSeconds + o.durationSeconds) * 1000) / 1000;
+  if (o.llmBoundaryHit) s.llmBoundaryHits += 1;
+  s.attempts = { ...s.attempts, [key]: Math.max(s.attempts[key] ?? 0, o.attempt) };
+  if (o.success) s.done = addUnique(s.done, key);
+
+  const prevRun = s.runs[o.runId] ?? { attempted: 0, succeeded: 0, timeouts: 0, events: 0 };
+  const run: RunStats = {
+    attempted: prevRun.attempted + 1,
+    succeeded: prevRun.succeeded + (o.success ? 1 : 0),
+    timeouts: prevRun.timeouts + (o.timedOut ? 1 : 0),
+    events: prevRun.events + o.telemetryEvents,
+  };
+  s.runs = { ...s.runs, [o.runId]: run };
+
+  if (o.telemetryEvents > 0) {
+    s.consecutiveZeroYield = 0;
+  } else {
+    s.consecutiveZeroYield += 1;
+    if (v.zeroYieldReason) {
+      s.zeroYield = { ...s.zeroYield, [v.zeroYieldReason]: (s.zeroYield[v.zeroYieldReason] ?? 0) + 1 };
+    }
+  }
+
+  // Fingerprints: count; at the repeat limit the fingerprint is stopped and its run deprioritized.
+  let seenBefore = false;
+  if (v.fingerprint) {
+    const before = s.fingerprintCounts[v.fingerprint] ?? 0;
+    seenBefore = before > 0;
+    const count = before + 1;
+    s.fingerprintCounts = { ...s.fingerprintCounts, [v.fingerprint]: count };
+    if (count >= config.maxFingerprintRepeats && !s.stoppedFingerprints.includes(v.fingerprint)) {
+      s.stoppedFingerprints = [...s.stoppedFingerprints, v.fingerprint];
+      s.deprioritizedRuns = addUnique(s.deprioritizedRuns, o.runId);
+    }
+  }
+
+  // Sample-first triage.
+  s.sampledRuns = addUnique(s.sampledRuns, o.runId);
+  if (!o.success && seenBefore && o.telemetryEvents === 0) {
+    s.deprioritizedRuns = addUnique(s.deprioritizedRuns, o.runId);
+  }
+  if ((o.success || o.telemetryEvents > 0 || o.timedOut) && !s.deprioritizedRuns.includes(o.runId)) {
+    s.promisingRuns = addUnique(s.promisingRuns, o.runId);
+  }
+  s.promisingRuns = s.promisingRuns.filter((r) => !s.deprioritizedRuns.includes(r));
+
+  // Timeouts per run remove the run from selection.
+  if (run.timeouts >= config.maxTimeoutsPerRun && !(o.runId in s.stoppedRuns)) {
+    s.stoppedRuns = {
+      ...s.stoppedRuns,
+      [o.runId]: `run ${o.runId} has ${run.timeouts} timeouts (limit: ${config.maxTimeoutsPerRun})`,
+    };
+  }
+
+  const digest: ResultDigest = {
+    runId: o.runId,
+    phaseId: o.phaseId,
+    attempt: o.attempt,
+    success: o.success,
+    finalState: o.finalState,
+    timedOut: o.timedOut,
+    cancelled: o.cancelled,
+    events: o.telemetryEvents,
+    durationSeconds: o.durationSeconds,
+    errorMessage: o.errorMessage,
+  };
+  s.recent = [...s.recent, digest].slice(-MAX_RECENT_KEPT);
+  return s;
+}

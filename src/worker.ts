@@ -1,0 +1,105 @@
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import { AUTOPACK_EXECUTOR, type ActivityDeps } from '../activities/deps.js';
+import { createPool } from './db/pool.js';
+import { migrate } from './db/migrate.js';
+
+export const DEFAULT_TASK_QUEUE = 'autopack-drain';
+export const WORKFLOWS_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
+
+export interface DrainWorkerOptions {
+  temporalAddress: string;
+  namespace: string;
+  taskQueue?: string;
+  databaseUrl: string;
+  /** Defaults for sessions whose input does not name them. */
+  workspace?: string;
+  executor?: string;
+  apiUrl?: string | null;
+  identity?: string;
+  heartbeatIntervalMs?: number;
+  leaseTtlSeconds?: number;
+  maxLogBytes?: number;
+  maxConcurrentDrains?: number;
+  /** A pre-built workflow bundle (tests build it once); bundled from workflows/ otherwise. */
+  workflowBundle?: WorkflowBundle;
+  shutdownGraceTime?: string | number;
+}
+
+export interface DrainWorker {
+  worker: Worker;
+  run(): Promise<void>;
+  /** Stops polling, cancels running drains (their process groups are killed), closes connections. */
+  shutdown(): Promise<void>;
+}
+
+export async function bundleWorkflows(): Promise<WorkflowBundle> {
+  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+}
+
+const quietLogger = {
+  log: () => {},
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: (m: string) => console.warn(m),
+  error: (m: string) => console.error(m),
+};
+
+export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWorker> {
+  const pool = createPool(o.databaseUrl, 8);
+  await migrate(pool);
+  const identity = o.identity ?? `drain-worker@${hostname()}:${process.pid}`;
+  const deps: ActivityDeps = {
+    pool,
+    databaseUrl: o.databaseUrl,
+    defaults: {
+      workspace: path.resolve(o.workspace ?? process.cwd()),
+      executor: o.executor ?? AUTOPACK_EXECUTOR,
+      apiUrl: o.apiUrl ?? null,
+    },
+    identity,
+    host: hostname(),
+    heartbeatIntervalMs: o.heartbeatIntervalMs ?? 5_000,
+    leaseTtlSeconds: o.leaseTtlSeconds ?? 60,
+    maxLogBytes: o.maxLogBytes ?? 256 * 1024 * 1024,
+  };
+  const connection = await NativeConnection.connect({ address: o.temporalAddress });
+  const worker = await Worker.create({
+    connection,
+    namespace: o.namespace,
+    taskQueue: o.taskQueue ?? DEFAULT_TASK_QUEUE,
+    identity,
+    activities: createActivities(deps),
+    ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    maxConcurrentActivityTaskExecutions: o.maxConcurrentDrains ?? 20,
+    shutdownGraceTime: o.shutdownGraceTime ?? '2s',
+  });
+  let closed = false;
+  let running: Promise<void> | null = null;
+  return {
+    worker,
+    run() {
+      running ??= worker.run().finally(async () => {
+        await connection.close().catch(() => {});
+        await pool.end().catch(() => {});
+        closed = true;
+      });
+      return running;
+    },
+    async shutdown() {
+      if (closed) return;
+      if (running) {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await running;
+      } else {
+        await connection.close().catch(() => {});
+        await pool.end().catch(() => {});
+        closed = true;
+      }
+    },
+  };
+}

@@ -1,0 +1,1 @@
+export { batchDrain } from './batch-drain.js';
