@@ -1,0 +1,78 @@
+import type { Command } from 'commander';
+import { Client, Connection } from '@temporalio/client';
+import { startDrain } from '../../client.js';
+import { createPool } from '../../db/pool.js';
+import { migrate } from '../../db/migrate.js';
+import { redactUrl } from '../../domain/redact.js';
+import { formatSummary } from '../../domain/report.js';
+import { defaultSessionId } from '../../domain/session-id.js';
+import { startServices } from '../../runtime/services.js';
+import { projectRoot } from '../../runtime/paths.js';
+import { seedSample } from '../../sim/seed.js';
+import { createDrainWorker } from '../../worker.js';
+import { followSession } from '../follow.js';
+import { installRuntime, onceInterrupted, simExecutorTemplate } from '../env.js';
+import { readSessionJson } from '../session-lookup.js';
+
+/**
+ * The whole thing once, on embedded defaults: Postgres + Temporal dev server + worker,
+ * the sample backlog, one batch of 10 through the reference executor, the summary.
+ * Everything it leaves (session JSON, logs, Temporal and Postgres state) persists.
+ */
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description('run a real drain of the sample backlog on embedded services, print the summary, exit')
+    .option('--batch-size <n>', 'phases to drain', '10')
+    .option('--phase-timeout-seconds <s>', 'short, so the hanging phase shows a real timeout', '6')
+    .action(async (flags: { batchSize: string; phaseTimeoutSeconds: string }) => {
+      installRuntime();
+      const interrupted = onceInterrupted();
+      const started = Date.now();
+      console.log('autopack-drain demo: starting embedded services (first start initialises them)…');
+      const services = await startServices({ log: (l) => console.log(`  ${l}`) });
+      let worker: Awaited<ReturnType<typeof createDrainWorker>> | null = null;
+      try {
+        const pool = createPool(services.databaseUrl);
+        await migrate(pool);
+        const seeded = await seedSample(pool);
+        await pool.end();
+        console.log(`  database ${redactUrl(services.databaseUrl)}: sample backlog seeded (${seeded.runs} runs, ${seeded.phases} phases)`);
+        const workspace = projectRoot();
+        worker = await createDrainWorker({
+          temporalAddress: services.temporalAddress,
+          namespace: services.namespace,
+          databaseUrl: services.databaseUrl,
+          workspace,
+          executor: simExecutorTemplate(),
+        });
+        const running = worker.run();
+        const connection = await Connection.connect({ address: services.temporalAddress });
+        const client = new Client({ connection, namespace: services.namespace });
+        const sessionId = defaultSessionId(new Date());
+        const handle = await startDrain(client, {
+          batchSize: Number(flags.batchSize),
+          phaseTimeoutSeconds: Number(flags.phaseTimeoutSeconds),
+          killGraceSeconds: 2,
+        }, { sessionId });
+        console.log(`\nStarted session ${sessionId}: draining ${flags.batchSize} phases with the reference executor\n`);
+        const result = await Promise.race([followSession(handle, { print: console.log, stop: interrupted }), running.then(() => null)]);
+        if (!result) {
+          console.error('interrupted: the session is persisted; `npx drain dev` resumes it');
+          process.exitCode = 130;
+          return;
+        }
+        const { file, json } = await readSessionJson(client, sessionId, workspace);
+        console.log('\n' + formatSummary(json));
+        console.log(`\nSession file: ${file}`);
+        console.log(`Per-phase logs: ${file.replace(/\.json$/, '')}/logs/`);
+        console.log(`Finished in ${Math.round((Date.now() - started) / 1000)}s. Everything persisted under .drain/.`);
+        console.log('Browse it in the Temporal Web UI afterwards: run `npx drain dev`, then open');
+        console.log(`  ${services.uiUrl ?? 'http://127.0.0.1:8233'}/namespaces/${services.namespace}/workflows/${sessionId}`);
+        await connection.close();
+      } finally {
+        await worker?.shutdown();
+        await services.stop();
+      }
+    });
+}

@@ -1,0 +1,129 @@
+import type { Command } from 'commander';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
+import { connectClient, startDrain } from '../../client.js';
+import { createPool } from '../../db/pool.js';
+import { backlogCounts } from '../../db/phases.js';
+import { InputError, parseDrainInput } from '../../domain/input.js';
+import { formatPlan, formatSummary } from '../../domain/report.js';
+import { redactUrl } from '../../domain/redact.js';
+import { addDrainFlags, drainInputFromFlags } from '../start-options.js';
+import { followSession } from '../follow.js';
+import { databaseUrlOrEmbedded, onceInterrupted, temporalTarget, UsageError } from '../env.js';
+import { newestSession, readSessionJson } from '../session-lookup.js';
+import { DEFAULT_TASK_QUEUE } from '../../worker.js';
+
+/** The DB identity banner; refuses an empty backlog unless allowed. */
+async function banner(allowEmpty: boolean, quiet: boolean): Promise<void> {
+  const url = databaseUrlOrEmbedded();
+  if (!url) {
+    if (!quiet) console.log('Database: (DATABASE_URL not set here; the worker\'s database is used)');
+    return;
+  }
+  const pool = createPool(url, 1);
+  try {
+    const c = await backlogCounts(pool).catch((err: Error) => {
+      throw new Error(`cannot read the backlog at ${redactUrl(url)}: ${err.message}`);
+    });
+    if (!quiet) {
+      const states = Object.entries(c.byState).map(([s, n]) => `${s} ${n}`).join(', ');
+      console.log(`Database: ${redactUrl(url)} — ${c.runs} runs, ${c.phases} phases${states ? ` (${states})` : ''}`);
+    }
+    if (c.phases === 0 && !allowEmpty) {
+      throw new UsageError(
+        `the database ${redactUrl(url)} has no phases: is DATABASE_URL pointing at the right database? (--allow-empty-db to start anyway)`,
+      );
+    }
+  } finally {
+    await pool.end();
+  }
+}
+
+export function registerStart(program: Command): void {
+  addDrainFlags(
+    program
+      .command('start')
+      .description('start a drain session (a batchDrain workflow); flags are those of the original controller'),
+  )
+    .option('--session-id <id>', 'session id = workflow id (default batch-drain-YYYYMMDD-HHMMSS)')
+    .option('--task-queue <name>', 'task queue of the workers', DEFAULT_TASK_QUEUE)
+    .option('--wait', 'follow the session and print its summary; exit 1 if any phase failed, 130 if interrupted')
+    .option('--json', 'machine-readable output')
+    .option('--resume', 'attach to the newest running session instead of starting a second one')
+    .option('--allow-empty-db', 'start even if the database has no phases')
+    .option('--address <host:port>', 'Temporal address (default TEMPORAL_ADDRESS or 127.0.0.1:7233)')
+    .option('--namespace <ns>', 'Temporal namespace (default TEMPORAL_NAMESPACE or default)')
+    .action(async (flags: Record<string, unknown>) => {
+      const input = drainInputFromFlags(flags);
+      try {
+        parseDrainInput(input);
+      } catch (err) {
+        if (err instanceof InputError) throw new UsageError(err.message);
+        throw err;
+      }
+      const json = Boolean(flags.json);
+      const t = temporalTarget(flags as { address?: string; namespace?: string });
+      const client = await connectClient(t.address, t.namespace);
+      let handle;
+      if (flags.resume) {
+        const id = await newestSession(client);
+        if (!id) throw new UsageError('--resume: no running drain session to attach to');
+        handle = client.workflow.getHandle(id);
+        if (!json) console.log(`Attached to running session ${id}`);
+      } else {
+        await banner(Boolean(flags.allowEmptyDb), json);
+        try {
+          handle = await startDrain(client, input, {
+            sessionId: flags.sessionId as string | undefined,
+            taskQueue: flags.taskQueue as string,
+          });
+        } catch (err) {
+          if (err instanceof WorkflowExecutionAlreadyStartedError) {
+            throw new UsageError(
+              `session ${err.workflowId} is already running; watch it with \`drain watch ${err.workflowId}\`, or use --resume / another --session-id`,
+            );
+          }
+          throw err;
+        }
+        if (json && !flags.wait && !input.dryRun) {
+          console.log(JSON.stringify({ sessionId: handle.workflowId, runId: handle.firstExecutionRunId }));
+          return;
+        }
+        if (!json) console.log(`Started session ${handle.workflowId} (task queue ${flags.taskQueue})`);
+      }
+      if (!flags.wait && !input.dryRun) {
+        console.log(`  watch it:   drain watch ${handle.workflowId}`);
+        console.log(`  status:     drain status ${handle.workflowId}`);
+        return;
+      }
+      const interrupted = onceInterrupted();
+      let result;
+      try {
+        result = await followSession(handle, { print: json ? () => {} : console.log, stop: interrupted });
+      } catch (err) {
+        if (err instanceof WorkflowFailedError) {
+          throw new Error(`session ${handle.workflowId} failed: ${err.cause?.message ?? err.message}`);
+        }
+        throw err;
+      }
+      if (!result) {
+        console.error(`\ninterrupted; the session goes on in Temporal. Stop it with: drain stop ${handle.workflowId}`);
+        process.exitCode = 130;
+        return;
+      }
+      if (input.dryRun) {
+        if (json) {
+          const planned = result.planned.map((p) => ({ runId: p.runId, phaseId: p.phaseId, phaseIndex: p.phaseIndex, category: p.category }));
+          console.log(JSON.stringify({ planned, skipped: result.skipped }));
+        } else {
+          console.log(formatPlan(result.planned));
+        }
+        return;
+      }
+      if (json) console.log(JSON.stringify(result));
+      else {
+        const { json: session } = await readSessionJson(client, handle.workflowId).catch(() => ({ json: null }));
+        console.log(session ? formatSummary(session) : JSON.stringify(result, null, 2));
+      }
+      process.exitCode = result.failed > 0 ? 1 : 0;
+    });
+}

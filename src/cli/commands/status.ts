@@ -1,0 +1,52 @@
+import type { Command } from 'commander';
+import { connectClient } from '../../client.js';
+import { progressQuery, type Progress } from '../../domain/messages.js';
+import { formatSummary } from '../../domain/report.js';
+import { temporalTarget } from '../env.js';
+import { readSessionJson, sessionIdOrNewest } from '../session-lookup.js';
+
+const conn = (cmd: Command) =>
+  cmd
+    .option('--address <host:port>', 'Temporal address (default TEMPORAL_ADDRESS or 127.0.0.1:7233)')
+    .option('--namespace <ns>', 'Temporal namespace (default TEMPORAL_NAMESPACE or default)');
+
+export function formatProgress(p: Progress): string {
+  const lines = [
+    `Session ${p.sessionId}: ${p.status}${p.dryRun ? ' (dry run)' : ''}`,
+    `  processed ${p.processed}/${p.batchSize}: ${p.succeeded} ok, ${p.failed} failed, ${p.timeouts} timeouts, ${p.telemetryEvents} telemetry events`,
+    `  elapsed ${Math.round(p.elapsedSeconds)}s${p.remainingSeconds == null ? '' : `, ${Math.round(p.remainingSeconds)}s of time budget left`}`,
+  ];
+  if (p.current) {
+    lines.push(
+      `  draining ${p.current.runId} / ${p.current.phaseId} (attempt ${p.current.attempt}) for ${Math.round(p.current.runningSeconds)}s (timeout ${p.current.timeoutSeconds}s)`,
+    );
+  }
+  const stopped = Object.entries(p.stoppedRuns);
+  if (stopped.length) lines.push(`  stopped runs: ${stopped.map(([r, why]) => `${r} (${why})`).join('; ')}`);
+  if (p.stoppedFingerprints.length) lines.push(`  stopped fingerprints: ${p.stoppedFingerprints.length}`);
+  if (p.stopReason) lines.push(`  stop reason: ${p.stopReason}`);
+  if (p.sessionJson) lines.push(`  session file: ${p.sessionJson}`);
+  return lines.join('\n');
+}
+
+export function registerStatus(program: Command): void {
+  conn(program.command('status [sessionId]').description('progress of a session (default: the newest)'))
+    .option('--json', 'print the progress query result as JSON')
+    .action(async (id: string | undefined, flags: { json?: boolean; address?: string; namespace?: string }) => {
+      const t = temporalTarget(flags);
+      const client = await connectClient(t.address, t.namespace);
+      const sessionId = await sessionIdOrNewest(client, id);
+      const p = await client.workflow.getHandle(sessionId).query(progressQuery);
+      console.log(flags.json ? JSON.stringify(p, null, 2) : formatProgress(p));
+    });
+
+  conn(program.command('summary <sessionId>').description('the BATCH DRAIN SUMMARY of a session, from its session JSON'))
+    .option('--workspace <dir>', 'the directory the session drained in (default: from the session, else .)')
+    .option('--json', 'print the session JSON')
+    .action(async (id: string, flags: { workspace?: string; json?: boolean; address?: string; namespace?: string }) => {
+      const t = temporalTarget(flags);
+      const client = await connectClient(t.address, t.namespace).catch(() => null);
+      const { json } = await readSessionJson(client, id, flags.workspace);
+      console.log(flags.json ? JSON.stringify(json, null, 2) : formatSummary(json));
+    });
+}

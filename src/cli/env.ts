@@ -1,0 +1,68 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Runtime, DefaultLogger } from '@temporalio/worker';
+import { projectRoot, stateDir } from '../runtime/paths.js';
+import { resolveDataDir } from '../runtime/postgres.js';
+import { portFromEnv } from '../runtime/services.js';
+
+/** An error the user can fix by changing the command line; exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export interface TemporalTarget {
+  address: string;
+  namespace: string;
+}
+
+export function temporalTarget(o: { address?: string; namespace?: string }): TemporalTarget {
+  return {
+    address: o.address ?? process.env.TEMPORAL_ADDRESS ?? `127.0.0.1:${portFromEnv(process.env, 'DRAIN_TEMPORAL_PORT', 7233)}`,
+    namespace: o.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default',
+  };
+}
+
+/** DATABASE_URL, else the embedded Postgres of this project (if it was ever started). */
+export function databaseUrlOrEmbedded(env = process.env): string | null {
+  if (env.DATABASE_URL) return env.DATABASE_URL;
+  const dataDir = resolveDataDir(path.join(stateDir(env), 'pg'));
+  const pwFile = path.join(path.dirname(dataDir), 'pg-password');
+  if (!existsSync(pwFile)) return null;
+  const pw = readFileSync(pwFile, 'utf8').trim();
+  const port = portFromEnv(env, 'DRAIN_PG_PORT', 55432);
+  return `postgres://postgres:${encodeURIComponent(pw)}@127.0.0.1:${port}/autopack`;
+}
+
+/** Shell-safe quoting for one argument inside an executor template. */
+export function quoteArg(s: string): string {
+  return /^[A-Za-z0-9_./:@%+=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'"'"'`)}'`;
+}
+
+/** The reference executor (src/sim) as an executor template. */
+export function simExecutorTemplate(): string {
+  const bin = path.join(projectRoot(), 'bin', 'drain-sim.js');
+  return `${quoteArg(process.execPath)} ${quoteArg(bin)} --run-id {run_id} --phase-id {phase_id} --force`;
+}
+
+let runtimeInstalled = false;
+/** Quiet Temporal core logs; signals are handled by the commands themselves. */
+export function installRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+}
+
+/** Resolves on the first SIGINT/SIGTERM (a second one exits at once). */
+export function onceInterrupted(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const handler = (sig: NodeJS.Signals) => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+      process.once('SIGINT', () => process.exit(130));
+      process.once('SIGTERM', () => process.exit(143));
+      resolve(sig);
+    };
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
+  });
+}

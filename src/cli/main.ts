@@ -1,0 +1,31 @@
+import { Command, CommanderError } from 'commander';
+import { redactSecrets } from '../domain/redact.js';
+import { UsageError } from './env.js';
+import { registerDb } from './commands/db.js';
+import { registerDemo } from './commands/demo.js';
+import { registerServe } from './commands/serve.js';
+import { registerStart } from './commands/start.js';
+import { registerStatus } from './commands/status.js';
+
+const program = new Command('drain')
+  .description('autopack-drain: a durable, Temporal-orchestrated batch drain controller for Autopack backlogs')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+registerServe(program);
+registerStart(program);
+registerStatus(program);
+registerDb(program);
+registerDemo(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else {
+    const msg = err instanceof Error ? err.message : String(err);
+    console.error(`drain: ${redactSecrets(msg)}`);
+    process.exitCode = err instanceof UsageError ? 2 : 1;
+  }
+}
