@@ -4,7 +4,7 @@ import type { DrainRequest } from './drain.js';
 import { terminateGroup } from '../src/runtime/process-group.js';
 import { buildErrorMessage } from '../src/domain/error-message.js';
 import { TERMINAL_STATES, type AttemptOutcome } from '../src/domain/types.js';
-import { finishAttempt, markInterrupted, type AttemptKey } from '../src/db/attempts.js';
+import { finalTryOf, finishAttempt, markInterrupted, outcomeFromRow, type AttemptKey } from '../src/db/attempts.js';
 import { getPhase } from '../src/db/phases.js';
 import { countTelemetrySince } from '../src/db/telemetry.js';
 
@@ -49,6 +49,9 @@ export async function recoverPreviousTry(
   key: AttemptKey,
   prev: DrainHeartbeat | undefined,
 ): Promise<AttemptOutcome | null> {
+  // An earlier try already recorded the outcome (its completion was lost): report it once.
+  const recorded = await finalTryOf(deps.pool, key);
+  if (recorded) return outcomeFromRow(recorded);
   if (prev?.pgid && prev.host === deps.host) {
     await terminateGroup(prev.pgid, req.killGraceSeconds * 1000);
   }

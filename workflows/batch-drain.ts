@@ -38,6 +38,7 @@ import { selectionParams } from '../src/domain/selection.js';
 import {
   newSessionState,
   noteSkips,
+  own,
   pairKey,
   recordAttempt,
   recordPlanned,
@@ -252,7 +253,7 @@ export async function batchDrain(input?: unknown, carried?: Carried): Promise<Se
       baselineCommand: config.baselineCommand,
       timeoutSeconds: config.phaseTimeoutSeconds,
     });
-    const attempt = (state.attempts[pairKey(pick.runId, pick.phaseId)] ?? 0) + 1;
+    const attempt = (own(state.attempts, pairKey(pick.runId, pick.phaseId)) ?? 0) + 1;
     current = { runId: pick.runId, phaseId: pick.phaseId, attempt, startedAt: new Date().toISOString(), timeoutSeconds };
     const outcome = await drainProxy(timeoutSeconds, config.killGraceSeconds).drainPhase({
       sessionId: state.sessionId,

@@ -147,3 +147,50 @@ export async function listSessionAttempts(db: Queryable, sessionId: string): Pro
   );
   return res.rows;
 }
+
+/** The try of an attempt that already recorded its outcome (a retry after that must not record twice). */
+export async function finalTryOf(db: Queryable, k: Omit<AttemptKey, 'tryNo'>): Promise<AttemptRow | null> {
+  const res = await db.query<AttemptRow>(
+    `SELECT * FROM drain_attempts
+     WHERE session_id = $1 AND run_id = $2 AND phase_id = $3 AND attempt = $4
+       AND status IN ('finished', 'reconciled')
+     ORDER BY try DESC LIMIT 1`,
+    [k.sessionId, k.runId, k.phaseId, k.attempt],
+  );
+  return res.rows[0] ?? null;
+}
+
+const n = (v: unknown): number => (v == null ? 0 : Number(v));
+
+/** Rebuilds the outcome a finished try recorded. */
+export function outcomeFromRow(r: AttemptRow): AttemptOutcome {
+  return {
+    runId: r.run_id,
+    phaseId: r.phase_id,
+    attempt: r.attempt,
+    initialState: r.initial_state,
+    finalState: r.final_state,
+    success: Boolean(r.success),
+    returnCode: r.return_code,
+    signal: r.signal,
+    timedOut: r.timed_out,
+    cancelled: false,
+    reconciled: r.status === 'reconciled',
+    durationSeconds: n(r.duration_seconds),
+    stdoutPath: r.stdout_path,
+    stderrPath: r.stderr_path,
+    stdoutExcerpt: r.stdout_excerpt ?? '',
+    stderrExcerpt: r.stderr_excerpt ?? '',
+    stdoutBytes: n(r.stdout_bytes),
+    stderrBytes: n(r.stderr_bytes),
+    lastFailureReason: r.last_failure_reason,
+    errorMessage: r.error_message,
+    llmBoundaryHit: Boolean(r.llm_boundary_hit),
+    telemetryEvents: n(r.telemetry_events),
+    telemetryGlobalDelta: n(r.telemetry_global_delta),
+    startedAt: new Date(r.started_at).toISOString(),
+    finishedAt: r.finished_at ? new Date(r.finished_at).toISOString() : new Date(r.started_at).toISOString(),
+    workerIdentity: r.worker_identity ?? '',
+    baselineCommit: r.baseline_commit,
+  };
+}

@@ -119,6 +119,10 @@ export function newSessionState(sessionId: string, nowMs: number, config: DrainC
   };
 }
 
+/** Own-property lookup: run ids such as "constructor" must not hit Object.prototype. */
+export const own = <T>(rec: Record<string, T>, key: string): T | undefined =>
+  Object.prototype.hasOwnProperty.call(rec, key) ? rec[key] : undefined;
+
 const addUnique = (list: string[], item: string): string[] =>
   list.includes(item) ? list : [...list, item];
 
@@ -135,12 +139,12 @@ export function noteSkips(state: SessionState, skips: SkipRecord[]): SessionStat
 /** Dry run: a planned phase counts as a success, so triage shapes the plan as in a real session. */
 export function recordPlanned(state: SessionState, pick: PhaseRef): SessionState {
   const key = pairKey(pick.runId, pick.phaseId);
-  const run = state.runs[pick.runId] ?? { attempted: 0, succeeded: 0, timeouts: 0, events: 0 };
+  const run = own(state.runs, pick.runId) ?? { attempted: 0, succeeded: 0, timeouts: 0, events: 0 };
   return {
     ...state,
     processed: state.processed + 1,
     succeeded: state.succeeded + 1,
-    attempts: { ...state.attempts, [key]: (state.attempts[key] ?? 0) + 1 },
+    attempts: { ...state.attempts, [key]: (own(state.attempts, key) ?? 0) + 1 },
     done: addUnique(state.done, key),
     runs: { ...state.runs, [pick.runId]: { ...run, attempted: run.attempted + 1, succeeded: run.succeeded + 1 } },
     sampledRuns: addUnique(state.sampledRuns, pick.runId),
@@ -175,10 +179,10 @@ export function recordAttempt(
   s.telemetryGlobalDelta += o.telemetryGlobalDelta;
   s.drainSeconds = Math.round((s.drainSeconds + o.durationSeconds) * 1000) / 1000;
   if (o.llmBoundaryHit) s.llmBoundaryHits += 1;
-  s.attempts = { ...s.attempts, [key]: Math.max(s.attempts[key] ?? 0, o.attempt) };
+  s.attempts = { ...s.attempts, [key]: Math.max(own(s.attempts, key) ?? 0, o.attempt) };
   if (o.success) s.done = addUnique(s.done, key);
 
-  const prevRun = s.runs[o.runId] ?? { attempted: 0, succeeded: 0, timeouts: 0, events: 0 };
+  const prevRun = own(s.runs, o.runId) ?? { attempted: 0, succeeded: 0, timeouts: 0, events: 0 };
   const run: RunStats = {
     attempted: prevRun.attempted + 1,
     succeeded: prevRun.succeeded + (o.success ? 1 : 0),
@@ -192,14 +196,14 @@ export function recordAttempt(
   } else {
     s.consecutiveZeroYield += 1;
     if (v.zeroYieldReason) {
-      s.zeroYield = { ...s.zeroYield, [v.zeroYieldReason]: (s.zeroYield[v.zeroYieldReason] ?? 0) + 1 };
+      s.zeroYield = { ...s.zeroYield, [v.zeroYieldReason]: (own(s.zeroYield, v.zeroYieldReason) ?? 0) + 1 };
     }
   }
 
   // Fingerprints: count; at the repeat limit the fingerprint is stopped and its run deprioritized.
   let seenBefore = false;
   if (v.fingerprint) {
-    const before = s.fingerprintCounts[v.fingerprint] ?? 0;
+    const before = own(s.fingerprintCounts, v.fingerprint) ?? 0;
     seenBefore = before > 0;
     const count = before + 1;
     s.fingerprintCounts = { ...s.fingerprintCounts, [v.fingerprint]: count };
@@ -220,7 +224,7 @@ export function recordAttempt(
   s.promisingRuns = s.promisingRuns.filter((r) => !s.deprioritizedRuns.includes(r));
 
   // Timeouts per run remove the run from selection.
-  if (run.timeouts >= config.maxTimeoutsPerRun && !(o.runId in s.stoppedRuns)) {
+  if (run.timeouts >= config.maxTimeoutsPerRun && own(s.stoppedRuns, o.runId) === undefined) {
     s.stoppedRuns = {
       ...s.stoppedRuns,
       [o.runId]: `run ${o.runId} has ${run.timeouts} timeouts (limit: ${config.maxTimeoutsPerRun})`,

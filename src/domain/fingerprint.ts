@@ -1,0 +1,66 @@
+/**
+ * Failure fingerprints: `STATE|bucket|normalised error` strings that identify
+ * "the same failure again", so repeats can be counted and stopped.
+ */
+import { normalizeErrorText } from './normalize.js';
+
+/** Longest normalised error kept in a fingerprint, in code points (as the original `[:200]`). */
+export const FINGERPRINT_ERROR_MAX = 200;
+
+/**
+ * Bucket an executor exit for fingerprints. Checked in this order:
+ * our own timeout, or return code -1 (the original's timeout marker) → `timeout`;
+ * return code 143 or signal SIGTERM → `timeout143`; 0 → `rc0`; N → `rcN`;
+ * no return code but a signal → `sig` + lower-case name without `SIG` (`sigkill`);
+ * neither → `rcnone`.
+ */
+export function returnCodeBucket(
+  returnCode: number | null,
+  timedOut: boolean,
+  signal?: string | null,
+): string {
+  if (timedOut || returnCode === -1) return 'timeout';
+  const sig = typeof signal === 'string' ? signal.trim() : '';
+  if (returnCode === 143 || sig.toUpperCase() === 'SIGTERM') return 'timeout143';
+  if (returnCode !== null && returnCode !== undefined) return `rc${returnCode}`;
+  if (sig !== '') return 'sig' + sig.replace(/^sig/i, '').toLowerCase();
+  return 'rcnone';
+}
+
+/** The first `max` code points of `s` (never splits a surrogate pair). */
+export function sliceCodePoints(s: string, max: number): string {
+  let count = 0;
+  let i = 0;
+  while (i < s.length && count < max) {
+    const hi = s.charCodeAt(i);
+    const lo = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
+    i += hi >= 0xd800 && hi <= 0xdbff && lo >= 0xdc00 && lo <= 0xdfff ? 2 : 1;
+    count++;
+  }
+  return s.slice(0, i);
+}
+
+export interface FingerprintInput {
+  success: boolean;
+  finalState: string | null;
+  returnCode: number | null;
+  timedOut: boolean;
+  signal?: string | null;
+  errorMessage: string | null;
+}
+
+/**
+ * `STATE|bucket|normalised error[:200]`, or `STATE|bucket` without an error message
+ * (or one that normalises to nothing); null for a success. STATE is `TIMEOUT` when
+ * our timeout fired, else the final state (`UNKNOWN` when null or blank).
+ */
+export function computeFingerprint(r: FingerprintInput): string | null {
+  if (r.success) return null;
+  const state = r.timedOut ? 'TIMEOUT' : r.finalState?.trim() || 'UNKNOWN';
+  const parts = [state, returnCodeBucket(r.returnCode, r.timedOut, r.signal)];
+  if (r.errorMessage) {
+    const normalised = sliceCodePoints(normalizeErrorText(r.errorMessage), FINGERPRINT_ERROR_MAX).trimEnd();
+    if (normalised !== '') parts.push(normalised);
+  }
+  return parts.join('|');
+}
