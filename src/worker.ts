@@ -63,7 +63,7 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
     },
     identity,
     host: hostname(),
-    heartbeatIntervalMs: o.heartbeatIntervalMs ?? 5_000,
+    heartbeatIntervalMs: o.heartbeatIntervalMs ?? (Number(process.env.DRAIN_HEARTBEAT_MS) || 5_000),
     leaseTtlSeconds: o.leaseTtlSeconds ?? 60,
     maxLogBytes: o.maxLogBytes ?? 256 * 1024 * 1024,
   };

@@ -1,0 +1,78 @@
+/**
+ * Entry point of the reference executor (imported by bin/drain-sim.js; runs on import):
+ *   DATABASE_URL=… drain-sim --run-id R --phase-id P [--force]
+ * Exit codes: see USAGE in args.ts.
+ */
+import pg from 'pg';
+import { USAGE, parseSimArgs, redactSecrets } from './args.js';
+import { runExecutor, type Outcome } from './executor.js';
+import { err, guardStdio, out } from './output.js';
+
+async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<Outcome> {
+  const parsed = parseSimArgs(argv);
+  if (!parsed.ok) {
+    await err(`drain-sim: ${parsed.error}\n\n${USAGE}`);
+    return { exitCode: 2 };
+  }
+  if ('help' in parsed) {
+    await out(USAGE);
+    return { exitCode: 0 };
+  }
+  const url = env.DATABASE_URL;
+  if (!url) {
+    await err(
+      'drain-sim: DATABASE_URL is not set; the executor needs the backlog database (the controller passes it)',
+    );
+    return { exitCode: 2 };
+  }
+  const safe = (e: unknown) => redactSecrets(e instanceof Error ? e.message : String(e), url);
+  let client: pg.Client;
+  try {
+    client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  } catch (e) {
+    await err(`drain-sim: DATABASE_URL is not a valid connection string: ${safe(e)}`);
+    return { exitCode: 2 };
+  }
+  client.on('error', () => {
+    /* the server went away while idle: the next query reports it */
+  });
+  try {
+    await client.connect();
+  } catch (e) {
+    await err(`drain-sim: cannot connect to the database: ${safe(e)}`);
+    return { exitCode: 2 };
+  }
+  try {
+    return await runExecutor(client, {
+      runId: parsed.args.runId,
+      phaseId: parsed.args.phaseId,
+      force: parsed.args.force,
+      telemetry:
+        env.TELEMETRY_DB_ENABLED === '1' || env.TELEMETRY_DB_ENABLED?.toLowerCase() === 'true',
+      sessionId: env.DRAIN_SESSION_ID,
+    });
+  } catch (e) {
+    await err(`drain-sim: database error: ${safe(e)}`);
+    return { exitCode: 1 };
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+guardStdio();
+// Like a killed executor: stop at once, leaving the phase as it is (EXECUTING).
+process.on('SIGTERM', () => {
+  process.stderr.write('[sim] SIGTERM: exiting\n');
+  process.exit(143);
+});
+
+main(process.argv.slice(2), process.env).then(
+  (outcome) => {
+    if ('forever' in outcome) return outcome.forever();
+    process.exitCode = outcome.exitCode;
+  },
+  (e: unknown) => {
+    process.stderr.write(`drain-sim: ${redactSecrets(String(e), process.env.DATABASE_URL)}\n`);
+    process.exitCode = 1;
+  },
+);

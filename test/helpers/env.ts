@@ -1,0 +1,155 @@
+/**
+ * Real services for end-to-end tests: an embedded Postgres and a Temporal dev server on
+ * free ports in a temp directory, a workflow bundle built once per test process, and
+ * workers (in-process or as `drain worker` subprocesses) using the reference executor.
+ */
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import type { WorkflowBundle } from '@temporalio/worker';
+import type pg from 'pg';
+import { createPool } from '../../src/db/pool.js';
+import { migrate } from '../../src/db/migrate.js';
+import { getFreePort } from '../../src/runtime/ports.js';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../src/runtime/postgres.js';
+import { startTemporalDevServer, type TemporalServerHandle } from '../../src/runtime/temporal-server.js';
+import { projectRoot } from '../../src/runtime/paths.js';
+import { DRAIN_SEARCH_ATTRIBUTE_FLAGS } from '../../src/domain/search-attributes.js';
+import { bundleWorkflows, createDrainWorker, type DrainWorker, type DrainWorkerOptions } from '../../src/worker.js';
+import { installRuntime, simExecutorTemplate } from '../../src/cli/env.js';
+
+let bundle: Promise<WorkflowBundle> | null = null;
+export const workflowBundle = () => (bundle ??= bundleWorkflows());
+
+export interface TestEnv {
+  dir: string;
+  workspace: string;
+  databaseUrl: string;
+  pool: pg.Pool;
+  postgres: EmbeddedPostgresHandle;
+  temporal: TemporalServerHandle;
+  temporalPort: number;
+  client: Client;
+  taskQueue: string;
+  executor: string;
+  startWorker(o?: Partial<DrainWorkerOptions>): Promise<DrainWorker>;
+  /** A `drain worker` subprocess (for kill -9 tests). */
+  spawnWorker(env?: NodeJS.ProcessEnv): ChildProcess;
+  /** Stops and starts the Temporal dev server on the same port and db file. */
+  restartTemporal(): Promise<void>;
+  teardown(): Promise<void>;
+}
+
+export async function startTestEnv(o: { taskQueue?: string } = {}): Promise<TestEnv> {
+  installRuntime();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'drain-e2e-'));
+  await chmod(dir, 0o755); // as root, Postgres runs as 'postgres' and must reach its data dir
+  const workspace = path.join(dir, 'workspace');
+  await mkdir(workspace, { recursive: true });
+  const postgres = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: await getFreePort() });
+  const temporalPort = await getFreePort();
+  const startTemporal = () =>
+    startTemporalDevServer({
+      dbFile: path.join(dir, 'temporal.db'),
+      logFile: path.join(dir, 'temporal.log'),
+      port: temporalPort,
+      uiPort: null,
+      searchAttributes: DRAIN_SEARCH_ATTRIBUTE_FLAGS,
+    });
+  let temporal = await startTemporal();
+  const pool = createPool(postgres.url, 4);
+  await migrate(pool);
+  const connection = await Connection.connect({ address: temporal.address });
+  const client = new Client({ connection, namespace: 'default' });
+  const taskQueue = o.taskQueue ?? `drain-test-${Math.random().toString(36).slice(2, 8)}`;
+  const executor = simExecutorTemplate();
+  const workers: DrainWorker[] = [];
+  const children: ChildProcess[] = [];
+
+  const env: TestEnv = {
+    dir,
+    workspace,
+    databaseUrl: postgres.url,
+    pool,
+    postgres,
+    get temporal() {
+      return temporal;
+    },
+    temporalPort,
+    client,
+    taskQueue,
+    executor,
+    async startWorker(w = {}) {
+      const worker = await createDrainWorker({
+        temporalAddress: temporal.address,
+        namespace: 'default',
+        taskQueue,
+        databaseUrl: postgres.url,
+        workspace,
+        executor,
+        workflowBundle: await workflowBundle(),
+        heartbeatIntervalMs: 1000,
+        ...w,
+      });
+      workers.push(worker);
+      void worker.run().catch(() => {});
+      return worker;
+    },
+    spawnWorker(extra = {}) {
+      const child = spawn(
+        process.execPath,
+        [path.join(projectRoot(), 'bin', 'drain.js'), 'worker', '--task-queue', taskQueue],
+        {
+          env: {
+            ...process.env,
+            DATABASE_URL: postgres.url,
+            TEMPORAL_ADDRESS: temporal.address,
+            DRAIN_EXECUTOR: executor,
+            DRAIN_WORKSPACE: workspace,
+            DRAIN_HEARTBEAT_MS: '1000',
+            ...extra,
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let out = '';
+      child.stdout?.on('data', (c) => (out += c));
+      child.stderr?.on('data', (c) => (out += c));
+      Object.defineProperty(child, 'output', { get: () => out });
+      children.push(child);
+      return child;
+    },
+    async restartTemporal() {
+      await temporal.stop();
+      temporal = await startTemporal();
+    },
+    async teardown() {
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      await Promise.all(workers.map((w) => w.shutdown().catch(() => {})));
+      await connection.close().catch(() => {});
+      await pool.end().catch(() => {});
+      await temporal.stop().catch(() => {});
+      await postgres.stop().catch(() => {});
+      await rm(dir, { recursive: true, force: true }).catch(() => {});
+    },
+  };
+  return env;
+}
+
+/** Polls `fn` until it returns a truthy value (or throws after `ms`). */
+export async function eventually<T>(fn: () => Promise<T> | T, ms = 30_000, what = 'condition'): Promise<T> {
+  const until = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
