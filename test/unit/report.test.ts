@@ -14,7 +14,6 @@ import {
   snapshotOf,
   type DrainResultJson,
   type SessionJson,
-  type SessionSnapshot,
 } from '../../src/domain/report.js';
 
 // ---------------------------------------------------------------------------------------
