@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps.js';
 import { attemptLogPaths } from './paths.js';
@@ -152,12 +152,12 @@ export function drainActivities(deps: ActivityDeps) {
         finishedAt,
       };
       await writeFile(paths.exit, JSON.stringify(exitInfo) + '\n').catch(() => {});
-      const trailer = `\n# --- ${proc.spawnError ?? ''}${
+      const trailer = `\n# --- ${proc.spawnError ?? ''}${proc.outputCapped ? 'output cap reached; ' : ''}${
         proc.timedOut ? `timed out after ${req.timeoutSeconds}s; ` : ''
       }${proc.cancelled ? 'cancelled; ' : ''}exit code ${proc.returnCode ?? 'none'}${
         proc.signal ? ` (signal ${proc.signal})` : ''
       } after ${proc.durationSeconds}s\n`;
-      await Promise.all([proc.stdout.close(trailer), proc.stderr.close(trailer)]);
+      await Promise.all([appendFile(paths.stdout, trailer), appendFile(paths.stderr, trailer)]).catch(() => {});
 
       const final = await getPhase(deps.pool, req.runId, req.phaseId);
       const after = await countTelemetry(deps.pool, req.runId, req.phaseId);
@@ -179,13 +179,16 @@ export function drainActivities(deps: ActivityDeps) {
         durationSeconds: proc.durationSeconds,
         stdoutPath: paths.stdout,
         stderrPath: paths.stderr,
-        stdoutExcerpt: proc.stdout.excerpt(),
-        stderrExcerpt: proc.stderr.excerpt(),
+        stdoutExcerpt: await proc.stdout.excerpt(),
+        stderrExcerpt: await proc.stderr.excerpt(),
         stdoutBytes: proc.stdout.bytes,
         stderrBytes: proc.stderr.bytes,
         lastFailureReason,
         errorMessage:
           proc.spawnError ??
+          (proc.outputCapped && !success
+            ? `executor output exceeded ${deps.maxLogBytes} bytes and the executor was stopped; see ${paths.stdout}`
+            : null) ??
           buildErrorMessage({
             success,
             finalState: final ? finalState : 'MISSING (phase row not found)',

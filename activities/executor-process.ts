@@ -1,6 +1,8 @@
+import { closeSync, openSync } from 'node:fs';
+import { writeFile, appendFile } from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
-import { execa } from 'execa';
-import { LogSink } from '../src/runtime/log-sink.js';
+import { execa, type Options } from 'execa';
+import { LogTail } from '../src/runtime/log-tail.js';
 import { terminateGroup } from '../src/runtime/process-group.js';
 import { detectLlmBoundary } from '../src/domain/llm-boundary.js';
 
@@ -10,11 +12,13 @@ export interface ProcessResult {
   signal: string | null;
   timedOut: boolean;
   cancelled: boolean;
+  /** The executor wrote more than maxLogBytes and was stopped. */
+  outputCapped: boolean;
   spawnError: string | null;
   durationSeconds: number;
   llmBoundaryHit: boolean;
-  stdout: LogSink;
-  stderr: LogSink;
+  stdout: LogTail;
+  stderr: LogTail;
 }
 
 export interface RunOptions {
@@ -32,52 +36,69 @@ export interface RunOptions {
   onTick: (p: { pid: number | null; bytesOut: number; lastOutputAt: number | null }) => void;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /**
- * Runs the executor in its own process group, streams both outputs to their log files,
- * enforces the timeout (SIGTERM to the group, SIGKILL after the grace period) and activity
- * cancellation, and guarantees the whole group is gone when it returns.
+ * Runs the executor in its own process group with its stdout/stderr going straight to the
+ * log files (so they outlive a crashed worker), enforces the timeout (SIGTERM to the group,
+ * SIGKILL after the grace period), the output cap and activity cancellation, and guarantees
+ * the whole group is gone when it returns.
  */
 export async function runExecutorProcess(o: RunOptions): Promise<ProcessResult> {
   let llmBoundaryHit = false;
   const scan = (t: string) => {
     if (!llmBoundaryHit && detectLlmBoundary(t)) llmBoundaryHit = true;
   };
-  const stdout = new LogSink(o.stdoutPath, o.header, o.maxLogBytes, scan);
-  const stderr = new LogSink(o.stderrPath, o.header, o.maxLogBytes, scan);
+  const headerBytes = Buffer.byteLength(o.header);
+  await Promise.all([writeFile(o.stdoutPath, o.header), writeFile(o.stderrPath, o.header)]);
+  const stdout = new LogTail(o.stdoutPath, headerBytes, scan);
+  const stderr = new LogTail(o.stderrPath, headerBytes, scan);
   const graceMs = o.killGraceSeconds * 1000;
   const started = performance.now();
 
-  const sub = execa(o.argv[0], o.argv.slice(1), {
+  // Raw file descriptors: the child writes straight into the log files, no pipe through
+  // this process, so the output survives a crashed worker and never blocks on it.
+  const outFd = openSync(o.stdoutPath, 'a');
+  const errFd = openSync(o.stderrPath, 'a');
+  const options = {
     cwd: o.cwd,
     env: o.env,
     extendEnv: false,
     detached: true, // own process group: pgid = pid
-    stdin: 'ignore',
-    buffer: false,
+    // execa's types only admit fd literals; at run time it hands numbers to child_process.
+    stdio: ['ignore', outFd, errFd] as unknown as Options['stdio'],
     reject: false,
-    encoding: 'buffer',
     cleanup: false,
     forceKillAfterDelay: false,
-  });
+  } satisfies Options;
+  let sub;
+  try {
+    sub = execa(o.argv[0], o.argv.slice(1), options);
+  } finally {
+    closeSync(outFd); // the child has its own copies
+    closeSync(errFd);
+  }
   const pid = sub.pid ?? null;
-  const piping = Promise.all([stdout.attach(sub.stdout), stderr.attach(sub.stderr)]);
 
   let timedOut = false;
   let cancelled = false;
+  let outputCapped = false;
   let killing: Promise<void> | null = null;
   const kill = () => {
     if (pid && !killing) killing = terminateGroup(pid, graceMs);
   };
-  const tick = () =>
+  const tick = async () => {
+    await Promise.all([stdout.poll(), stderr.poll()]);
+    if (stdout.bytes + stderr.bytes > o.maxLogBytes && !outputCapped) {
+      outputCapped = true;
+      kill();
+    }
     o.onTick({
       pid,
       bytesOut: stdout.bytes + stderr.bytes,
       lastOutputAt: Math.max(stdout.lastOutputAt ?? 0, stderr.lastOutputAt ?? 0) || null,
     });
-  tick();
-  const ticker = setInterval(tick, o.heartbeatIntervalMs);
+  };
+  void tick();
+  const ticker = setInterval(() => void tick(), o.heartbeatIntervalMs);
   const timer = setTimeout(() => {
     timedOut = true;
     kill();
@@ -95,17 +116,16 @@ export async function runExecutorProcess(o: RunOptions): Promise<ProcessResult> 
     result = await sub;
   } finally {
     clearTimeout(timer);
+    clearInterval(ticker);
     signal.removeEventListener('abort', onAbort);
   }
   // The main process is gone; nothing of its group may outlive it (children, grandchildren).
-  if (pid) {
-    await (killing ?? terminateGroup(pid, graceMs));
+  if (pid) await (killing ?? terminateGroup(pid, graceMs));
+  await Promise.all([stdout.poll(), stderr.poll()]);
+  if (outputCapped) {
+    const note = `\n[autopack-drain: output exceeded ${o.maxLogBytes} bytes; the executor was stopped]\n`;
+    await Promise.all([appendFile(o.stdoutPath, note), appendFile(o.stderrPath, note)]).catch(() => {});
   }
-  // A descendant that escaped the group could hold the pipes open: do not wait forever.
-  await Promise.race([piping, sleep(5_000)]);
-  sub.stdout?.destroy();
-  sub.stderr?.destroy();
-  clearInterval(ticker);
 
   const spawnError =
     pid === null || (result.failed && result.exitCode === undefined && !result.signal)
@@ -115,8 +135,9 @@ export async function runExecutorProcess(o: RunOptions): Promise<ProcessResult> 
     pid,
     returnCode: result.exitCode ?? null,
     signal: result.signal ?? null,
-    timedOut: timedOut && !cancelled,
+    timedOut: timedOut && !cancelled && !outputCapped,
     cancelled,
+    outputCapped,
     spawnError,
     durationSeconds: Math.round(performance.now() - started) / 1000,
     llmBoundaryHit,

@@ -62,10 +62,10 @@ const quick = proxyActivities<DrainActivities>({
   retry: { ...INFRA_RETRY, nonRetryableErrorTypes: ['SessionConfigError'] },
 });
 
-function drainProxy(timeoutSeconds: number, graceSeconds: number) {
+function drainProxy(timeoutSeconds: number, config: DrainConfig) {
   return proxyActivities<DrainActivities>({
-    startToCloseTimeout: (timeoutSeconds + graceSeconds + 120) * 1000,
-    heartbeatTimeout: '20s',
+    startToCloseTimeout: (timeoutSeconds + config.killGraceSeconds + 120) * 1000,
+    heartbeatTimeout: config.heartbeatTimeoutSeconds * 1000,
     retry: { ...INFRA_RETRY, nonRetryableErrorTypes: ['SessionConfigError'] },
   });
 }
@@ -255,7 +255,7 @@ export async function batchDrain(input?: unknown, carried?: Carried): Promise<Se
     });
     const attempt = (own(state.attempts, pairKey(pick.runId, pick.phaseId)) ?? 0) + 1;
     current = { runId: pick.runId, phaseId: pick.phaseId, attempt, startedAt: new Date().toISOString(), timeoutSeconds };
-    const outcome = await drainProxy(timeoutSeconds, config.killGraceSeconds).drainPhase({
+    const outcome = await drainProxy(timeoutSeconds, config).drainPhase({
       sessionId: state.sessionId,
       runId: pick.runId,
       phaseId: pick.phaseId,

@@ -31,6 +31,7 @@ export const DEFAULTS: DrainConfig = {
   baselineCommand: null,
   killGraceSeconds: 10,
   continueAsNewAfterEvents: 3000,
+  heartbeatTimeoutSeconds: 20,
 };
 
 const posInt = (max: number) => z.number().int().min(1).max(max);
@@ -64,16 +65,20 @@ const schema = z
     baselineCommand: nullable(nonEmpty),
     killGraceSeconds: z.number().min(0).max(3600),
     continueAsNewAfterEvents: z.number().int().min(200).max(50_000),
+    heartbeatTimeoutSeconds: z.number().min(3).max(600),
   })
   .partial()
   .strict();
+
+/** A fresh copy of DEFAULTS: its array must not be shared with (and mutated through) a config. */
+const defaultsCopy = (): DrainConfig => ({ ...DEFAULTS, skipRunPrefixes: [...DEFAULTS.skipRunPrefixes] });
 
 /**
  * Validates workflow input (one JSON object, every field optional) and fills in defaults.
  * `undefined`/`null` mean "all defaults". Throws InputError naming the first bad field.
  */
 export function parseDrainInput(raw: unknown): DrainConfig {
-  if (raw === undefined || raw === null) return { ...DEFAULTS };
+  if (raw === undefined || raw === null) return defaultsCopy();
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new InputError(
       '(input)',
@@ -93,7 +98,7 @@ export function parseDrainInput(raw: unknown): DrainConfig {
     const field = issue.path.join('.') || '(input)';
     throw new InputError(field, `invalid input field "${field}": ${issue.message}`);
   }
-  const out: DrainConfig = { ...DEFAULTS };
+  const out: DrainConfig = defaultsCopy();
   for (const [k, v] of Object.entries(res.data)) {
     if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v;
   }

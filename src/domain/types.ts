@@ -64,6 +64,8 @@ export interface DrainInput {
   killGraceSeconds?: number;
   /** Continue-as-new once the history has this many events (server suggestion also honoured). */
   continueAsNewAfterEvents?: number;
+  /** A drain whose worker stops heartbeating for this long is retried elsewhere (default 20). */
+  heartbeatTimeoutSeconds?: number;
 }
 
 /** Input after validation, every field resolved to its default. */
@@ -86,6 +88,7 @@ export interface DrainConfig {
   baselineCommand: string | null;
   killGraceSeconds: number;
   continueAsNewAfterEvents: number;
+  heartbeatTimeoutSeconds: number;
 }
 
 /** A phase as selection returns it. The key is always `run_id:phase_id`. */

