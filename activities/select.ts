@@ -10,7 +10,11 @@ export function selectActivities(deps: ActivityDeps) {
       const queued = await selectQueuedPhase(deps.pool, p);
       if (p.mode === 'queued' || queued.pick) return queued;
       const failed = await selectFailedPhase(deps.pool, p);
-      return { pick: failed.pick, passedOver: [...queued.passedOver, ...failed.passedOver] };
+      return {
+        pick: failed.pick,
+        passedOver: [...queued.passedOver, ...failed.passedOver],
+        waitingForLease: queued.waitingForLease || failed.waitingForLease,
+      };
     },
   };
 }

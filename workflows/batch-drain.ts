@@ -66,6 +66,7 @@ function drainProxy(timeoutSeconds: number, config: DrainConfig) {
   return proxyActivities<DrainActivities>({
     startToCloseTimeout: (timeoutSeconds + config.killGraceSeconds + 120) * 1000,
     heartbeatTimeout: config.heartbeatTimeoutSeconds * 1000,
+    cancellationType: 'WAIT_CANCELLATION_COMPLETED', // explicit: the SDK sends TRY_CANCEL when unset
     retry: { ...INFRA_RETRY, nonRetryableErrorTypes: ['SessionConfigError'] },
   });
 }
@@ -193,6 +194,12 @@ export async function batchDrain(input?: unknown, carried?: Carried): Promise<Se
       }
       const sel = await quick.selectNextPhase(selectionParams(state, config));
       state = noteSkips(state, sel.passedOver);
+      if (!sel.pick && sel.waitingForLease) {
+        // What is left belongs to runs another session is draining right now: wait for
+        // their leases to be released (or to expire, if that session died).
+        await sleep('5s');
+        continue;
+      }
       if (!sel.pick) {
         state = { ...state, stopReason: 'no eligible phases left' };
         break;

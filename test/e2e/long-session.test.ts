@@ -1,0 +1,125 @@
+/**
+ * Long sessions: continue-as-new keeps the whole state (300 instant phases), the total time
+ * budget is workflow time (time-skipping test server), and a phase's timeout is capped to
+ * what is left of the session's budget.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { startTestEnv, workflowBundle, type TestEnv } from '../helpers/env.js';
+import { seedPhases } from '../../src/sim/seed.js';
+import { listSessionAttempts } from '../../src/db/attempts.js';
+import { findTestServer } from '../../src/runtime/binaries.js';
+import { createDrainWorker } from '../../src/worker.js';
+import { pauseSignal, resumeSignal, type SessionResult } from '../../src/domain/messages.js';
+
+describe('long sessions', () => {
+  let env: TestEnv;
+  before(async () => {
+    env = await startTestEnv();
+    await env.startWorker();
+  });
+  after(() => env?.teardown());
+
+  test('continue-as-new at 300 phases keeps totals, fingerprints and stopped runs', async () => {
+    const phases = Array.from({ length: 300 }, (_, i) => ({
+      runId: `can-run-${i % 6}`,
+      phaseId: `p${String(i).padStart(3, '0')}`,
+      phaseIndex: i,
+      lastFailureReason: 'deliverable missing: src/x.py',
+    }));
+    await seedPhases(env.pool, phases);
+    const handle = await env.client.workflow.start('batchDrain', {
+      taskQueue: env.taskQueue,
+      workflowId: 'can-300',
+      // `true` exits 0 at once without completing the phase: an instant, repeatable failure.
+      args: [{ batchSize: 300, executor: 'true', continueAsNewAfterEvents: 1000, maxTimeoutsPerRun: 1, runId: null }],
+    });
+    const result = (await handle.result()) as SessionResult;
+    assert.equal(result.processed, 300);
+    assert.equal(result.failed, 300);
+    const desc = await handle.describe();
+    assert.notEqual(desc.runId, handle.firstExecutionRunId, 'the session continued as new');
+    const json = JSON.parse(readFileSync(result.sessionJson!, 'utf8'));
+    assert.ok(json.generation >= 2, `handed over ${json.generation} times`);
+    assert.equal(json.total_processed, 300);
+    assert.equal(json.results.length, 300);
+    const counts = Object.values(json.fingerprint_counts) as number[];
+    assert.equal(counts.reduce((a, b) => a + b, 0), 300, 'every fingerprint counted once');
+    assert.deepEqual(json.stopped_fingerprints, Object.keys(json.fingerprint_counts));
+    assert.equal(json.sampled_runs.length, 6);
+    assert.equal(json.deprioritized_runs.length, 6);
+    assert.equal((await listSessionAttempts(env.pool, 'can-300')).length, 300);
+  });
+
+  test('a phase timeout is capped to the time left; the budget then ends the session', async () => {
+    await seedPhases(env.pool, [
+      { runId: 'budget-run', phaseId: 'hang', phaseIndex: 0, sim: { scenario: 'hang' } },
+      { runId: 'budget-run', phaseId: 'hang-too', phaseIndex: 1, sim: { scenario: 'hang' } },
+    ]);
+    const h = await env.client.workflow.start('batchDrain', {
+      taskQueue: env.taskQueue,
+      workflowId: 'budget-capped',
+      args: [{ runId: 'budget-run', maxTotalMinutes: 0.1, phaseTimeoutSeconds: 900, killGraceSeconds: 1 }],
+    });
+    const r = (await h.result()) as SessionResult;
+    assert.ok(r.processed >= 1);
+    assert.equal(r.timeouts, r.processed, 'every phase ran into its (capped) timeout');
+    assert.equal(r.stopReason, 'max total minutes reached (0.1)');
+    const attempts = await listSessionAttempts(env.pool, 'budget-capped');
+    const total = attempts.reduce((s, a) => s + a.duration_seconds!, 0);
+    assert.ok(total < 6 + 2 * attempts.length, `phases stayed within the 6 s budget (+ kill grace): ${total}s`);
+    for (const a of attempts) assert.match(readFileSync(a.stdout_path!, 'utf8'), /timeout: [1-6]s/);
+  });
+});
+
+describe('the time budget is workflow time', () => {
+  let env: TestEnv;
+  let ts: TestWorkflowEnvironment;
+  before(async () => {
+    env = await startTestEnv();
+    ts = await TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: { type: 'existing-path', path: findTestServer() } },
+    });
+  });
+  after(async () => {
+    await ts?.teardown();
+    await env?.teardown();
+  });
+
+  test('61 skipped minutes end a 60-minute session in seconds of wall time', async () => {
+    await seedPhases(
+      env.pool,
+      [0, 1, 2].map((i) => ({ runId: 'ts-run', phaseId: `p${i}`, phaseIndex: i, sim: { scenario: 'complete', seconds: 0.2 } })),
+    );
+    const worker = await createDrainWorker({
+      temporalAddress: ts.address,
+      namespace: 'default',
+      taskQueue: 'ts-queue',
+      databaseUrl: env.databaseUrl,
+      workspace: env.workspace,
+      executor: env.executor,
+      workflowBundle: await workflowBundle(),
+    });
+    const running = worker.run();
+    try {
+      const wall = Date.now();
+      const h = await ts.client.workflow.start('batchDrain', {
+        taskQueue: 'ts-queue',
+        workflowId: 'ts-budget',
+        args: [{ runId: 'ts-run', maxTotalMinutes: 60, batchSize: 3 }],
+      });
+      await h.signal(pauseSignal);
+      await ts.sleep('61 minutes');
+      await h.signal(resumeSignal);
+      const r = (await h.result()) as SessionResult;
+      assert.equal(r.stopReason, 'max total minutes reached (60)');
+      assert.ok(r.processed <= 1, `at most the phase in flight when paused (${r.processed})`);
+      assert.ok(Date.now() - wall < 60_000, 'wall time is far below the budget');
+    } finally {
+      await worker.shutdown();
+      await running.catch(() => {});
+    }
+  });
+});
