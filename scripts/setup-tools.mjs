@@ -9,7 +9,7 @@
 // Skipped when DRAIN_SKIP_TOOL_SETUP=1, or when TEMPORAL_CLI_PATH and
 // TEMPORAL_TEST_SERVER_PATH both point to executables.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 

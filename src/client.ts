@@ -1,11 +1,15 @@
-import { Client, Connection, WorkflowIdReusePolicy, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, WorkflowIdReusePolicy, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { defaultSessionId } from './domain/session-id.js';
 import type { DrainInput } from './domain/types.js';
 import type { SessionResult } from './domain/messages.js';
 import { DEFAULT_TASK_QUEUE } from './worker.js';
 
 export async function connectClient(address: string, namespace: string): Promise<Client> {
-  const connection = await Connection.connect({ address });
+  const connection = await Connection.connect({ address, connectTimeout: '5s' }).catch((err: Error) => {
+    throw new Error(
+      `cannot reach Temporal at ${address} (${err.message}); start \`drain dev\`, or set TEMPORAL_ADDRESS / --address`,
+    );
+  });
   return new Client({ connection, namespace });
 }
 
@@ -14,7 +18,7 @@ export async function startDrain(
   client: Client,
   input: DrainInput,
   o: { sessionId?: string; taskQueue?: string } = {},
-): Promise<WorkflowHandle> {
+): Promise<WorkflowHandleWithFirstExecutionRunId> {
   const sessionId = o.sessionId ?? defaultSessionId(new Date());
   return client.workflow.start('batchDrain', {
     taskQueue: o.taskQueue ?? DEFAULT_TASK_QUEUE,

@@ -67,7 +67,10 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
     leaseTtlSeconds: o.leaseTtlSeconds ?? 60,
     maxLogBytes: o.maxLogBytes ?? 256 * 1024 * 1024,
   };
-  const connection = await NativeConnection.connect({ address: o.temporalAddress });
+  const connection = await NativeConnection.connect({ address: o.temporalAddress }).catch(async (err: Error) => {
+    await pool.end().catch(() => {});
+    throw new Error(`cannot reach Temporal at ${o.temporalAddress} (${err.message}); is TEMPORAL_ADDRESS right?`);
+  });
   const worker = await Worker.create({
     connection,
     namespace: o.namespace,
@@ -77,6 +80,8 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     maxConcurrentActivityTaskExecutions: o.maxConcurrentDrains ?? 20,
     shutdownGraceTime: o.shutdownGraceTime ?? '2s',
+    // Heartbeats (and so cancellation and progress) reach the server every 2 s at most.
+    maxHeartbeatThrottleInterval: '2s',
   });
   let closed = false;
   let running: Promise<void> | null = null;

@@ -1,20 +1,30 @@
 import { Command, CommanderError } from 'commander';
 import { redactSecrets } from '../domain/redact.js';
 import { UsageError } from './env.js';
+import { registerControl } from './commands/control.js';
 import { registerDb } from './commands/db.js';
 import { registerDemo } from './commands/demo.js';
+import { registerList } from './commands/list.js';
+import { registerSchedule } from './commands/schedule.js';
 import { registerServe } from './commands/serve.js';
 import { registerStart } from './commands/start.js';
 import { registerStatus } from './commands/status.js';
+import { registerWatch } from './commands/watch.js';
 
 const program = new Command('drain')
-  .description('autopack-drain: a durable, Temporal-orchestrated batch drain controller for Autopack backlogs')
+  .description(
+    'autopack-drain: a durable, Temporal-orchestrated batch drain controller for Autopack backlogs',
+  )
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
 registerServe(program);
 registerStart(program);
 registerStatus(program);
+registerWatch(program);
+registerList(program);
+registerControl(program);
+registerSchedule(program);
 registerDb(program);
 registerDemo(program);
 

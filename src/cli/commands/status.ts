@@ -1,14 +1,12 @@
 import type { Command } from 'commander';
 import { connectClient } from '../../client.js';
+import { addConnFlags, withClient } from '../conn.js';
 import { progressQuery, type Progress } from '../../domain/messages.js';
 import { formatSummary } from '../../domain/report.js';
 import { temporalTarget } from '../env.js';
 import { readSessionJson, sessionIdOrNewest } from '../session-lookup.js';
 
-const conn = (cmd: Command) =>
-  cmd
-    .option('--address <host:port>', 'Temporal address (default TEMPORAL_ADDRESS or 127.0.0.1:7233)')
-    .option('--namespace <ns>', 'Temporal namespace (default TEMPORAL_NAMESPACE or default)');
+const conn = addConnFlags;
 
 export function formatProgress(p: Progress): string {
   const lines = [
@@ -33,11 +31,11 @@ export function registerStatus(program: Command): void {
   conn(program.command('status [sessionId]').description('progress of a session (default: the newest)'))
     .option('--json', 'print the progress query result as JSON')
     .action(async (id: string | undefined, flags: { json?: boolean; address?: string; namespace?: string }) => {
-      const t = temporalTarget(flags);
-      const client = await connectClient(t.address, t.namespace);
-      const sessionId = await sessionIdOrNewest(client, id);
-      const p = await client.workflow.getHandle(sessionId).query(progressQuery);
-      console.log(flags.json ? JSON.stringify(p, null, 2) : formatProgress(p));
+      await withClient(flags, async (client) => {
+        const sessionId = await sessionIdOrNewest(client, id);
+        const p = await client.workflow.getHandle(sessionId).query(progressQuery);
+        console.log(flags.json ? JSON.stringify(p, null, 2) : formatProgress(p));
+      });
     });
 
   conn(program.command('summary <sessionId>').description('the BATCH DRAIN SUMMARY of a session, from its session JSON'))
@@ -46,7 +44,11 @@ export function registerStatus(program: Command): void {
     .action(async (id: string, flags: { workspace?: string; json?: boolean; address?: string; namespace?: string }) => {
       const t = temporalTarget(flags);
       const client = await connectClient(t.address, t.namespace).catch(() => null);
-      const { json } = await readSessionJson(client, id, flags.workspace);
-      console.log(flags.json ? JSON.stringify(json, null, 2) : formatSummary(json));
+      try {
+        const { json } = await readSessionJson(client, id, flags.workspace);
+        console.log(flags.json ? JSON.stringify(json, null, 2) : formatSummary(json));
+      } finally {
+        await client?.connection.close().catch(() => {});
+      }
     });
 }

@@ -1,0 +1,60 @@
+/** The real `drain` CLI as a subprocess, for end-to-end tests. */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { projectRoot } from '../../src/runtime/paths.js';
+
+const BIN = path.join(projectRoot(), 'bin', 'drain.js');
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Splits a command line on spaces, keeping "double-quoted parts" whole. */
+export function argv(line: string): string[] {
+  return [...line.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]);
+}
+
+/**
+ * Runs `node bin/drain.js <line> --address <address>` (TEMPORAL_ADDRESS is set too; DATABASE_URL
+ * is cleared so nothing reads a database by accident). Killed after `timeoutMs`.
+ */
+export function runDrain(address: string, line: string | string[], timeoutMs = 60_000): Promise<CliRun> {
+  const args = [...(typeof line === 'string' ? argv(line) : line), '--address', address];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, TEMPORAL_ADDRESS: address, DATABASE_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** runDrain that must exit 0; returns its stdout. */
+export async function okDrain(address: string, line: string | string[]): Promise<string> {
+  const r = await runDrain(address, line);
+  assert.equal(r.code, 0, `drain ${String(line)} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** Alive = exists and is not a zombie. */
+export function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]);
+  } catch {
+    return false;
+  }
+}
