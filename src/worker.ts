@@ -8,7 +8,12 @@ import { createPool } from './db/pool.js';
 import { migrate } from './db/migrate.js';
 
 export const DEFAULT_TASK_QUEUE = 'autopack-drain';
-export const WORKFLOWS_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
+export const WORKFLOWS_PATH = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  'workflows',
+  'index.ts',
+);
 
 export interface DrainWorkerOptions {
   temporalAddress: string;
@@ -67,10 +72,14 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
     leaseTtlSeconds: o.leaseTtlSeconds ?? 60,
     maxLogBytes: o.maxLogBytes ?? 256 * 1024 * 1024,
   };
-  const connection = await NativeConnection.connect({ address: o.temporalAddress }).catch(async (err: Error) => {
-    await pool.end().catch(() => {});
-    throw new Error(`cannot reach Temporal at ${o.temporalAddress} (${err.message}); is TEMPORAL_ADDRESS right?`);
-  });
+  const connection = await NativeConnection.connect({ address: o.temporalAddress }).catch(
+    async (err: Error) => {
+      await pool.end().catch(() => {});
+      throw new Error(
+        `cannot reach Temporal at ${o.temporalAddress} (${err.message}); is TEMPORAL_ADDRESS right?`,
+      );
+    },
+  );
   const worker = await Worker.create({
     connection,
     namespace: o.namespace,

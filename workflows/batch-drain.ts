@@ -89,7 +89,12 @@ export async function batchDrain(input?: unknown, carried?: Carried): Promise<Se
     config = parseDrainInput(input);
   } catch (err) {
     if (err instanceof InputError) {
-      throw ApplicationFailure.create({ message: err.message, type: 'InvalidDrainInput', nonRetryable: true, details: [err.field] });
+      throw ApplicationFailure.create({
+        message: err.message,
+        type: 'InvalidDrainInput',
+        nonRetryable: true,
+        details: [err.field],
+      });
     }
     throw err;
   }
@@ -105,7 +110,12 @@ export async function batchDrain(input?: unknown, carried?: Carried): Promise<Se
     const now = Date.now();
     return {
       sessionId: state.sessionId,
-      status: paused && status === 'running' ? 'paused' : stopRequested && status === 'running' ? 'stopping' : status,
+      status:
+        paused && status === 'running'
+          ? 'paused'
+          : stopRequested && status === 'running'
+            ? 'stopping'
+            : status,
       paused,
       stopRequested,
       dryRun: config.dryRun,
@@ -115,7 +125,10 @@ export async function batchDrain(input?: unknown, carried?: Carried): Promise<Se
       failed: state.failed,
       timeouts: state.timeouts,
       telemetryEvents: state.telemetryEvents,
-      current: current && { ...current, runningSeconds: Math.max(0, (now - Date.parse(current.startedAt)) / 1000) },
+      current: current && {
+        ...current,
+        runningSeconds: Math.max(0, (now - Date.parse(current.startedAt)) / 1000),
+      },
       stoppedRuns: state.stoppedRuns,
       stoppedFingerprints: state.stoppedFingerprints,
       startedAt: state.startedAt,
@@ -189,7 +202,12 @@ export async function batchDrain(input?: unknown, carried?: Carried): Promise<Se
       const wi = workflowInfo();
       if (wi.continueAsNewSuggested || wi.historyLength >= config.continueAsNewAfterEvents) {
         await condition(allHandlersFinished);
-        const next: Carried = { state: { ...state, generation: state.generation + 1 }, prepared, paused, stopRequested };
+        const next: Carried = {
+          state: { ...state, generation: state.generation + 1 },
+          prepared,
+          paused,
+          stopRequested,
+        };
         return await continueAsNew<typeof batchDrain>(input, next);
       }
       const sel = await quick.selectNextPhase(selectionParams(state, config));
@@ -212,7 +230,11 @@ export async function batchDrain(input?: unknown, carried?: Carried): Promise<Se
       if (!lease.acquired) {
         // Another session took the run between the pick and the lease: pass it over this time.
         state = noteSkips(state, [
-          { runId: sel.pick.runId, phaseId: sel.pick.phaseId, reason: `run ${sel.pick.runId} is being drained by session ${lease.sessionId}` },
+          {
+            runId: sel.pick.runId,
+            phaseId: sel.pick.phaseId,
+            reason: `run ${sel.pick.runId} is being drained by session ${lease.sessionId}`,
+          },
         ]);
         if (++leaseMisses >= 3) await sleep('5s');
         continue;
@@ -261,7 +283,13 @@ export async function batchDrain(input?: unknown, carried?: Carried): Promise<Se
       timeoutSeconds: config.phaseTimeoutSeconds,
     });
     const attempt = (own(state.attempts, pairKey(pick.runId, pick.phaseId)) ?? 0) + 1;
-    current = { runId: pick.runId, phaseId: pick.phaseId, attempt, startedAt: new Date().toISOString(), timeoutSeconds };
+    current = {
+      runId: pick.runId,
+      phaseId: pick.phaseId,
+      attempt,
+      startedAt: new Date().toISOString(),
+      timeoutSeconds,
+    };
     const outcome = await drainProxy(timeoutSeconds, config).drainPhase({
       sessionId: state.sessionId,
       runId: pick.runId,
@@ -282,7 +310,10 @@ export async function batchDrain(input?: unknown, carried?: Carried): Promise<Se
       phaseId: pick.phaseId,
       attempt,
       verdict,
-      report: { ...report('running', false), snapshot: { ...snapshotOf(next), skipped: next.skipped.slice(-100) } },
+      report: {
+        ...report('running', false),
+        snapshot: { ...snapshotOf(next), skipped: next.skipped.slice(-100) },
+      },
     });
     current = null;
     return next;

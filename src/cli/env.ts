@@ -17,7 +17,10 @@ export interface TemporalTarget {
 
 export function temporalTarget(o: { address?: string; namespace?: string }): TemporalTarget {
   return {
-    address: o.address ?? process.env.TEMPORAL_ADDRESS ?? `127.0.0.1:${portFromEnv(process.env, 'DRAIN_TEMPORAL_PORT', 7233)}`,
+    address:
+      o.address ??
+      process.env.TEMPORAL_ADDRESS ??
+      `127.0.0.1:${portFromEnv(process.env, 'DRAIN_TEMPORAL_PORT', 7233)}`,
     namespace: o.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default',
   };
 }

@@ -58,7 +58,9 @@ export async function followSession(
       const k = `${p.current.runId}/${p.current.phaseId}#${p.current.attempt}`;
       if (k !== announced) {
         announced = k;
-        o.print(`  Draining: ${p.current.runId} / ${p.current.phaseId} (timeout ${p.current.timeoutSeconds}s)`);
+        o.print(
+          `  Draining: ${p.current.runId} / ${p.current.phaseId} (timeout ${p.current.timeoutSeconds}s)`,
+        );
       }
     }
   };

@@ -7,7 +7,8 @@ const int = (name: string) => (v: string) => {
 };
 const num = (name: string) => (v: string) => {
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${v}"`);
+  if (v.trim() === '' || !Number.isFinite(n))
+    throw new InvalidArgumentError(`${name} must be a number, got "${v}"`);
   return n;
 };
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -17,22 +18,59 @@ export function addDrainFlags(cmd: Command): Command {
   return cmd
     .option('--batch-size <n>', 'phases to drain in this session (default 10)', int('--batch-size'))
     .option('--run-id <id>', 'only drain phases of this run')
-    .option('--phase-timeout-seconds <s>', 'timeout per phase in seconds (default 900)', num('--phase-timeout-seconds'))
-    .option('--max-total-minutes <m>', 'stop the session after this many minutes (default unlimited)', num('--max-total-minutes'))
-    .option('--max-timeouts-per-run <n>', 'stop draining a run after this many timeouts (default 2)', int('--max-timeouts-per-run'))
-    .option('--max-attempts-per-phase <n>', 'attempts per phase in one session (default 2)', int('--max-attempts-per-phase'))
-    .option('--max-fingerprint-repeats <n>', 'stop a failure fingerprint after this many repeats (default 3)', int('--max-fingerprint-repeats'))
-    .option('--max-consecutive-zero-yield <n>', 'end the session after this many attempts in a row without telemetry (default unlimited)', int('--max-consecutive-zero-yield'))
+    .option(
+      '--phase-timeout-seconds <s>',
+      'timeout per phase in seconds (default 900)',
+      num('--phase-timeout-seconds'),
+    )
+    .option(
+      '--max-total-minutes <m>',
+      'stop the session after this many minutes (default unlimited)',
+      num('--max-total-minutes'),
+    )
+    .option(
+      '--max-timeouts-per-run <n>',
+      'stop draining a run after this many timeouts (default 2)',
+      int('--max-timeouts-per-run'),
+    )
+    .option(
+      '--max-attempts-per-phase <n>',
+      'attempts per phase in one session (default 2)',
+      int('--max-attempts-per-phase'),
+    )
+    .option(
+      '--max-fingerprint-repeats <n>',
+      'stop a failure fingerprint after this many repeats (default 3)',
+      int('--max-fingerprint-repeats'),
+    )
+    .option(
+      '--max-consecutive-zero-yield <n>',
+      'end the session after this many attempts in a row without telemetry (default unlimited)',
+      int('--max-consecutive-zero-yield'),
+    )
     .option('--skip-runs-with-queued', 'skip runs that have QUEUED phases (default on)')
-    .option('--no-skip-runs-with-queued', 'also retry FAILED phases of runs that have QUEUED phases (not recommended)')
+    .option(
+      '--no-skip-runs-with-queued',
+      'also retry FAILED phases of runs that have QUEUED phases (not recommended)',
+    )
     .option('--skip-run-prefix <prefix>', 'skip runs whose id starts with this (repeatable)', collect)
     .addOption(new Option('--mode <mode>', 'what to drain (default failed)').choices([...DRAIN_MODES]))
     .option('--dry-run', 'show the phases that would be drained, in order; change nothing')
     .option('--api-url <url>', 'AUTOPACK_API_URL given to the executor (reuse one API server)')
-    .option('--executor <template>', 'executor command template with {run_id} {phase_id} (default: the worker\'s)')
-    .option('--workspace <dir>', 'directory the executor runs in and where session files go (default: the worker\'s)')
+    .option(
+      '--executor <template>',
+      "executor command template with {run_id} {phase_id} (default: the worker's)",
+    )
+    .option(
+      '--workspace <dir>',
+      "directory the executor runs in and where session files go (default: the worker's)",
+    )
     .option('--baseline-command <template>', 'T0 baseline command, run once per workspace commit')
-    .option('--kill-grace-seconds <s>', 'seconds between SIGTERM and SIGKILL of a timed-out executor (default 10)', num('--kill-grace-seconds'));
+    .option(
+      '--kill-grace-seconds <s>',
+      'seconds between SIGTERM and SIGKILL of a timed-out executor (default 10)',
+      num('--kill-grace-seconds'),
+    );
 }
 
 /** Commander options → workflow input (only what was given; the workflow fills defaults). */

@@ -34,7 +34,15 @@ export async function startAttempt(
        SET status = 'running', initial_state = EXCLUDED.initial_state, stdout_path = EXCLUDED.stdout_path,
            stderr_path = EXCLUDED.stderr_path, worker_identity = EXCLUDED.worker_identity,
            baseline_commit = EXCLUDED.baseline_commit, started_at = EXCLUDED.started_at`,
-    [...keyParams(k), r.initialState, r.stdoutPath, r.stderrPath, r.workerIdentity, r.baselineCommit, r.startedAt],
+    [
+      ...keyParams(k),
+      r.initialState,
+      r.stdoutPath,
+      r.stderrPath,
+      r.workerIdentity,
+      r.baselineCommit,
+      r.startedAt,
+    ],
   );
 }
 
@@ -66,20 +74,36 @@ export async function finishAttempt(
        telemetry_global_delta = EXCLUDED.telemetry_global_delta, llm_boundary_hit = EXCLUDED.llm_boundary_hit,
        finished_at = EXCLUDED.finished_at`,
     [
-      ...keyParams(k), status, o.initialState, o.finalState, o.success, o.returnCode, o.signal, o.timedOut,
-      o.durationSeconds, o.stdoutPath, o.stderrPath, o.stdoutExcerpt, o.stderrExcerpt, o.stdoutBytes,
-      o.stderrBytes, o.errorMessage, o.lastFailureReason, o.telemetryEvents, o.telemetryGlobalDelta,
-      o.llmBoundaryHit, o.baselineCommit, o.workerIdentity, o.startedAt, o.finishedAt,
+      ...keyParams(k),
+      status,
+      o.initialState,
+      o.finalState,
+      o.success,
+      o.returnCode,
+      o.signal,
+      o.timedOut,
+      o.durationSeconds,
+      o.stdoutPath,
+      o.stderrPath,
+      o.stdoutExcerpt,
+      o.stderrExcerpt,
+      o.stdoutBytes,
+      o.stderrBytes,
+      o.errorMessage,
+      o.lastFailureReason,
+      o.telemetryEvents,
+      o.telemetryGlobalDelta,
+      o.llmBoundaryHit,
+      o.baselineCommit,
+      o.workerIdentity,
+      o.startedAt,
+      o.finishedAt,
     ],
   );
 }
 
 /** Marks a try left 'running' by a dead worker as interrupted (its logs stay where they are). */
-export async function markInterrupted(
-  db: Queryable,
-  k: AttemptKey,
-  note: string,
-): Promise<number> {
+export async function markInterrupted(db: Queryable, k: AttemptKey, note: string): Promise<number> {
   const res = await db.query(
     `UPDATE drain_attempts SET status = 'interrupted', finished_at = now(),
        duration_seconds = EXTRACT(EPOCH FROM (now() - started_at)), error_message = $6
@@ -99,7 +123,16 @@ export async function recordVerdict(
     `UPDATE drain_attempts SET fingerprint = $5, failure_category = $6, yield_per_minute = $7,
        zero_yield_reason = $8
      WHERE session_id = $1 AND run_id = $2 AND phase_id = $3 AND attempt = $4 AND status <> 'interrupted'`,
-    [k.sessionId, k.runId, k.phaseId, k.attempt, v.fingerprint, v.category, v.yieldPerMinute, v.zeroYieldReason],
+    [
+      k.sessionId,
+      k.runId,
+      k.phaseId,
+      k.attempt,
+      v.fingerprint,
+      v.category,
+      v.yieldPerMinute,
+      v.zeroYieldReason,
+    ],
   );
 }
 
@@ -141,10 +174,9 @@ export interface AttemptRow {
 }
 
 export async function listSessionAttempts(db: Queryable, sessionId: string): Promise<AttemptRow[]> {
-  const res = await db.query<AttemptRow>(
-    'SELECT * FROM drain_attempts WHERE session_id = $1 ORDER BY id',
-    [sessionId],
-  );
+  const res = await db.query<AttemptRow>('SELECT * FROM drain_attempts WHERE session_id = $1 ORDER BY id', [
+    sessionId,
+  ]);
   return res.rows;
 }
 

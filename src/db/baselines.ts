@@ -17,7 +17,13 @@ export async function getBaseline(db: Queryable, commitSha: string): Promise<Bas
 /** Stores a captured baseline; the first capture of a commit wins. */
 export async function insertBaseline(
   db: Queryable,
-  b: { commitSha: string; artifactPath: string; durationSeconds: number; exitCode: number | null; sessionId: string },
+  b: {
+    commitSha: string;
+    artifactPath: string;
+    durationSeconds: number;
+    exitCode: number | null;
+    sessionId: string;
+  },
 ): Promise<BaselineRow> {
   const res = await db.query<BaselineRow>(
     `INSERT INTO drain_baselines (commit_sha, artifact_path, duration_seconds, exit_code, session_id)

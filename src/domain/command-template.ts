@@ -38,7 +38,8 @@ export function splitCommand(template: string): string[] {
       i++;
     } else if (c === "'") {
       const end = template.indexOf("'", i + 1);
-      if (end < 0) throw new Error(`unbalanced single quote at position ${i} in command template: ${template}`);
+      if (end < 0)
+        throw new Error(`unbalanced single quote at position ${i} in command template: ${template}`);
       cur += template.slice(i + 1, end);
       inToken = true;
       i = end + 1;
@@ -97,7 +98,9 @@ export function renderCommand(template: string, vars: Record<string, string>): s
           .sort()
           .map((k) => `{${k}}`)
           .join(', ');
-        throw new Error(`unknown placeholder {${name}} in command template; known placeholders: ${known || '(none)'}`);
+        throw new Error(
+          `unknown placeholder {${name}} in command template; known placeholders: ${known || '(none)'}`,
+        );
       }
       const value = String(vars[name]);
       if (value.includes('\0')) throw new Error(`value of {${name}} contains a NUL character`);

@@ -49,8 +49,16 @@ const schema = z
   .object({
     batchSize: posInt(100_000),
     runId: nullable(nonEmpty),
-    phaseTimeoutSeconds: z.number().positive().max(7 * 24 * 3600),
-    maxTotalMinutes: nullable(z.number().positive().max(366 * 24 * 60)),
+    phaseTimeoutSeconds: z
+      .number()
+      .positive()
+      .max(7 * 24 * 3600),
+    maxTotalMinutes: nullable(
+      z
+        .number()
+        .positive()
+        .max(366 * 24 * 60),
+    ),
     maxTimeoutsPerRun: posInt(1_000_000),
     maxAttemptsPerPhase: posInt(1_000_000),
     maxFingerprintRepeats: posInt(1_000_000),

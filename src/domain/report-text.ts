@@ -18,10 +18,7 @@ const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 /** One display line of an arbitrary string. */
 export function oneLine(s: string | null | undefined): string {
   if (s === null || s === undefined) return '';
-  return String(s).replace(
-    UNSAFE,
-    (c) => NAMED[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  return String(s).replace(UNSAFE, (c) => NAMED[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** At most `max` code points (never splits a surrogate pair), with `…` when cut. */
@@ -48,7 +45,8 @@ export function formatResultLine(r: DrainResultJson, index: number, total: numbe
   if (r.status === 'interrupted') lines.push(`  [INTERRUPTED] Interrupted: ${state}`);
   else if (r.status === 'cancelled') lines.push(`  [CANCELLED] Cancelled: ${state}`);
   else if (r.timed_out) {
-    const after = r.subprocess_duration_seconds === null ? '' : ` (after ${fixed(r.subprocess_duration_seconds, 1)}s)`;
+    const after =
+      r.subprocess_duration_seconds === null ? '' : ` (after ${fixed(r.subprocess_duration_seconds, 1)}s)`;
     lines.push(`  [TIMEOUT] Timed out: ${state}${after}`);
   } else if (r.success) lines.push(`  [OK] Success: ${state}`);
   else lines.push(`  [FAIL] Failed: ${state}`);
@@ -116,7 +114,11 @@ export function formatSummary(j: SessionJson): string {
 
   const yieldText =
     j.overall_yield_per_minute === null ? 'n/a' : `${j.overall_yield_per_minute.toFixed(2)} events/minute`;
-  out.push('Telemetry Collection:', `  Total Events: ${j.total_telemetry_events}`, `  Overall Yield: ${yieldText}`);
+  out.push(
+    'Telemetry Collection:',
+    `  Total Events: ${j.total_telemetry_events}`,
+    `  Overall Yield: ${yieldText}`,
+  );
 
   const zero = Object.entries(j.zero_yield_reasons)
     .filter(([, c]) => c > 0)

@@ -33,7 +33,9 @@ function findBinary(name: string, envVar: string, env: NodeJS.ProcessEnv, root: 
   const explicit = env[envVar];
   if (explicit) {
     if (isExecutableFile(explicit)) return path.resolve(explicit);
-    throw new Error(`${envVar}=${explicit} is not an executable file (fix the path, or unset ${envVar} to search PATH and .tools/)`);
+    throw new Error(
+      `${envVar}=${explicit} is not an executable file (fix the path, or unset ${envVar} to search PATH and .tools/)`,
+    );
   }
   const tried = [`${envVar} (not set)`];
   for (const dir of (env.PATH ?? '').split(path.delimiter).filter(Boolean)) {

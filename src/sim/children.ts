@@ -7,8 +7,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 
-const IGNORE =
-  "process.on('SIGTERM',()=>{});process.on('SIGINT',()=>{});process.on('SIGHUP',()=>{});";
+const IGNORE = "process.on('SIGTERM',()=>{});process.on('SIGINT',()=>{});process.on('SIGHUP',()=>{});";
 // Each process reports only once its handlers are installed, so when SIM_GRANDCHILD_PID is
 // printed all three ignore SIGTERM.
 const GRANDCHILD = `${IGNORE}process.stdout.write('ready\\n');setInterval(()=>{},1<<30);`;
@@ -23,9 +22,7 @@ export interface ProcessTree {
 }
 
 /** Spawns the child (which spawns the grandchild); `onChild` runs as soon as the child exists. */
-export async function spawnStubbornTree(
-  onChild: (pid: number) => Promise<void>,
-): Promise<ProcessTree> {
+export async function spawnStubbornTree(onChild: (pid: number) => Promise<void>): Promise<ProcessTree> {
   const child = spawn(process.execPath, ['-e', CHILD], { stdio: ['ignore', 'pipe', 'inherit'] });
   if (child.pid === undefined) {
     const [e] = await once(child, 'error');

@@ -83,11 +83,7 @@ export interface EstimationEvent {
   success: boolean;
 }
 
-export async function insertEstimationEvent(
-  db: Db,
-  key: PhaseKey,
-  e: EstimationEvent,
-): Promise<void> {
+export async function insertEstimationEvent(db: Db, key: PhaseKey, e: EstimationEvent): Promise<void> {
   await db.query(
     `INSERT INTO token_estimation_v2_events
        (run_id, phase_id, timestamp, category, complexity, deliverable_count,

@@ -56,9 +56,7 @@ export async function runExecutor(client: pg.Client, o: ExecutorOptions): Promis
   }
   if (phase.state !== 'QUEUED') {
     if (!o.force) {
-      await err(
-        `drain-sim: phase ${label} is ${phase.state}, not QUEUED; use --force to requeue it`,
-      );
+      await err(`drain-sim: phase ${label} is ${phase.state}, not QUEUED; use --force to requeue it`);
       return { exitCode: 3 };
     }
     if (!(await db.requeuePhase(client, key, phase.state))) return changedUnderUs(label);

@@ -47,8 +47,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<Outcome> {
       runId: parsed.args.runId,
       phaseId: parsed.args.phaseId,
       force: parsed.args.force,
-      telemetry:
-        env.TELEMETRY_DB_ENABLED === '1' || env.TELEMETRY_DB_ENABLED?.toLowerCase() === 'true',
+      telemetry: env.TELEMETRY_DB_ENABLED === '1' || env.TELEMETRY_DB_ENABLED?.toLowerCase() === 'true',
       sessionId: env.DRAIN_SESSION_ID,
     });
   } catch (e) {

@@ -33,8 +33,7 @@ export function sampleBacklog(): PhaseSeed[] {
     {
       runId: build130,
       phaseId: 'build130-phase2-cli-wiring',
-      lastFailureReason:
-        'Missing deliverables: src/autopack/cli/validate.py, tests/test_validate_cli.py',
+      lastFailureReason: 'Missing deliverables: src/autopack/cli/validate.py, tests/test_validate_cli.py',
       sim: {
         scenario: 'fail',
         events: 1,
@@ -45,8 +44,7 @@ export function sampleBacklog(): PhaseSeed[] {
     {
       runId: build130,
       phaseId: 'build130-phase3-error-messages',
-      lastFailureReason:
-        'Patch application failed: hunk #2 FAILED at 88 (src/autopack/schema/errors.py)',
+      lastFailureReason: 'Patch application failed: hunk #2 FAILED at 88 (src/autopack/schema/errors.py)',
       sim: done(4, 0.8),
     },
     {

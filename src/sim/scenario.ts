@@ -67,8 +67,7 @@ const DEFAULTS: Record<ScenarioName, Defaults> = {
   'non-utf8': {
     events: 0,
     escalations: 0,
-    reason:
-      "UnicodeDecodeError: 'utf-8' codec can't decode byte 0xff in position 0: invalid start byte",
+    reason: "UnicodeDecodeError: 'utf-8' codec can't decode byte 0xff in position 0: invalid start byte",
     exitCode: 1,
   },
   escalate: {
@@ -86,15 +85,9 @@ const DEFAULTS: Record<ScenarioName, Defaults> = {
 };
 
 /** Scenarios whose outcome is a FAILED phase with a reason (so `reason` is meaningful). */
-const REASONED: ReadonlySet<ScenarioName> = new Set([
-  'fail',
-  'non-utf8',
-  'escalate',
-  'llm-boundary',
-]);
+const REASONED: ReadonlySet<ScenarioName> = new Set(['fail', 'non-utf8', 'escalate', 'llm-boundary']);
 
-export type ParseResult =
-  { ok: true; scenario: Scenario } | { ok: false; name: string; error: string };
+export type ParseResult = { ok: true; scenario: Scenario } | { ok: false; name: string; error: string };
 
 export function isScenarioName(s: string): s is ScenarioName {
   return (SCENARIO_NAMES as readonly string[]).includes(s);
@@ -163,8 +156,7 @@ export function parseSim(sim: unknown): ParseResult {
     error: `invalid scenario ${rawName}: ${error}`,
   });
   const unknownKey = Object.keys(sim).find((k) => !(SIM_KEYS as readonly string[]).includes(k));
-  if (unknownKey !== undefined)
-    return bad(`unknown key '${unknownKey}' (valid: ${SIM_KEYS.join(', ')})`);
+  if (unknownKey !== undefined) return bad(`unknown key '${unknownKey}' (valid: ${SIM_KEYS.join(', ')})`);
 
   const base = defaultScenario(rawName);
   const seconds = num(sim, 'seconds', base.seconds, { integer: false, min: 0, max: MAX_SECONDS });
@@ -176,8 +168,7 @@ export function parseSim(sim: unknown): ParseResult {
   });
   const exitCode = num(sim, 'exitCode', base.exitCode, { integer: true, min: 0, max: 255 });
   const bytes = num(sim, 'bytes', base.bytes, { integer: true, min: 0, max: MAX_BYTES });
-  for (const v of [seconds, events, escalations, exitCode, bytes])
-    if (typeof v === 'string') return bad(v);
+  for (const v of [seconds, events, escalations, exitCode, bytes]) if (typeof v === 'string') return bad(v);
 
   let reason = base.reason;
   if (sim.reason !== undefined && sim.reason !== null) {

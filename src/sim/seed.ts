@@ -40,10 +40,7 @@ export interface SeedCounts {
  * Upserts the runs and phases (ON CONFLICT (run_id, phase_id) DO UPDATE: seeding twice is
  * safe and resets the phases to their seeded state). A later seed of the same key wins.
  */
-export async function seedPhases(
-  pool: Queryable,
-  specs: readonly PhaseSeed[],
-): Promise<SeedCounts> {
+export async function seedPhases(pool: Queryable, specs: readonly PhaseSeed[]): Promise<SeedCounts> {
   const byKey = new Map<string, PhaseSeed & { phaseIndex: number; state: string }>();
   const perRun = new Map<string, number>();
   for (const s of specs) {
@@ -163,16 +160,12 @@ const SYNTHETIC_PHASES_SQL = `WITH src AS (
  * generate_series (for benchmarks: ~1,000,000 phases in seconds). Phase g belongs to run
  * ((g-1) mod runs)+1; its state comes from a fixed scramble of g. Re-seeding resets the rows.
  */
-export async function seedSynthetic(
-  pool: Queryable,
-  o: SyntheticOptions,
-): Promise<SyntheticCounts> {
+export async function seedSynthetic(pool: Queryable, o: SyntheticOptions): Promise<SyntheticCounts> {
   const failed = o.failedFraction ?? 0.1;
   const prefix = o.prefix ?? 'synth';
   if (!Number.isInteger(o.phases) || o.phases < 0)
     throw new Error('seedSynthetic: phases must be an integer >= 0');
-  if (!Number.isInteger(o.runs) || o.runs < 1)
-    throw new Error('seedSynthetic: runs must be an integer >= 1');
+  if (!Number.isInteger(o.runs) || o.runs < 1) throw new Error('seedSynthetic: runs must be an integer >= 1');
   if (!(failed >= 0 && failed <= 0.98))
     throw new Error('seedSynthetic: failedFraction must be within [0, 0.98]');
   if (o.phases === 0) return { runs: 0, phases: 0, byState: {} };

@@ -23,14 +23,23 @@ describe('infrastructure restarts mid-session', () => {
     const runId = 'restart-temporal';
     await seedPhases(
       env.pool,
-      [1, 2, 3, 4].map((i) => ({ runId, phaseId: `p${i}`, phaseIndex: i, sim: { scenario: 'complete', events: 1, seconds: 1.5 } })),
+      [1, 2, 3, 4].map((i) => ({
+        runId,
+        phaseId: `p${i}`,
+        phaseIndex: i,
+        sim: { scenario: 'complete', events: 1, seconds: 1.5 },
+      })),
     );
     const handle = await env.client.workflow.start('batchDrain', {
       taskQueue: env.taskQueue,
       workflowId: 'session-restart-temporal',
       args: [{ batchSize: 4, runId }],
     });
-    await eventually(async () => (await listSessionAttempts(env.pool, handle.workflowId)).length >= 1, 30_000, 'a first attempt');
+    await eventually(
+      async () => (await listSessionAttempts(env.pool, handle.workflowId)).length >= 1,
+      30_000,
+      'a first attempt',
+    );
     await env.restartTemporal();
     const result = (await handle.result()) as SessionResult;
     assert.equal(result.processed, 4);
@@ -45,14 +54,23 @@ describe('infrastructure restarts mid-session', () => {
     const runId = 'stop-postgres';
     await seedPhases(
       env.pool,
-      [1, 2, 3, 4].map((i) => ({ runId, phaseId: `p${i}`, phaseIndex: i, sim: { scenario: 'complete', events: 2, seconds: 2 } })),
+      [1, 2, 3, 4].map((i) => ({
+        runId,
+        phaseId: `p${i}`,
+        phaseIndex: i,
+        sim: { scenario: 'complete', events: 2, seconds: 2 },
+      })),
     );
     const handle = await env.client.workflow.start('batchDrain', {
       taskQueue: env.taskQueue,
       workflowId: 'session-stop-postgres',
       args: [{ batchSize: 8, runId, maxAttemptsPerPhase: 3 }],
     });
-    await eventually(async () => (await listSessionAttempts(env.pool, handle.workflowId)).length >= 1, 30_000, 'a first attempt');
+    await eventually(
+      async () => (await listSessionAttempts(env.pool, handle.workflowId)).length >= 1,
+      30_000,
+      'a first attempt',
+    );
     await env.postgres.stop();
     await sleep(20_000);
     await env.postgres.start();
@@ -61,7 +79,9 @@ describe('infrastructure restarts mid-session', () => {
     assert.equal(rows.filter((r) => r.status === 'running').length, 0, 'no try left running');
     const finals = rows.filter((r) => r.status !== 'interrupted');
     assert.equal(finals.length, result.processed, 'every attempt of the session has its record');
-    const states = (await env.pool.query('SELECT state FROM phases WHERE run_id = $1', [runId])).rows.map((r) => r.state);
+    const states = (await env.pool.query('SELECT state FROM phases WHERE run_id = $1', [runId])).rows.map(
+      (r) => r.state,
+    );
     assert.deepEqual(states, ['COMPLETE', 'COMPLETE', 'COMPLETE', 'COMPLETE'], 'the backlog was drained');
     assert.ok(result.processed >= 4 && result.processed <= 8, `processed ${result.processed}`);
   });

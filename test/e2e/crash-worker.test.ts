@@ -19,13 +19,25 @@ async function runningRow(env: TestEnv, sessionId: string): Promise<AttemptRow |
 
 async function killWorkerMidDrain(env: TestEnv, sessionId: string, phaseSeconds: number) {
   await seedPhases(env.pool, [
-    { runId: `run-${sessionId}`, phaseId: 'slow', sim: { scenario: 'complete', events: 4, seconds: phaseSeconds } },
+    {
+      runId: `run-${sessionId}`,
+      phaseId: 'slow',
+      sim: { scenario: 'complete', events: 4, seconds: phaseSeconds },
+    },
   ]);
   const worker = env.spawnWorker();
   const handle = await env.client.workflow.start('batchDrain', {
     taskQueue: env.taskQueue,
     workflowId: sessionId,
-    args: [{ batchSize: 1, runId: `run-${sessionId}`, phaseTimeoutSeconds: 120, heartbeatTimeoutSeconds: 4, killGraceSeconds: 1 }],
+    args: [
+      {
+        batchSize: 1,
+        runId: `run-${sessionId}`,
+        phaseTimeoutSeconds: 120,
+        heartbeatTimeoutSeconds: 4,
+        killGraceSeconds: 1,
+      },
+    ],
   });
   const row = await eventually(() => runningRow(env, sessionId), 60_000, 'the executor to start');
   const pgid = row!.pid!;
@@ -42,7 +54,10 @@ async function killWorkerMidDrain(env: TestEnv, sessionId: string, phaseSeconds:
 
 function eventTimes(env: TestEnv, runId: string) {
   return env.pool
-    .query<{ t: Date }>('SELECT timestamp AS t FROM token_estimation_v2_events WHERE run_id = $1 ORDER BY id', [runId])
+    .query<{ t: Date }>(
+      'SELECT timestamp AS t FROM token_estimation_v2_events WHERE run_id = $1 ORDER BY id',
+      [runId],
+    )
     .then((r) => r.rows.map((x) => x.t.getTime()));
 }
 

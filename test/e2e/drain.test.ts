@@ -17,14 +17,62 @@ import type { SessionResult } from '../../src/domain/messages.js';
 const RUN_A = 'e2e-run-a';
 const RUN_B = 'e2e-run-b';
 const phases: PhaseSeed[] = [
-  { runId: RUN_A, phaseId: 'a1-complete', phaseIndex: 0, lastFailureReason: null, sim: { scenario: 'complete', events: 3, seconds: 0.3 } },
-  { runId: RUN_A, phaseId: 'a2-fail', phaseIndex: 1, lastFailureReason: 'patch apply failed', sim: { scenario: 'fail', reason: 'patch apply failed: hunk #2 FAILED', events: 1 } },
-  { runId: RUN_A, phaseId: 'a3 crash/odd "id"', phaseIndex: 2, lastFailureReason: null, sim: { scenario: 'crash', exitCode: 3 } },
-  { runId: RUN_A, phaseId: 'a4-unicode', phaseIndex: 3, lastFailureReason: null, sim: { scenario: 'unicode', events: 2 } },
-  { runId: RUN_B, phaseId: 'b1-stderr-exit0', phaseIndex: 0, lastFailureReason: null, sim: { scenario: 'stderr-exit0' } },
-  { runId: RUN_B, phaseId: 'b2-hang', phaseIndex: 1, lastFailureReason: 'Phase timed out after 900s', sim: { scenario: 'hang-with-children' } },
-  { runId: RUN_B, phaseId: 'b3-escalate', phaseIndex: 2, lastFailureReason: null, sim: { scenario: 'escalate', escalations: 2, events: 1 } },
-  { runId: RUN_B, phaseId: 'b4-non-utf8', phaseIndex: 3, lastFailureReason: null, sim: { scenario: 'non-utf8' } },
+  {
+    runId: RUN_A,
+    phaseId: 'a1-complete',
+    phaseIndex: 0,
+    lastFailureReason: null,
+    sim: { scenario: 'complete', events: 3, seconds: 0.3 },
+  },
+  {
+    runId: RUN_A,
+    phaseId: 'a2-fail',
+    phaseIndex: 1,
+    lastFailureReason: 'patch apply failed',
+    sim: { scenario: 'fail', reason: 'patch apply failed: hunk #2 FAILED', events: 1 },
+  },
+  {
+    runId: RUN_A,
+    phaseId: 'a3 crash/odd "id"',
+    phaseIndex: 2,
+    lastFailureReason: null,
+    sim: { scenario: 'crash', exitCode: 3 },
+  },
+  {
+    runId: RUN_A,
+    phaseId: 'a4-unicode',
+    phaseIndex: 3,
+    lastFailureReason: null,
+    sim: { scenario: 'unicode', events: 2 },
+  },
+  {
+    runId: RUN_B,
+    phaseId: 'b1-stderr-exit0',
+    phaseIndex: 0,
+    lastFailureReason: null,
+    sim: { scenario: 'stderr-exit0' },
+  },
+  {
+    runId: RUN_B,
+    phaseId: 'b2-hang',
+    phaseIndex: 1,
+    lastFailureReason: 'Phase timed out after 900s',
+    sim: { scenario: 'hang-with-children' },
+  },
+  {
+    runId: RUN_B,
+    phaseId: 'b3-escalate',
+    phaseIndex: 2,
+    lastFailureReason: null,
+    sim: { scenario: 'escalate', escalations: 2, events: 1 },
+  },
+  {
+    runId: RUN_B,
+    phaseId: 'b4-non-utf8',
+    phaseIndex: 3,
+    lastFailureReason: null,
+    sim: { scenario: 'non-utf8' },
+  },
 ];
 
 /** Alive = exists and is not a zombie (PID 1 in a container may never reap orphans). */
@@ -63,7 +111,8 @@ describe('a real drain session', () => {
   });
 
   test('phases end in the states the executor left', async () => {
-    const rows = (await env.pool.query('SELECT run_id, phase_id, state, last_failure_reason FROM phases')).rows;
+    const rows = (await env.pool.query('SELECT run_id, phase_id, state, last_failure_reason FROM phases'))
+      .rows;
     const state = (id: string) => rows.find((r) => r.phase_id === id)?.state;
     assert.equal(state('a1-complete'), 'COMPLETE');
     assert.equal(state('a4-unicode'), 'COMPLETE');
@@ -112,7 +161,10 @@ describe('a real drain session', () => {
     const uni = attempts.find((a) => a.phase_id === 'a4-unicode')!;
     assert.match(readFileSync(uni.stdout_path!, 'utf8'), /[^\x00-\x7f]/, 'non-ASCII output kept');
     const raw = readFileSync(attempts.find((a) => a.phase_id === 'b4-non-utf8')!.stdout_path!);
-    assert.ok(raw.includes(Buffer.from([0xff])) || raw.includes(Buffer.from([0xc3, 0x28])), 'invalid UTF-8 bytes kept raw');
+    assert.ok(
+      raw.includes(Buffer.from([0xff])) || raw.includes(Buffer.from([0xc3, 0x28])),
+      'invalid UTF-8 bytes kept raw',
+    );
   });
 
   test('telemetry deltas equal the rows the executor wrote', async () => {
@@ -171,8 +223,18 @@ describe('starting and validating', () => {
 
   test('a drain started with `temporal workflow start --input` completes', async () => {
     execFileSync(findTemporalCli(), [
-      'workflow', 'start', '--address', env.temporal.address, '--type', 'batchDrain',
-      '--task-queue', env.taskQueue, '--workflow-id', 'cli-started', '--input', '{"batchSize": 2, "phaseTimeoutSeconds": 30}',
+      'workflow',
+      'start',
+      '--address',
+      env.temporal.address,
+      '--type',
+      'batchDrain',
+      '--task-queue',
+      env.taskQueue,
+      '--workflow-id',
+      'cli-started',
+      '--input',
+      '{"batchSize": 2, "phaseTimeoutSeconds": 30}',
     ]);
     const r = (await env.client.workflow.getHandle('cli-started').result()) as SessionResult;
     assert.equal(r.processed, 2);

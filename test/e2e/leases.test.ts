@@ -22,7 +22,12 @@ describe('run leases', () => {
     await seedPhases(
       env.pool,
       runs.flatMap((runId) =>
-        [0, 1, 2].map((i) => ({ runId, phaseId: `p${i}`, phaseIndex: i, sim: { scenario: 'complete', events: 1, seconds: 1 } })),
+        [0, 1, 2].map((i) => ({
+          runId,
+          phaseId: `p${i}`,
+          phaseIndex: i,
+          sim: { scenario: 'complete', events: 1, seconds: 1 },
+        })),
       ),
     );
     const start = (id: string) =>
@@ -41,7 +46,11 @@ describe('run leases', () => {
     for (const run of runs) {
       const spans = rows
         .filter((r) => r.run_id === run)
-        .map((r) => ({ s: r.session_id, from: new Date(r.started_at).getTime(), to: new Date(r.finished_at!).getTime() }));
+        .map((r) => ({
+          s: r.session_id,
+          from: new Date(r.started_at).getTime(),
+          to: new Date(r.finished_at!).getTime(),
+        }));
       for (const a of spans) {
         for (const b of spans) {
           if (a.s === b.s) continue;
@@ -49,12 +58,15 @@ describe('run leases', () => {
         }
       }
     }
-    const states = (await env.pool.query("SELECT DISTINCT state FROM phases WHERE run_id LIKE 'lease-run-%'")).rows;
+    const states = (await env.pool.query("SELECT DISTINCT state FROM phases WHERE run_id LIKE 'lease-run-%'"))
+      .rows;
     assert.deepEqual(states, [{ state: 'COMPLETE' }]);
   });
 
   test('a lease held by a dead session expires and the run is drained after it', async () => {
-    await seedPhases(env.pool, [{ runId: 'ghost-held', phaseId: 'p0', sim: { scenario: 'complete', events: 1 } }]);
+    await seedPhases(env.pool, [
+      { runId: 'ghost-held', phaseId: 'p0', sim: { scenario: 'complete', events: 1 } },
+    ]);
     await env.pool.query(
       `INSERT INTO drain_leases (run_id, session_id, holder, expires_at)
        VALUES ('ghost-held', 'ghost-session', 'dead-worker', now() + interval '4 seconds')`,
@@ -67,7 +79,9 @@ describe('run leases', () => {
     const r = (await h.result()) as SessionResult;
     assert.equal(r.succeeded, 1, 'drained once the ghost lease expired');
     assert.ok(
-      r.skipped.some((s) => s.runId === 'ghost-held' && /being drained by session ghost-session/.test(s.reason)),
+      r.skipped.some(
+        (s) => s.runId === 'ghost-held' && /being drained by session ghost-session/.test(s.reason),
+      ),
       'the wait was reported with its reason',
     );
     const lease = await env.pool.query("SELECT * FROM drain_leases WHERE run_id = 'ghost-held'");

@@ -34,7 +34,15 @@ describe('long sessions', () => {
       taskQueue: env.taskQueue,
       workflowId: 'can-300',
       // `true` exits 0 at once without completing the phase: an instant, repeatable failure.
-      args: [{ batchSize: 300, executor: 'true', continueAsNewAfterEvents: 1000, maxTimeoutsPerRun: 1, runId: null }],
+      args: [
+        {
+          batchSize: 300,
+          executor: 'true',
+          continueAsNewAfterEvents: 1000,
+          maxTimeoutsPerRun: 1,
+          runId: null,
+        },
+      ],
     });
     const result = (await handle.result()) as SessionResult;
     assert.equal(result.processed, 300);
@@ -46,7 +54,11 @@ describe('long sessions', () => {
     assert.equal(json.total_processed, 300);
     assert.equal(json.results.length, 300);
     const counts = Object.values(json.fingerprint_counts) as number[];
-    assert.equal(counts.reduce((a, b) => a + b, 0), 300, 'every fingerprint counted once');
+    assert.equal(
+      counts.reduce((a, b) => a + b, 0),
+      300,
+      'every fingerprint counted once',
+    );
     assert.deepEqual(json.stopped_fingerprints, Object.keys(json.fingerprint_counts));
     assert.equal(json.sampled_runs.length, 6);
     assert.equal(json.deprioritized_runs.length, 6);
@@ -69,7 +81,10 @@ describe('long sessions', () => {
     assert.equal(r.stopReason, 'max total minutes reached (0.1)');
     const attempts = await listSessionAttempts(env.pool, 'budget-capped');
     const total = attempts.reduce((s, a) => s + a.duration_seconds!, 0);
-    assert.ok(total < 6 + 2 * attempts.length, `phases stayed within the 6 s budget (+ kill grace): ${total}s`);
+    assert.ok(
+      total < 6 + 2 * attempts.length,
+      `phases stayed within the 6 s budget (+ kill grace): ${total}s`,
+    );
     for (const a of attempts) assert.match(readFileSync(a.stdout_path!, 'utf8'), /timeout: [1-6]s/);
   });
 });
@@ -91,7 +106,12 @@ describe('the time budget is workflow time', () => {
   test('61 skipped minutes end a 60-minute session in seconds of wall time', async () => {
     await seedPhases(
       env.pool,
-      [0, 1, 2].map((i) => ({ runId: 'ts-run', phaseId: `p${i}`, phaseIndex: i, sim: { scenario: 'complete', seconds: 0.2 } })),
+      [0, 1, 2].map((i) => ({
+        runId: 'ts-run',
+        phaseId: `p${i}`,
+        phaseIndex: i,
+        sim: { scenario: 'complete', seconds: 0.2 },
+      })),
     );
     const worker = await createDrainWorker({
       temporalAddress: ts.address,

@@ -22,7 +22,10 @@ const base = mkdtempSync(path.join(tmpdir(), 'drain-runtime-'));
 chmodSync(base, 0o755); // embedded Postgres runs as the postgres user when we are root
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 after(async () => {
-  for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => {});
+  for (const c of cleanups.reverse())
+    await Promise.resolve()
+      .then(c)
+      .catch(() => {});
   rmSync(base, { recursive: true, force: true });
 });
 
@@ -32,13 +35,27 @@ before(() => {
     cli = findTemporalCli();
   } catch (e) {
     if (!(e instanceof BinaryNotFoundError)) throw e;
-    execFileSync(process.execPath, [path.join(projectRoot(), 'scripts', 'setup-tools.mjs')], { stdio: 'inherit' });
+    execFileSync(process.execPath, [path.join(projectRoot(), 'scripts', 'setup-tools.mjs')], {
+      stdio: 'inherit',
+    });
     cli = findTemporalCli();
   }
 });
 
-async function startDev(dbFile: string, port: number, uiPort: number | null, searchAttributes: string[]): Promise<TemporalServerHandle> {
-  const h = await startTemporalDevServer({ binary: cli, dbFile, port, uiPort, logFile: path.join(base, 'temporal.log'), searchAttributes });
+async function startDev(
+  dbFile: string,
+  port: number,
+  uiPort: number | null,
+  searchAttributes: string[],
+): Promise<TemporalServerHandle> {
+  const h = await startTemporalDevServer({
+    binary: cli,
+    dbFile,
+    port,
+    uiPort,
+    logFile: path.join(base, 'temporal.log'),
+    searchAttributes,
+  });
   cleanups.push(() => h.stop());
   return h;
 }
@@ -83,7 +100,10 @@ test('dev server keeps workflows and search attributes across stop/start on one 
   assert.equal(existsSync(`${dbFile}.pid`), false);
 
   // Second start: same db; one extra attribute that only exists in this start's list.
-  const second = await startDev(dbFile, port, null, [...DRAIN_SEARCH_ATTRIBUTE_FLAGS, 'DrainE2eExtra=Keyword']);
+  const second = await startDev(dbFile, port, null, [
+    ...DRAIN_SEARCH_ATTRIBUTE_FLAGS,
+    'DrainE2eExtra=Keyword',
+  ]);
   assert.equal(second.uiUrl, null);
   const conn2 = await Connection.connect({ address: second.address });
   try {
@@ -97,7 +117,13 @@ test('dev server keeps workflows and search attributes across stop/start on one 
   const attrs = await customAttributes(second.address);
   // IndexedValueType: 2 = Keyword, 3 = Int
   assert.deepEqual(
-    { DrainStatus: attrs.DrainStatus, DrainRunFilter: attrs.DrainRunFilter, DrainProcessed: attrs.DrainProcessed, DrainFailed: attrs.DrainFailed, DrainE2eExtra: attrs.DrainE2eExtra },
+    {
+      DrainStatus: attrs.DrainStatus,
+      DrainRunFilter: attrs.DrainRunFilter,
+      DrainProcessed: attrs.DrainProcessed,
+      DrainFailed: attrs.DrainFailed,
+      DrainE2eExtra: attrs.DrainE2eExtra,
+    },
     { DrainStatus: 2, DrainRunFilter: 2, DrainProcessed: 3, DrainFailed: 3, DrainE2eExtra: 2 },
   );
   await second.stop();
@@ -126,15 +152,35 @@ test('a dev server orphaned on the same db file (our process was kill -9ed) is s
   // Simulate the orphan: a server started from another process, recorded only in the pid file.
   await first.stop();
   const log = openSync(path.join(base, 'orphan.log'), 'a');
-  const orphan = spawn(cli, ['server', 'start-dev', '--db-filename', dbFile, '--port', String(port), '--ip', '127.0.0.1', '--headless'], {
-    stdio: ['ignore', log, log],
-    detached: true,
-  });
+  const orphan = spawn(
+    cli,
+    [
+      'server',
+      'start-dev',
+      '--db-filename',
+      dbFile,
+      '--port',
+      String(port),
+      '--ip',
+      '127.0.0.1',
+      '--headless',
+    ],
+    {
+      stdio: ['ignore', log, log],
+      detached: true,
+    },
+  );
   cleanups.push(() => pidAlive(orphan.pid!) && process.kill(orphan.pid!, 'SIGKILL'));
   writeFileSync(`${dbFile}.pid`, `${orphan.pid}\n`);
   const exited = new Promise((r) => orphan.once('exit', r));
   for (let i = 0; i < 100; i++) {
-    if (await customAttributes(`127.0.0.1:${port}`).then(() => true, () => false)) break;
+    if (
+      await customAttributes(`127.0.0.1:${port}`).then(
+        () => true,
+        () => false,
+      )
+    )
+      break;
     await new Promise((r) => setTimeout(r, 200));
   }
   const second = await startDev(dbFile, port, null, []);
@@ -168,7 +214,12 @@ test('embedded Postgres keeps data across stop/start', async () => {
 });
 
 test('startServices uses DATABASE_URL and TEMPORAL_ADDRESS without starting anything', async () => {
-  const env = { DATABASE_URL: 'postgres://u:p@db.example:5432/x', TEMPORAL_ADDRESS: 'temporal.example:7233', TEMPORAL_NAMESPACE: 'prod', DRAIN_PG_PORT: 'bogus' };
+  const env = {
+    DATABASE_URL: 'postgres://u:p@db.example:5432/x',
+    TEMPORAL_ADDRESS: 'temporal.example:7233',
+    TEMPORAL_NAMESPACE: 'prod',
+    DRAIN_PG_PORT: 'bogus',
+  };
   const s = await startServices({ env, stateDir: path.join(base, 'unused') });
   assert.equal(s.databaseUrl, env.DATABASE_URL);
   assert.equal(s.temporalAddress, env.TEMPORAL_ADDRESS);
@@ -183,14 +234,29 @@ test('startServices uses DATABASE_URL and TEMPORAL_ADDRESS without starting anyt
 });
 
 test('startServices rejects a bad port variable, naming it', async () => {
-  await assert.rejects(startServices({ env: { DRAIN_TEMPORAL_PORT: '70000', DATABASE_URL: 'postgres://x/y' } }), /DRAIN_TEMPORAL_PORT=70000 is not a valid port/);
-  await assert.rejects(startServices({ env: { DRAIN_PG_PORT: '12ab', TEMPORAL_ADDRESS: 'x:1' } }), /DRAIN_PG_PORT=12ab/);
-  await assert.rejects(startServices({ env: { DRAIN_TEMPORAL_UI_PORT: '0', DATABASE_URL: 'postgres://x/y' } }), /DRAIN_TEMPORAL_UI_PORT=0/);
+  await assert.rejects(
+    startServices({ env: { DRAIN_TEMPORAL_PORT: '70000', DATABASE_URL: 'postgres://x/y' } }),
+    /DRAIN_TEMPORAL_PORT=70000 is not a valid port/,
+  );
+  await assert.rejects(
+    startServices({ env: { DRAIN_PG_PORT: '12ab', TEMPORAL_ADDRESS: 'x:1' } }),
+    /DRAIN_PG_PORT=12ab/,
+  );
+  await assert.rejects(
+    startServices({ env: { DRAIN_TEMPORAL_UI_PORT: '0', DATABASE_URL: 'postgres://x/y' } }),
+    /DRAIN_TEMPORAL_UI_PORT=0/,
+  );
 });
 
 test('startServices embedded: Postgres and the dev server with the drain search attributes; stop() stops both', async () => {
   const [pgPort, tPort, uiPort] = [await getFreePort(), await getFreePort(), await getFreePort()];
-  const env = { DRAIN_PG_PORT: String(pgPort), DRAIN_TEMPORAL_PORT: String(tPort), DRAIN_TEMPORAL_UI_PORT: String(uiPort), TEMPORAL_CLI_PATH: cli, PATH: process.env.PATH };
+  const env = {
+    DRAIN_PG_PORT: String(pgPort),
+    DRAIN_TEMPORAL_PORT: String(tPort),
+    DRAIN_TEMPORAL_UI_PORT: String(uiPort),
+    TEMPORAL_CLI_PATH: cli,
+    PATH: process.env.PATH,
+  };
   const lines: string[] = [];
   const s = await startServices({ env, stateDir: path.join(base, 'state'), log: (l) => lines.push(l) });
   cleanups.push(() => s.stop());
@@ -204,7 +270,10 @@ test('startServices embedded: Postgres and the dev server with the drain search 
   await c.end();
   const attrs = await customAttributes(s.temporalAddress);
   for (const f of DRAIN_SEARCH_ATTRIBUTE_FLAGS) assert.ok(f.split('=')[0] in attrs, f);
-  assert.ok(lines.some((l) => l.includes('Temporal dev server ready')), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => l.includes('Temporal dev server ready')),
+    lines.join('\n'),
+  );
   const tpid = s.temporal!.pid;
   await s.stop();
   await s.stop();

@@ -14,13 +14,7 @@ import { migrate } from '../../src/db/migrate.js';
 import { createPool } from '../../src/db/pool.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../src/runtime/postgres.js';
 import { getFreePort } from '../../src/runtime/ports.js';
-import {
-  seedPhases,
-  seedSample,
-  seedSynthetic,
-  sampleBacklog,
-  type PhaseSeed,
-} from '../../src/sim/seed.js';
+import { seedPhases, seedSample, seedSynthetic, sampleBacklog, type PhaseSeed } from '../../src/sim/seed.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'bin/drain-sim.js');
@@ -101,20 +95,14 @@ const sim = (
   opts: { force?: boolean; env?: Record<string, string | undefined> } = {},
 ) =>
   collect(
-    start(
-      ['--run-id', runId, '--phase-id', phaseId, ...(opts.force === false ? [] : ['--force'])],
-      opts.env,
-    ),
+    start(['--run-id', runId, '--phase-id', phaseId, ...(opts.force === false ? [] : ['--force'])], opts.env),
   );
 
 /** Resolves with the stdout text seen so far once it matches `re`. */
 function waitForOutput(child: ChildProcess, re: RegExp, timeoutMs = 20_000): Promise<string> {
   let seen = '';
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`no ${re} in output: ${seen.slice(-500)}`)),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => reject(new Error(`no ${re} in output: ${seen.slice(-500)}`)), timeoutMs);
     const onData = (b: Buffer) => {
       seen += b.toString('utf8');
       if (re.test(seen)) {
@@ -186,16 +174,14 @@ async function phaseRow(k: { runId: string; phaseId: string }) {
 }
 
 async function countRows(table: string, k: { runId: string; phaseId: string }): Promise<number> {
-  const r = await pool.query(
-    `SELECT count(*)::int AS n FROM ${table} WHERE run_id = $1 AND phase_id = $2`,
-    [k.runId, k.phaseId],
-  );
+  const r = await pool.query(`SELECT count(*)::int AS n FROM ${table} WHERE run_id = $1 AND phase_id = $2`, [
+    k.runId,
+    k.phaseId,
+  ]);
   return r.rows[0].n;
 }
-const events = (k: { runId: string; phaseId: string }) =>
-  countRows('token_estimation_v2_events', k);
-const escalations = (k: { runId: string; phaseId: string }) =>
-  countRows('token_budget_escalation_events', k);
+const events = (k: { runId: string; phaseId: string }) => countRows('token_estimation_v2_events', k);
+const escalations = (k: { runId: string; phaseId: string }) => countRows('token_budget_escalation_events', k);
 
 describe('drain-sim scenarios', () => {
   test('complete: events written, COMPLETE, exit 0, first line names the scenario', async () => {
@@ -205,10 +191,7 @@ describe('drain-sim scenarios', () => {
     );
     const r = await sim(k.runId, k.phaseId, { env: { DRAIN_SESSION_ID: 'batch-drain-test' } });
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(
-      r.stdout.split('\n')[0],
-      `[sim] draining ${k.runId}/${k.phaseId} scenario=complete`,
-    );
+    assert.equal(r.stdout.split('\n')[0], `[sim] draining ${k.runId}/${k.phaseId} scenario=complete`);
     assert.match(r.stdout, /FAILED -> QUEUED/);
     assert.match(r.stdout, /QUEUED -> EXECUTING/);
     assert.match(r.stdout, /session batch-drain-test/);
@@ -223,9 +206,7 @@ describe('drain-sim scenarios', () => {
   test('default scenario (scope NULL or without sim): complete with 1 event', async () => {
     const a = await seedOne(undefined);
     const b = await seedOne(undefined);
-    await pool.query(`UPDATE phases SET scope = '{"deliverables": ["a.py"]}' WHERE run_id = $1`, [
-      b.runId,
-    ]);
+    await pool.query(`UPDATE phases SET scope = '{"deliverables": ["a.py"]}' WHERE run_id = $1`, [b.runId]);
     for (const k of [a, b]) {
       const r = await sim(k.runId, k.phaseId);
       assert.equal(r.code, 0, r.stderr);
@@ -351,10 +332,7 @@ describe('drain-sim scenarios', () => {
     assert.match(row.last_failure_reason, /^sim: unknown scenario "explode"/);
     const k2 = await seedOne({ scenario: 'complete', events: -1 });
     assert.equal((await sim(k2.runId, k2.phaseId)).code, 2);
-    assert.match(
-      (await phaseRow(k2)).last_failure_reason,
-      /^sim: invalid scenario complete: 'events'/,
-    );
+    assert.match((await phaseRow(k2)).last_failure_reason, /^sim: invalid scenario complete: 'events'/);
   });
 
   test('TELEMETRY_DB_ENABLED unset: completes without telemetry rows', async () => {
@@ -389,10 +367,7 @@ describe('drain-sim contract', () => {
     const r = await sim(f.runId, f.phaseId, { force: false });
     assert.equal(r.code, 3);
     assert.match(r.stderr, /is FAILED, not QUEUED; use --force/);
-    assert.deepEqual(
-      [(await phaseRow(f)).state, (await phaseRow(f)).last_failure_reason],
-      ['FAILED', 'x'],
-    );
+    assert.deepEqual([(await phaseRow(f)).state, (await phaseRow(f)).last_failure_reason], ['FAILED', 'x']);
     const q = await seedOne({ seconds: 0 }, { state: 'QUEUED' });
     assert.equal((await sim(q.runId, q.phaseId, { force: false })).code, 0);
     assert.equal((await phaseRow(q)).state, 'COMPLETE');
@@ -425,9 +400,7 @@ describe('drain-sim contract', () => {
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /phase not found: run_id="no-such-run" phase_id="no-such-phase"/);
 
-    const noUrl = await collect(
-      start(['--run-id', 'r', '--phase-id', 'p'], { DATABASE_URL: undefined }),
-    );
+    const noUrl = await collect(start(['--run-id', 'r', '--phase-id', 'p'], { DATABASE_URL: undefined }));
     assert.equal(noUrl.code, 2);
     assert.match(noUrl.stderr, /DATABASE_URL is not set/);
 
@@ -445,8 +418,7 @@ describe('drain-sim contract', () => {
         assert.ok(!bad.stderr.includes(secret) && !bad.stdout.includes(secret), 'password printed');
       }
     }
-    for (const r of [usage, missing])
-      assert.ok(!r.stderr.includes(password) && !r.stdout.includes(password));
+    for (const r of [usage, missing]) assert.ok(!r.stderr.includes(password) && !r.stdout.includes(password));
   });
 
   test('hang: EXECUTING while running; SIGTERM → exit 143 leaving it EXECUTING', async () => {
@@ -504,8 +476,7 @@ describe('drain-sim contract', () => {
     child.stdout!.on('data', (b: Buffer) => (bytes += b.length));
     const done = collect(child);
     const deadline = Date.now() + 20_000;
-    while (bytes < 4 * 1024 * 1024 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 50));
+    while (bytes < 4 * 1024 * 1024 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     assert.ok(bytes >= 4 * 1024 * 1024, `only ${bytes} bytes`);
     const t0 = Date.now();
     child.kill('SIGTERM');
@@ -598,9 +569,7 @@ describe('seeding', () => {
     );
     assert.deepEqual(rows[0], { n: 10_000, runs: 100, reasons: 8, max_index: 99 });
     assert.deepEqual(await seedSynthetic(pool, o), c);
-    const again = await pool.query(
-      `SELECT count(*)::int AS n FROM phases WHERE run_id LIKE 'bench-run-%'`,
-    );
+    const again = await pool.query(`SELECT count(*)::int AS n FROM phases WHERE run_id LIKE 'bench-run-%'`);
     assert.equal(again.rows[0].n, 10_000);
   });
 });

@@ -17,7 +17,12 @@ import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../src/ru
 import { startTemporalDevServer, type TemporalServerHandle } from '../../src/runtime/temporal-server.js';
 import { projectRoot } from '../../src/runtime/paths.js';
 import { DRAIN_SEARCH_ATTRIBUTE_FLAGS } from '../../src/domain/search-attributes.js';
-import { bundleWorkflows, createDrainWorker, type DrainWorker, type DrainWorkerOptions } from '../../src/worker.js';
+import {
+  bundleWorkflows,
+  createDrainWorker,
+  type DrainWorker,
+  type DrainWorkerOptions,
+} from '../../src/worker.js';
 import { installRuntime, simExecutorTemplate } from '../../src/cli/env.js';
 
 let bundle: Promise<WorkflowBundle> | null = null;
@@ -149,7 +154,8 @@ export async function eventually<T>(fn: () => Promise<T> | T, ms = 30_000, what 
     } catch (err) {
       last = err;
     }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > until)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }

@@ -38,10 +38,16 @@ test('an env var pointing to a missing or non-executable file is an error, not a
   const missing = path.join(dir, 'nope');
   assert.throws(
     () => findTestServer({ TEMPORAL_TEST_SERVER_PATH: missing, PATH: '' }, root),
-    (e: Error) => e.message.includes('TEMPORAL_TEST_SERVER_PATH') && e.message.includes(missing) && /not an executable/.test(e.message),
+    (e: Error) =>
+      e.message.includes('TEMPORAL_TEST_SERVER_PATH') &&
+      e.message.includes(missing) &&
+      /not an executable/.test(e.message),
   );
   const notExec = put(path.join(dir, 'plain'), 0o644);
-  assert.throws(() => findTemporalCli({ TEMPORAL_CLI_PATH: notExec }, root), /TEMPORAL_CLI_PATH=.*not an executable file/);
+  assert.throws(
+    () => findTemporalCli({ TEMPORAL_CLI_PATH: notExec }, root),
+    /TEMPORAL_CLI_PATH=.*not an executable file/,
+  );
   assert.throws(() => findTemporalCli({ TEMPORAL_CLI_PATH: dir }, root), /not an executable file/); // a directory
 });
 

@@ -5,13 +5,16 @@ import { renderCommand, splitCommand } from '../../src/domain/command-template.j
 const DEFAULT = 'python scripts/drain_one_phase.py --run-id {run_id} --phase-id {phase_id} --force';
 
 const splits: Array<[template: string, expected: string[]]> = [
-  [DEFAULT, ['python', 'scripts/drain_one_phase.py', '--run-id', '{run_id}', '--phase-id', '{phase_id}', '--force']],
+  [
+    DEFAULT,
+    ['python', 'scripts/drain_one_phase.py', '--run-id', '{run_id}', '--phase-id', '{phase_id}', '--force'],
+  ],
   ['  a \t b\n c  ', ['a', 'b', 'c']],
   ["'a b' c", ['a b', 'c']],
-  ["'a \"b\" \\n $x'", ['a "b" \\n $x']],
+  ['\'a "b" \\n $x\'', ['a "b" \\n $x']],
   ['"a \\"b\\" \\\\ \\$x \\` \\n"', ['a "b" \\ $x ` \\n']],
   ['a\\ b c', ['a b', 'c']],
-  ['a\\\'b', ["a'b"]],
+  ["a\\'b", ["a'b"]],
   ['a\\\nb', ['ab']], // backslash-newline continuation
   ["''", ['']],
   ['"" x', ['', 'x']],
@@ -51,7 +54,7 @@ const tail = (phase: string) => renderCommand(DEFAULT, vars(phase)).slice(4);
 const oddPhaseIds: string[] = [
   'plain-phase',
   'with space',
-  "it's \"quoted\"",
+  'it\'s "quoted"',
   'a; rm -rf / #',
   '$(touch /tmp/pwned)',
   '`id`',
@@ -77,11 +80,15 @@ for (const phase of oddPhaseIds) {
 }
 
 const renders: Array<[template: string, v: Record<string, string>, expected: string[]]> = [
-  [DEFAULT, vars('p1', 'r1'), ['python', 'scripts/drain_one_phase.py', '--run-id', 'r1', '--phase-id', 'p1', '--force']],
+  [
+    DEFAULT,
+    vars('p1', 'r1'),
+    ['python', 'scripts/drain_one_phase.py', '--run-id', 'r1', '--phase-id', 'p1', '--force'],
+  ],
   ['x --id={run_id}:{phase_id}', vars('p', 'r'), ['x', '--id=r:p']],
   ["x '{run_id} {phase_id}'", vars('p q', 'r'), ['x', 'r p q']],
   ['x {run_id}{run_id}', vars('p', 'r'), ['x', 'rr']],
-  ["x {} {1} { run_id } '{\"a\":1}'", vars('p'), ['x', '{}', '{1}', '{', 'run_id', '}', '{"a":1}']],
+  ['x {} {1} { run_id } \'{"a":1}\'', vars('p'), ['x', '{}', '{1}', '{', 'run_id', '}', '{"a":1}']],
   ['x {phase_id}', { phase_id: '{run_id}', run_id: 'r' }, ['x', '{run_id}']],
   ['no placeholders', {}, ['no', 'placeholders']],
 ];

@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildErrorMessage, RETRYABLE_SUFFIX, type ErrorMessageInput } from '../../src/domain/error-message.js';
+import {
+  buildErrorMessage,
+  RETRYABLE_SUFFIX,
+  type ErrorMessageInput,
+} from '../../src/domain/error-message.js';
 
 const OUT = '/s/logs/r__p__a1.stdout.txt';
 const ERR = '/s/logs/r__p__a1.stderr.txt';
@@ -30,7 +34,11 @@ const cases: Array<[name: string, input: Partial<ErrorMessageInput>, expected: s
     { lastFailureReason: 'TOKEN_ESCALATION: need 16k' },
     'TOKEN_ESCALATION: need 16k' + RETRYABLE_SUFFIX,
   ],
-  ['token escalation marker is case-sensitive', { lastFailureReason: 'token_escalation' }, 'token_escalation'],
+  [
+    'token escalation marker is case-sensitive',
+    { lastFailureReason: 'token_escalation' },
+    'token_escalation',
+  ],
   [
     'timed out without a reason',
     { timedOut: true, returnCode: null, signal: 'SIGTERM', finalState: 'EXECUTING' },

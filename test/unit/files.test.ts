@@ -67,7 +67,7 @@ const oddIds: string[] = [
   'a/../../etc/passwd',
   '../x',
   'phase with spaces',
-  "it's \"quoted\"",
+  'it\'s "quoted"',
   '$(touch x); rm -rf /',
   'Ошибка-ファイル-🚀',
   '\u0000\u0001\u007f',

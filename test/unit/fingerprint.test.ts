@@ -7,7 +7,9 @@ import {
   type FingerprintInput,
 } from '../../src/domain/fingerprint.js';
 
-const buckets: Array<[rc: number | null, timedOut: boolean, signal: string | null | undefined, expected: string]> = [
+const buckets: Array<
+  [rc: number | null, timedOut: boolean, signal: string | null | undefined, expected: string]
+> = [
   [0, false, null, 'rc0'],
   [1, false, null, 'rc1'],
   [2, false, undefined, 'rc2'],
@@ -65,15 +67,29 @@ const fingerprints: Array<[name: string, input: Partial<FingerprintInput>, expec
   ],
   [
     'our own timeout → TIMEOUT|timeout',
-    { timedOut: true, returnCode: null, signal: 'SIGTERM', finalState: 'EXECUTING', errorMessage: 'phase timed out' },
+    {
+      timedOut: true,
+      returnCode: null,
+      signal: 'SIGTERM',
+      finalState: 'EXECUTING',
+      errorMessage: 'phase timed out',
+    },
     'TIMEOUT|timeout|phase timed out',
   ],
   ['no error message → STATE|bucket', {}, 'FAILED|rc1'],
   ['blank error message → STATE|bucket', { errorMessage: ' \n ' }, 'FAILED|rc1'],
-  ['null final state → UNKNOWN', { finalState: null, returnCode: null, signal: 'SIGKILL' }, 'UNKNOWN|sigkill'],
+  [
+    'null final state → UNKNOWN',
+    { finalState: null, returnCode: null, signal: 'SIGKILL' },
+    'UNKNOWN|sigkill',
+  ],
   ['blank final state → UNKNOWN', { finalState: '  ', returnCode: null }, 'UNKNOWN|rcnone'],
   ['exit 0 but not complete', { finalState: 'QUEUED', returnCode: 0, errorMessage: 'x' }, 'QUEUED|rc0|x'],
-  ['token escalation reason', { errorMessage: 'TOKEN_ESCALATION at 2025-12-28T06:00:07Z' }, 'FAILED|rc1|token_escalation at date time'],
+  [
+    'token escalation reason',
+    { errorMessage: 'TOKEN_ESCALATION at 2025-12-28T06:00:07Z' },
+    'FAILED|rc1|token_escalation at date time',
+  ],
 ];
 
 for (const [name, partial, expected] of fingerprints) {
@@ -102,7 +118,10 @@ test('computeFingerprint: cut never splits a surrogate pair', () => {
 
 test('computeFingerprint: 1 MB error message is fast', () => {
   const t0 = performance.now();
-  const fp = computeFingerprint({ ...base, errorMessage: 'ImportError at line 1 /a/b.py:2 '.repeat(1 << 15) });
+  const fp = computeFingerprint({
+    ...base,
+    errorMessage: 'ImportError at line 1 /a/b.py:2 '.repeat(1 << 15),
+  });
   assert.ok(fp!.startsWith('FAILED|rc1|importerror at line num path:num'));
   assert.ok(performance.now() - t0 < 3000);
 });

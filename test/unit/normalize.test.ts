@@ -29,7 +29,11 @@ const cases: Array<[name: string, input: string, expected: string]> = [
   ['path in traceback', 'File "/usr/lib/python3.11/x.py", line 12, in foo', 'file "path", line num, in foo'],
   ['trailing sentence dot stays', 'see /var/log/x.log.', 'see path.'],
   ['path after = and :', '--log=/tmp/a.txt error:/etc/x', '--log=path error:path'],
-  ['slash inside words is not a path', 'CI collection/import error and/or 50/50', 'ci collection/import error and/or num/num'],
+  [
+    'slash inside words is not a path',
+    'CI collection/import error and/or 50/50',
+    'ci collection/import error and/or num/num',
+  ],
   ['lone slash is not a path', 'a / b', 'a / b'],
   ['hex address', 'segfault at 0x7FFD1234 in 0xdeadbeef', 'segfault at addr in addr'],
   ['line number', 'Line 42 and line   7', 'line num and line num'],
@@ -37,14 +41,26 @@ const cases: Array<[name: string, input: string, expected: string]> = [
   ['session id', 'session session-20251228-060007 ended', 'session session-id ended'],
   ['run batch drain ids', 'run-42 batch-7 drain-3a run-20251228-abc', 'run-id batch-id drain-id run-id'],
   ['batch-drain id', 'batch-drain-20251228-060007', 'batch-drain-id'],
-  ['id-like words without digits stay', 'run-time batch-size drain-one-phase', 'run-time batch-size drain-one-phase'],
+  [
+    'id-like words without digits stay',
+    'run-time batch-size drain-one-phase',
+    'run-time batch-size drain-one-phase',
+  ],
   ['uuid', 'req 123e4567-e89b-12d3-a456-426614174000 failed', 'req uuid failed'],
-  ['url (with credentials) becomes url', 'connect to postgres://u:pw@127.0.0.1:5432/db failed', 'connect to url failed'],
+  [
+    'url (with credentials) becomes url',
+    'connect to postgres://u:pw@127.0.0.1:5432/db failed',
+    'connect to url failed',
+  ],
   ['numbers and versions', 'rc 137 after 3.5s python 3.11.4', 'rc num after nums python num'],
   ['digits inside words', 'build130 phase2', 'buildnum phasenum'],
   ['unicode kept', 'Ошибка: ファイル 42 — ÉCHEC 🚀', 'ошибка: ファイル num — échec 🚀'],
   ['unicode whitespace collapsed', 'a\u00a0\u2003b', 'a b'],
-  ['same failure twice normalises equal (different paths and lines)', 'KeyError at line 9 in /tmp/run-1/a.py', 'keyerror at line num in path'],
+  [
+    'same failure twice normalises equal (different paths and lines)',
+    'KeyError at line 9 in /tmp/run-1/a.py',
+    'keyerror at line num in path',
+  ],
   ['same failure twice, second', 'KeyError at line 77 in /tmp/run-2/b.py', 'keyerror at line num in path'],
 ];
 
@@ -76,7 +92,10 @@ const huge: Array<[name: string, input: string]> = [
   ['colons and digits', '1:2:'.repeat(MB / 4)],
   ['dates glued', '2025-12-28'.repeat(MB / 10)],
   ['whitespace', ' \t\n'.repeat(MB / 3)],
-  ['mixed error lines', 'ImportError at line 123: from c:\\dev\\file.py:456 0x7ffd 2025-12-28T06:00:07Z\n'.repeat(MB / 80)],
+  [
+    'mixed error lines',
+    'ImportError at line 123: from c:\\dev\\file.py:456 0x7ffd 2025-12-28T06:00:07Z\n'.repeat(MB / 80),
+  ],
 ];
 
 for (const [name, input] of huge) {

@@ -120,11 +120,30 @@ function row(over: Partial<AttemptRow> = {}): AttemptRow {
 }
 
 const ok = (over: Partial<AttemptRow>): AttemptRow =>
-  row({ success: true, final_state: 'COMPLETE', return_code: 0, error_message: null, fingerprint: null, zero_yield_reason: null, ...over });
+  row({
+    success: true,
+    final_state: 'COMPLETE',
+    return_code: 0,
+    error_message: null,
+    fingerprint: null,
+    zero_yield_reason: null,
+    ...over,
+  });
 const timeout = (over: Partial<AttemptRow>): AttemptRow =>
-  row({ timed_out: true, return_code: null, signal: 'SIGKILL', zero_yield_reason: 'timeout', duration_seconds: 900, ...over });
+  row({
+    timed_out: true,
+    return_code: null,
+    signal: 'SIGKILL',
+    zero_yield_reason: 'timeout',
+    duration_seconds: 900,
+    ...over,
+  });
 
-function build(over: Partial<SessionState>, attempts: AttemptRow[] = [], extra: Partial<Parameters<typeof buildSessionJson>[0]> = {}): SessionJson {
+function build(
+  over: Partial<SessionState>,
+  attempts: AttemptRow[] = [],
+  extra: Partial<Parameters<typeof buildSessionJson>[0]> = {},
+): SessionJson {
   return buildSessionJson({
     snapshot: snapshotOf(state(over)),
     config: CONFIG,
@@ -230,30 +249,132 @@ describe('snapshotOf', () => {
 describe('drainResultJson', () => {
   it('has exactly the DrainResult fields plus ours', () => {
     assert.deepStrictEqual(Object.keys(drainResultJson(row())).sort(), [
-      'attempt', 'baseline_commit', 'error_message', 'failure_category', 'failure_fingerprint', 'final_state',
-      'finished_at', 'initial_state', 'last_failure_reason', 'llm_boundary_hit', 'phase_id', 'run_id', 'signal',
-      'status', 'stderr_bytes', 'stdout_bytes', 'subprocess_duration_seconds', 'subprocess_returncode',
-      'subprocess_stderr_excerpt', 'subprocess_stderr_path', 'subprocess_stdout_excerpt', 'subprocess_stdout_path',
-      'success', 'telemetry_events_collected', 'telemetry_global_delta', 'telemetry_yield_per_minute', 'timed_out',
-      'timestamp', 'try', 'worker_identity', 'zero_yield_reason',
+      'attempt',
+      'baseline_commit',
+      'error_message',
+      'failure_category',
+      'failure_fingerprint',
+      'final_state',
+      'finished_at',
+      'initial_state',
+      'last_failure_reason',
+      'llm_boundary_hit',
+      'phase_id',
+      'run_id',
+      'signal',
+      'status',
+      'stderr_bytes',
+      'stdout_bytes',
+      'subprocess_duration_seconds',
+      'subprocess_returncode',
+      'subprocess_stderr_excerpt',
+      'subprocess_stderr_path',
+      'subprocess_stdout_excerpt',
+      'subprocess_stdout_path',
+      'success',
+      'telemetry_events_collected',
+      'telemetry_global_delta',
+      'telemetry_yield_per_minute',
+      'timed_out',
+      'timestamp',
+      'try',
+      'worker_identity',
+      'zero_yield_reason',
     ]);
   });
 
   const cases: { name: string; over: Record<string, unknown>; expect: Partial<DrainResultJson> }[] = [
-    { name: 'bigint strings become numbers', over: { stdout_bytes: '9007199254740991', stderr_bytes: '12' }, expect: { stdout_bytes: 9007199254740991, stderr_bytes: 12 } },
-    { name: 'numeric strings from pg', over: { duration_seconds: '12.5', telemetry_events: '3', attempt: '2', try: '3', return_code: '-9' }, expect: { subprocess_duration_seconds: 12.5, telemetry_events_collected: 3, attempt: 2, try: 3, subprocess_returncode: -9 } },
-    { name: 'null stays null', over: { return_code: null, duration_seconds: null, stdout_bytes: null, telemetry_events: null, yield_per_minute: null }, expect: { subprocess_returncode: null, subprocess_duration_seconds: null, stdout_bytes: null, telemetry_events_collected: null, telemetry_yield_per_minute: null } },
-    { name: 'garbage and non-finite become null', over: { stdout_bytes: 'abc', duration_seconds: Number.NaN, yield_per_minute: Infinity, stderr_bytes: '' }, expect: { stdout_bytes: null, subprocess_duration_seconds: null, telemetry_yield_per_minute: null, stderr_bytes: null } },
-    { name: 'dates become ISO, finished_at may be null', over: { started_at: new Date('2025-01-02T03:04:05.678Z'), finished_at: null }, expect: { timestamp: '2025-01-02T03:04:05.678Z', finished_at: null } },
-    { name: 'dates already serialised (activity payload) pass through', over: { started_at: '2025-01-02T03:04:05.000Z', finished_at: '2025-01-02T03:05:05.000Z' }, expect: { timestamp: '2025-01-02T03:04:05.000Z', finished_at: '2025-01-02T03:05:05.000Z' } },
-    { name: 'invalid date becomes null', over: { finished_at: new Date('nope') }, expect: { finished_at: null } },
-    { name: 'null booleans become false', over: { success: null, llm_boundary_hit: null }, expect: { success: false, llm_boundary_hit: false } },
-    { name: 'columns renamed', over: { fingerprint: 'fp', return_code: 143, stdout_path: '/o', stderr_excerpt: 'e', yield_per_minute: 3.75 }, expect: { failure_fingerprint: 'fp', subprocess_returncode: 143, subprocess_stdout_path: '/o', subprocess_stderr_excerpt: 'e', telemetry_yield_per_minute: 3.75 } },
+    {
+      name: 'bigint strings become numbers',
+      over: { stdout_bytes: '9007199254740991', stderr_bytes: '12' },
+      expect: { stdout_bytes: 9007199254740991, stderr_bytes: 12 },
+    },
+    {
+      name: 'numeric strings from pg',
+      over: { duration_seconds: '12.5', telemetry_events: '3', attempt: '2', try: '3', return_code: '-9' },
+      expect: {
+        subprocess_duration_seconds: 12.5,
+        telemetry_events_collected: 3,
+        attempt: 2,
+        try: 3,
+        subprocess_returncode: -9,
+      },
+    },
+    {
+      name: 'null stays null',
+      over: {
+        return_code: null,
+        duration_seconds: null,
+        stdout_bytes: null,
+        telemetry_events: null,
+        yield_per_minute: null,
+      },
+      expect: {
+        subprocess_returncode: null,
+        subprocess_duration_seconds: null,
+        stdout_bytes: null,
+        telemetry_events_collected: null,
+        telemetry_yield_per_minute: null,
+      },
+    },
+    {
+      name: 'garbage and non-finite become null',
+      over: {
+        stdout_bytes: 'abc',
+        duration_seconds: Number.NaN,
+        yield_per_minute: Infinity,
+        stderr_bytes: '',
+      },
+      expect: {
+        stdout_bytes: null,
+        subprocess_duration_seconds: null,
+        telemetry_yield_per_minute: null,
+        stderr_bytes: null,
+      },
+    },
+    {
+      name: 'dates become ISO, finished_at may be null',
+      over: { started_at: new Date('2025-01-02T03:04:05.678Z'), finished_at: null },
+      expect: { timestamp: '2025-01-02T03:04:05.678Z', finished_at: null },
+    },
+    {
+      name: 'dates already serialised (activity payload) pass through',
+      over: { started_at: '2025-01-02T03:04:05.000Z', finished_at: '2025-01-02T03:05:05.000Z' },
+      expect: { timestamp: '2025-01-02T03:04:05.000Z', finished_at: '2025-01-02T03:05:05.000Z' },
+    },
+    {
+      name: 'invalid date becomes null',
+      over: { finished_at: new Date('nope') },
+      expect: { finished_at: null },
+    },
+    {
+      name: 'null booleans become false',
+      over: { success: null, llm_boundary_hit: null },
+      expect: { success: false, llm_boundary_hit: false },
+    },
+    {
+      name: 'columns renamed',
+      over: {
+        fingerprint: 'fp',
+        return_code: 143,
+        stdout_path: '/o',
+        stderr_excerpt: 'e',
+        yield_per_minute: 3.75,
+      },
+      expect: {
+        failure_fingerprint: 'fp',
+        subprocess_returncode: 143,
+        subprocess_stdout_path: '/o',
+        subprocess_stderr_excerpt: 'e',
+        telemetry_yield_per_minute: 3.75,
+      },
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
       const r = drainResultJson(row(c.over as Partial<AttemptRow>));
-      for (const [k, v] of Object.entries(c.expect)) assert.deepStrictEqual(r[k as keyof DrainResultJson], v, k);
+      for (const [k, v] of Object.entries(c.expect))
+        assert.deepStrictEqual(r[k as keyof DrainResultJson], v, k);
       assertPlainJson(r);
     });
   }
@@ -301,8 +422,18 @@ describe('buildSessionJson', () => {
       deprioritizedRuns: ['r1', 'r1'],
       stoppedFingerprints: ['f', 'f', 'g'],
     });
-    const weirdConfig = { ...CONFIG, skipRunPrefixes: new Set(['x-']) as unknown as string[], extra: new Map([['k', 1]]) };
-    const j = buildSessionJson({ snapshot: snapshotOf(snap), config: weirdConfig, attempts: [], status: 'completed', completedAt: null });
+    const weirdConfig = {
+      ...CONFIG,
+      skipRunPrefixes: new Set(['x-']) as unknown as string[],
+      extra: new Map([['k', 1]]),
+    };
+    const j = buildSessionJson({
+      snapshot: snapshotOf(snap),
+      config: weirdConfig,
+      attempts: [],
+      status: 'completed',
+      completedAt: null,
+    });
     assert.deepStrictEqual(j.sampled_runs, ['r1', 'r2']);
     assert.deepStrictEqual(j.promising_runs, ['r2']);
     assert.deepStrictEqual(j.deprioritized_runs, ['r1']);
@@ -313,9 +444,21 @@ describe('buildSessionJson', () => {
   });
 
   it('no lossy values: NaN, Infinity, undefined, bigint, Date are normalised', () => {
-    const cfg = { ...CONFIG, maxTotalMinutes: Infinity, apiUrl: undefined, killGraceSeconds: Number.NaN, big: 12n, when: new Date(0) } as unknown as DrainConfig;
+    const cfg = {
+      ...CONFIG,
+      maxTotalMinutes: Infinity,
+      apiUrl: undefined,
+      killGraceSeconds: Number.NaN,
+      big: 12n,
+      when: new Date(0),
+    } as unknown as DrainConfig;
     const j = build(
-      { drainSeconds: Number.NaN, telemetryEvents: Infinity, zeroYield: { timeout: Number.NaN, unknown: 2 }, fingerprintCounts: { a: 1, b: Infinity } },
+      {
+        drainSeconds: Number.NaN,
+        telemetryEvents: Infinity,
+        zeroYield: { timeout: Number.NaN, unknown: 2 },
+        fingerprintCounts: { a: 1, b: Infinity },
+      },
       [row({ duration_seconds: Infinity, stdout_bytes: '1e400' })],
       { config: cfg },
     );
@@ -341,16 +484,35 @@ describe('buildSessionJson', () => {
       row({ phase_id: 'r', status: 'running', finished_at: null, success: null }),
     ];
     const j = build({}, rows, { status: 'running', completedAt: null });
-    assert.deepStrictEqual(j.results.map((r) => [r.phase_id, r.try, r.status]), [['p', 2, 'reconciled'], ['q', 1, 'cancelled']]);
-    assert.deepStrictEqual(j.interrupted_attempts.map((r) => [r.phase_id, r.try]), [['p', 1]]);
-    assert.deepStrictEqual(j.in_progress.map((r) => r.phase_id), ['r']);
+    assert.deepStrictEqual(
+      j.results.map((r) => [r.phase_id, r.try, r.status]),
+      [
+        ['p', 2, 'reconciled'],
+        ['q', 1, 'cancelled'],
+      ],
+    );
+    assert.deepStrictEqual(
+      j.interrupted_attempts.map((r) => [r.phase_id, r.try]),
+      [['p', 1]],
+    );
+    assert.deepStrictEqual(
+      j.in_progress.map((r) => r.phase_id),
+      ['r'],
+    );
     assertPlainJson(j);
   });
 
   it('stopped runs: sorted ids plus reasons, odd keys stay data', () => {
-    const j = build({ stoppedRuns: { zeta: 'z', '10': 'ten', ['__proto__']: 'p', constructor: 'c' } as Record<string, string> });
+    const j = build({
+      stoppedRuns: { zeta: 'z', '10': 'ten', ['__proto__']: 'p', constructor: 'c' } as Record<string, string>,
+    });
     assert.deepStrictEqual(j.stopped_runs, ['10', '__proto__', 'constructor', 'zeta']);
-    assert.deepStrictEqual(Object.keys(j.stopped_run_reasons).sort(), ['10', '__proto__', 'constructor', 'zeta']);
+    assert.deepStrictEqual(Object.keys(j.stopped_run_reasons).sort(), [
+      '10',
+      '__proto__',
+      'constructor',
+      'zeta',
+    ]);
     assert.equal(Object.getPrototypeOf(j.stopped_run_reasons), Object.prototype);
     assertPlainJson(j);
   });
@@ -365,7 +527,9 @@ describe('buildSessionJson', () => {
       { dbIdentity: { url: 'postgres://localhost/autopack', runs: 4, phases: 17 } },
     );
     assert.deepStrictEqual(j.planned, [{ run_id: 'r', phase_id: 'p', phase_index: 3, category: 'patch' }]);
-    assert.deepStrictEqual(j.skipped, [{ run_id: 'r', phase_id: 'q', reason: 'phase already attempted 2 times (limit: 2)' }]);
+    assert.deepStrictEqual(j.skipped, [
+      { run_id: 'r', phase_id: 'q', reason: 'phase already attempted 2 times (limit: 2)' },
+    ]);
     assert.deepStrictEqual(j.db, { url: 'postgres://localhost/autopack', runs: 4, phases: 17 });
     assertPlainJson(j);
   });
@@ -390,20 +554,44 @@ describe('formatSummary', () => {
 
   it('zero-yield breakdown by count, boundary hits, stop reason, cancelled/interrupted counts', () => {
     const j = build(
-      { processed: 3, succeeded: 1, failed: 2, cancelled: 1, llmBoundaryHits: 1, zeroYield: { timeout: 1, failed_before_llm: 2, unknown: 0 }, stopReason: 'batch size reached' },
+      {
+        processed: 3,
+        succeeded: 1,
+        failed: 2,
+        cancelled: 1,
+        llmBoundaryHits: 1,
+        zeroYield: { timeout: 1, failed_before_llm: 2, unknown: 0 },
+        stopReason: 'batch size reached',
+      },
       [row({ status: 'interrupted' }), row({ phase_id: 'b' })],
       { status: 'cancelled' },
     );
     const text = formatSummary(j);
-    assert.ok(text.includes('\n\nZero-Yield Breakdown:\n  failed_before_llm: 2\n  timeout: 1\n\nLLM Boundary Hits: 1\n\nStop Conditions:'));
+    assert.ok(
+      text.includes(
+        '\n\nZero-Yield Breakdown:\n  failed_before_llm: 2\n  timeout: 1\n\nLLM Boundary Hits: 1\n\nStop Conditions:',
+      ),
+    );
     assert.ok(text.includes('Completed: 2025-12-28T06:15:32+00:00 (cancelled)'));
-    assert.ok(text.includes('  [CANCELLED] Cancelled: 1\n  [INTERRUPTED] Interrupted tries: 1\nSuccess Rate: 33.3%'));
+    assert.ok(
+      text.includes('  [CANCELLED] Cancelled: 1\n  [INTERRUPTED] Interrupted tries: 1\nSuccess Rate: 33.3%'),
+    );
     assert.ok(text.includes('  Stop Reason: batch size reached\n'));
     assert.ok(text.endsWith('  run-a: 0/1 succeeded, 0 timeouts, 0 events'));
   });
 
   it('runs sorted by id with the stopped marker; odd unicode ids stay on one line', () => {
-    const ids = ['zz', 'émile', '日本語-run', 'run\u{1F680}', 'a\nb', 'rtl\u202Eevil', 'constructor', '__proto__', 'B'];
+    const ids = [
+      'zz',
+      'émile',
+      '日本語-run',
+      'run\u{1F680}',
+      'a\nb',
+      'rtl\u202Eevil',
+      'constructor',
+      '__proto__',
+      'B',
+    ];
     const j = build(
       { stoppedRuns: { 'a\nb': 'multi\nline reason', constructor: '' } },
       ids.map((id) => ok({ run_id: id, telemetry_events: 1 })),
@@ -431,32 +619,70 @@ describe('formatResultLine / formatSkipLine', () => {
   const cases: { name: string; r: Partial<AttemptRow>; index: number; total: number; expect: string }[] = [
     {
       name: 'failure (reference)',
-      r: { run_id: 'research-system-v6', phase_id: 'research-foundation-orchestrator', zero_yield_reason: null },
-      index: 3, total: 10,
-      expect: '[3/10] Draining: research-system-v6 / research-foundation-orchestrator\n  [FAIL] Failed: FAILED\n    Error: CI collection/import error\n    [TELEMETRY] +0 events (0.00/min)',
+      r: {
+        run_id: 'research-system-v6',
+        phase_id: 'research-foundation-orchestrator',
+        zero_yield_reason: null,
+      },
+      index: 3,
+      total: 10,
+      expect:
+        '[3/10] Draining: research-system-v6 / research-foundation-orchestrator\n  [FAIL] Failed: FAILED\n    Error: CI collection/import error\n    [TELEMETRY] +0 events (0.00/min)',
     },
     {
       name: 'success (reference)',
-      r: { run_id: 'build130-schema-validation', phase_id: 'schema-validation-phase', success: true, final_state: 'COMPLETE', telemetry_events: 15, yield_per_minute: 3.75, zero_yield_reason: null },
-      index: 4, total: 10,
-      expect: '[4/10] Draining: build130-schema-validation / schema-validation-phase\n  [OK] Success: COMPLETE\n    [TELEMETRY] +15 events (3.75/min)',
+      r: {
+        run_id: 'build130-schema-validation',
+        phase_id: 'schema-validation-phase',
+        success: true,
+        final_state: 'COMPLETE',
+        telemetry_events: 15,
+        yield_per_minute: 3.75,
+        zero_yield_reason: null,
+      },
+      index: 4,
+      total: 10,
+      expect:
+        '[4/10] Draining: build130-schema-validation / schema-validation-phase\n  [OK] Success: COMPLETE\n    [TELEMETRY] +15 events (3.75/min)',
     },
     {
       name: 'timeout with zero-yield reason',
-      r: { timed_out: true, duration_seconds: 900, error_message: 'timed out after 900s', zero_yield_reason: 'timeout' },
-      index: 1, total: 2,
-      expect: '[1/2] Draining: run-a / phase-1\n  [TIMEOUT] Timed out: FAILED (after 900.0s)\n    Error: timed out after 900s\n    [TELEMETRY] +0 events (0.00/min) (reason: timeout)',
+      r: {
+        timed_out: true,
+        duration_seconds: 900,
+        error_message: 'timed out after 900s',
+        zero_yield_reason: 'timeout',
+      },
+      index: 1,
+      total: 2,
+      expect:
+        '[1/2] Draining: run-a / phase-1\n  [TIMEOUT] Timed out: FAILED (after 900.0s)\n    Error: timed out after 900s\n    [TELEMETRY] +0 events (0.00/min) (reason: timeout)',
     },
     {
       name: 'cancelled, retry attempt, llm boundary, unknown state',
-      r: { status: 'cancelled', attempt: 2, final_state: null, error_message: null, llm_boundary_hit: true, zero_yield_reason: null },
-      index: 2, total: 2,
-      expect: '[2/2] Draining: run-a / phase-1 (attempt 2)\n  [CANCELLED] Cancelled: UNKNOWN\n    [TELEMETRY] +0 events (0.00/min)\n    [LLM-BOUNDARY] Hit message/context limit during execution',
+      r: {
+        status: 'cancelled',
+        attempt: 2,
+        final_state: null,
+        error_message: null,
+        llm_boundary_hit: true,
+        zero_yield_reason: null,
+      },
+      index: 2,
+      total: 2,
+      expect:
+        '[2/2] Draining: run-a / phase-1 (attempt 2)\n  [CANCELLED] Cancelled: UNKNOWN\n    [TELEMETRY] +0 events (0.00/min)\n    [LLM-BOUNDARY] Hit message/context limit during execution',
     },
     {
       name: 'interrupted try, multi-line long error clipped to one line',
-      r: { status: 'interrupted', try: 2, error_message: `line1\nline2 ${'x'.repeat(200)}`, zero_yield_reason: null },
-      index: 5, total: 9,
+      r: {
+        status: 'interrupted',
+        try: 2,
+        error_message: `line1\nline2 ${'x'.repeat(200)}`,
+        zero_yield_reason: null,
+      },
+      index: 5,
+      total: 9,
       expect: `[5/9] Draining: run-a / phase-1 (attempt 1, try 2)\n  [INTERRUPTED] Interrupted: FAILED\n    Error: line1\\nline2 ${'x'.repeat(87)}…\n    [TELEMETRY] +0 events (0.00/min)`,
     },
   ];
@@ -466,10 +692,17 @@ describe('formatResultLine / formatSkipLine', () => {
 
   it('skip line', () => {
     assert.equal(
-      formatSkipLine({ runId: 'research-system-v6', phaseId: 'research-meta-analysis', reason: 'run research-system-v6 has 2 timeouts (limit: 2)' }),
+      formatSkipLine({
+        runId: 'research-system-v6',
+        phaseId: 'research-meta-analysis',
+        reason: 'run research-system-v6 has 2 timeouts (limit: 2)',
+      }),
       '  [SKIP] research-system-v6/research-meta-analysis: run research-system-v6 has 2 timeouts (limit: 2)',
     );
-    assert.equal(formatSkipLine({ runId: 'r\r', phaseId: 'p\t', reason: 'x\u0000' }), '  [SKIP] r\\r/p\\t: x\\u0000');
+    assert.equal(
+      formatSkipLine({ runId: 'r\r', phaseId: 'p\t', reason: 'x\u0000' }),
+      '  [SKIP] r\\r/p\\t: x\\u0000',
+    );
   });
 });
 

@@ -4,21 +4,13 @@ import { parseSimArgs, redactSecrets } from '../../src/sim/args.js';
 
 describe('parseSimArgs', () => {
   const ok: [string, string[], { runId: string; phaseId: string; force: boolean }][] = [
-    [
-      'space-separated',
-      ['--run-id', 'r', '--phase-id', 'p'],
-      { runId: 'r', phaseId: 'p', force: false },
-    ],
+    ['space-separated', ['--run-id', 'r', '--phase-id', 'p'], { runId: 'r', phaseId: 'p', force: false }],
     [
       'with --force first',
       ['--force', '--run-id', 'r', '--phase-id', 'p'],
       { runId: 'r', phaseId: 'p', force: true },
     ],
-    [
-      '= form',
-      ['--run-id=r', '--phase-id=p', '--force'],
-      { runId: 'r', phaseId: 'p', force: true },
-    ],
+    ['= form', ['--run-id=r', '--phase-id=p', '--force'], { runId: 'r', phaseId: 'p', force: true }],
     [
       '= form keeps later =',
       ['--run-id=a=b', '--phase-id', 'c=d'],
@@ -45,11 +37,7 @@ describe('parseSimArgs', () => {
     ['missing value', ['--run-id', 'r', '--phase-id'], /--phase-id needs a value/],
     ['empty value', ['--run-id=', '--phase-id', 'p'], /--run-id must not be empty/],
     ['twice', ['--run-id', 'r', '--run-id', 's', '--phase-id', 'p'], /given twice/],
-    [
-      'unknown flag',
-      ['--run-id', 'r', '--phase-id', 'p', '--verbose'],
-      /unexpected argument "--verbose"/,
-    ],
+    ['unknown flag', ['--run-id', 'r', '--phase-id', 'p', '--verbose'], /unexpected argument "--verbose"/],
     ['positional', ['r', 'p'], /unexpected argument "r"/],
   ];
   for (const [title, argv, error] of bad) {
@@ -60,8 +48,7 @@ describe('parseSimArgs', () => {
     });
   }
 
-  test('--help', () =>
-    assert.deepEqual(parseSimArgs(['--run-id', 'r', '--help']), { ok: true, help: true }));
+  test('--help', () => assert.deepEqual(parseSimArgs(['--run-id', 'r', '--help']), { ok: true, help: true }));
 });
 
 describe('redactSecrets', () => {

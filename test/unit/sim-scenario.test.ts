@@ -17,11 +17,7 @@ const base = (over: Partial<Scenario>): Scenario => ({
 
 describe('parseSim: valid input with defaults', () => {
   const cases: [string, unknown, Scenario][] = [
-    [
-      'absent sim',
-      undefined,
-      base({ name: 'complete', events: 1, seconds: 0.2, exitCode: 0, reason: null }),
-    ],
+    ['absent sim', undefined, base({ name: 'complete', events: 1, seconds: 0.2, exitCode: 0, reason: null })],
     ['null sim', null, base({ name: 'complete' })],
     ['empty object', {}, base({ name: 'complete', events: 1 })],
     ['bare name string', 'hang', base({ name: 'hang' })],
@@ -55,16 +51,8 @@ describe('parseSim: valid input with defaults', () => {
       }),
     ],
     ['crash default', { scenario: 'crash' }, base({ name: 'crash', exitCode: 3, reason: null })],
-    [
-      'crash exitCode',
-      { scenario: 'crash', exitCode: 139 },
-      base({ name: 'crash', exitCode: 139 }),
-    ],
-    [
-      'hang-with-children',
-      { scenario: 'hang-with-children' },
-      base({ name: 'hang-with-children' }),
-    ],
+    ['crash exitCode', { scenario: 'crash', exitCode: 139 }, base({ name: 'crash', exitCode: 139 })],
+    ['hang-with-children', { scenario: 'hang-with-children' }, base({ name: 'hang-with-children' })],
     ['unicode', { scenario: 'unicode', events: 2 }, base({ name: 'unicode', events: 2 })],
     [
       'stderr-exit0',
@@ -76,11 +64,7 @@ describe('parseSim: valid input with defaults', () => {
       { scenario: 'big-output' },
       base({ name: 'big-output', bytes: DEFAULT_BIG_OUTPUT_BYTES }),
     ],
-    [
-      'big-output bytes',
-      { scenario: 'big-output', bytes: 10 },
-      base({ name: 'big-output', bytes: 10 }),
-    ],
+    ['big-output bytes', { scenario: 'big-output', bytes: 10 }, base({ name: 'big-output', bytes: 10 })],
     ['endless-output', { scenario: 'endless-output' }, base({ name: 'endless-output' })],
     [
       'non-utf8',
@@ -117,11 +101,7 @@ describe('parseSim: valid input with defaults', () => {
       { scenario: 'llm-boundary', events: 0 },
       base({ name: 'llm-boundary', events: 0, exitCode: 1 }),
     ],
-    [
-      'null fields mean default',
-      { scenario: 'fail', events: null, reason: null },
-      base({ name: 'fail' }),
-    ],
+    ['null fields mean default', { scenario: 'fail', events: null, reason: null }, base({ name: 'fail' })],
   ];
   for (const [title, input, expected] of cases) {
     test(title, () => assert.deepEqual(parseSim(input), { ok: true, scenario: expected }));
@@ -164,12 +144,7 @@ describe('parseSim: invalid input', () => {
     ['NaN-ish seconds', { seconds: 'slow' }, 'complete', /'seconds' must be a number/],
     ['negative seconds', { seconds: -0.1 }, 'complete', /'seconds' must be between/],
     ['huge seconds', { seconds: 1e9 }, 'complete', /'seconds' must be between/],
-    [
-      'exitCode 256',
-      { scenario: 'fail', exitCode: 256 },
-      'fail',
-      /'exitCode' must be between 0 and 255/,
-    ],
+    ['exitCode 256', { scenario: 'fail', exitCode: 256 }, 'fail', /'exitCode' must be between 0 and 255/],
     ['bytes negative', { scenario: 'big-output', bytes: -5 }, 'big-output', /'bytes'/],
     [
       'escalations fractional',
@@ -177,18 +152,8 @@ describe('parseSim: invalid input', () => {
       'escalate',
       /'escalations' must be an integer/,
     ],
-    [
-      'empty reason',
-      { scenario: 'fail', reason: '  ' },
-      'fail',
-      /'reason' must be a non-empty string/,
-    ],
-    [
-      'reason not a string',
-      { scenario: 'fail', reason: 42 },
-      'fail',
-      /'reason' must be a non-empty string/,
-    ],
+    ['empty reason', { scenario: 'fail', reason: '  ' }, 'fail', /'reason' must be a non-empty string/],
+    ['reason not a string', { scenario: 'fail', reason: 42 }, 'fail', /'reason' must be a non-empty string/],
     [
       'reason on complete',
       { scenario: 'complete', reason: 'x' },
@@ -231,11 +196,7 @@ describe('parseScope', () => {
   const cases: [string, unknown, string | null][] = [
     ['null scope', null, 'complete'],
     ['scope without sim', { deliverables: ['a.py'], paths: [] }, 'complete'],
-    [
-      'scope with other keys and sim',
-      { deliverables: ['a.py'], sim: { scenario: 'fail' } },
-      'fail',
-    ],
+    ['scope with other keys and sim', { deliverables: ['a.py'], sim: { scenario: 'fail' } }, 'fail'],
     ['scope as JSON text', JSON.stringify({ sim: { scenario: 'hang' } }), 'hang'],
     ['scope as a JSON array', [1, 2], 'complete'],
     ['scope as a number', 7, 'complete'],

@@ -8,7 +8,9 @@ import { startServices } from '../../runtime/services.js';
 import { UsageError } from '../env.js';
 
 /** Runs `fn` with a pool on DATABASE_URL, or on the embedded Postgres (started for the call). */
-async function withDatabase<T>(fn: (pool: ReturnType<typeof createPool>, url: string) => Promise<T>): Promise<T> {
+async function withDatabase<T>(
+  fn: (pool: ReturnType<typeof createPool>, url: string) => Promise<T>,
+): Promise<T> {
   const services = await startServices({ temporal: false });
   const pool = createPool(services.databaseUrl);
   try {
@@ -24,11 +26,13 @@ export function registerDb(program: Command): void {
     .command('db')
     .description('database commands (DATABASE_URL, else the embedded Postgres under .drain/)');
   db.command('migrate')
-    .description('create the drain_ tables (and Autopack\'s tables when absent); idempotent')
+    .description("create the drain_ tables (and Autopack's tables when absent); idempotent")
     .action(async () => {
       await withDatabase(async (pool, url) => {
         const applied = await migrate(pool);
-        console.log(`database ${redactUrl(url)}: ${applied.length ? `applied ${applied.join(', ')}` : 'already up to date'}`);
+        console.log(
+          `database ${redactUrl(url)}: ${applied.length ? `applied ${applied.join(', ')}` : 'already up to date'}`,
+        );
       });
     });
   db.command('seed')
@@ -41,7 +45,9 @@ export function registerDb(program: Command): void {
         const c = await seedSample(pool);
         const counts = await backlogCounts(pool);
         console.log(`seeded the sample backlog into ${redactUrl(url)}: ${JSON.stringify(c)}`);
-        console.log(`backlog now: ${counts.runs} runs, ${counts.phases} phases ${JSON.stringify(counts.byState)}`);
+        console.log(
+          `backlog now: ${counts.runs} runs, ${counts.phases} phases ${JSON.stringify(counts.byState)}`,
+        );
       });
     });
 }

@@ -37,7 +37,9 @@ export function registerDemo(program: Command): void {
         await migrate(pool);
         const seeded = await seedSample(pool);
         await pool.end();
-        console.log(`  database ${redactUrl(services.databaseUrl)}: sample backlog seeded (${seeded.runs} runs, ${seeded.phases} phases)`);
+        console.log(
+          `  database ${redactUrl(services.databaseUrl)}: sample backlog seeded (${seeded.runs} runs, ${seeded.phases} phases)`,
+        );
         const workspace = projectRoot();
         worker = await createDrainWorker({
           temporalAddress: services.temporalAddress,
@@ -50,13 +52,22 @@ export function registerDemo(program: Command): void {
         const connection = await Connection.connect({ address: services.temporalAddress });
         const client = new Client({ connection, namespace: services.namespace });
         const sessionId = defaultSessionId(new Date());
-        const handle = await startDrain(client, {
-          batchSize: Number(flags.batchSize),
-          phaseTimeoutSeconds: Number(flags.phaseTimeoutSeconds),
-          killGraceSeconds: 2,
-        }, { sessionId });
-        console.log(`\nStarted session ${sessionId}: draining ${flags.batchSize} phases with the reference executor\n`);
-        const result = await Promise.race([followSession(handle, { print: console.log, stop: interrupted }), running.then(() => null)]);
+        const handle = await startDrain(
+          client,
+          {
+            batchSize: Number(flags.batchSize),
+            phaseTimeoutSeconds: Number(flags.phaseTimeoutSeconds),
+            killGraceSeconds: 2,
+          },
+          { sessionId },
+        );
+        console.log(
+          `\nStarted session ${sessionId}: draining ${flags.batchSize} phases with the reference executor\n`,
+        );
+        const result = await Promise.race([
+          followSession(handle, { print: console.log, stop: interrupted }),
+          running.then(() => null),
+        ]);
         if (!result) {
           console.error('interrupted: the session is persisted; `npx drain dev` resumes it');
           process.exitCode = 130;
@@ -66,9 +77,13 @@ export function registerDemo(program: Command): void {
         console.log('\n' + formatSummary(json));
         console.log(`\nSession file: ${file}`);
         console.log(`Per-phase logs: ${file.replace(/\.json$/, '')}/logs/`);
-        console.log(`Finished in ${Math.round((Date.now() - started) / 1000)}s. Everything persisted under .drain/.`);
+        console.log(
+          `Finished in ${Math.round((Date.now() - started) / 1000)}s. Everything persisted under .drain/.`,
+        );
         console.log('Browse it in the Temporal Web UI afterwards: run `npx drain dev`, then open');
-        console.log(`  ${services.uiUrl ?? 'http://127.0.0.1:8233'}/namespaces/${services.namespace}/workflows/${sessionId}`);
+        console.log(
+          `  ${services.uiUrl ?? 'http://127.0.0.1:8233'}/namespaces/${services.namespace}/workflows/${sessionId}`,
+        );
         await connection.close();
       } finally {
         await worker?.shutdown();

@@ -14,13 +14,18 @@ interface ServeFlags {
 }
 
 function executorFor(flags: ServeFlags, embeddedDb: boolean): string {
-  return flags.executor ?? process.env.DRAIN_EXECUTOR ?? (embeddedDb ? simExecutorTemplate() : AUTOPACK_EXECUTOR);
+  return (
+    flags.executor ?? process.env.DRAIN_EXECUTOR ?? (embeddedDb ? simExecutorTemplate() : AUTOPACK_EXECUTOR)
+  );
 }
 
 function workerFlags(cmd: Command): Command {
   return cmd
     .option('--task-queue <name>', 'task queue to poll', DEFAULT_TASK_QUEUE)
-    .option('--executor <template>', 'default executor template (else DRAIN_EXECUTOR; else Autopack\'s drain_one_phase.py, or the reference executor on the embedded database)')
+    .option(
+      '--executor <template>',
+      "default executor template (else DRAIN_EXECUTOR; else Autopack's drain_one_phase.py, or the reference executor on the embedded database)",
+    )
     .option('--workspace <dir>', 'default workspace (else DRAIN_WORKSPACE, else the current directory)')
     .option('--api-url <url>', 'default AUTOPACK_API_URL for the executor')
     .option('--max-concurrent <n>', 'activities run at once by this worker', '20');
@@ -36,7 +41,10 @@ async function serve(flags: ServeFlags, embedded: boolean): Promise<void> {
   });
   try {
     const databaseUrl = services.databaseUrl || process.env.DATABASE_URL;
-    if (!databaseUrl) throw new UsageError('DATABASE_URL is not set: drain worker needs the backlog database (or use `drain dev` for embedded services)');
+    if (!databaseUrl)
+      throw new UsageError(
+        'DATABASE_URL is not set: drain worker needs the backlog database (or use `drain dev` for embedded services)',
+      );
     const executor = executorFor(flags, services.embedded.postgres);
     const workspace = flags.workspace ?? process.env.DRAIN_WORKSPACE ?? process.cwd();
     const worker = await createDrainWorker({
@@ -51,7 +59,9 @@ async function serve(flags: ServeFlags, embedded: boolean): Promise<void> {
     });
     console.log('autopack-drain worker running');
     if (services.uiUrl) console.log(`  Temporal Web UI:  ${services.uiUrl}`);
-    console.log(`  Temporal:         ${services.temporalAddress || process.env.TEMPORAL_ADDRESS} (namespace ${services.namespace})`);
+    console.log(
+      `  Temporal:         ${services.temporalAddress || process.env.TEMPORAL_ADDRESS} (namespace ${services.namespace})`,
+    );
     console.log(`  DATABASE_URL:     ${redactUrl(databaseUrl)}`);
     console.log(`  task queue:       ${flags.taskQueue}`);
     console.log(`  executor:         ${executor}`);
@@ -70,11 +80,15 @@ export function registerServe(program: Command): void {
   workerFlags(
     program
       .command('dev')
-      .description('embedded Postgres + Temporal dev server (with Web UI) + a worker, in the foreground; state persists in .drain/'),
+      .description(
+        'embedded Postgres + Temporal dev server (with Web UI) + a worker, in the foreground; state persists in .drain/',
+      ),
   ).action((flags: ServeFlags) => serve(flags, true));
   workerFlags(
     program
       .command('worker')
-      .description('a worker only, against TEMPORAL_ADDRESS (default 127.0.0.1:7233) and DATABASE_URL; run as many as you like'),
+      .description(
+        'a worker only, against TEMPORAL_ADDRESS (default 127.0.0.1:7233) and DATABASE_URL; run as many as you like',
+      ),
   ).action((flags: ServeFlags) => serve(flags, false));
 }

@@ -16,7 +16,7 @@ import { DEFAULT_TASK_QUEUE } from '../../worker.js';
 async function banner(allowEmpty: boolean, quiet: boolean): Promise<void> {
   const url = databaseUrlOrEmbedded();
   if (!url) {
-    if (!quiet) console.log('Database: (DATABASE_URL not set here; the worker\'s database is used)');
+    if (!quiet) console.log("Database: (DATABASE_URL not set here; the worker's database is used)");
     return;
   }
   const pool = createPool(url, 1);
@@ -25,8 +25,12 @@ async function banner(allowEmpty: boolean, quiet: boolean): Promise<void> {
       throw new Error(`cannot read the backlog at ${redactUrl(url)}: ${err.message}`);
     });
     if (!quiet) {
-      const states = Object.entries(c.byState).map(([s, n]) => `${s} ${n}`).join(', ');
-      console.log(`Database: ${redactUrl(url)} — ${c.runs} runs, ${c.phases} phases${states ? ` (${states})` : ''}`);
+      const states = Object.entries(c.byState)
+        .map(([s, n]) => `${s} ${n}`)
+        .join(', ');
+      console.log(
+        `Database: ${redactUrl(url)} — ${c.runs} runs, ${c.phases} phases${states ? ` (${states})` : ''}`,
+      );
     }
     if (c.phases === 0 && !allowEmpty) {
       throw new UsageError(
@@ -42,11 +46,16 @@ export function registerStart(program: Command): void {
   addDrainFlags(
     program
       .command('start')
-      .description('start a drain session (a batchDrain workflow); flags are those of the original controller'),
+      .description(
+        'start a drain session (a batchDrain workflow); flags are those of the original controller',
+      ),
   )
     .option('--session-id <id>', 'session id = workflow id (default batch-drain-YYYYMMDD-HHMMSS)')
     .option('--task-queue <name>', 'task queue of the workers', DEFAULT_TASK_QUEUE)
-    .option('--wait', 'follow the session and print its summary; exit 1 if any phase failed, 130 if interrupted')
+    .option(
+      '--wait',
+      'follow the session and print its summary; exit 1 if any phase failed, 130 if interrupted',
+    )
     .option('--json', 'machine-readable output')
     .option('--resume', 'attach to the newest running session instead of starting a second one')
     .option('--allow-empty-db', 'start even if the database has no phases')
@@ -106,13 +115,20 @@ export function registerStart(program: Command): void {
         throw err;
       }
       if (!result) {
-        console.error(`\ninterrupted; the session goes on in Temporal. Stop it with: drain stop ${handle.workflowId}`);
+        console.error(
+          `\ninterrupted; the session goes on in Temporal. Stop it with: drain stop ${handle.workflowId}`,
+        );
         process.exitCode = 130;
         return;
       }
       if (input.dryRun) {
         if (json) {
-          const planned = result.planned.map((p) => ({ runId: p.runId, phaseId: p.phaseId, phaseIndex: p.phaseIndex, category: p.category }));
+          const planned = result.planned.map((p) => ({
+            runId: p.runId,
+            phaseId: p.phaseId,
+            phaseIndex: p.phaseIndex,
+            category: p.category,
+          }));
           console.log(JSON.stringify({ planned, skipped: result.skipped }));
         } else {
           console.log(formatPlan(result.planned));
@@ -121,7 +137,9 @@ export function registerStart(program: Command): void {
       }
       if (json) console.log(JSON.stringify(result));
       else {
-        const { json: session } = await readSessionJson(client, handle.workflowId).catch(() => ({ json: null }));
+        const { json: session } = await readSessionJson(client, handle.workflowId).catch(() => ({
+          json: null,
+        }));
         console.log(session ? formatSummary(session) : JSON.stringify(result, null, 2));
       }
       process.exitCode = result.failed > 0 ? 1 : 0;

@@ -30,25 +30,36 @@ export function formatProgress(p: Progress): string {
 export function registerStatus(program: Command): void {
   conn(program.command('status [sessionId]').description('progress of a session (default: the newest)'))
     .option('--json', 'print the progress query result as JSON')
-    .action(async (id: string | undefined, flags: { json?: boolean; address?: string; namespace?: string }) => {
-      await withClient(flags, async (client) => {
-        const sessionId = await sessionIdOrNewest(client, id);
-        const p = await client.workflow.getHandle(sessionId).query(progressQuery);
-        console.log(flags.json ? JSON.stringify(p, null, 2) : formatProgress(p));
-      });
-    });
+    .action(
+      async (id: string | undefined, flags: { json?: boolean; address?: string; namespace?: string }) => {
+        await withClient(flags, async (client) => {
+          const sessionId = await sessionIdOrNewest(client, id);
+          const p = await client.workflow.getHandle(sessionId).query(progressQuery);
+          console.log(flags.json ? JSON.stringify(p, null, 2) : formatProgress(p));
+        });
+      },
+    );
 
-  conn(program.command('summary <sessionId>').description('the BATCH DRAIN SUMMARY of a session, from its session JSON'))
+  conn(
+    program
+      .command('summary <sessionId>')
+      .description('the BATCH DRAIN SUMMARY of a session, from its session JSON'),
+  )
     .option('--workspace <dir>', 'the directory the session drained in (default: from the session, else .)')
     .option('--json', 'print the session JSON')
-    .action(async (id: string, flags: { workspace?: string; json?: boolean; address?: string; namespace?: string }) => {
-      const t = temporalTarget(flags);
-      const client = await connectClient(t.address, t.namespace).catch(() => null);
-      try {
-        const { json } = await readSessionJson(client, id, flags.workspace);
-        console.log(flags.json ? JSON.stringify(json, null, 2) : formatSummary(json));
-      } finally {
-        await client?.connection.close().catch(() => {});
-      }
-    });
+    .action(
+      async (
+        id: string,
+        flags: { workspace?: string; json?: boolean; address?: string; namespace?: string },
+      ) => {
+        const t = temporalTarget(flags);
+        const client = await connectClient(t.address, t.namespace).catch(() => null);
+        try {
+          const { json } = await readSessionJson(client, id, flags.workspace);
+          console.log(flags.json ? JSON.stringify(json, null, 2) : formatSummary(json));
+        } finally {
+          await client?.connection.close().catch(() => {});
+        }
+      },
+    );
 }
