@@ -40,18 +40,18 @@ export async function followSession(
     } catch {
       return;
     }
+    p.recent.forEach((d, i) => {
+      const k = `${d.runId}\u0000${d.phaseId}\u0000${d.attempt}`;
+      if (!seen.has(k)) {
+        seen.add(k);
+        o.print(digestLine(d, p.processed - p.recent.length + i + 1, p.batchSize));
+      }
+    });
     for (const s of p.skipped) {
       const k = `${s.runId}\u0000${s.phaseId}\u0000${s.reason}`;
       if (!seenSkips.has(k)) {
         seenSkips.add(k);
         o.print(`  [SKIP] ${s.runId}/${s.phaseId}: ${s.reason}`);
-      }
-    }
-    for (const d of p.recent) {
-      const k = `${d.runId}\u0000${d.phaseId}\u0000${d.attempt}`;
-      if (!seen.has(k)) {
-        seen.add(k);
-        o.print(digestLine(d, seen.size, p.batchSize));
       }
     }
     if (p.current) {

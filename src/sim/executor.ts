@@ -163,7 +163,7 @@ async function work(ctx: Ctx, sc: Scenario, success: boolean): Promise<void> {
       success,
     });
     await out(
-      `[sim] builder call ${i + 1}/${events}: predicted=${predicted} actual=${actual} tokens (telemetry row written)`,
+      `[sim] estimation sample ${i + 1}/${events}: predicted=${predicted} actual=${actual} (telemetry row written)`,
     );
   }
   if (events === 0) await out(`[sim] worked ${sc.seconds}s without telemetry`);

@@ -22,11 +22,16 @@ export function argv(line: string): string[] {
  * Runs `node bin/drain.js <line> --address <address>` (TEMPORAL_ADDRESS is set too; DATABASE_URL
  * is cleared so nothing reads a database by accident). Killed after `timeoutMs`.
  */
-export function runDrain(address: string, line: string | string[], timeoutMs = 60_000): Promise<CliRun> {
+export function runDrain(
+  address: string,
+  line: string | string[],
+  timeoutMs = 60_000,
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<CliRun> {
   const args = [...(typeof line === 'string' ? argv(line) : line), '--address', address];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, TEMPORAL_ADDRESS: address, DATABASE_URL: '' },
+      env: { ...process.env, TEMPORAL_ADDRESS: address, DATABASE_URL: '', ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

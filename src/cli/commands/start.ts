@@ -19,11 +19,20 @@ async function banner(allowEmpty: boolean, quiet: boolean): Promise<void> {
     if (!quiet) console.log("Database: (DATABASE_URL not set here; the worker's database is used)");
     return;
   }
+  const embedded = !process.env.DATABASE_URL;
   const pool = createPool(url, 1);
   try {
-    const c = await backlogCounts(pool).catch((err: Error) => {
-      throw new Error(`cannot read the backlog at ${redactUrl(url)}: ${err.message}`);
-    });
+    let c;
+    try {
+      c = await backlogCounts(pool);
+    } catch (err) {
+      const msg = `cannot read the backlog at ${redactUrl(url)}: ${(err as Error).message}`;
+      // DATABASE_URL was given: a wrong one is an error. The embedded database may simply
+      // not be running here (the worker may be elsewhere): say so and go on.
+      if (!embedded) throw new Error(msg);
+      if (!quiet) console.log(`Database: ${msg} (embedded database not running here; the worker's database is used)`);
+      return;
+    }
     if (!quiet) {
       const states = Object.entries(c.byState)
         .map(([s, n]) => `${s} ${n}`)
