@@ -7,6 +7,8 @@ export interface SelectResult {
   pick: PhaseRef | null;
   /** Phases ranked ahead of the pick that were passed over, with the reason. */
   passedOver: SkipRecord[];
+  /** Some candidates were passed over only because another session holds their run's lease. */
+  waitingForLease: boolean;
 }
 
 interface Row {
@@ -17,6 +19,7 @@ interface Row {
   state: string;
   last_failure_reason: string | null;
   skip_reason: string | null;
+  lease_session: string | null;
 }
 
 /** SQL CASE giving the failure-category rank of `col`, with the patterns as parameters $first… */
@@ -51,7 +54,8 @@ const NOT_DONE = `NOT EXISTS (SELECT 1 FROM unnest($10::text[], $11::text[]) AS 
 
 const PICK_AND_SKIPS = `
   pick AS (SELECT min(pos) AS pos FROM ordered WHERE skip_reason IS NULL)
-  SELECT o.id, o.run_id, o.phase_id, o.phase_index, o.state, o.last_failure_reason, o.skip_reason
+  SELECT o.id, o.run_id, o.phase_id, o.phase_index, o.state, o.last_failure_reason, o.skip_reason,
+         o.lease_session
   FROM ordered o CROSS JOIN pick
   WHERE o.pos = pick.pos
      OR (o.skip_reason IS NOT NULL AND (pick.pos IS NULL OR o.pos < pick.pos) AND o.pos <= $17)
@@ -67,7 +71,7 @@ function failedSql(nPatterns: number): string {
   ),
   scored AS (
     SELECT p.id, p.run_id, p.phase_id, p.phase_index, p.state, p.last_failure_reason,
-      ${SKIP_REASON} AS skip_reason,
+      ${SKIP_REASON} AS skip_reason, l.session_id AS lease_session,
       (COALESCE(a.n, 0) > 0)::int AS retry,
       CASE WHEN p.run_id = ANY($16::text[]) THEN 3
            WHEN NOT (p.run_id = ANY($14::text[])) THEN 0
@@ -95,10 +99,12 @@ function queuedSql(): string {
     ORDER BY p.run_id, p.phase_index, p.id
   ),
   scored AS (
-    SELECT p.*, ${SKIP_REASON} AS skip_reason,
+    SELECT p.*, ${SKIP_REASON} AS skip_reason, l.session_id AS lease_session,
       (p.run_id IS NOT DISTINCT FROM $3::text) AS is_current, r.created_at AS run_created
     FROM firsts p LEFT JOIN runs r ON r.id = p.run_id ${JOINS}
     WHERE $4::boolean OR NOT $4::boolean
+      -- $14-$16 (triage lists) do not order queued phases, but every parameter must be typed
+      AND ($14::text[] IS NULL OR $15::text[] IS NULL OR $16::text[] IS NULL OR true)
   ),
   ordered AS (
     SELECT s.*, row_number() OVER (ORDER BY is_current DESC, run_created, run_id) AS pos FROM scored s
@@ -143,6 +149,9 @@ function toResult(rows: Row[]): SelectResult {
     passedOver: rows
       .filter((r) => r.skip_reason !== null)
       .map((r) => ({ runId: r.run_id, phaseId: r.phase_id, reason: r.skip_reason as string })),
+    waitingForLease: rows.some(
+      (r) => r.skip_reason !== null && r.lease_session !== null && r.skip_reason.includes(r.lease_session),
+    ),
   };
 }
 

@@ -22,6 +22,7 @@ export function judgeAttempt(o: AttemptOutcome): AttemptVerdict {
       timedOut: o.timedOut,
       llmBoundaryHit: o.llmBoundaryHit,
       returnCode: o.returnCode,
+      signal: o.signal,
       finalState: o.finalState,
       lastFailureReason: o.lastFailureReason,
     }),

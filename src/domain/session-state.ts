@@ -123,16 +123,16 @@ export function newSessionState(sessionId: string, nowMs: number, config: DrainC
 export const own = <T>(rec: Record<string, T>, key: string): T | undefined =>
   Object.prototype.hasOwnProperty.call(rec, key) ? rec[key] : undefined;
 
-const addUnique = (list: string[], item: string): string[] =>
-  list.includes(item) ? list : [...list, item];
+const addUnique = (list: string[], item: string): string[] => (list.includes(item) ? list : [...list, item]);
 
 /** Records phases passed over by selection; keeps the latest reason per phase, bounded. */
 export function noteSkips(state: SessionState, skips: SkipRecord[]): SessionState {
   if (skips.length === 0) return state;
-  const keep = state.skipped.filter(
-    (s) => !skips.some((n) => n.runId === s.runId && n.phaseId === s.phaseId),
-  );
-  const skipped = [...keep, ...skips].slice(-MAX_SKIPPED_KEPT);
+  const same = (a: SkipRecord, b: SkipRecord) => a.runId === b.runId && a.phaseId === b.phaseId;
+  const keep = state.skipped.filter((s) => !skips.some((n) => same(n, s)));
+  // A phase listed twice in `skips` keeps only its later entry.
+  const latest = skips.filter((n, i) => !skips.some((m, j) => j > i && same(m, n)));
+  const skipped = [...keep, ...latest].slice(-MAX_SKIPPED_KEPT);
   return { ...state, skipped };
 }
 
@@ -146,7 +146,10 @@ export function recordPlanned(state: SessionState, pick: PhaseRef): SessionState
     succeeded: state.succeeded + 1,
     attempts: { ...state.attempts, [key]: (own(state.attempts, key) ?? 0) + 1 },
     done: addUnique(state.done, key),
-    runs: { ...state.runs, [pick.runId]: { ...run, attempted: run.attempted + 1, succeeded: run.succeeded + 1 } },
+    runs: {
+      ...state.runs,
+      [pick.runId]: { ...run, attempted: run.attempted + 1, succeeded: run.succeeded + 1 },
+    },
     sampledRuns: addUnique(state.sampledRuns, pick.runId),
     promisingRuns: state.deprioritizedRuns.includes(pick.runId)
       ? state.promisingRuns
