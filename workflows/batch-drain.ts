@@ -53,6 +53,7 @@ export interface Carried {
   prepared: PreparedSession | null;
   paused: boolean;
   stopRequested: boolean;
+  stopNote?: string | null;
 }
 
 const INFRA_RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' } as const;
@@ -104,18 +105,17 @@ export async function batchDrain(input?: unknown, carried?: Carried): Promise<Se
   let paused = carried?.paused ?? false;
   let stopRequested = carried?.stopRequested ?? false;
   let current: CurrentPhase | null = null;
+  let stopNote = carried?.stopNote ?? null;
   let status: SessionStatus = 'starting';
+  /** What operators see: a running session shows as paused or stopping when it is. */
+  const shownStatus = (): SessionStatus =>
+    status !== 'running' ? status : stopRequested ? 'stopping' : paused ? 'paused' : 'running';
 
   const progress = (): Progress => {
     const now = Date.now();
     return {
       sessionId: state.sessionId,
-      status:
-        paused && status === 'running'
-          ? 'paused'
-          : stopRequested && status === 'running'
-            ? 'stopping'
-            : status,
+      status: shownStatus(),
       paused,
       stopRequested,
       dryRun: config.dryRun,
@@ -144,14 +144,11 @@ export async function batchDrain(input?: unknown, carried?: Carried): Promise<Se
   };
   setHandler(progressQuery, progress);
   setHandler(stateQuery, () => state);
-  setHandler(pauseSignal, () => void (paused = true));
-  setHandler(resumeSignal, () => void (paused = false));
-  setHandler(stopSignal, () => void (stopRequested = true));
-
   const publish = (s: SessionStatus) => {
     status = s;
+    const shown = shownStatus();
     upsertMemo({
-      status: s,
+      status: shown,
       runFilter: config.runId ?? '*',
       processed: state.processed,
       succeeded: state.succeeded,
@@ -162,13 +159,27 @@ export async function batchDrain(input?: unknown, carried?: Carried): Promise<Se
     });
     if (prepared?.searchAttributes) {
       upsertSearchAttributes([
-        { key: DrainStatusKey, value: s },
+        { key: DrainStatusKey, value: shown },
         { key: DrainRunFilterKey, value: config.runId ?? '*' },
         { key: DrainProcessedKey, value: state.processed },
         { key: DrainFailedKey, value: state.failed },
       ]);
     }
   };
+  setHandler(pauseSignal, () => {
+    paused = true;
+    if (status === 'running') publish('running');
+  });
+  setHandler(resumeSignal, () => {
+    paused = false;
+    if (status === 'running') publish('running');
+  });
+  setHandler(stopSignal, (reason?: string) => {
+    stopRequested = true;
+    if (typeof reason === 'string' && reason.trim()) stopNote = reason.trim().slice(0, 500);
+    if (status === 'running') publish('running');
+  });
+
   const report = (s: string, completed: boolean) => ({
     sessionId: state.sessionId,
     workspace: (prepared as PreparedSession).workspace,
@@ -196,7 +207,7 @@ export async function batchDrain(input?: unknown, carried?: Carried): Promise<Se
       await condition(() => !paused || stopRequested);
       const stop = sessionStopReason(state, config, Date.now(), stopRequested);
       if (stop) {
-        state = { ...state, stopReason: stop };
+        state = { ...state, stopReason: stopRequested && stopNote ? `${stop}: ${stopNote}` : stop };
         break;
       }
       const wi = workflowInfo();
@@ -207,6 +218,7 @@ export async function batchDrain(input?: unknown, carried?: Carried): Promise<Se
           prepared,
           paused,
           stopRequested,
+          stopNote,
         };
         return await continueAsNew<typeof batchDrain>(input, next);
       }

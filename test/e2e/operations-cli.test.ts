@@ -143,13 +143,15 @@ describe('operator commands of the drain CLI', () => {
     await sleep(3000);
     assert.ok(await idle(), 'no new phase starts while paused');
     assert.equal((await attempts(id)).length, 1);
+    const memo = (await env.client.workflow.getHandle(id).describe()).memo as { status?: string };
+    assert.equal(memo.status, 'paused', 'the memo (Web UI, drain list) shows paused');
 
     await ok(`resume ${id}`);
     await eventually(async () => (await progress(id)).processed > 1, 20_000, 'a new phase after resume');
-    assert.match(await ok(`stop ${id}`), /stop requested by operator/);
+    assert.match(await ok(`stop ${id} --reason "maintenance window"`), /stop requested by operator/);
     const r = await result(id);
     assert.equal(r.status, 'completed');
-    assert.equal(r.stopReason, 'stop requested by operator');
+    assert.equal(r.stopReason, 'stop requested by operator: maintenance window');
     assert.ok(r.processed >= 2 && r.processed < 4, `processed ${r.processed}`);
     assert.equal(r.succeeded, r.processed);
     const again = await drain(`pause ${id}`);
@@ -200,7 +202,7 @@ describe('operator commands of the drain CLI', () => {
     )) as ListRow[];
     const by = (id: string) => rows.find((r) => r.sessionId === id);
     assert.equal(by('ops-ctl')?.status, 'COMPLETED');
-    assert.equal(by('ops-ctl')?.stopReason, 'stop requested by operator');
+    assert.equal(by('ops-ctl')?.stopReason, 'stop requested by operator: maintenance window');
     assert.equal(by('ops-ctl')?.runFilter, 'ctl-run');
     assert.equal(by('ops-cancel')?.status, 'CANCELLED');
     assert.equal(by('ops-watch')?.processed, 2);

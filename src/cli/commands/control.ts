@@ -47,7 +47,7 @@ export function registerControl(program: Command): void {
       )
       .option(
         '--reason <text>',
-        "why (kept with the stop signal in the workflow history; the stop reason is 'stop requested by operator')",
+        "why: the session's stop reason becomes 'stop requested by operator: <text>'",
       ),
   ).action(async (id: string, flags: Flags) => {
     await withClient(flags, async (client) => {
@@ -58,7 +58,7 @@ export function registerControl(program: Command): void {
         '  The current phase, if one is running, finishes and is recorded; no new phase starts (also when paused).',
       );
       console.log(
-        "  The session then completes normally with stop reason 'stop requested by operator' and writes its summary.",
+        "  The session then completes normally with stop reason 'stop requested by operator' (plus --reason) and writes its summary.",
       );
       console.log(`  Follow it with: drain watch ${id}    Summary afterwards: drain summary ${id}`);
     });
