@@ -47,7 +47,7 @@ export interface TestEnv {
   teardown(): Promise<void>;
 }
 
-export async function startTestEnv(o: { taskQueue?: string } = {}): Promise<TestEnv> {
+export async function startTestEnv(o: { taskQueue?: string; ui?: boolean } = {}): Promise<TestEnv> {
   installRuntime();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'drain-e2e-'));
   await chmod(dir, 0o755); // as root, Postgres runs as 'postgres' and must reach its data dir
@@ -55,12 +55,13 @@ export async function startTestEnv(o: { taskQueue?: string } = {}): Promise<Test
   await mkdir(workspace, { recursive: true });
   const postgres = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: await getFreePort() });
   const temporalPort = await getFreePort();
+  const uiPort = o.ui ? await getFreePort() : null;
   const startTemporal = () =>
     startTemporalDevServer({
       dbFile: path.join(dir, 'temporal.db'),
       logFile: path.join(dir, 'temporal.log'),
       port: temporalPort,
-      uiPort: null,
+      uiPort,
       searchAttributes: DRAIN_SEARCH_ATTRIBUTE_FLAGS,
     });
   let temporal = await startTemporal();
