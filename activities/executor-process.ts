@@ -6,6 +6,8 @@ import { LogTail } from '../src/runtime/log-tail.js';
 import { terminateGroup } from '../src/runtime/process-group.js';
 import { detectLlmBoundary } from '../src/domain/llm-boundary.js';
 
+const WATCH_INTERVAL_MS = 200;
+
 export interface ProcessResult {
   pid: number | null;
   returnCode: number | null;
@@ -82,15 +84,20 @@ export async function runExecutorProcess(o: RunOptions): Promise<ProcessResult> 
   let cancelled = false;
   let outputCapped = false;
   let killing: Promise<void> | null = null;
-  const kill = () => {
-    if (pid && !killing) killing = terminateGroup(pid, graceMs);
+  const kill = (grace = graceMs) => {
+    if (pid && !killing) killing = terminateGroup(pid, grace);
   };
-  const tick = async () => {
+  // Output is watched more often than heartbeats: a runaway writer must not fill the disk.
+  const watch = async () => {
     await Promise.all([stdout.poll(), stderr.poll()]);
     if (stdout.bytes + stderr.bytes > o.maxLogBytes && !outputCapped) {
       outputCapped = true;
-      kill();
+      kill(0); // no grace: it would keep writing at full speed
     }
+  };
+  const watcher = setInterval(() => void watch(), WATCH_INTERVAL_MS);
+  const tick = async () => {
+    await watch();
     o.onTick({
       pid,
       bytesOut: stdout.bytes + stderr.bytes,
@@ -117,6 +124,7 @@ export async function runExecutorProcess(o: RunOptions): Promise<ProcessResult> 
   } finally {
     clearTimeout(timer);
     clearInterval(ticker);
+    clearInterval(watcher);
     signal.removeEventListener('abort', onAbort);
   }
   // The main process is gone; nothing of its group may outlive it (children, grandchildren).

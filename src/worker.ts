@@ -70,7 +70,7 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
     host: hostname(),
     heartbeatIntervalMs: o.heartbeatIntervalMs ?? (Number(process.env.DRAIN_HEARTBEAT_MS) || 5_000),
     leaseTtlSeconds: o.leaseTtlSeconds ?? 60,
-    maxLogBytes: o.maxLogBytes ?? 256 * 1024 * 1024,
+    maxLogBytes: o.maxLogBytes ?? (Number(process.env.DRAIN_MAX_LOG_BYTES) || 256 * 1024 * 1024),
   };
   const connection = await NativeConnection.connect({ address: o.temporalAddress }).catch(
     async (err: Error) => {

@@ -112,4 +112,33 @@ describe('modes, executor environment and baselines', () => {
       assert.match(a.error_message!, /exited 0/, 'exit 0 without COMPLETE is a failure with the log path');
     }
   });
+
+  test('endless output: the executor is stopped at the output cap with a clear error; the session goes on', async () => {
+    await env.startWorker({ taskQueue: 'cap-queue', maxLogBytes: 1_000_000 });
+    await seedPhases(env.pool, [
+      { runId: 'cap-run', phaseId: 'flood', phaseIndex: 0, sim: { scenario: 'endless-output' } },
+      { runId: 'cap-run', phaseId: 'after', phaseIndex: 1, sim: ok },
+    ]);
+    const h = await env.client.workflow.start('batchDrain', {
+      taskQueue: 'cap-queue',
+      workflowId: 'output-cap',
+      args: [{ runId: 'cap-run', phaseTimeoutSeconds: 120, maxAttemptsPerPhase: 1 }],
+    });
+    const r = (await h.result()) as SessionResult;
+    assert.equal(r.processed, 2);
+    assert.equal(r.succeeded, 1, 'the next phase still ran');
+    const [flood] = (await listSessionAttempts(env.pool, 'output-cap')).filter((a) => a.phase_id === 'flood');
+    assert.match(
+      flood.error_message!,
+      /executor output exceeded 1000000 bytes and the executor was stopped; see .*flood/,
+    );
+    assert.equal(flood.timed_out, false);
+    assert.ok(flood.duration_seconds! < 60, 'stopped long before its timeout');
+    const size = (await import('node:fs')).statSync(flood.stdout_path!).size;
+    assert.ok(size < 200_000_000, `the log stayed bounded (${size} bytes)`);
+    assert.match(
+      readFileSync(flood.stdout_path!, 'utf8').slice(-2000),
+      /output exceeded 1000000 bytes; the executor was stopped/,
+    );
+  });
 });
