@@ -201,6 +201,7 @@ export async function batchDrain(input?: unknown, carried?: Carried): Promise<Se
   }
   publish('running');
 
+  let leasedRun: string | null = null;
   try {
     let leaseMisses = 0;
     for (;;) {
@@ -224,14 +225,15 @@ export async function batchDrain(input?: unknown, carried?: Carried): Promise<Se
       }
       const sel = await quick.selectNextPhase(selectionParams(state, config));
       state = noteSkips(state, sel.passedOver);
-      if (!sel.pick && sel.waitingForLease) {
+      if (!sel.pick && sel.waitingForLease && !config.dryRun) {
         // What is left belongs to runs another session is draining right now: wait for
         // their leases to be released (or to expire, if that session died).
         await sleep('5s');
         continue;
       }
       if (!sel.pick) {
-        state = { ...state, stopReason: 'no eligible phases left' };
+        const why = sel.waitingForLease ? ' (the rest belongs to runs other sessions are draining)' : '';
+        state = { ...state, stopReason: `no eligible phases left${why}` };
         break;
       }
       if (config.dryRun) {
@@ -252,14 +254,16 @@ export async function batchDrain(input?: unknown, carried?: Carried): Promise<Se
         continue;
       }
       leaseMisses = 0;
+      leasedRun = sel.pick.runId;
       state = await drainOne(sel.pick);
+      leasedRun = null; // finishPhase released it
       publish('running');
     }
   } catch (err) {
     if (isCancellation(err)) {
       await CancellationScope.nonCancellable(async () => {
         state = { ...state, stopReason: 'cancelled', cancelled: state.cancelled + (current ? 1 : 0) };
-        if (current) await quick.releaseRunLease({ runId: current.runId, sessionId: state.sessionId });
+        if (leasedRun) await quick.releaseRunLease({ runId: leasedRun, sessionId: state.sessionId });
         publish('cancelled');
         if (!config.dryRun) await quick.writeSessionReport(report('cancelled', true));
       });

@@ -1,4 +1,3 @@
-import { CATEGORY_RULES, categoryRank } from './categories.js';
 import type { DrainConfig, DrainMode } from './types.js';
 import { parsePairKey, type SessionState } from './session-state.js';
 
@@ -28,9 +27,6 @@ export interface SelectParams {
   deprioritizedRuns: string[];
   /** queued mode: keep draining this run while it has queued phases. */
   currentRun: string | null;
-  /** failure category regexes in check order, with their ranks (parallel arrays). */
-  categoryPatterns: string[];
-  categoryRanks: number[];
   /** at most this many passed-over phases are reported per pick. */
   maxSkipsReported: number;
 }
@@ -58,8 +54,6 @@ export function selectionParams(state: SessionState, config: DrainConfig): Selec
     promisingRuns: state.promisingRuns,
     deprioritizedRuns: state.deprioritizedRuns,
     currentRun: config.dryRun ? lastPlanned : last,
-    categoryPatterns: CATEGORY_RULES.map((r) => r.pattern),
-    categoryRanks: CATEGORY_RULES.map((r) => categoryRank(r.category)),
     maxSkipsReported: 50,
   };
 }

@@ -12,9 +12,18 @@ import { createPool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrate.js';
 
 const ORIGINAL_FLAGS = [
-  '--batch-size', '--run-id', '--phase-timeout-seconds', '--max-total-minutes', '--max-timeouts-per-run',
-  '--max-attempts-per-phase', '--max-fingerprint-repeats', '--skip-runs-with-queued', '--no-skip-runs-with-queued',
-  '--dry-run', '--api-url', '--resume',
+  '--batch-size',
+  '--run-id',
+  '--phase-timeout-seconds',
+  '--max-total-minutes',
+  '--max-timeouts-per-run',
+  '--max-attempts-per-phase',
+  '--max-fingerprint-repeats',
+  '--skip-runs-with-queued',
+  '--no-skip-runs-with-queued',
+  '--dry-run',
+  '--api-url',
+  '--resume',
 ];
 
 describe('drain start', () => {
@@ -30,7 +39,12 @@ describe('drain start', () => {
     password = decodeURIComponent(new URL(env.databaseUrl).password);
     await seedPhases(env.pool, [
       { runId: 'cli-mixed', phaseId: 'ok', phaseIndex: 0, sim: { scenario: 'complete', events: 2 } },
-      { runId: 'cli-mixed', phaseId: 'bad', phaseIndex: 1, sim: { scenario: 'fail', reason: 'patch apply failed' } },
+      {
+        runId: 'cli-mixed',
+        phaseId: 'bad',
+        phaseIndex: 1,
+        sim: { scenario: 'fail', reason: 'patch apply failed' },
+      },
       { runId: 'cli-good', phaseId: 'ok', phaseIndex: 0, sim: { scenario: 'complete', events: 1 } },
       { runId: 'cli-slow', phaseId: 'slow', phaseIndex: 0, sim: { scenario: 'complete', seconds: 8 } },
     ]);
@@ -46,7 +60,10 @@ describe('drain start', () => {
   test('--wait prints the banner, results and summary; exits 1 when a phase failed', async () => {
     const r = await start('--run-id cli-mixed --wait --session-id cli-mixed-1 --max-attempts-per-phase 1');
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stdout, /Database: postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/autopack — \d+ runs, \d+ phases/);
+    assert.match(
+      r.stdout,
+      /Database: postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/autopack — \d+ runs, \d+ phases/,
+    );
     assert.match(r.stdout, /\[OK\]/);
     assert.match(r.stdout, /\[FAIL\]/);
     assert.match(r.stdout, /BATCH DRAIN SUMMARY/);
@@ -62,12 +79,18 @@ describe('drain start', () => {
     const r = await start('--run-id cli-good --wait --json --session-id cli-good-1');
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).succeeded, 1);
-    const found = await eventually(async () => {
-      for await (const w of env.client.workflow.list({ query: "DrainStatus = 'completed' AND DrainRunFilter = 'cli-good'" })) {
-        if (w.workflowId === 'cli-good-1') return true;
-      }
-      return false;
-    }, 20_000, 'the session in visibility');
+    const found = await eventually(
+      async () => {
+        for await (const w of env.client.workflow.list({
+          query: "DrainStatus = 'completed' AND DrainRunFilter = 'cli-good'",
+        })) {
+          if (w.workflowId === 'cli-good-1') return true;
+        }
+        return false;
+      },
+      20_000,
+      'the session in visibility',
+    );
     assert.ok(found);
   });
 
@@ -92,7 +115,9 @@ describe('drain start', () => {
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /has no phases/);
     assert.ok(!refused.stderr.includes(password));
-    const allowed = await start('--session-id empty-2 --allow-empty-db --batch-size 1', { DATABASE_URL: url });
+    const allowed = await start('--session-id empty-2 --allow-empty-db --batch-size 1', {
+      DATABASE_URL: url,
+    });
     assert.equal(allowed.code, 0, allowed.stderr);
     assert.match(allowed.stdout, /Started session empty-2/);
   });

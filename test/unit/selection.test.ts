@@ -4,7 +4,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CATEGORY_RULES, categorizeFailure, categoryRank } from '../../src/domain/categories.js';
 import { parseDrainInput } from '../../src/domain/input.js';
 import { selectionParams, type SelectParams } from '../../src/domain/selection.js';
 import {
@@ -336,73 +335,5 @@ for (const c of stateCases) {
     assert.equal(p.currentRun, c.currentRun, 'currentRun');
     // activity input: plain JSON, unchanged by a round trip
     assert.deepEqual(JSON.parse(JSON.stringify(p)), p);
-  });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Category patterns and ranks
-
-test('categoryPatterns/categoryRanks are CATEGORY_RULES in check order with their ranks', () => {
-  const config = cfg();
-  const p = selectionParams(fresh(config), config);
-  assert.deepEqual(
-    p.categoryPatterns,
-    CATEGORY_RULES.map((r) => r.pattern),
-  );
-  assert.deepEqual(
-    p.categoryRanks,
-    CATEGORY_RULES.map((r) => categoryRank(r.category)),
-  );
-  // timeout is checked first but ranked last; the middle categories in priority order
-  assert.deepEqual(
-    zip(
-      CATEGORY_RULES.map((r) => r.category),
-      p.categoryRanks,
-    ),
-    [
-      ['timeout', 5],
-      ['collection', 1],
-      ['deliverable', 2],
-      ['patch', 3],
-    ],
-  );
-});
-
-test('the SQL constants agree with categoryRank: blank → 0 (unknown), no match → 4 (other)', () => {
-  assert.equal(categoryRank('unknown'), 0);
-  assert.equal(categoryRank('other'), 4);
-  assert.equal(categoryRank('timeout'), 5);
-});
-
-/** The rank the SQL CASE computes, applied in JS with the same parameters. */
-function sqlRank(p: SelectParams, reason: string | null): number {
-  if (reason === null || reason.replace(/^ +| +$/g, '') === '') return 0;
-  for (let i = 0; i < p.categoryPatterns.length; i++) {
-    if (new RegExp(p.categoryPatterns[i], 'i').test(reason)) return p.categoryRanks[i];
-  }
-  return 4;
-}
-
-const reasons: Array<string | null> = [
-  null,
-  '',
-  '   ',
-  'CI collection/import error',
-  "ModuleNotFoundError: No module named 'autopack.research'",
-  'Missing deliverables: src/a.py',
-  'Patch application failed: hunk #1 FAILED at 42',
-  'No-op patch: builder produced no changes',
-  'Phase timed out after 900s',
-  'import timed out',
-  'TOKEN_ESCALATION: output truncated at max_tokens',
-  'Builder returned invalid JSON',
-  'MANIFEST violation',
-];
-
-for (const reason of reasons) {
-  test(`category rank of ${JSON.stringify(reason)} from the params matches categorizeFailure`, () => {
-    const config = cfg();
-    const p = selectionParams(fresh(config), config);
-    assert.equal(sqlRank(p, reason), categoryRank(categorizeFailure(reason)));
   });
 }

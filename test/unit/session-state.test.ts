@@ -5,11 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import {
-  newSessionState,
-  pairKey,
-  type SessionState,
-} from '../../src/domain/session-state.js';
+import { newSessionState, pairKey, type SessionState } from '../../src/domain/session-state.js';
 import type { DrainConfig } from '../../src/domain/types.js';
 
 import { Step, T0, cfg, play } from '../helpers/session-fixtures.js';

@@ -30,7 +30,8 @@ async function banner(allowEmpty: boolean, quiet: boolean): Promise<void> {
       // DATABASE_URL was given: a wrong one is an error. The embedded database may simply
       // not be running here (the worker may be elsewhere): say so and go on.
       if (!embedded) throw new Error(msg);
-      if (!quiet) console.log(`Database: ${msg} (embedded database not running here; the worker's database is used)`);
+      if (!quiet)
+        console.log(`Database: ${msg} (embedded database not running here; the worker's database is used)`);
       return;
     }
     if (!quiet) {
