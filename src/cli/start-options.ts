@@ -1,5 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DRAIN_MODES, type DrainInput } from '../domain/types.js';
+import { InputError, parseDrainInput } from '../domain/input.js';
+import { UsageError } from './env.js';
 
 const int = (name: string) => (v: string) => {
   if (!/^-?\d+$/.test(v.trim())) throw new InvalidArgumentError(`${name} must be an integer, got "${v}"`);
@@ -71,6 +73,18 @@ export function addDrainFlags(cmd: Command): Command {
       'seconds between SIGTERM and SIGKILL of a timed-out executor (default 10)',
       num('--kill-grace-seconds'),
     );
+}
+
+/** The workflow input of the flags, validated here so a bad flag fails before anything starts. */
+export function validatedDrainInput(o: Record<string, unknown>): DrainInput {
+  const input = drainInputFromFlags(o);
+  try {
+    parseDrainInput(input);
+  } catch (err) {
+    if (err instanceof InputError) throw new UsageError(err.message);
+    throw err;
+  }
+  return input;
 }
 
 /** Commander options → workflow input (only what was given; the workflow fills defaults). */

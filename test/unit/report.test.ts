@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { parseDrainInput } from '../../src/domain/input.js';
 
 import type { AttemptRow } from '../../src/db/attempts.js';
 import type { SessionState } from '../../src/domain/session-state.js';
@@ -17,29 +18,9 @@ import {
 } from '../../src/domain/report.js';
 
 // ---------------------------------------------------------------------------------------
-// Fixtures (literal, so these tests do not depend on other domain modules).
+// Fixtures.
 
-const CONFIG: DrainConfig = {
-  batchSize: 10,
-  runId: null,
-  phaseTimeoutSeconds: 900,
-  maxTotalMinutes: null,
-  maxTimeoutsPerRun: 2,
-  maxAttemptsPerPhase: 2,
-  maxFingerprintRepeats: 3,
-  skipRunsWithQueued: true,
-  skipRunPrefixes: [],
-  maxConsecutiveZeroYield: null,
-  dryRun: false,
-  apiUrl: null,
-  mode: 'failed',
-  executor: null,
-  workspace: null,
-  baselineCommand: null,
-  killGraceSeconds: 10,
-  continueAsNewAfterEvents: 10_000,
-  heartbeatTimeoutSeconds: 20,
-};
+const CONFIG: DrainConfig = { ...parseDrainInput({}), continueAsNewAfterEvents: 10_000 };
 
 function state(over: Partial<SessionState> = {}): SessionState {
   return {

@@ -6,9 +6,8 @@ import {
   ScheduleOverlapPolicy,
   type Client,
 } from '@temporalio/client';
-import { InputError, parseDrainInput } from '../../domain/input.js';
 import { DEFAULT_TASK_QUEUE } from '../../worker.js';
-import { addDrainFlags, drainInputFromFlags } from '../start-options.js';
+import { addDrainFlags, validatedDrainInput } from '../start-options.js';
 import { UsageError } from '../env.js';
 import { addConnFlags, withClient, type ConnFlags } from '../conn.js';
 import {
@@ -71,13 +70,7 @@ export function registerSchedule(program: Command): void {
     validateScheduleId(id);
     const cron = validateCron(String(flags.cron));
     const timezone = validateTimezone(String(flags.timezone));
-    const input = drainInputFromFlags(flags);
-    try {
-      parseDrainInput(input);
-    } catch (err) {
-      if (err instanceof InputError) throw new UsageError(err.message);
-      throw err;
-    }
+    const input = validatedDrainInput(flags);
     await withClient(flags, async (client) => {
       try {
         await client.schedule.create({

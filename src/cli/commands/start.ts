@@ -3,10 +3,9 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temp
 import { connectClient, startDrain } from '../../client.js';
 import { createPool } from '../../db/pool.js';
 import { backlogCounts } from '../../db/phases.js';
-import { InputError, parseDrainInput } from '../../domain/input.js';
 import { formatPlan, formatSummary } from '../../domain/report.js';
 import { redactUrl } from '../../domain/redact.js';
-import { addDrainFlags, drainInputFromFlags } from '../start-options.js';
+import { addDrainFlags, validatedDrainInput } from '../start-options.js';
 import { followSession } from '../follow.js';
 import { databaseUrlOrEmbedded, onceInterrupted, temporalTarget, UsageError } from '../env.js';
 import { newestSession, readSessionJson } from '../session-lookup.js';
@@ -72,13 +71,7 @@ export function registerStart(program: Command): void {
     .option('--address <host:port>', 'Temporal address (default TEMPORAL_ADDRESS or 127.0.0.1:7233)')
     .option('--namespace <ns>', 'Temporal namespace (default TEMPORAL_NAMESPACE or default)')
     .action(async (flags: Record<string, unknown>) => {
-      const input = drainInputFromFlags(flags);
-      try {
-        parseDrainInput(input);
-      } catch (err) {
-        if (err instanceof InputError) throw new UsageError(err.message);
-        throw err;
-      }
+      const input = validatedDrainInput(flags);
       const json = Boolean(flags.json);
       const t = temporalTarget(flags as { address?: string; namespace?: string });
       const client = await connectClient(t.address, t.namespace);
