@@ -6,7 +6,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestEnv, eventually, type TestEnv } from '../helpers/env.js';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { runDrain } from '../helpers/cli.js';
+import { projectRoot } from '../../src/runtime/paths.js';
+
+const BIN = path.join(projectRoot(), 'bin', 'drain.js');
 import { seedPhases } from '../../src/sim/seed.js';
 import { createPool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrate.js';
@@ -47,6 +52,7 @@ describe('drain start', () => {
       },
       { runId: 'cli-good', phaseId: 'ok', phaseIndex: 0, sim: { scenario: 'complete', events: 1 } },
       { runId: 'cli-slow', phaseId: 'slow', phaseIndex: 0, sim: { scenario: 'complete', seconds: 8 } },
+      { runId: 'cli-int', phaseId: 'slow', phaseIndex: 0, sim: { scenario: 'complete', seconds: 6 } },
     ]);
     await env.startWorker();
   });
@@ -92,6 +98,34 @@ describe('drain start', () => {
       'the session in visibility',
     );
     assert.ok(found);
+  });
+
+  test('Ctrl-C on --wait exits 130 and leaves the session running', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'start',
+        '--task-queue',
+        env.taskQueue,
+        '--run-id',
+        'cli-int',
+        '--session-id',
+        'cli-int-1',
+        '--wait',
+      ],
+      { env: { ...process.env, DATABASE_URL: env.databaseUrl, TEMPORAL_ADDRESS: env.temporal.address } },
+    );
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (out += c));
+    await eventually(() => out.includes('Draining: cli-int / slow'), 30_000, 'the drain to start');
+    child.kill('SIGINT');
+    const code = await new Promise((r) => child.once('close', r));
+    assert.equal(code, 130, out);
+    assert.match(out, /the session goes on in Temporal/);
+    const r = (await env.client.workflow.getHandle('cli-int-1').result()) as { succeeded: number };
+    assert.equal(r.succeeded, 1, 'the session itself finished');
   });
 
   test('a running session id is refused; --resume attaches to it', async () => {
