@@ -6,7 +6,7 @@ import { runExecutorProcess } from './executor-process.js';
 import { recoverPreviousTry, type DrainHeartbeat } from './drain-recovery.js';
 import { renderCommand } from '../src/domain/command-template.js';
 import { buildErrorMessage } from '../src/domain/error-message.js';
-import { redactUrl } from '../src/domain/redact.js';
+import { redactSecrets, redactUrl } from '../src/domain/redact.js';
 import type { AttemptOutcome } from '../src/domain/types.js';
 import { finishAttempt, setAttemptProcess, startAttempt, type AttemptKey } from '../src/db/attempts.js';
 import { getPhase } from '../src/db/phases.js';
@@ -59,7 +59,7 @@ function identityHeader(env: NodeJS.ProcessEnv, req: DrainRequest, argv: string[
     `DATABASE_URL=${redactUrl(env.DATABASE_URL ?? '')}`,
     `AUTOPACK_API_URL=${env.AUTOPACK_API_URL ?? '(not set)'}`,
     `# autopack-drain session=${req.sessionId} run_id=${req.runId} phase_id=${req.phaseId} attempt=${req.attempt} try=${tryNo}`,
-    `# command: ${JSON.stringify(argv)}`,
+    `# command: ${redactSecrets(JSON.stringify(argv))}`,
     `# cwd: ${req.workspace}`,
     `# started_at: ${new Date().toISOString()} timeout: ${req.timeoutSeconds}s`,
     '# ---',

@@ -1,6 +1,6 @@
 import pg from 'pg';
 
-/** A pg pool for DATABASE_URL. Idle clients that lose their server emit 'error'; we log, never crash. */
+/** A pg pool for DATABASE_URL. An idle client that loses its server emits 'error': ignored (never a crash); the pool replaces it. */
 export function createPool(databaseUrl: string, max = 5): pg.Pool {
   const pool = new pg.Pool({
     connectionString: databaseUrl,

@@ -115,4 +115,34 @@ describe('worker killed with SIGKILL mid-drain', () => {
     assert.equal(tries[1].telemetry_events, 4);
     assert.equal((await eventTimes(env, `run-${sessionId}`)).length, 4, 'executor ran once');
   });
+
+  test('Ctrl-C on a worker kills its executor, marks the try interrupted, and another worker finishes', async () => {
+    const sessionId = 'sigint-worker';
+    await seedPhases(env.pool, [
+      { runId: `run-${sessionId}`, phaseId: 'slow', sim: { scenario: 'complete', events: 2, seconds: 8 } },
+    ]);
+    const worker = env.spawnWorker();
+    const handle = await env.client.workflow.start('batchDrain', {
+      taskQueue: env.taskQueue,
+      workflowId: sessionId,
+      args: [{ batchSize: 1, runId: `run-${sessionId}`, heartbeatTimeoutSeconds: 4, killGraceSeconds: 1 }],
+    });
+    const row = await eventually(() => runningRow(env, sessionId), 60_000, 'the executor to start');
+    worker.kill('SIGINT');
+    const code = await new Promise((r) => worker.once('exit', (c) => r(c)));
+    assert.equal(code, 0, 'the worker stopped cleanly');
+    assert.equal(isGroupAlive(row!.pid!), false, 'its executor was killed with it');
+    const replacement = await env.startWorker();
+    const result = (await handle.result()) as SessionResult;
+    await replacement.shutdown();
+    assert.equal(result.succeeded, 1);
+    const tries = (await listSessionAttempts(env.pool, sessionId)).sort((a, b) => a.try - b.try);
+    assert.deepEqual(
+      tries.map((t) => [t.try, t.status]),
+      [
+        [1, 'interrupted'],
+        [2, 'finished'],
+      ],
+    );
+  });
 });
