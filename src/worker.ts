@@ -6,6 +6,7 @@ import { createActivities } from '../activities/index.js';
 import { AUTOPACK_EXECUTOR, type ActivityDeps } from '../activities/deps.js';
 import { createPool } from './db/pool.js';
 import { migrate } from './db/migrate.js';
+import { reapOrphanedExecutors } from './runtime/orphans.js';
 
 export const DEFAULT_TASK_QUEUE = 'autopack-drain';
 export const WORKFLOWS_PATH = path.join(
@@ -72,6 +73,9 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
     leaseTtlSeconds: o.leaseTtlSeconds ?? 60,
     maxLogBytes: o.maxLogBytes ?? (Number(process.env.DRAIN_MAX_LOG_BYTES) || 256 * 1024 * 1024),
   };
+  const reaped = await reapOrphanedExecutors(pool, hostname(), 2_000);
+  if (reaped.length)
+    console.warn(`stopped ${reaped.length} executor(s) left running by a dead worker on this host`);
   const connection = await NativeConnection.connect({ address: o.temporalAddress }).catch(
     async (err: Error) => {
       await pool.end().catch(() => {});

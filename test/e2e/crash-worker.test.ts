@@ -145,4 +145,30 @@ describe('worker killed with SIGKILL mid-drain', () => {
       ],
     );
   });
+
+  test('a worker starting on this host stops an executor whose drain was retried elsewhere', async () => {
+    const sessionId = 'reap-orphans';
+    await seedPhases(env.pool, [
+      { runId: `run-${sessionId}`, phaseId: 'long', sim: { scenario: 'complete', seconds: 60 } },
+    ]);
+    const worker = env.spawnWorker();
+    const handle = await env.client.workflow.start('batchDrain', {
+      taskQueue: env.taskQueue,
+      workflowId: sessionId,
+      // a long heartbeat timeout: the activity retry will not come during this test
+      args: [{ batchSize: 1, runId: `run-${sessionId}`, heartbeatTimeoutSeconds: 300 }],
+    });
+    const row = await eventually(() => runningRow(env, sessionId), 60_000, 'the executor to start');
+    worker.kill('SIGKILL');
+    await new Promise((r) => worker.once('exit', r));
+    assert.equal(isGroupAlive(row!.pid!), true, 'orphaned executor still running');
+    // What a retry on another host does (it cannot kill a process group on this host):
+    await env.pool.query("UPDATE drain_attempts SET status = 'interrupted' WHERE session_id = $1", [
+      sessionId,
+    ]);
+    const next = await env.startWorker();
+    assert.equal(isGroupAlive(row!.pid!), false, 'reaped when a worker started on this host');
+    await handle.terminate('test over');
+    await next.shutdown();
+  });
 });
