@@ -19,7 +19,7 @@ export interface EmbeddedPostgresOptions {
 }
 
 export interface EmbeddedPostgresHandle {
-  /** postgres://drain:<password>@127.0.0.1:<port>/<db> (contains the password: redact before printing). */
+  /** postgres://postgres:<password>@127.0.0.1:<port>/<db> (contains the password: redact before printing). */
   url: string;
   dataDir: string;
   port: number;
