@@ -122,6 +122,10 @@ describe('operator commands of the drain CLI', () => {
     d = await describeSchedule();
     assert.equal(d.paused, false);
     assert.match(await ok(`schedule delete ${SCHED}`), /Deleted schedule ops-nightly/);
+    // Without an id, as in `drain schedule create --cron "0 2 * * *"`: the default id.
+    await ok(`schedule create --cron "0 3 * * *" --paused --task-queue ${env.taskQueue} --batch-size 2`);
+    assert.match(await ok('schedule describe batch-drain'), /cron "0 3 \* \* \*"/);
+    await ok('schedule delete batch-drain');
     const gone = await drain(`schedule describe ${SCHED}`);
     assert.equal(gone.code, 1);
     assert.match(gone.stderr, /no schedule "ops-nightly"/);

@@ -21,6 +21,8 @@ import {
 } from '../schedule-format.js';
 
 const CATCHUP_WINDOW = '10m';
+/** Used when `schedule create` is given no id: its sessions are batch-drain-<timestamp>. */
+const DEFAULT_SCHEDULE_ID = 'batch-drain';
 const TRIGGER_WAIT_MS = 10_000;
 
 /** Runs `fn` on the schedule's handle; a missing schedule becomes a clear error. */
@@ -54,9 +56,9 @@ export function registerSchedule(program: Command): void {
   addConnFlags(
     addDrainFlags(
       schedule
-        .command('create <scheduleId>')
+        .command('create [scheduleId]')
         .description(
-          `create a schedule that starts a drain session (batchDrain) at every cron time; a session still running makes the next one skip; catch-up window ${CATCHUP_WINDOW}`,
+          `create a schedule (id default "${DEFAULT_SCHEDULE_ID}") that starts a drain session (batchDrain) at every cron time; a session still running makes the next one skip; catch-up window ${CATCHUP_WINDOW}`,
         )
         .requiredOption(
           '--cron <expr>',
@@ -66,7 +68,8 @@ export function registerSchedule(program: Command): void {
         .option('--note <text>', 'a note kept on the schedule (shown by describe)')
         .option('--paused', 'create it paused (start it with `drain schedule unpause`)'),
     ).option('--task-queue <name>', 'task queue of the workers', DEFAULT_TASK_QUEUE),
-  ).action(async (id: string, flags: Record<string, unknown> & ConnFlags) => {
+  ).action(async (given: string | undefined, flags: Record<string, unknown> & ConnFlags) => {
+    const id = given ?? DEFAULT_SCHEDULE_ID;
     validateScheduleId(id);
     const cron = validateCron(String(flags.cron));
     const timezone = validateTimezone(String(flags.timezone));
