@@ -57,7 +57,7 @@ export function executorEnv(deps: ActivityDeps, req: DrainRequest): NodeJS.Proce
 function identityHeader(env: NodeJS.ProcessEnv, req: DrainRequest, argv: string[], tryNo: number): string {
   return [
     `DATABASE_URL=${redactUrl(env.DATABASE_URL ?? '')}`,
-    `AUTOPACK_API_URL=${env.AUTOPACK_API_URL ?? '(not set)'}`,
+    `AUTOPACK_API_URL=${env.AUTOPACK_API_URL ? redactUrl(env.AUTOPACK_API_URL) : '(not set)'}`,
     `# autopack-drain session=${req.sessionId} run_id=${req.runId} phase_id=${req.phaseId} attempt=${req.attempt} try=${tryNo}`,
     `# command: ${redactSecrets(JSON.stringify(argv))}`,
     `# cwd: ${req.workspace}`,

@@ -31,7 +31,24 @@ function workerFlags(cmd: Command): Command {
     .option('--max-concurrent <n>', 'activities run at once by this worker', '20');
 }
 
+function checkFlags(flags: ServeFlags): number {
+  const n = Number(flags.maxConcurrent ?? 20);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) {
+    throw new UsageError(`--max-concurrent must be an integer from 1 to 1000, got "${flags.maxConcurrent}"`);
+  }
+  if (flags.apiUrl && !/^https?:\/\/\S+$/i.test(flags.apiUrl)) {
+    throw new UsageError(`--api-url must be an http(s) URL, got "${flags.apiUrl}"`);
+  }
+  if (flags.apiUrl && /^[a-z]+:\/\/[^/@\s]*@/i.test(flags.apiUrl)) {
+    throw new UsageError(
+      '--api-url must not contain credentials: they would be recorded in workflow history',
+    );
+  }
+  return n;
+}
+
 async function serve(flags: ServeFlags, embedded: boolean): Promise<void> {
+  const maxConcurrent = checkFlags(flags);
   installRuntime();
   const interrupted = onceInterrupted();
   const services = await startServices({
@@ -55,7 +72,7 @@ async function serve(flags: ServeFlags, embedded: boolean): Promise<void> {
       workspace,
       executor,
       apiUrl: flags.apiUrl ?? null,
-      maxConcurrentDrains: Number(flags.maxConcurrent ?? 20),
+      maxConcurrentDrains: maxConcurrent,
     });
     console.log('autopack-drain worker running');
     if (services.uiUrl) console.log(`  Temporal Web UI:  ${services.uiUrl}`);
