@@ -1,16 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Queryable } from '../db/pool.js';
-import { groupMembers, terminateGroup } from './process-group.js';
-
-/** Is `pid` alive (and not a zombie)? */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]);
-  } catch {
-    return false;
-  }
-}
+import { groupMembers, isProcessAlive, terminateGroup } from './process-group.js';
 
 /** Does some live member of the group carry this session's executor environment? */
 function groupIsExecutorOf(pgid: number, sessionId: string, runId: string): boolean {
@@ -44,7 +34,7 @@ export async function reapOrphanedExecutors(db: Queryable, host: string, graceMs
   const stopped: number[] = [];
   for (const r of res.rows) {
     const workerPid = Number(r.worker_identity.slice(r.worker_identity.lastIndexOf(':') + 1));
-    if (workerPid && alive(workerPid)) continue; // its worker still runs it
+    if (workerPid && isProcessAlive(workerPid)) continue; // its worker still runs it
     if (!groupIsExecutorOf(r.pid, r.session_id, r.run_id)) continue;
     await terminateGroup(r.pid, graceMs);
     stopped.push(r.pid);

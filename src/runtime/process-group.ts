@@ -1,21 +1,34 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
+/** State letter and process group of a pid from /proc (Linux), or null when it is gone. */
+export function procStat(pid: number | string): { state: string; pgrp: number } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // pid (comm) state ppid pgrp ... ; comm may contain spaces and parentheses
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: rest[0], pgrp: Number(rest[2]) };
+  } catch {
+    return null; // the process ended (or never was)
+  }
+}
+
+const live = (s: { state: string } | null) => s !== null && s.state !== 'Z' && s.state !== 'X';
+
+/** Is `pid` alive? A zombie is not (PID 1 in a container may never reap orphans). Linux. */
+export function isProcessAlive(pid: number): boolean {
+  return live(procStat(pid));
+}
+
 /** Live (non-zombie) pids of a process group; Linux reads /proc, elsewhere kill(-pgid, 0). */
 export function groupMembers(pgid: number): number[] {
   if (process.platform === 'linux') {
-    const out: number[] = [];
-    for (const name of readdirSync('/proc')) {
-      if (!/^\d+$/.test(name)) continue;
-      try {
-        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-        // pid (comm) state ppid pgrp ... ; comm may contain spaces and parentheses
-        const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        if (Number(rest[2]) === pgid && rest[0] !== 'Z' && rest[0] !== 'X') out.push(Number(name));
-      } catch {
-        /* the process ended while we looked */
-      }
-    }
-    return out;
+    return readdirSync('/proc')
+      .filter((name) => /^\d+$/.test(name))
+      .filter((name) => {
+        const s = procStat(name);
+        return live(s) && s!.pgrp === pgid;
+      })
+      .map(Number);
   }
   try {
     process.kill(-pgid, 0);

@@ -12,6 +12,7 @@ import { startTestEnv, eventually, type TestEnv } from '../helpers/env.js';
 import { seedPhases, type PhaseSeed } from '../../src/sim/seed.js';
 import { listSessionAttempts } from '../../src/db/attempts.js';
 import { findTemporalCli } from '../../src/runtime/binaries.js';
+import { isProcessAlive } from '../../src/runtime/process-group.js';
 import type { SessionResult } from '../../src/domain/messages.js';
 
 const RUN_A = 'e2e-run-a';
@@ -75,15 +76,7 @@ const phases: PhaseSeed[] = [
   },
 ];
 
-/** Alive = exists and is not a zombie (PID 1 in a container may never reap orphans). */
-const alive = (pid: number) => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]);
-  } catch {
-    return false;
-  }
-};
+const alive = isProcessAlive;
 
 describe('a real drain session', () => {
   let env: TestEnv;

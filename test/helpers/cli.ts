@@ -1,9 +1,9 @@
 /** The real `drain` CLI as a subprocess, for end-to-end tests. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../../src/runtime/paths.js';
+import { isProcessAlive } from '../../src/runtime/process-group.js';
 
 const BIN = path.join(projectRoot(), 'bin', 'drain.js');
 
@@ -55,11 +55,4 @@ export async function okDrain(address: string, line: string | string[]): Promise
 }
 
 /** Alive = exists and is not a zombie. */
-export function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]);
-  } catch {
-    return false;
-  }
-}
+export const alive = isProcessAlive;

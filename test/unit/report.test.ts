@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseDrainInput } from '../../src/domain/input.js';
+import { newSessionState } from '../../src/domain/session-state.js';
 
 import type { AttemptRow } from '../../src/db/attempts.js';
 import type { SessionState } from '../../src/domain/session-state.js';
@@ -23,40 +24,8 @@ import {
 const CONFIG: DrainConfig = { ...parseDrainInput({}), continueAsNewAfterEvents: 10_000 };
 
 function state(over: Partial<SessionState> = {}): SessionState {
-  return {
-    v: 1,
-    sessionId: 'batch-drain-20251228-060007',
-    startedAt: '2025-12-28T06:00:07+00:00',
-    startedAtMs: Date.parse('2025-12-28T06:00:07Z'),
-    deadlineMs: null,
-    generation: 0,
-    processed: 0,
-    succeeded: 0,
-    failed: 0,
-    timeouts: 0,
-    cancelled: 0,
-    interrupted: 0,
-    telemetryEvents: 0,
-    telemetryGlobalDelta: 0,
-    drainSeconds: 0,
-    llmBoundaryHits: 0,
-    zeroYield: {},
-    consecutiveZeroYield: 0,
-    attempts: {},
-    done: [],
-    runs: {},
-    fingerprintCounts: {},
-    stoppedFingerprints: [],
-    stoppedRuns: {},
-    sampledRuns: [],
-    promisingRuns: [],
-    deprioritizedRuns: [],
-    skipped: [],
-    planned: [],
-    recent: [],
-    stopReason: null,
-    ...over,
-  };
+  const fresh = newSessionState('batch-drain-20251228-060007', Date.parse('2025-12-28T06:00:07Z'), CONFIG);
+  return { ...fresh, startedAt: '2025-12-28T06:00:07+00:00', ...over };
 }
 
 let nextId = 1;
