@@ -9,6 +9,7 @@ import { registerSchedule } from './commands/schedule.js';
 import { registerServe } from './commands/serve.js';
 import { registerStart } from './commands/start.js';
 import { registerStatus } from './commands/status.js';
+import { registerVerify } from './commands/verify.js';
 import { registerWatch } from './commands/watch.js';
 
 const program = new Command('drain')
@@ -21,6 +22,7 @@ const program = new Command('drain')
 registerServe(program);
 registerStart(program);
 registerStatus(program);
+registerVerify(program);
 registerWatch(program);
 registerList(program);
 registerControl(program);

@@ -1,0 +1,180 @@
+/**
+ * The database reads of `drain verify` (one statement per function) and their mapping to
+ * the plain facts of src/domain/verify.ts.
+ */
+import type { Queryable } from './pool.js';
+import type { AttemptFacts, BaselineFacts, RunCounts, SessionFacts } from '../domain/verify.js';
+
+export interface SessionRecordRow {
+  session_id: string;
+  status: string;
+  started_at: Date | null;
+  completed_at: Date | null;
+  workspace: string | null;
+  config: Record<string, unknown> | null;
+  api_process_pattern: string | null;
+  api_processes_start: number | null;
+  api_processes_end: number | null;
+}
+
+/** The session's drain_sessions row, or null. */
+export async function getSessionRecord(db: Queryable, sessionId: string): Promise<SessionRecordRow | null> {
+  const res = await db.query<SessionRecordRow>(
+    `SELECT session_id, status, started_at, completed_at, workspace, config,
+            api_process_pattern, api_processes_start, api_processes_end
+     FROM drain_sessions WHERE session_id = $1`,
+    [sessionId],
+  );
+  return res.rows[0] ?? null;
+}
+
+export interface AttemptTryRow {
+  id: string;
+  exec_run_id: string;
+  run_id: string;
+  phase_id: string;
+  attempt: number;
+  try: number;
+  status: string;
+  initial_state: string | null;
+  final_state: string | null;
+  success: boolean | null;
+  return_code: number | null;
+  signal: string | null;
+  timed_out: boolean;
+  duration_seconds: number | null;
+  stdout_path: string | null;
+  stderr_path: string | null;
+  stdout_bytes: string | null;
+  stderr_bytes: string | null;
+  error_message: string | null;
+  last_failure_reason: string | null;
+  baseline_commit: string | null;
+  run_counts_before: unknown;
+  run_counts_after: unknown;
+  telemetry_by_table: unknown;
+  phase_changed: boolean | null;
+  started_at: Date;
+  finished_at: Date | null;
+}
+
+/** Every try of the session, in the order they were written. */
+export async function listSessionTries(db: Queryable, sessionId: string): Promise<AttemptTryRow[]> {
+  const res = await db.query<AttemptTryRow>(
+    `SELECT id::text AS id, exec_run_id, run_id, phase_id, attempt, try, status, initial_state, final_state,
+            success, return_code, signal, timed_out, duration_seconds, stdout_path, stderr_path,
+            stdout_bytes, stderr_bytes, error_message, last_failure_reason, baseline_commit,
+            run_counts_before, run_counts_after, telemetry_by_table, phase_changed, started_at, finished_at
+     FROM drain_attempts WHERE session_id = $1 ORDER BY id`,
+    [sessionId],
+  );
+  return res.rows;
+}
+
+export interface BaselineRecordRow {
+  commit_sha: string;
+  session_id: string | null;
+  captured_at: Date;
+  duration_seconds: number | null;
+  exit_code: number | null;
+}
+
+/** drain_baselines rows of the given commits. */
+export async function listBaselinesOfCommits(db: Queryable, commits: string[]): Promise<BaselineRecordRow[]> {
+  const res = await db.query<BaselineRecordRow>(
+    `SELECT commit_sha, session_id, captured_at, duration_seconds, exit_code
+     FROM drain_baselines WHERE commit_sha = ANY($1::text[]) ORDER BY commit_sha`,
+    [commits],
+  );
+  return res.rows;
+}
+
+/**
+ * token_budget_escalation_events rows of each final try's run/phase written while the try
+ * ran (started_at .. finished_at), by drain_attempts id; tries without rows are absent.
+ */
+export async function countEscalationsByAttempt(
+  db: Queryable,
+  sessionId: string,
+): Promise<Record<string, number>> {
+  const res = await db.query<{ id: string; n: number }>(
+    `SELECT a.id::text AS id, count(e.id)::int AS n
+     FROM drain_attempts a
+     JOIN token_budget_escalation_events e
+       ON e.run_id = a.run_id AND e.phase_id = a.phase_id
+      AND e.timestamp >= a.started_at AND e.timestamp <= coalesce(a.finished_at, now())
+     WHERE a.session_id = $1 AND a.status IN ('finished', 'reconciled', 'cancelled')
+     GROUP BY a.id`,
+    [sessionId],
+  );
+  return Object.fromEntries(res.rows.map((r) => [r.id, Number(r.n)]));
+}
+
+// ---------------------------------------------------------------------------------------
+// Rows → facts.
+
+const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
+const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+/** A jsonb object of counts ({"QUEUED":2,...}) as numbers; null when absent or not an object. */
+export function countsOf(v: unknown): RunCounts | null {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return null;
+  return Object.fromEntries(
+    Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, Number(x) || 0]),
+  );
+}
+
+export function sessionFacts(r: SessionRecordRow): SessionFacts {
+  return {
+    status: r.status,
+    startedAt: iso(r.started_at),
+    completedAt: iso(r.completed_at),
+    workspace: r.workspace,
+    config: r.config && typeof r.config === 'object' ? r.config : null,
+    apiProcessPattern: r.api_process_pattern,
+    apiProcessesStart: num(r.api_processes_start),
+    apiProcessesEnd: num(r.api_processes_end),
+  };
+}
+
+export function attemptFacts(r: AttemptTryRow): AttemptFacts {
+  return {
+    id: r.id,
+    execRunId: r.exec_run_id ?? '',
+    runId: r.run_id,
+    phaseId: r.phase_id,
+    attempt: r.attempt,
+    tryNo: r.try,
+    status: r.status,
+    initialState: r.initial_state,
+    finalState: r.final_state,
+    success: r.success,
+    returnCode: r.return_code,
+    signal: r.signal,
+    timedOut: r.timed_out,
+    durationSeconds: num(r.duration_seconds),
+    stdoutPath: r.stdout_path,
+    stderrPath: r.stderr_path,
+    stdoutBytes: num(r.stdout_bytes),
+    stderrBytes: num(r.stderr_bytes),
+    errorMessage: r.error_message,
+    lastFailureReason: r.last_failure_reason,
+    baselineCommit: r.baseline_commit,
+    runCountsBefore: countsOf(r.run_counts_before),
+    runCountsAfter: countsOf(r.run_counts_after),
+    telemetryByTable: countsOf(r.telemetry_by_table),
+    phaseChanged: r.phase_changed,
+    startedAt: iso(r.started_at) as string,
+    finishedAt: iso(r.finished_at),
+  };
+}
+
+export function baselineFacts(r: BaselineRecordRow): BaselineFacts {
+  return {
+    commitSha: r.commit_sha,
+    sessionId: r.session_id,
+    capturedAt: iso(r.captured_at) as string,
+    durationSeconds: num(r.duration_seconds),
+    exitCode: r.exit_code,
+  };
+}

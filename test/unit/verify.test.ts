@@ -1,0 +1,584 @@
+/**
+ * judgeCriteria (drain verify): a healthy session passes all six criteria; for each
+ * criterion, a change that breaks exactly that criterion fails only it; N/A cases; and the
+ * small pure helpers (final tries, duration stats, log paths, password check).
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  attemptSet,
+  durationStats,
+  exposesPassword,
+  judgeCriteria,
+  logPathFor,
+  qfc,
+  sumByTable,
+  type AttemptFacts,
+  type LogHeadFacts,
+  type VerifyFacts,
+} from '../../src/domain/verify.js';
+
+const S = 'batch-drain-20251228-060007';
+const LOGS = `/ws/.autonomous_runs/batch_drain_sessions/${S}/logs`;
+const HEADER = [
+  'DATABASE_URL=postgres://postgres:***@127.0.0.1:55432/autopack',
+  'AUTOPACK_API_URL=(not set)',
+  `# autopack-drain session=${S}`,
+];
+
+function attempt(id: string, over: Partial<AttemptFacts> = {}): AttemptFacts {
+  const base = `${LOGS}/${id}`;
+  return {
+    id,
+    execRunId: 'run-1',
+    runId: 'run-a',
+    phaseId: `p${id}`,
+    attempt: 1,
+    tryNo: 1,
+    status: 'finished',
+    initialState: 'FAILED',
+    finalState: 'COMPLETE',
+    success: true,
+    returnCode: 0,
+    signal: null,
+    timedOut: false,
+    durationSeconds: 12.5,
+    stdoutPath: `${base}.stdout.txt`,
+    stderrPath: `${base}.stderr.txt`,
+    stdoutBytes: 200,
+    stderrBytes: 0,
+    errorMessage: null,
+    lastFailureReason: null,
+    baselineCommit: 'abc123',
+    runCountsBefore: { FAILED: 3, COMPLETE: 1 },
+    runCountsAfter: { FAILED: 2, COMPLETE: 2 },
+    telemetryByTable: { token_estimation_v2_events: 3, token_budget_escalation_events: 0 },
+    phaseChanged: true,
+    startedAt: '2025-12-28T06:00:07.000Z',
+    finishedAt: '2025-12-28T06:00:19.500Z',
+    ...over,
+  };
+}
+
+const failed = (over: Partial<AttemptFacts>): Partial<AttemptFacts> => ({
+  finalState: 'FAILED',
+  success: false,
+  telemetryByTable: { token_estimation_v2_events: 0, token_budget_escalation_events: 0 },
+  ...over,
+});
+
+/** Healthy: a success, a retried failure after an interrupted try, a crash, an escalation, a timeout. */
+function healthyTries(): AttemptFacts[] {
+  const a3err = `${LOGS}/3.stderr.txt`;
+  return [
+    attempt('1'),
+    attempt('2', {
+      phaseId: 'p2',
+      status: 'interrupted',
+      success: null,
+      returnCode: null,
+      durationSeconds: 4,
+    }),
+    attempt(
+      '3',
+      failed({
+        phaseId: 'p2',
+        tryNo: 2,
+        initialState: null,
+        runCountsBefore: null,
+        returnCode: 1,
+        lastFailureReason: 'patch apply failed',
+        errorMessage: 'patch apply failed',
+        durationSeconds: 30,
+        stderrBytes: 40,
+        stderrPath: a3err,
+      }),
+    ),
+    attempt(
+      '4',
+      failed({
+        runId: 'run-b',
+        returnCode: 3,
+        errorMessage: `executor exited with return code 3 and no failure reason recorded (final state FAILED; stderr: ${LOGS}/4.stderr.txt (12 bytes))`,
+        stderrBytes: 12,
+        durationSeconds: 2.25,
+      }),
+    ),
+    attempt(
+      '5',
+      failed({
+        runId: 'run-b',
+        lastFailureReason: 'TOKEN_ESCALATION: output truncated',
+        errorMessage: 'TOKEN_ESCALATION: output truncated [RETRYABLE: token budget escalation needed]',
+        returnCode: 1,
+        durationSeconds: 8,
+        telemetryByTable: { token_estimation_v2_events: 1, token_budget_escalation_events: 2 },
+      }),
+    ),
+    attempt(
+      '6',
+      failed({
+        runId: 'run-b',
+        returnCode: null,
+        signal: 'SIGKILL',
+        timedOut: true,
+        errorMessage: `phase timed out after 4s (no failure reason recorded; killed by SIGKILL; final state EXECUTING; stderr: ${LOGS}/6.stderr.txt (empty); stdout: ${LOGS}/6.stdout.txt (30 bytes))`,
+        durationSeconds: 5.1,
+        stdoutBytes: 30,
+      }),
+    ),
+  ];
+}
+
+const okLog = (a: AttemptFacts): LogHeadFacts => ({
+  stdoutPath: a.stdoutPath,
+  stderrPath: a.stderrPath,
+  stdoutExists: true,
+  stderrExists: true,
+  firstLines: [...HEADER, '[sim] draining'],
+});
+
+function healthy(): VerifyFacts {
+  const tries = healthyTries();
+  return {
+    sessionId: S,
+    session: {
+      status: 'completed',
+      startedAt: '2025-12-28T06:00:00.000Z',
+      completedAt: '2025-12-28T06:10:00.000Z',
+      workspace: '/ws',
+      config: { skipRunsWithQueued: true, batchSize: 10 },
+      apiProcessPattern: 'uvicorn',
+      apiProcessesStart: 1,
+      apiProcessesEnd: 1,
+    },
+    tries,
+    logs: Object.fromEntries(tries.filter((t) => t.status !== 'interrupted').map((t) => [t.id, okLog(t)])),
+    baselines: [
+      {
+        commitSha: 'abc123',
+        sessionId: S,
+        capturedAt: '2025-12-28T06:00:01.000Z',
+        durationSeconds: 3,
+        exitCode: 0,
+      },
+    ],
+    escalations: { '5': 2 },
+  };
+}
+
+/** Facts with the try `id` changed. */
+function withTry(id: string, over: Partial<AttemptFacts>): (f: VerifyFacts) => void {
+  return (f) => {
+    f.tries = f.tries.map((t) => (t.id === id ? { ...t, ...over } : t));
+  };
+}
+
+const statuses = (f: VerifyFacts) => judgeCriteria(f).criteria.map((c) => c.status);
+const failedIds = (f: VerifyFacts) =>
+  judgeCriteria(f)
+    .criteria.filter((c) => c.status === 'FAIL')
+    .map((c) => c.id);
+
+describe('a healthy session', () => {
+  test('passes all six criteria, in the plan order, with no problems', () => {
+    const r = judgeCriteria(healthy());
+    assert.equal(r.verdict, 'PASS');
+    assert.deepEqual(
+      r.criteria.map((c) => [c.id, c.status, c.problems]),
+      [1, 2, 3, 4, 5, 6].map((id) => [id, 'PASS', []]),
+    );
+    assert.deepEqual(
+      r.criteria.map((c) => c.title),
+      [
+        'No Silent Failures',
+        'No "Unknown error" without evidence',
+        'Correct Phase Selection Safety',
+        'Environment/Identity Consistency',
+        'Throughput / Stability',
+        'Telemetry Viability',
+      ],
+    );
+  });
+
+  test('evidence: counts of final tries, interrupted tries, retried phases, telemetry deltas', () => {
+    const [c1, c2, c3, c4, c5, c6] = judgeCriteria(healthy()).criteria;
+    assert.deepEqual(c1.evidence, {
+      attempts: 5,
+      with_return_code: 5,
+      with_duration: 5,
+      with_output: 5,
+      missing_logs: 0,
+      missing_log_files: [],
+      interrupted_tries: 1,
+      running_tries: 0,
+    });
+    assert.deepEqual(c2.evidence, {
+      unknown_error: 0,
+      failures: 4,
+      failures_without_reason: 2,
+      without_reason_with_exit_and_log: 2,
+    });
+    assert.equal(c3.evidence.retried_phases, 5);
+    assert.equal(c3.evidence.skip_runs_with_queued_overridden, false);
+    assert.deepEqual((c3.evidence.retried as unknown[])[1], {
+      run_id: 'run-a',
+      phase_id: 'p2',
+      attempt: 1,
+      before: { queued: 0, failed: 3, complete: 1 }, // from try 1: try 2 recorded none
+      after: { queued: 0, failed: 2, complete: 2 },
+    });
+    assert.deepEqual(c4.evidence.database_urls, ['postgres://postgres:***@127.0.0.1:55432/autopack']);
+    assert.deepEqual(c4.evidence.api_urls, ['(not set)']);
+    assert.equal(c4.evidence.with_identity_header, 5);
+    assert.equal(c5.evidence.median_seconds, 8);
+    assert.deepEqual(c5.evidence.baseline_captures, [
+      { commit: 'abc123', captures: 1, captured_by_this_session: 1, duration_seconds: 3 },
+    ]);
+    assert.deepEqual(c6.evidence.telemetry_delta, {
+      token_estimation_v2_events: 3,
+      token_budget_escalation_events: 0,
+    });
+    assert.deepEqual(c6.evidence.escalations, [{ run_id: 'run-b', phase_id: 'p5', attempt: 1, rows: 2 }]);
+  });
+
+  test('summaries are one short line each', () => {
+    const r = judgeCriteria(healthy());
+    assert.deepEqual(
+      r.criteria.map((c) => c.summary),
+      [
+        '5 attempts, 5 with return code, 5 with duration, 5 with output, 0 missing logs, 1 interrupted try',
+        '0 "Unknown error", 4 failures (2 without a DB reason, 2 of them with exit status and log path)',
+        '5 FAILED phases retried, 0 in runs with QUEUED > 0',
+        '5/5 stdout logs begin with DATABASE_URL and AUTOPACK_API_URL (postgres://postgres:***@127.0.0.1:55432/autopack), 0 exit-0 attempts with the phase unchanged',
+        'median 8s (min 2.25s, p90 30s, max 30s), 0 instant completions, API processes 1→1, baseline captures: abc123×1',
+        '1 successful attempt: +3 token_estimation_v2_events, +0 token_budget_escalation_events; 1 escalation (2 rows)',
+      ],
+    );
+  });
+});
+
+// Each change must fail exactly the criteria listed (the others stay PASS or N/A).
+const breaking: Array<[name: string, change: (f: VerifyFacts) => void, failing: number[], problem: RegExp]> =
+  [
+    [
+      '1: the executor wrote nothing to stdout or stderr',
+      withTry('1', { stdoutBytes: 0, stderrBytes: 0 }),
+      [1],
+      /run-a\/p1 attempt 1: the executor wrote nothing/,
+    ],
+    [
+      '1: output sizes not recorded',
+      withTry('1', { stdoutBytes: null, stderrBytes: null }),
+      [1],
+      /output size not recorded/,
+    ],
+    [
+      '1: the stderr log is missing on disk',
+      (f) => (f.logs['4'] = { ...f.logs['4'], stderrExists: false }),
+      [1],
+      /stderr log missing: .*4\.stderr\.txt/,
+    ],
+    [
+      '1: a success without return code or signal',
+      withTry('1', { returnCode: null }),
+      [1],
+      /no return code, signal, timeout or cancellation/,
+    ],
+    [
+      '1: a try still running although the session completed',
+      (f) =>
+        f.tries.push(attempt('9', { phaseId: 'p9', status: 'running', success: null, returnCode: null })),
+      [1],
+      /run-a\/p9 attempt 1: still 'running' but the session is completed/,
+    ],
+    [
+      '1: an attempt with only interrupted tries in a completed session',
+      (f) => f.tries.push(attempt('9', { phaseId: 'p9', status: 'interrupted', success: null })),
+      [1],
+      /only interrupted tries, no outcome recorded/,
+    ],
+    [
+      '1+5: an attempt without a duration',
+      withTry('4', { durationSeconds: null }),
+      [1, 5],
+      /run-b\/p4 attempt 1: no duration recorded/,
+    ],
+    [
+      '1+4: the stdout log is missing (no identity header to check)',
+      (f) => (f.logs['1'] = { ...f.logs['1'], stdoutExists: false, firstLines: [] }),
+      [1, 4],
+      /stdout log missing/,
+    ],
+    [
+      '2: "Unknown error" as the recorded message',
+      withTry('3', { errorMessage: 'Unknown error', lastFailureReason: 'Unknown error' }),
+      [2],
+      /"Unknown error" recorded/,
+    ],
+    [
+      '2: "unknown ERROR" only in the failure reason (case-insensitive)',
+      withTry('3', { lastFailureReason: 'executor: unknown ERROR' }),
+      [2],
+      /"Unknown error" recorded/,
+    ],
+    [
+      '2: a failure without a DB reason whose message names no log',
+      withTry('4', { errorMessage: 'executor exited with return code 3' }),
+      [2],
+      /failed without a DB reason and its error message lacks a log path/,
+    ],
+    [
+      '2: a failure without a DB reason and without a return code (blank reason counts as none)',
+      withTry('4', { returnCode: null, lastFailureReason: '  ', stderrBytes: 12 }),
+      [1, 2],
+      /lacks a return code/,
+    ],
+    [
+      '3: a FAILED phase retried in a run with QUEUED phases',
+      withTry('1', { runCountsBefore: { QUEUED: 2, FAILED: 3 } }),
+      [3],
+      /FAILED phase retried in a run with 2 QUEUED phase\(s\)/,
+    ],
+    [
+      '3: run counts at the start inherited from try 1 show QUEUED > 0',
+      withTry('2', { runCountsBefore: { QUEUED: 1 } }),
+      [3],
+      /run-a\/p2 attempt 1 try 2: FAILED phase retried in a run with 1 QUEUED/,
+    ],
+    [
+      '3: run counts at the end not recorded',
+      withTry('3', { runCountsAfter: null }),
+      [3],
+      /phase counts at the end of the attempt were not recorded/,
+    ],
+    [
+      '4: the stdout log does not begin with the identity lines',
+      (f) => (f.logs['1'] = { ...f.logs['1'], firstLines: ['[sim] draining', ...HEADER] }),
+      [4],
+      /does not begin with DATABASE_URL=/,
+    ],
+    [
+      '4: AUTOPACK_API_URL is not the second line',
+      (f) => (f.logs['1'] = { ...f.logs['1'], firstLines: [HEADER[0], HEADER[2], HEADER[1]] }),
+      [4],
+      /second stdout line is not AUTOPACK_API_URL=/,
+    ],
+    [
+      '4: a DATABASE_URL with its password in the log',
+      (f) =>
+        (f.logs['1'] = { ...f.logs['1'], firstLines: ['DATABASE_URL=postgres://u:hunter2@db/x', HEADER[1]] }),
+      [4],
+      /DATABASE_URL with an unredacted password/,
+    ],
+    [
+      '4: exit 0 while the phase did not change (API/DB mismatch)',
+      withTry('4', {
+        returnCode: 0,
+        phaseChanged: false,
+        errorMessage: `executor exited 0 but the phase is FAILED (no failure reason recorded; stdout: ${LOGS}/4.stdout.txt (20 bytes))`,
+      }),
+      [4],
+      /exited 0 but the phase did not change: possible API\/DB mismatch/,
+    ],
+    [
+      '5: more API server processes at the end than at the start',
+      (f) => (f.session!.apiProcessesEnd = 4),
+      [5],
+      /API server processes grew from 1 to 4 .*uvicorn.*leaked/,
+    ],
+    [
+      '6: a successful attempt without a telemetry delta',
+      withTry('1', { telemetryByTable: null }),
+      [6],
+      /succeeded but its telemetry delta was not captured/,
+    ],
+    [
+      '6: a token escalation without escalation rows',
+      (f) => (f.escalations = {}),
+      [6],
+      /hit a token escalation but no token_budget_escalation_events rows/,
+    ],
+  ];
+
+describe('a change that breaks one criterion fails only that one', () => {
+  for (const [name, change, failing, problem] of breaking) {
+    test(name, () => {
+      const f = healthy();
+      change(f);
+      const r = judgeCriteria(f);
+      assert.equal(r.verdict, 'FAIL');
+      assert.deepEqual(failedIds(f), failing);
+      const problems = r.criteria.flatMap((c) => c.problems);
+      assert.ok(
+        problems.some((p) => problem.test(p)),
+        `no problem matching ${problem}: ${problems.join('\n')}`,
+      );
+    });
+  }
+});
+
+describe('N/A and overrides', () => {
+  const cases: Array<[name: string, change: (f: VerifyFacts) => void, expect: string[]]> = [
+    [
+      'a session without attempts: everything N/A, verdict PASS',
+      (f) => {
+        f.tries = [];
+        f.logs = {};
+        f.escalations = {};
+      },
+      ['N/A', 'N/A', 'N/A', 'N/A', 'N/A', 'N/A'],
+    ],
+    [
+      'no FAILED phase retried (queued mode): criterion 3 N/A',
+      (f) => (f.tries = f.tries.map((t) => ({ ...t, initialState: 'QUEUED' }))),
+      ['PASS', 'PASS', 'N/A', 'PASS', 'PASS', 'PASS'],
+    ],
+    [
+      'no successes and no escalation: criterion 6 N/A',
+      (f) => {
+        f.tries = f.tries.filter((t) => t.id === '4' || t.id === '6');
+        f.escalations = {};
+      },
+      ['PASS', 'PASS', 'PASS', 'PASS', 'PASS', 'N/A'],
+    ],
+    [
+      'QUEUED > 0 at the start but the session overrode skipRunsWithQueued',
+      (f) => {
+        withTry('1', { runCountsBefore: { QUEUED: 2 } })(f);
+        f.session!.config = { skipRunsWithQueued: false };
+      },
+      ['PASS', 'PASS', 'PASS', 'PASS', 'PASS', 'PASS'],
+    ],
+    [
+      'API process counts not recorded: values n/a, still PASS',
+      (f) => {
+        f.session!.apiProcessesStart = null;
+        f.session!.apiProcessesEnd = null;
+      },
+      ['PASS', 'PASS', 'PASS', 'PASS', 'PASS', 'PASS'],
+    ],
+    [
+      'a running try while the session still runs is no problem',
+      (f) => {
+        f.session!.status = 'running';
+        f.session!.completedAt = null;
+        f.tries.push(attempt('9', { phaseId: 'p9', status: 'running', success: null, returnCode: null }));
+      },
+      ['PASS', 'PASS', 'PASS', 'PASS', 'PASS', 'PASS'],
+    ],
+    [
+      'no drain_sessions row (older sessions): judged from the attempts',
+      (f) => (f.session = null),
+      ['PASS', 'PASS', 'PASS', 'PASS', 'PASS', 'PASS'],
+    ],
+    [
+      'an instant completion is listed, not failed',
+      withTry('1', { durationSeconds: 0.2 }),
+      ['PASS', 'PASS', 'PASS', 'PASS', 'PASS', 'PASS'],
+    ],
+    [
+      'exit 0 with phase_changed unknown (null) is not flagged',
+      withTry('1', { phaseChanged: null }),
+      ['PASS', 'PASS', 'PASS', 'PASS', 'PASS', 'PASS'],
+    ],
+  ];
+  for (const [name, change, expect] of cases) {
+    test(name, () => {
+      const f = healthy();
+      change(f);
+      assert.deepEqual(statuses(f), expect);
+      assert.equal(judgeCriteria(f).verdict, 'PASS');
+    });
+  }
+
+  test('instant completions and phase_changed unknown appear as evidence', () => {
+    const f = healthy();
+    withTry('1', { durationSeconds: 0.2, phaseChanged: null })(f);
+    const [, , , c4, c5] = judgeCriteria(f).criteria;
+    assert.deepEqual(c5.evidence.instant_completions, ['run-a/p1 attempt 1 (0.2s)']);
+    assert.equal(c5.evidence.instant_threshold_seconds, 1);
+    assert.equal(c4.evidence.phase_changed_unknown, 1);
+  });
+});
+
+describe('helpers', () => {
+  test('attemptSet: the final try of each attempt, interrupted and running tries counted', () => {
+    const tries = [
+      attempt('1', { phaseId: 'p', status: 'interrupted', initialState: 'FAILED' }),
+      attempt('2', { phaseId: 'p', tryNo: 2, status: 'interrupted', initialState: 'EXECUTING' }),
+      attempt('3', { phaseId: 'p', tryNo: 3, status: 'reconciled', initialState: null }),
+      attempt('4', { phaseId: 'q', status: 'running' }),
+      attempt('5', { phaseId: 'r', execRunId: 'run-2', status: 'cancelled' }),
+      attempt('6', { phaseId: 'r', execRunId: 'run-1', status: 'finished' }),
+    ];
+    const set = attemptSet(tries);
+    assert.deepEqual(
+      set.finals.map((a) => [a.id, a.initialState]),
+      [
+        ['3', 'FAILED'],
+        ['5', 'FAILED'],
+        ['6', 'FAILED'],
+      ],
+    );
+    assert.equal(set.interrupted, 2);
+    assert.deepEqual(
+      set.running.map((a) => a.id),
+      ['4'],
+    );
+    assert.deepEqual(set.withoutOutcome, []);
+  });
+
+  const stats: Array<[number[], ReturnType<typeof durationStats>]> = [
+    [[], { median: null, min: null, max: null, p90: null }],
+    [[5], { median: 5, min: 5, max: 5, p90: 5 }],
+    [[4, 1, 3, 2], { median: 2.5, min: 1, max: 4, p90: 4 }],
+    [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], { median: 5.5, min: 1, max: 10, p90: 9 }],
+    [[0.1234, 0.2], { median: 0.162, min: 0.123, max: 0.2, p90: 0.2 }],
+  ];
+  for (const [xs, expect] of stats) {
+    test(`durationStats(${JSON.stringify(xs)})`, () => assert.deepEqual(durationStats(xs), expect));
+  }
+
+  const urls: Array<[string, boolean]> = [
+    ['DATABASE_URL=postgres://postgres:***@127.0.0.1:5432/autopack', false],
+    ['DATABASE_URL=postgres://postgres@127.0.0.1:5432/autopack', false],
+    ['DATABASE_URL=postgresql:///autopack?host=/run/postgresql', false],
+    ['DATABASE_URL=sqlite:///tmp/autopack.db', false],
+    ['DATABASE_URL=postgres://postgres:s3cret@127.0.0.1:5432/autopack', true],
+    ['DATABASE_URL=postgres://u@h/db?password=s3cret', true],
+  ];
+  for (const [line, exposed] of urls) {
+    test(`exposesPassword(${line}) = ${exposed}`, () => assert.equal(exposesPassword(line), exposed));
+  }
+
+  const paths: Array<[string | null, string | null, string | null, string | null]> = [
+    // stored, recorded workspace, --workspace, expected
+    ['/ws/.autonomous_runs/x/a.stdout.txt', '/ws', null, '/ws/.autonomous_runs/x/a.stdout.txt'],
+    ['/ws/.autonomous_runs/x/a.stdout.txt', '/ws/', '/moved', '/moved/.autonomous_runs/x/a.stdout.txt'],
+    ['/old/.autonomous_runs/x/a.stdout.txt', null, '/moved/', '/moved/.autonomous_runs/x/a.stdout.txt'],
+    ['/elsewhere/a.stdout.txt', '/ws', '/moved', '/elsewhere/a.stdout.txt'],
+    ['logs/a.stdout.txt', '/ws', null, '/ws/logs/a.stdout.txt'],
+    ['logs/a.stdout.txt', null, null, '/cwd/logs/a.stdout.txt'],
+    ['logs/a.stdout.txt', '/ws', '/moved', '/moved/logs/a.stdout.txt'],
+    [null, '/ws', null, null],
+    ['  ', '/ws', null, null],
+  ];
+  for (const [stored, recorded, ws, expect] of paths) {
+    test(`logPathFor(${stored}, recorded ${recorded}, --workspace ${ws})`, () =>
+      assert.equal(logPathFor(stored, { recordedWorkspace: recorded, workspace: ws, base: '/cwd' }), expect));
+  }
+
+  test('qfc and sumByTable', () => {
+    assert.equal(qfc(null), null);
+    assert.deepEqual(qfc({ QUEUED: 2, EXECUTING: 1 }), { queued: 2, failed: 0, complete: 0 });
+    assert.deepEqual(sumByTable([]), { token_estimation_v2_events: 0, token_budget_escalation_events: 0 });
+    assert.deepEqual(
+      sumByTable([
+        { token_estimation_v2_events: 2, token_budget_escalation_events: 1 },
+        { token_estimation_v2_events: 3, other_events: 4 },
+      ]),
+      { token_estimation_v2_events: 5, token_budget_escalation_events: 1, other_events: 4 },
+    );
+  });
+});
