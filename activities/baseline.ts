@@ -8,6 +8,7 @@ import type { BaselineInfo } from './drain.js';
 import { renderCommand } from '../src/domain/command-template.js';
 import { safeFileComponent } from '../src/domain/files.js';
 import { getBaseline, insertBaseline } from '../src/db/baselines.js';
+import type { DatabaseIdentity } from '../src/db/identity.js';
 
 /** The workspace's git commit, or null outside a git checkout. */
 export async function workspaceCommit(workspace: string): Promise<string | null> {
@@ -26,6 +27,7 @@ export function baselineActivities(deps: ActivityDeps) {
       workspace: string;
       baselineCommand: string | null;
       timeoutSeconds: number;
+      database?: DatabaseIdentity | null;
     }): Promise<BaselineInfo> {
       const commit = await workspaceCommit(o.workspace);
       if (!o.baselineCommand) return { commit, artifactPath: null, captured: false };

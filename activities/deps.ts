@@ -1,10 +1,15 @@
 import type pg from 'pg';
+import type { DatabaseIdentity } from '../src/db/identity.js';
 
 /** What the worker gives its activities: connections and the worker's defaults. */
 export interface ActivityDeps {
   pool: pg.Pool;
   /** The same DATABASE_URL the executor gets. Never leaves the worker unredacted. */
   databaseUrl: string;
+  /** The database DATABASE_URL points at; sessions pinned to another one are refused. */
+  database: DatabaseIdentity;
+  /** Secret values of this worker (its DATABASE_URL password …), redacted wherever they appear. */
+  knownSecrets: string[];
   /** Defaults for sessions whose input does not say. */
   defaults: { workspace: string; executor: string; apiUrl: string | null };
   /** host name and pid, shown in records. */

@@ -1,17 +1,20 @@
-import { open, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { ActivityDeps } from './deps.js';
 import type { DrainRequest } from './drain.js';
+import type { AttemptLogPaths } from './paths.js';
+import { redactOutcome } from './redact-records.js';
+import { fileTail } from '../src/runtime/log-tail.js';
 import { terminateGroup } from '../src/runtime/process-group.js';
-import { buildErrorMessage } from '../src/domain/error-message.js';
+import { outcomeFromFacts, type ExitFacts } from '../src/domain/attempt-outcome.js';
 import { TERMINAL_STATES, type AttemptOutcome } from '../src/domain/types.js';
 import {
   finalTryOf,
   finishAttempt,
   markInterrupted,
-  outcomeFromRow,
+  startAttempt,
   type AttemptKey,
 } from '../src/db/attempts.js';
-import { getPhase } from '../src/db/phases.js';
+import { getPhase, runStateCounts, type PhaseRow } from '../src/db/phases.js';
 import { countTelemetrySince } from '../src/db/telemetry.js';
 
 /** What the drain activity heartbeats while the executor runs. */
@@ -21,122 +24,134 @@ export interface DrainHeartbeat {
   pid: number | null;
   pgid: number | null;
   startedAt: string;
-  logPaths: { dir: string; stdout: string; stderr: string; exit: string };
+  logPaths: AttemptLogPaths;
   bytesOut: number;
   lastOutputAt: string | null;
 }
 
-async function tailOf(file: string, bytes = 8192): Promise<{ text: string; size: number }> {
-  try {
-    const fh = await open(file, 'r');
-    try {
-      const { size } = await fh.stat();
-      const start = Math.max(0, size - bytes);
-      const buf = Buffer.alloc(size - start);
-      await fh.read(buf, 0, buf.length, start);
-      return { text: buf.toString('utf8').replace(/\u0000/g, ''), size };
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    return { text: '', size: 0 };
+export interface Recovery {
+  /** The outcome to report without running the executor again, or null: drain again. */
+  outcome: AttemptOutcome | null;
+  /** Earlier tries this retry marked interrupted. */
+  interruptedTries: number;
+}
+
+async function markEarlierTries(deps: ActivityDeps, key: AttemptKey): Promise<number> {
+  let marked = 0;
+  for (let t = 1; t < key.tryNo; t++) {
+    marked += await markInterrupted(
+      deps.pool,
+      { ...key, tryNo: t },
+      `interrupted: the worker running try ${t} stopped (crash, kill or lost connection); retried as try ${key.tryNo}`,
+    );
   }
+  return marked;
 }
 
 /**
  * A retried drain (the previous worker died or lost the task): kill what is left of the old
  * process group, mark the earlier tries interrupted (their logs stay), and if the phase
  * reached a terminal state meanwhile, record that outcome without running the executor again.
- * Returns null when the phase must be drained again.
  */
 export async function recoverPreviousTry(
   deps: ActivityDeps,
   req: DrainRequest,
   key: AttemptKey,
   prev: DrainHeartbeat | undefined,
-): Promise<AttemptOutcome | null> {
-  // An earlier try already recorded the outcome (its completion was lost): report it once.
+): Promise<Recovery> {
+  // An earlier try of this execution already recorded the outcome (its completion was lost).
   const recorded = await finalTryOf(deps.pool, key);
-  if (recorded) return outcomeFromRow(recorded);
+  if (recorded?.outcome) return { outcome: recorded.outcome, interruptedTries: 0 };
   if (prev?.pgid && prev.host === deps.host) {
     await terminateGroup(prev.pgid, req.killGraceSeconds * 1000);
   }
-  for (let t = 1; t < key.tryNo; t++) {
-    await markInterrupted(
-      deps.pool,
-      { ...key, tryNo: t },
-      `interrupted: the worker running try ${t} stopped (crash, kill or lost connection); retried as try ${key.tryNo}`,
-    );
-  }
-  if (!prev) return null;
+  const interruptedTries = await markEarlierTries(deps, key);
+  if (!prev) return { outcome: null, interruptedTries };
   const phase = await getPhase(deps.pool, req.runId, req.phaseId);
   const startedMs = Date.parse(prev.startedAt);
   const changedSinceStart = phase?.updated_at ? phase.updated_at.getTime() >= startedMs - 1000 : false;
-  if (!phase || !TERMINAL_STATES.includes(phase.state) || !changedSinceStart) return null;
+  if (!phase || !TERMINAL_STATES.includes(phase.state) || !changedSinceStart) {
+    return { outcome: null, interruptedTries };
+  }
+  const outcome = await reconcile(deps, req, key, prev, phase, interruptedTries);
+  return { outcome, interruptedTries };
+}
 
+/** Records, as this try's outcome, the terminal state the phase reached under the dead worker. */
+async function reconcile(
+  deps: ActivityDeps,
+  req: DrainRequest,
+  key: AttemptKey,
+  prev: DrainHeartbeat,
+  phase: PhaseRow,
+  interruptedTries: number,
+): Promise<AttemptOutcome> {
   const exit = await readExitRecord(prev.logPaths.exit);
-  const [out, err] = await Promise.all([tailOf(prev.logPaths.stdout), tailOf(prev.logPaths.stderr)]);
-  const lastFailureReason = phase.last_failure_reason?.trim() ? phase.last_failure_reason : null;
-  const success = phase.state === 'COMPLETE' && (exit ? exit.returnCode === 0 : true);
-  const returnCode = exit?.returnCode ?? null;
-  const finishedAt = new Date().toISOString();
-  const events = await countTelemetrySince(deps.pool, req.runId, req.phaseId, prev.startedAt);
-  const outcome: AttemptOutcome = {
-    runId: req.runId,
-    phaseId: req.phaseId,
-    attempt: req.attempt,
+  const [out, err] = await Promise.all([fileTail(prev.logPaths.stdout), fileTail(prev.logPaths.stderr)]);
+  const byTable = await countTelemetrySince(deps.pool, req.runId, req.phaseId, prev.startedAt);
+  const events = Object.values(byTable).reduce((a, b) => a + b, 0);
+  const runCounts = await runStateCounts(deps.pool, req.runId);
+  const outcome = redactOutcome(
+    deps,
+    outcomeFromFacts({
+      runId: req.runId,
+      phaseId: req.phaseId,
+      attempt: req.attempt,
+      timeoutSeconds: req.timeoutSeconds,
+      initialState: null,
+      final: { state: phase.state, lastFailureReason: phase.last_failure_reason },
+      exit,
+      elapsedSeconds: Math.round(Date.now() - Date.parse(prev.startedAt)) / 1000,
+      reconciled: true,
+      spawnError: null,
+      outputCapped: null,
+      logs: {
+        stdoutPath: prev.logPaths.stdout,
+        stderrPath: prev.logPaths.stderr,
+        stdoutExcerpt: out.text,
+        stderrExcerpt: err.text,
+        stdoutBytes: out.bytes,
+        stderrBytes: err.bytes,
+      },
+      llmBoundaryHit: false,
+      telemetryEvents: events,
+      telemetryGlobalDelta: events,
+      telemetryByTable: byTable,
+      runCountsBefore: null,
+      runCountsAfter: runCounts,
+      phaseChanged: true,
+      interruptedTries,
+      startedAt: prev.startedAt,
+      finishedAt: new Date().toISOString(),
+      workerIdentity: deps.identity,
+      baselineCommit: req.baseline?.commit ?? null,
+    }),
+  );
+  // This try's own row: it ran no executor; its evidence is the earlier try's logs.
+  await startAttempt(deps.pool, key, {
     initialState: null,
-    finalState: phase.state,
-    success,
-    returnCode,
-    signal: exit?.signal ?? null,
-    timedOut: exit?.timedOut ?? false,
-    cancelled: false,
-    reconciled: true,
-    durationSeconds: exit?.durationSeconds ?? Math.round(Date.now() - startedMs) / 1000,
     stdoutPath: prev.logPaths.stdout,
     stderrPath: prev.logPaths.stderr,
-    stdoutExcerpt: out.text,
-    stderrExcerpt: err.text,
-    stdoutBytes: out.size,
-    stderrBytes: err.size,
-    lastFailureReason,
-    errorMessage: success
-      ? null
-      : buildErrorMessage({
-          success,
-          finalState: phase.state,
-          lastFailureReason,
-          returnCode,
-          signal: exit?.signal ?? null,
-          timedOut: exit?.timedOut ?? false,
-          timeoutSeconds: req.timeoutSeconds,
-          stdoutPath: prev.logPaths.stdout,
-          stderrPath: prev.logPaths.stderr,
-          stdoutBytes: out.size,
-          stderrBytes: err.size,
-        }),
-    llmBoundaryHit: false,
-    telemetryEvents: events,
-    telemetryGlobalDelta: events,
-    startedAt: prev.startedAt,
-    finishedAt,
     workerIdentity: deps.identity,
     baselineCommit: req.baseline?.commit ?? null,
-  };
+    startedAt: prev.startedAt,
+    runCountsBefore: null,
+  });
   await finishAttempt(deps.pool, key, 'reconciled', outcome);
   return outcome;
 }
 
 /** Reads the exit record a previous try left next to its logs, if any. */
-export async function readExitRecord(file: string): Promise<{
-  returnCode: number | null;
-  signal: string | null;
-  timedOut: boolean;
-  durationSeconds: number;
-} | null> {
+export async function readExitRecord(file: string): Promise<ExitFacts | null> {
   try {
-    return JSON.parse(await readFile(file, 'utf8'));
+    const r = JSON.parse(await readFile(file, 'utf8')) as Partial<ExitFacts>;
+    return {
+      returnCode: typeof r.returnCode === 'number' ? r.returnCode : null,
+      signal: typeof r.signal === 'string' ? r.signal : null,
+      timedOut: r.timedOut === true,
+      cancelled: r.cancelled === true,
+      durationSeconds: typeof r.durationSeconds === 'number' ? r.durationSeconds : 0,
+    };
   } catch {
     return null;
   }

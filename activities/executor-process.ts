@@ -1,5 +1,5 @@
 import { closeSync, openSync } from 'node:fs';
-import { writeFile, appendFile } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
 import { execa, type Options } from 'execa';
 import { LogTail } from '../src/runtime/log-tail.js';
@@ -31,7 +31,8 @@ export interface RunOptions {
   killGraceSeconds: number;
   stdoutPath: string;
   stderrPath: string;
-  header: string;
+  /** Bytes of our own header at the start of both log files (already written by the caller). */
+  headerBytes: number;
   maxLogBytes: number;
   heartbeatIntervalMs: number;
   /** Called every heartbeat interval while the process runs (heartbeat, lease renewal). */
@@ -49,10 +50,8 @@ export async function runExecutorProcess(o: RunOptions): Promise<ProcessResult> 
   const scan = (t: string) => {
     if (!llmBoundaryHit && detectLlmBoundary(t)) llmBoundaryHit = true;
   };
-  const headerBytes = Buffer.byteLength(o.header);
-  await Promise.all([writeFile(o.stdoutPath, o.header), writeFile(o.stderrPath, o.header)]);
-  const stdout = new LogTail(o.stdoutPath, headerBytes, scan);
-  const stderr = new LogTail(o.stderrPath, headerBytes, scan);
+  const stdout = new LogTail(o.stdoutPath, o.headerBytes, scan);
+  const stderr = new LogTail(o.stderrPath, o.headerBytes, scan);
   const graceMs = o.killGraceSeconds * 1000;
   const started = performance.now();
 

@@ -1,16 +1,21 @@
-import { access, constants, mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps.js';
 import { sessionJsonPath, sessionsDir } from './paths.js';
+import { writeSessionJsonGuarded } from './session-json.js';
+import { workflowRun } from './workflow-run.js';
 import { renderCommand } from '../src/domain/command-template.js';
-import { redactUrl } from '../src/domain/redact.js';
+import { redactDeep, redactUrl } from '../src/domain/redact.js';
 import { buildSessionJson, type SessionSnapshot } from '../src/domain/report.js';
 import { DRAIN_SEARCH_ATTRIBUTES } from '../src/domain/search-attributes.js';
 import type { AttemptVerdict, DrainConfig } from '../src/domain/types.js';
+import type { DatabaseIdentity } from '../src/db/identity.js';
 import { listSessionAttempts, recordVerdict } from '../src/db/attempts.js';
 import { acquireLease, releaseLease } from '../src/db/leases.js';
 import { backlogCounts } from '../src/db/phases.js';
+import { claimSession, endSession, hasLegacyAttempts } from '../src/db/sessions.js';
+import { countProcessesMatching } from '../src/runtime/process-group.js';
 
 export interface DbIdentity {
   url: string;
@@ -26,17 +31,25 @@ export interface PreparedSession {
   /** True when the namespace has the drain search attributes registered. */
   searchAttributes: boolean;
   db: DbIdentity;
+  /** The database the session is pinned to: every later activity checks it. */
+  database: DatabaseIdentity;
+  /** First run id of the session's execution chain. */
+  chainId: string;
   sessionJson: string;
 }
 
 export interface SessionReport {
   sessionId: string;
+  chainId: string;
+  /** Grows with every report of the chain (see JsonStamp). */
+  seq: number;
   workspace: string;
   snapshot: SessionSnapshot;
   config: DrainConfig;
   status: string;
   completedAt: string | null;
   db: DbIdentity | null;
+  database?: DatabaseIdentity | null;
 }
 
 const configError = (msg: string) => ApplicationFailure.nonRetryable(msg, 'SessionConfigError');
@@ -72,11 +85,59 @@ async function searchAttributesRegistered(): Promise<boolean> {
   }
 }
 
-async function writeJsonAtomically(file: string, value: unknown): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  await writeFile(tmp, JSON.stringify(value, null, 2) + '\n');
-  await rename(tmp, file);
+const reusedError = (sessionId: string, when: string, detail: string) =>
+  ApplicationFailure.nonRetryable(
+    `session id "${sessionId}" was already used by an earlier session (${detail}, started ${when}); ` +
+      'its records are kept as they are. Start the new session with another workflow id.',
+    'SessionIdReused',
+  );
+
+/** The chain of a session JSON already on disk, or null when there is none. */
+async function chainOfFile(file: string): Promise<{ chain: string | null; startedAt: string } | null> {
+  try {
+    const j = JSON.parse(await readFile(file, 'utf8')) as { chain_id?: unknown; started_at?: unknown };
+    return { chain: typeof j.chain_id === 'string' ? j.chain_id : null, startedAt: String(j.started_at) };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    return { chain: null, startedAt: 'unknown' };
+  }
+}
+
+interface ClaimInput {
+  sessionId: string;
+  chainId: string;
+  workspace: string;
+  config: DrainConfig;
+}
+
+/**
+ * Claims the session id for this execution chain, or refuses it (non-retryable) when an
+ * earlier session used it: a drain_sessions row of another chain, attempt rows of an older
+ * version, or a session JSON on disk that is not this chain's.
+ */
+async function claimSessionId(deps: ActivityDeps, o: ClaimInput): Promise<void> {
+  const file = sessionJsonPath(o.workspace, o.sessionId);
+  const row = await claimSession(deps.pool, {
+    sessionId: o.sessionId,
+    chainId: o.chainId,
+    databaseId: deps.database.id,
+    databaseName: deps.database.name,
+    workspace: o.workspace,
+    config: redactDeep(o.config, deps.knownSecrets),
+    apiProcessPattern: o.config.apiProcessPattern,
+    apiProcessesStart: countProcessesMatching(o.config.apiProcessPattern),
+  });
+  if (row.chain_id !== o.chainId) {
+    throw reusedError(o.sessionId, row.started_at.toISOString(), `workflow run ${row.chain_id}`);
+  }
+  const legacy = await hasLegacyAttempts(deps.pool, o.sessionId);
+  if (legacy && legacy < row.started_at) {
+    throw reusedError(o.sessionId, legacy.toISOString(), 'attempt rows of an earlier version');
+  }
+  const onDisk = await chainOfFile(file);
+  if (onDisk && onDisk.chain !== o.chainId) {
+    throw reusedError(o.sessionId, onDisk.startedAt, `session file ${file}`);
+  }
 }
 
 export function sessionActivities(deps: ActivityDeps) {
@@ -91,55 +152,74 @@ export function sessionActivities(deps: ActivityDeps) {
       dbIdentity: r.db,
     });
     const file = sessionJsonPath(r.workspace, r.sessionId);
-    await writeJsonAtomically(file, json);
+    const execRunId = workflowRun().runId;
+    await writeSessionJsonGuarded(deps.pool, file, redactDeep(json, deps.knownSecrets), {
+      chain_id: r.chainId,
+      exec_run_id: execRunId,
+      report_seq: r.seq,
+    });
+    if (r.completedAt) {
+      await endSession(deps.pool, {
+        sessionId: r.sessionId,
+        chainId: r.chainId,
+        status: r.status,
+        apiProcessesEnd: countProcessesMatching(r.config.apiProcessPattern),
+      });
+    }
     return file;
   }
 
   return {
     /**
      * Resolves the session's workspace, executor and API URL (input, else the worker's
-     * defaults), checks them, and reads the DB identity. Config errors are not retried.
+     * defaults), checks them, claims the session id for this execution chain, and pins the
+     * database. Config errors and a reused session id are not retried.
      */
     async prepareSession(o: {
       sessionId: string;
-      workspace: string | null;
-      executor: string | null;
-      apiUrl: string | null;
-      dryRun: boolean;
+      chainId: string;
+      config: DrainConfig;
+      database: DatabaseIdentity | null;
     }): Promise<PreparedSession> {
-      const workspace = path.resolve(o.workspace ?? deps.defaults.workspace);
+      const c = o.config; // a config.databaseId is checked by checkDatabase (activities/index.ts)
+      const workspace = path.resolve(c.workspace ?? deps.defaults.workspace);
       const st = await stat(workspace).catch(() => null);
       if (!st?.isDirectory()) throw configError(`workspace directory does not exist: ${workspace}`);
-      const executor = o.executor ?? deps.defaults.executor;
+      const executor = c.executor ?? deps.defaults.executor;
       let argv: string[];
       try {
         argv = renderCommand(executor, { run_id: 'R', phase_id: 'P', session_id: o.sessionId, workspace });
       } catch (err) {
         throw configError(`executor template is invalid: ${(err as Error).message}`);
       }
-      if (!o.dryRun && !(await findOnPath(argv[0], workspace))) {
+      if (!c.dryRun && !(await findOnPath(argv[0], workspace))) {
         throw configError(
           `executor command "${argv[0]}" was not found (template: ${executor}; workspace: ${workspace}). ` +
             'Pass --executor / the "executor" input field, or set DRAIN_EXECUTOR on the worker.',
         );
       }
       const counts = await backlogCounts(deps.pool);
-      if (!o.dryRun) await mkdir(sessionsDir(workspace), { recursive: true });
+      if (!c.dryRun) {
+        await mkdir(sessionsDir(workspace), { recursive: true });
+        await claimSessionId(deps, { sessionId: o.sessionId, chainId: o.chainId, workspace, config: c });
+      }
       return {
         workspace,
         executor,
-        apiUrl: o.apiUrl ?? deps.defaults.apiUrl,
+        apiUrl: c.apiUrl ?? deps.defaults.apiUrl,
         searchAttributes: await searchAttributesRegistered(),
         db: { url: redactUrl(deps.databaseUrl), ...counts },
+        database: deps.database,
+        chainId: o.chainId,
         sessionJson: sessionJsonPath(workspace, o.sessionId),
       };
     },
 
-    async acquireRunLease(o: { runId: string; sessionId: string }) {
+    async acquireRunLease(o: { runId: string; sessionId: string; database?: DatabaseIdentity | null }) {
       return acquireLease(deps.pool, o.runId, o.sessionId, deps.identity, deps.leaseTtlSeconds);
     },
 
-    async releaseRunLease(o: { runId: string; sessionId: string }): Promise<void> {
+    async releaseRunLease(o: { runId: string; sessionId: string; database?: DatabaseIdentity | null }) {
       await releaseLease(deps.pool, o.runId, o.sessionId);
     },
 
@@ -151,8 +231,10 @@ export function sessionActivities(deps: ActivityDeps) {
       attempt: number;
       verdict: AttemptVerdict;
       report: SessionReport;
+      database?: DatabaseIdentity | null;
     }): Promise<void> {
-      await recordVerdict(deps.pool, o, o.verdict);
+      const execRunId = workflowRun().runId;
+      await recordVerdict(deps.pool, { ...o, execRunId }, o.verdict);
       await writeSessionReport(o.report);
       await releaseLease(deps.pool, o.runId, o.sessionId);
     },

@@ -6,6 +6,8 @@ import { createActivities } from '../activities/index.js';
 import { AUTOPACK_EXECUTOR, type ActivityDeps } from '../activities/deps.js';
 import { createPool } from './db/pool.js';
 import { migrate } from './db/migrate.js';
+import { readDatabaseIdentity } from './db/identity.js';
+import { secretValuesOf } from './domain/redact.js';
 import { reapOrphanedExecutors } from './runtime/orphans.js';
 
 export const DEFAULT_TASK_QUEUE = 'autopack-drain';
@@ -62,6 +64,8 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
   const deps: ActivityDeps = {
     pool,
     databaseUrl: o.databaseUrl,
+    database: await readDatabaseIdentity(pool),
+    knownSecrets: secretValuesOf(o.databaseUrl),
     defaults: {
       workspace: path.resolve(o.workspace ?? process.cwd()),
       executor: o.executor ?? AUTOPACK_EXECUTOR,

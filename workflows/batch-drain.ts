@@ -5,79 +5,39 @@ import {
   condition,
   continueAsNew,
   isCancellation,
-  proxyActivities,
-  setHandler,
   sleep,
-  upsertMemo,
-  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { DrainActivities } from '../activities/index.js';
-import type { PreparedSession } from '../activities/session.js';
+import { sessionIdProblem } from '../src/domain/files.js';
 import { InputError, parseDrainInput } from '../src/domain/input.js';
-import { judgeAttempt } from '../src/domain/judge.js';
-import {
-  pauseSignal,
-  progressQuery,
-  resumeSignal,
-  stateQuery,
-  stopSignal,
-  type CurrentPhase,
-  type Progress,
-  type SessionResult,
-  type SessionStatus,
-} from '../src/domain/messages.js';
-import { snapshotOf } from '../src/domain/report.js';
-import {
-  DrainFailedKey,
-  DrainProcessedKey,
-  DrainRunFilterKey,
-  DrainStatusKey,
-} from '../src/domain/search-attributes.js';
+import type { SessionResult } from '../src/domain/messages.js';
+import { appendEvents, skipEvents } from '../src/domain/progress-log.js';
 import { selectionParams } from '../src/domain/selection.js';
-import {
-  newSessionState,
-  noteSkips,
-  own,
-  pairKey,
-  recordAttempt,
-  recordPlanned,
-  type SessionState,
-} from '../src/domain/session-state.js';
-import { cappedPhaseTimeout, remainingSeconds, sessionStopReason } from '../src/domain/stop-conditions.js';
-import type { DrainConfig, PhaseRef } from '../src/domain/types.js';
+import { newSessionState, noteSkips, recordPlanned } from '../src/domain/session-state.js';
+import { sessionStopReason } from '../src/domain/stop-conditions.js';
+import type { DrainConfig } from '../src/domain/types.js';
+import { registerHandlers } from './drain/handlers.js';
+import { drainOne } from './drain/phase.js';
+import { quick } from './drain/proxies.js';
+import { DrainSession, type Carried } from './drain/session.js';
 
-/** Carried across continue-as-new. */
-export interface Carried {
-  state: SessionState;
-  prepared: PreparedSession | null;
-  paused: boolean;
-  stopRequested: boolean;
-  stopNote?: string | null;
+export type { Carried } from './drain/session.js';
+
+const invalid = (message: string, type: string, field: string) =>
+  ApplicationFailure.create({ message, type, nonRetryable: true, details: [field] });
+
+/** Validated input, or a non-retryable failure naming the field (or the session id). */
+function validatedConfig(input: unknown): DrainConfig {
+  const idProblem = sessionIdProblem(workflowInfo().workflowId);
+  if (idProblem)
+    throw invalid(`invalid session id (workflow id): ${idProblem}`, 'InvalidSessionId', 'workflowId');
+  try {
+    return parseDrainInput(input);
+  } catch (err) {
+    if (err instanceof InputError) throw invalid(err.message, 'InvalidDrainInput', err.field);
+    throw err;
+  }
 }
-
-const INFRA_RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' } as const;
-
-const quick = proxyActivities<DrainActivities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { ...INFRA_RETRY, nonRetryableErrorTypes: ['SessionConfigError'] },
-});
-
-function drainProxy(timeoutSeconds: number, config: DrainConfig) {
-  return proxyActivities<DrainActivities>({
-    startToCloseTimeout: (timeoutSeconds + config.killGraceSeconds + 120) * 1000,
-    heartbeatTimeout: config.heartbeatTimeoutSeconds * 1000,
-    cancellationType: 'WAIT_CANCELLATION_COMPLETED', // explicit: the SDK sends TRY_CANCEL when unset
-    retry: { ...INFRA_RETRY, nonRetryableErrorTypes: ['SessionConfigError'] },
-  });
-}
-
-const baselineProxy = (timeoutSeconds: number) =>
-  proxyActivities<DrainActivities>({
-    startToCloseTimeout: (timeoutSeconds + 120) * 1000,
-    heartbeatTimeout: '30s',
-    retry: { ...INFRA_RETRY, nonRetryableErrorTypes: ['SessionConfigError'] },
-  });
 
 /**
  * One drain session: select → lease → baseline → drain → record, until a stop condition.
@@ -85,253 +45,135 @@ const baselineProxy = (timeoutSeconds: number) =>
  * only used by continue-as-new.
  */
 export async function batchDrain(input?: unknown, carried?: Carried): Promise<SessionResult> {
-  let config: DrainConfig;
-  try {
-    config = parseDrainInput(input);
-  } catch (err) {
-    if (err instanceof InputError) {
-      throw ApplicationFailure.create({
-        message: err.message,
-        type: 'InvalidDrainInput',
-        nonRetryable: true,
-        details: [err.field],
-      });
-    }
-    throw err;
-  }
+  const config = validatedConfig(input);
   const info = workflowInfo();
-  let state = carried?.state ?? newSessionState(info.workflowId, Date.now(), config);
-  let prepared = carried?.prepared ?? null;
-  let paused = carried?.paused ?? false;
-  let stopRequested = carried?.stopRequested ?? false;
-  let current: CurrentPhase | null = null;
-  let stopNote = carried?.stopNote ?? null;
-  let status: SessionStatus = 'starting';
-  /** What operators see: a running session shows as paused or stopping when it is. */
-  const shownStatus = (): SessionStatus =>
-    status !== 'running' ? status : stopRequested ? 'stopping' : paused ? 'paused' : 'running';
-
-  const progress = (): Progress => {
-    const now = Date.now();
-    return {
-      sessionId: state.sessionId,
-      status: shownStatus(),
-      paused,
-      stopRequested,
-      dryRun: config.dryRun,
-      processed: state.processed,
-      batchSize: config.batchSize,
-      succeeded: state.succeeded,
-      failed: state.failed,
-      timeouts: state.timeouts,
-      telemetryEvents: state.telemetryEvents,
-      current: current && {
-        ...current,
-        runningSeconds: Math.max(0, (now - Date.parse(current.startedAt)) / 1000),
-      },
-      stoppedRuns: state.stoppedRuns,
-      stoppedFingerprints: state.stoppedFingerprints,
-      startedAt: state.startedAt,
-      elapsedSeconds: (now - state.startedAtMs) / 1000,
-      remainingSeconds: remainingSeconds(state, now),
-      generation: state.generation,
-      stopReason: state.stopReason,
-      recent: state.recent.slice(-5),
-      skipped: state.skipped.slice(-20),
-      planned: state.planned,
-      sessionJson: config.dryRun ? null : (prepared?.sessionJson ?? null),
-    };
-  };
-  setHandler(progressQuery, progress);
-  setHandler(stateQuery, () => state);
-  const publish = (s: SessionStatus) => {
-    status = s;
-    const shown = shownStatus();
-    upsertMemo({
-      status: shown,
-      runFilter: config.runId ?? '*',
-      processed: state.processed,
-      succeeded: state.succeeded,
-      failed: state.failed,
-      batchSize: config.batchSize,
-      stopReason: state.stopReason ?? undefined,
-      sessionJson: prepared?.sessionJson ?? undefined,
-    });
-    if (prepared?.searchAttributes) {
-      upsertSearchAttributes([
-        { key: DrainStatusKey, value: shown },
-        { key: DrainRunFilterKey, value: config.runId ?? '*' },
-        { key: DrainProcessedKey, value: state.processed },
-        { key: DrainFailedKey, value: state.failed },
-      ]);
-    }
-  };
-  setHandler(pauseSignal, () => {
-    paused = true;
-    if (status === 'running') publish('running');
-  });
-  setHandler(resumeSignal, () => {
-    paused = false;
-    if (status === 'running') publish('running');
-  });
-  setHandler(stopSignal, (reason?: string) => {
-    stopRequested = true;
-    if (typeof reason === 'string' && reason.trim()) stopNote = reason.trim().slice(0, 500);
-    if (status === 'running') publish('running');
-  });
-
-  const report = (s: string, completed: boolean) => ({
-    sessionId: state.sessionId,
-    workspace: (prepared as PreparedSession).workspace,
-    snapshot: { ...snapshotOf(state), skipped: state.skipped.slice(-100) },
+  const session = new DrainSession(
     config,
-    status: s,
-    completedAt: completed ? new Date().toISOString() : null,
-    db: prepared?.db ?? null,
-  });
-
-  if (!prepared) {
-    prepared = await quick.prepareSession({
-      sessionId: state.sessionId,
-      workspace: config.workspace,
-      executor: config.executor,
-      apiUrl: config.apiUrl,
-      dryRun: config.dryRun,
+    carried?.state ?? newSessionState(info.workflowId, Date.now(), config),
+    carried,
+  );
+  registerHandlers(session);
+  if (!session.prepared) {
+    session.prepared = await quick.prepareSession({
+      sessionId: info.workflowId,
+      chainId: info.firstExecutionRunId,
+      config,
+      database: config.databaseId ? { id: config.databaseId, name: '(the one drain start saw)' } : null,
     });
   }
-  publish('running');
-
-  let leasedRun: string | null = null;
+  session.publish('running');
   try {
-    let leaseMisses = 0;
-    for (;;) {
-      await condition(() => !paused || stopRequested);
-      const stop = sessionStopReason(state, config, Date.now(), stopRequested);
-      if (stop) {
-        state = { ...state, stopReason: stopRequested && stopNote ? `${stop}: ${stopNote}` : stop };
-        break;
-      }
-      const wi = workflowInfo();
-      if (wi.continueAsNewSuggested || wi.historyLength >= config.continueAsNewAfterEvents) {
-        await condition(allHandlersFinished);
-        const next: Carried = {
-          state: { ...state, generation: state.generation + 1 },
-          prepared,
-          paused,
-          stopRequested,
-          stopNote,
-        };
-        return await continueAsNew<typeof batchDrain>(input, next);
-      }
-      const sel = await quick.selectNextPhase(selectionParams(state, config));
-      state = noteSkips(state, sel.passedOver);
-      if (!sel.pick && sel.waitingForLease && !config.dryRun) {
-        // What is left belongs to runs another session is draining right now: wait for
-        // their leases to be released (or to expire, if that session died).
-        await sleep('5s');
-        continue;
-      }
-      if (!sel.pick) {
-        const why = sel.waitingForLease ? ' (the rest belongs to runs other sessions are draining)' : '';
-        state = { ...state, stopReason: `no eligible phases left${why}` };
-        break;
-      }
-      if (config.dryRun) {
-        state = recordPlanned(state, sel.pick);
-        continue;
-      }
-      const lease = await quick.acquireRunLease({ runId: sel.pick.runId, sessionId: state.sessionId });
-      if (!lease.acquired) {
-        // Another session took the run between the pick and the lease: pass it over this time.
-        state = noteSkips(state, [
-          {
-            runId: sel.pick.runId,
-            phaseId: sel.pick.phaseId,
-            reason: `run ${sel.pick.runId} is being drained by session ${lease.sessionId}`,
-          },
-        ]);
-        if (++leaseMisses >= 3) await sleep('5s');
-        continue;
-      }
-      leaseMisses = 0;
-      leasedRun = sel.pick.runId;
-      state = await drainOne(sel.pick);
-      leasedRun = null; // finishPhase released it
-      publish('running');
+    if ((await drainLoop(session)) === 'continue-as-new') {
+      await condition(allHandlersFinished);
+      return await continueAsNew<typeof batchDrain>(input, session.carried());
     }
   } catch (err) {
-    if (isCancellation(err)) {
-      await CancellationScope.nonCancellable(async () => {
-        state = { ...state, stopReason: 'cancelled', cancelled: state.cancelled + (current ? 1 : 0) };
-        if (leasedRun) await quick.releaseRunLease({ runId: leasedRun, sessionId: state.sessionId });
-        publish('cancelled');
-        if (!config.dryRun) await quick.writeSessionReport(report('cancelled', true));
-      });
-    }
+    if (isCancellation(err)) await CancellationScope.nonCancellable(() => endCancelled(session));
     throw err;
   }
+  session.publish('completed');
+  const sessionJson = config.dryRun
+    ? null
+    : await quick.writeSessionReport(session.report('completed', true));
+  return sessionResult(session, sessionJson);
+}
 
-  publish('completed');
-  const sessionJson = config.dryRun ? null : await quick.writeSessionReport(report('completed', true));
-  return {
-    sessionId: state.sessionId,
-    status: 'completed',
-    stopReason: state.stopReason,
-    processed: state.processed,
-    succeeded: state.succeeded,
-    failed: state.failed,
-    timeouts: state.timeouts,
-    cancelled: state.cancelled,
-    telemetryEvents: state.telemetryEvents,
-    planned: state.planned,
-    skipped: state.skipped,
-    sessionJson,
-    db: prepared ? { url: prepared.db.url, runs: prepared.db.runs, phases: prepared.db.phases } : null,
-  };
-
-  async function drainOne(pick: PhaseRef): Promise<SessionState> {
-    const p = prepared as PreparedSession;
-    const timeoutSeconds = cappedPhaseTimeout(state, config, Date.now());
-    const baseline = await baselineProxy(config.phaseTimeoutSeconds).ensureBaseline({
-      sessionId: state.sessionId,
-      workspace: p.workspace,
-      baselineCommand: config.baselineCommand,
-      timeoutSeconds: config.phaseTimeoutSeconds,
-    });
-    const attempt = (own(state.attempts, pairKey(pick.runId, pick.phaseId)) ?? 0) + 1;
-    current = {
-      runId: pick.runId,
-      phaseId: pick.phaseId,
-      attempt,
-      startedAt: new Date().toISOString(),
-      timeoutSeconds,
+/** Picks and drains until a stop condition; returns why it ended. */
+async function drainLoop(session: DrainSession): Promise<'stopped' | 'continue-as-new'> {
+  const { config } = session;
+  let leaseMisses = 0;
+  for (;;) {
+    await condition(() => !session.paused || session.stopRequested);
+    const stop = sessionStopReason(session.state, config, Date.now(), session.stopRequested);
+    if (stop) {
+      const note = session.stopRequested && session.stopNote ? `${stop}: ${session.stopNote}` : stop;
+      session.state = { ...session.state, stopReason: note };
+      return 'stopped';
+    }
+    const wi = workflowInfo();
+    if (wi.continueAsNewSuggested || wi.historyLength >= config.continueAsNewAfterEvents)
+      return 'continue-as-new';
+    const s = session.state;
+    session.state = {
+      ...s,
+      log: appendEvents(s.log, [{ kind: 'select', index: s.processed + 1, total: config.batchSize }]),
     };
-    const outcome = await drainProxy(timeoutSeconds, config).drainPhase({
-      sessionId: state.sessionId,
-      runId: pick.runId,
-      phaseId: pick.phaseId,
-      attempt,
-      timeoutSeconds,
-      killGraceSeconds: config.killGraceSeconds,
-      executor: p.executor,
-      workspace: p.workspace,
-      apiUrl: p.apiUrl,
-      baseline,
+    const sel = await quick.selectNextPhase({
+      ...selectionParams(session.state, config),
+      database: session.database,
     });
-    const verdict = judgeAttempt(outcome);
-    const next = recordAttempt(state, outcome, verdict, config);
-    await quick.finishPhase({
-      sessionId: state.sessionId,
-      runId: pick.runId,
-      phaseId: pick.phaseId,
-      attempt,
-      verdict,
-      report: {
-        ...report('running', false),
-        snapshot: { ...snapshotOf(next), skipped: next.skipped.slice(-100) },
-      },
-    });
-    current = null;
-    return next;
+    session.state = noteSkips(session.state, sel.passedOver);
+    session.state = { ...session.state, log: appendEvents(session.state.log, skipEvents(sel.passedOver)) };
+    if (!sel.pick && sel.waitingForLease && !config.dryRun) {
+      // What is left belongs to runs another session is draining right now: wait for their
+      // leases to be released (or to expire, if that session died).
+      await sleep('5s');
+      continue;
+    }
+    if (!sel.pick) {
+      const why = sel.waitingForLease ? ' (the rest belongs to runs other sessions are draining)' : '';
+      session.state = { ...session.state, stopReason: `no eligible phases left${why}` };
+      return 'stopped';
+    }
+    if (config.dryRun) {
+      session.state = recordPlanned(session.state, sel.pick);
+      continue;
+    }
+    if (!(await leaseRun(session, sel.pick.runId, sel.pick.phaseId))) {
+      if (++leaseMisses >= 3) await sleep('5s');
+      continue;
+    }
+    leaseMisses = 0;
+    session.leasedRun = sel.pick.runId;
+    await drainOne(session, sel.pick);
+    session.leasedRun = null; // finishPhase released it
+    session.publish();
   }
+}
+
+/** Takes the run's lease; when another session took it between pick and lease, passes it over. */
+async function leaseRun(session: DrainSession, runId: string, phaseId: string): Promise<boolean> {
+  const sessionId = session.state.sessionId;
+  const lease = await quick.acquireRunLease({ runId, sessionId, database: session.database });
+  if (lease.acquired) return true;
+  const skip = { runId, phaseId, reason: `run ${runId} is being drained by session ${lease.sessionId}` };
+  session.state = noteSkips(session.state, [skip]);
+  session.state = { ...session.state, log: appendEvents(session.state.log, skipEvents([skip])) };
+  return false;
+}
+
+async function endCancelled(session: DrainSession): Promise<void> {
+  const s = session.state;
+  session.state = { ...s, stopReason: 'cancelled', cancelled: s.cancelled + (session.current ? 1 : 0) };
+  if (session.leasedRun) {
+    await quick.releaseRunLease({
+      runId: session.leasedRun,
+      sessionId: s.sessionId,
+      database: session.database,
+    });
+  }
+  session.publish('cancelled');
+  if (!session.config.dryRun) await quick.writeSessionReport(session.report('cancelled', true));
+}
+
+function sessionResult(session: DrainSession, sessionJson: string | null): SessionResult {
+  const s = session.state;
+  const db = session.prepared?.db;
+  return {
+    sessionId: s.sessionId,
+    status: 'completed',
+    stopReason: s.stopReason,
+    processed: s.processed,
+    succeeded: s.succeeded,
+    failed: s.failed,
+    timeouts: s.timeouts,
+    cancelled: s.cancelled,
+    interrupted: s.interrupted,
+    phasesStillFailed: s.stillFailed.length,
+    telemetryEvents: s.telemetryEvents,
+    planned: s.planned,
+    skipped: s.skipped,
+    sessionJson,
+    db: db ? { url: db.url, runs: db.runs, phases: db.phases } : null,
+  };
 }

@@ -1,19 +1,30 @@
 import type { Queryable } from './pool.js';
 import type { AttemptOutcome, AttemptVerdict } from '../domain/types.js';
 
-/** Identifies one try of one attempt: `try` is the activity attempt (2+ after a crashed worker). */
+/**
+ * Identifies one try of one attempt. `execRunId` is the workflow run that scheduled it (a
+ * reset replays attempt 1 / try 1 in a new run and so gets rows of its own); `tryNo` is the
+ * activity attempt (2+ after a crashed worker).
+ */
 export interface AttemptKey {
   sessionId: string;
+  execRunId: string;
   runId: string;
   phaseId: string;
   attempt: number;
   tryNo: number;
 }
+export type AttemptOf = Omit<AttemptKey, 'tryNo'>;
 
-const KEY_WHERE = 'session_id = $1 AND run_id = $2 AND phase_id = $3 AND attempt = $4 AND try = $5';
-const keyParams = (k: AttemptKey) => [k.sessionId, k.runId, k.phaseId, k.attempt, k.tryNo];
+const KEY_WHERE =
+  'session_id = $1 AND exec_run_id = $2 AND run_id = $3 AND phase_id = $4 AND attempt = $5 AND try = $6';
+const keyParams = (k: AttemptKey) => [k.sessionId, k.execRunId, k.runId, k.phaseId, k.attempt, k.tryNo];
+const attemptParams = (k: AttemptOf) => [k.sessionId, k.execRunId, k.runId, k.phaseId, k.attempt];
 
-/** Writes the row of a try that is starting (idempotent: a repeated start overwrites it). */
+/**
+ * Writes the row of a try that is starting. A try starts once: an existing row (the same
+ * try seen twice) is never overwritten. Returns false when the row existed.
+ */
 export async function startAttempt(
   db: Queryable,
   k: AttemptKey,
@@ -24,16 +35,14 @@ export async function startAttempt(
     workerIdentity: string;
     baselineCommit: string | null;
     startedAt: string;
+    runCountsBefore: Record<string, number> | null;
   },
-): Promise<void> {
-  await db.query(
-    `INSERT INTO drain_attempts (session_id, run_id, phase_id, attempt, try, status, initial_state,
-       stdout_path, stderr_path, worker_identity, baseline_commit, started_at)
-     VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $10, $11)
-     ON CONFLICT (session_id, run_id, phase_id, attempt, try) DO UPDATE
-       SET status = 'running', initial_state = EXCLUDED.initial_state, stdout_path = EXCLUDED.stdout_path,
-           stderr_path = EXCLUDED.stderr_path, worker_identity = EXCLUDED.worker_identity,
-           baseline_commit = EXCLUDED.baseline_commit, started_at = EXCLUDED.started_at`,
+): Promise<boolean> {
+  const res = await db.query(
+    `INSERT INTO drain_attempts (session_id, exec_run_id, run_id, phase_id, attempt, try, status,
+       initial_state, stdout_path, stderr_path, worker_identity, baseline_commit, started_at, run_counts_before)
+     VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, $13)
+     ON CONFLICT DO NOTHING`,
     [
       ...keyParams(k),
       r.initialState,
@@ -42,41 +51,43 @@ export async function startAttempt(
       r.workerIdentity,
       r.baselineCommit,
       r.startedAt,
+      r.runCountsBefore === null ? null : JSON.stringify(r.runCountsBefore),
     ],
   );
+  return (res.rowCount ?? 0) > 0;
 }
 
 export async function setAttemptProcess(db: Queryable, k: AttemptKey, pid: number): Promise<void> {
-  await db.query(`UPDATE drain_attempts SET pid = $6, pgid = $6 WHERE ${KEY_WHERE}`, [...keyParams(k), pid]);
+  await db.query(`UPDATE drain_attempts SET pid = $7, pgid = $7 WHERE ${KEY_WHERE} AND status = 'running'`, [
+    ...keyParams(k),
+    pid,
+  ]);
 }
 
-/** Final facts of a try. status: finished | reconciled | cancelled | interrupted. */
+const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+
+/**
+ * Final facts of a try. status: finished | reconciled | cancelled | interrupted. Lands only
+ * while the try is still the current one (its row is 'running'): a stale try that outlived
+ * its retry finds its row marked interrupted and writes nothing. Returns whether it landed.
+ */
 export async function finishAttempt(
   db: Queryable,
   k: AttemptKey,
   status: 'finished' | 'reconciled' | 'cancelled' | 'interrupted',
   o: AttemptOutcome,
-): Promise<void> {
-  await db.query(
-    `INSERT INTO drain_attempts (session_id, run_id, phase_id, attempt, try, status, initial_state, final_state,
-       success, return_code, signal, timed_out, duration_seconds, stdout_path, stderr_path, stdout_excerpt,
-       stderr_excerpt, stdout_bytes, stderr_bytes, error_message, last_failure_reason, telemetry_events,
-       telemetry_global_delta, llm_boundary_hit, baseline_commit, worker_identity, started_at, finished_at)
-     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28)
-     ON CONFLICT (session_id, run_id, phase_id, attempt, try) DO UPDATE SET
-       status = EXCLUDED.status, final_state = EXCLUDED.final_state, success = EXCLUDED.success,
-       return_code = EXCLUDED.return_code, signal = EXCLUDED.signal, timed_out = EXCLUDED.timed_out,
-       duration_seconds = EXCLUDED.duration_seconds, stdout_path = EXCLUDED.stdout_path,
-       stderr_path = EXCLUDED.stderr_path, stdout_excerpt = EXCLUDED.stdout_excerpt,
-       stderr_excerpt = EXCLUDED.stderr_excerpt, stdout_bytes = EXCLUDED.stdout_bytes,
-       stderr_bytes = EXCLUDED.stderr_bytes, error_message = EXCLUDED.error_message,
-       last_failure_reason = EXCLUDED.last_failure_reason, telemetry_events = EXCLUDED.telemetry_events,
-       telemetry_global_delta = EXCLUDED.telemetry_global_delta, llm_boundary_hit = EXCLUDED.llm_boundary_hit,
-       finished_at = EXCLUDED.finished_at`,
+): Promise<boolean> {
+  const res = await db.query(
+    `UPDATE drain_attempts SET status = $7, final_state = $8, success = $9, return_code = $10, signal = $11,
+       timed_out = $12, duration_seconds = $13, stdout_path = $14, stderr_path = $15, stdout_excerpt = $16,
+       stderr_excerpt = $17, stdout_bytes = $18, stderr_bytes = $19, error_message = $20,
+       last_failure_reason = $21, telemetry_events = $22, telemetry_global_delta = $23, llm_boundary_hit = $24,
+       finished_at = $25, run_counts_after = $26, telemetry_by_table = $27, phase_changed = $28,
+       interrupted_tries = $29, outcome = $30
+     WHERE ${KEY_WHERE} AND status = 'running'`,
     [
       ...keyParams(k),
       status,
-      o.initialState,
       o.finalState,
       o.success,
       o.returnCode,
@@ -94,19 +105,22 @@ export async function finishAttempt(
       o.telemetryEvents,
       o.telemetryGlobalDelta,
       o.llmBoundaryHit,
-      o.baselineCommit,
-      o.workerIdentity,
-      o.startedAt,
       o.finishedAt,
+      json(o.runCountsAfter),
+      json(o.telemetryByTable),
+      o.phaseChanged,
+      o.interruptedTries,
+      json(o),
     ],
   );
+  return (res.rowCount ?? 0) > 0;
 }
 
 /** Marks a try left 'running' by a dead worker as interrupted (its logs stay where they are). */
 export async function markInterrupted(db: Queryable, k: AttemptKey, note: string): Promise<number> {
   const res = await db.query(
     `UPDATE drain_attempts SET status = 'interrupted', finished_at = now(),
-       duration_seconds = EXTRACT(EPOCH FROM (now() - started_at)), error_message = $6
+       duration_seconds = EXTRACT(EPOCH FROM (now() - started_at)), error_message = $7
      WHERE ${KEY_WHERE} AND status = 'running'`,
     [...keyParams(k), note],
   );
@@ -114,31 +128,20 @@ export async function markInterrupted(db: Queryable, k: AttemptKey, note: string
 }
 
 /** Stores the workflow's judgement on the final try of an attempt. */
-export async function recordVerdict(
-  db: Queryable,
-  k: Omit<AttemptKey, 'tryNo'>,
-  v: AttemptVerdict,
-): Promise<void> {
+export async function recordVerdict(db: Queryable, k: AttemptOf, v: AttemptVerdict): Promise<void> {
   await db.query(
-    `UPDATE drain_attempts SET fingerprint = $5, failure_category = $6, yield_per_minute = $7,
-       zero_yield_reason = $8
-     WHERE session_id = $1 AND run_id = $2 AND phase_id = $3 AND attempt = $4 AND status <> 'interrupted'`,
-    [
-      k.sessionId,
-      k.runId,
-      k.phaseId,
-      k.attempt,
-      v.fingerprint,
-      v.category,
-      v.yieldPerMinute,
-      v.zeroYieldReason,
-    ],
+    `UPDATE drain_attempts SET fingerprint = $6, failure_category = $7, yield_per_minute = $8,
+       zero_yield_reason = $9
+     WHERE session_id = $1 AND exec_run_id = $2 AND run_id = $3 AND phase_id = $4 AND attempt = $5
+       AND status <> 'interrupted'`,
+    [...attemptParams(k), v.fingerprint, v.category, v.yieldPerMinute, v.zeroYieldReason],
   );
 }
 
 export interface AttemptRow {
   id: string;
   session_id: string;
+  exec_run_id: string;
   run_id: string;
   phase_id: string;
   attempt: number;
@@ -171,6 +174,12 @@ export interface AttemptRow {
   pid: number | null;
   started_at: Date;
   finished_at: Date | null;
+  run_counts_before: Record<string, number> | null;
+  run_counts_after: Record<string, number> | null;
+  telemetry_by_table: Record<string, number> | null;
+  phase_changed: boolean | null;
+  interrupted_tries: number;
+  outcome: AttemptOutcome | null;
 }
 
 export async function listSessionAttempts(db: Queryable, sessionId: string): Promise<AttemptRow[]> {
@@ -181,48 +190,13 @@ export async function listSessionAttempts(db: Queryable, sessionId: string): Pro
 }
 
 /** The try of an attempt that already recorded its outcome (a retry after that must not record twice). */
-export async function finalTryOf(db: Queryable, k: Omit<AttemptKey, 'tryNo'>): Promise<AttemptRow | null> {
+export async function finalTryOf(db: Queryable, k: AttemptOf): Promise<AttemptRow | null> {
   const res = await db.query<AttemptRow>(
     `SELECT * FROM drain_attempts
-     WHERE session_id = $1 AND run_id = $2 AND phase_id = $3 AND attempt = $4
+     WHERE session_id = $1 AND exec_run_id = $2 AND run_id = $3 AND phase_id = $4 AND attempt = $5
        AND status IN ('finished', 'reconciled')
      ORDER BY try DESC LIMIT 1`,
-    [k.sessionId, k.runId, k.phaseId, k.attempt],
+    attemptParams(k),
   );
   return res.rows[0] ?? null;
-}
-
-const n = (v: unknown): number => (v == null ? 0 : Number(v));
-
-/** Rebuilds the outcome a finished try recorded. */
-export function outcomeFromRow(r: AttemptRow): AttemptOutcome {
-  return {
-    runId: r.run_id,
-    phaseId: r.phase_id,
-    attempt: r.attempt,
-    initialState: r.initial_state,
-    finalState: r.final_state,
-    success: Boolean(r.success),
-    returnCode: r.return_code,
-    signal: r.signal,
-    timedOut: r.timed_out,
-    cancelled: false,
-    reconciled: r.status === 'reconciled',
-    durationSeconds: n(r.duration_seconds),
-    stdoutPath: r.stdout_path,
-    stderrPath: r.stderr_path,
-    stdoutExcerpt: r.stdout_excerpt ?? '',
-    stderrExcerpt: r.stderr_excerpt ?? '',
-    stdoutBytes: n(r.stdout_bytes),
-    stderrBytes: n(r.stderr_bytes),
-    lastFailureReason: r.last_failure_reason,
-    errorMessage: r.error_message,
-    llmBoundaryHit: Boolean(r.llm_boundary_hit),
-    telemetryEvents: n(r.telemetry_events),
-    telemetryGlobalDelta: n(r.telemetry_global_delta),
-    startedAt: new Date(r.started_at).toISOString(),
-    finishedAt: r.finished_at ? new Date(r.finished_at).toISOString() : new Date(r.started_at).toISOString(),
-    workerIdentity: r.worker_identity ?? '',
-    baselineCommit: r.baseline_commit,
-  };
 }

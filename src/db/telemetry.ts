@@ -1,41 +1,58 @@
 import type { Queryable } from './pool.js';
 
+/** The telemetry tables whose rows count as telemetry events. */
+export const TELEMETRY_TABLES = ['token_estimation_v2_events', 'token_budget_escalation_events'] as const;
+
 export interface TelemetryCounts {
   /** Rows for one run/phase in both telemetry tables. */
   phase: number;
   /** Rows in both telemetry tables overall. */
   global: number;
+  /** Rows for the run/phase per table. */
+  byTable: Record<string, number>;
 }
 
-/** Counts telemetry rows for a phase and overall (token_estimation_v2 + token_budget_escalation). */
+/** Counts telemetry rows for a phase (per table) and overall. */
 export async function countTelemetry(
   db: Queryable,
   runId: string,
   phaseId: string,
 ): Promise<TelemetryCounts> {
-  const res = await db.query<{ phase: string; global: string }>(
+  const res = await db.query<{ est: string; esc: string; global: string }>(
     `SELECT
-       (SELECT count(*) FROM token_estimation_v2_events WHERE run_id = $1 AND phase_id = $2)
-     + (SELECT count(*) FROM token_budget_escalation_events WHERE run_id = $1 AND phase_id = $2) AS phase,
+       (SELECT count(*) FROM token_estimation_v2_events WHERE run_id = $1 AND phase_id = $2) AS est,
+       (SELECT count(*) FROM token_budget_escalation_events WHERE run_id = $1 AND phase_id = $2) AS esc,
        (SELECT count(*) FROM token_estimation_v2_events)
      + (SELECT count(*) FROM token_budget_escalation_events) AS global`,
     [runId, phaseId],
   );
-  return { phase: Number(res.rows[0].phase), global: Number(res.rows[0].global) };
+  const r = res.rows[0];
+  const byTable = { [TELEMETRY_TABLES[0]]: Number(r.est), [TELEMETRY_TABLES[1]]: Number(r.esc) };
+  return { phase: Number(r.est) + Number(r.esc), global: Number(r.global), byTable };
 }
 
-/** Telemetry rows written for a phase since a moment (used when reconciling after a crash). */
+/** Telemetry rows written for a phase since a moment, per table (used when reconciling after a crash). */
 export async function countTelemetrySince(
   db: Queryable,
   runId: string,
   phaseId: string,
   since: string,
-): Promise<number> {
-  const res = await db.query<{ n: string }>(
+): Promise<Record<string, number>> {
+  const res = await db.query<{ est: string; esc: string }>(
     `SELECT
-       (SELECT count(*) FROM token_estimation_v2_events WHERE run_id = $1 AND phase_id = $2 AND timestamp >= $3)
-     + (SELECT count(*) FROM token_budget_escalation_events WHERE run_id = $1 AND phase_id = $2 AND timestamp >= $3) AS n`,
+       (SELECT count(*) FROM token_estimation_v2_events WHERE run_id = $1 AND phase_id = $2 AND timestamp >= $3) AS est,
+       (SELECT count(*) FROM token_budget_escalation_events WHERE run_id = $1 AND phase_id = $2 AND timestamp >= $3) AS esc`,
     [runId, phaseId, since],
   );
-  return Number(res.rows[0].n);
+  return { [TELEMETRY_TABLES[0]]: Number(res.rows[0].est), [TELEMETRY_TABLES[1]]: Number(res.rows[0].esc) };
+}
+
+/** Per-table difference after − before (never negative). */
+export function tableDelta(
+  before: Record<string, number>,
+  after: Record<string, number>,
+): Record<string, number> {
+  return Object.fromEntries(
+    TELEMETRY_TABLES.map((t) => [t, Math.max(0, (after[t] ?? 0) - (before[t] ?? 0))]),
+  );
 }

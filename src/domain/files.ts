@@ -77,3 +77,22 @@ export function attemptLogBase(runId: string, phaseId: string, attempt: number, 
   const base = `${safeFileComponent(runId)}__${safeFileComponent(phaseId)}__a${attempt}`;
   return tryNo > 1 ? `${base}.t${tryNo}` : base;
 }
+
+/** Longest session id accepted (Temporal allows 1000; file names and humans need less). */
+export const SESSION_ID_MAX = 200;
+
+/**
+ * Why a session id (= workflow id) cannot be used, or null when it can. Every other id is
+ * made a safe, collision-free file name by safeFileComponent (`/`, `..`, `:` become `%XX`).
+ */
+export function sessionIdProblem(id: unknown): string | null {
+  if (typeof id !== 'string' || id.length === 0) return 'a session id must be a non-empty string';
+  if (id.length > SESSION_ID_MAX)
+    return `a session id must be at most ${SESSION_ID_MAX} characters (got ${id.length})`;
+  if (/[\u0000-\u001f\u007f]/.test(id)) return 'a session id must not contain control characters';
+  if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(id)) {
+    return 'a session id must be valid Unicode (it contains a lone surrogate)';
+  }
+  if (id.trim() !== id) return 'a session id must not start or end with white space';
+  return null;
+}

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { redactSecrets } from './redact.js';
 import { DRAIN_MODES, type DrainConfig } from './types.js';
 
 /** Invalid workflow input: `field` names the offending field (dotted path). */
@@ -32,18 +33,27 @@ export const DEFAULTS: DrainConfig = {
   killGraceSeconds: 10,
   continueAsNewAfterEvents: 3000,
   heartbeatTimeoutSeconds: 20,
+  apiProcessPattern: 'uvicorn',
+  databaseId: null,
 };
 
 const posInt = (max: number) => z.number().int().min(1).max(max);
 const nonEmpty = z.string().trim().min(1).max(4096);
 const nullable = <T extends z.ZodTypeAny>(t: T) => t.nullable().optional();
 
+/** Workflow input is history: a field that carries a secret is refused, never stored. */
+const SECRET_HINT =
+  "contains a secret (a password, token or key); secrets stay in the worker's environment, never in workflow input";
+const noSecret = (s: string) => redactSecrets(s) === s;
+const commandText = nonEmpty.refine(noSecret, SECRET_HINT);
+
 /** A URL with credentials would put a secret into workflow history: refuse it. */
 const apiUrl = z
   .string()
   .max(2048)
   .refine((s) => /^https?:\/\/[^\s]+$/i.test(s), 'must be an http(s) URL')
-  .refine((s) => !/^[a-z]+:\/\/[^/@\s]*@/i.test(s), 'must not contain credentials (user:password@)');
+  .refine((s) => !/^[a-z]+:\/\/[^/@\s]*@/i.test(s), 'must not contain credentials (user:password@)')
+  .refine(noSecret, SECRET_HINT);
 
 const schema = z
   .object({
@@ -68,12 +78,14 @@ const schema = z
     dryRun: z.boolean(),
     apiUrl: nullable(apiUrl),
     mode: z.enum(DRAIN_MODES),
-    executor: nullable(nonEmpty),
+    executor: nullable(commandText),
     workspace: nullable(nonEmpty),
-    baselineCommand: nullable(nonEmpty),
+    baselineCommand: nullable(commandText),
     killGraceSeconds: z.number().min(0).max(3600),
     continueAsNewAfterEvents: z.number().int().min(200).max(50_000),
     heartbeatTimeoutSeconds: z.number().min(3).max(600),
+    apiProcessPattern: z.string().trim().min(1).max(200),
+    databaseId: nullable(z.string().uuid()),
   })
   .partial()
   .strict();

@@ -1,4 +1,5 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { ProgressLog } from './progress-log.js';
 import type { ResultDigest, SessionState } from './session-state.js';
 import type { PlannedPhase, SkipRecord } from './types.js';
 
@@ -38,6 +39,8 @@ export interface Progress {
   skipped: SkipRecord[];
   planned: PlannedPhase[];
   sessionJson: string | null;
+  /** The progress lines as events (bounded; see progress-log.ts). */
+  log: ProgressLog;
 }
 
 /** What a finished session returns. */
@@ -50,6 +53,9 @@ export interface SessionResult {
   failed: number;
   timeouts: number;
   cancelled: number;
+  interrupted: number;
+  /** Phases whose last attempt in this session failed (a failure later fixed by a retry is not one). */
+  phasesStillFailed: number;
   telemetryEvents: number;
   planned: PlannedPhase[];
   skipped: SkipRecord[];

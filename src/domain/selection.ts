@@ -29,6 +29,8 @@ export interface SelectParams {
   currentRun: string | null;
   /** at most this many passed-over phases are reported per pick. */
   maxSkipsReported: number;
+  /** The database the session is pinned to (checked by the worker, not by selection). */
+  database?: { id: string; name: string } | null;
 }
 
 export function selectionParams(state: SessionState, config: DrainConfig): SelectParams {

@@ -1,3 +1,4 @@
+import { appendEvents, emptyLog, type ProgressLog } from './progress-log.js';
 import type {
   AttemptOutcome,
   AttemptVerdict,
@@ -65,6 +66,8 @@ export interface SessionState {
   attempts: Record<string, number>;
   /** pairKeys never to select again this session (succeeded, or planned in a dry run). */
   done: string[];
+  /** pairKeys whose last attempt this session failed. */
+  stillFailed: string[];
   runs: Record<string, RunStats>;
   fingerprintCounts: Record<string, number>;
   stoppedFingerprints: string[];
@@ -78,6 +81,8 @@ export interface SessionState {
   planned: PlannedPhase[];
   recent: ResultDigest[];
   stopReason: string | null;
+  /** The progress lines, as events (bounded). */
+  log: ProgressLog;
 }
 
 export const MAX_SKIPPED_KEPT = 500;
@@ -105,6 +110,7 @@ export function newSessionState(sessionId: string, nowMs: number, config: DrainC
     consecutiveZeroYield: 0,
     attempts: {},
     done: [],
+    stillFailed: [],
     runs: {},
     fingerprintCounts: {},
     stoppedFingerprints: [],
@@ -116,6 +122,7 @@ export function newSessionState(sessionId: string, nowMs: number, config: DrainC
     planned: [],
     recent: [],
     stopReason: null,
+    log: emptyLog(),
   };
 }
 
@@ -178,6 +185,8 @@ export function recordAttempt(
   else s.failed += 1;
   if (o.timedOut) s.timeouts += 1;
   if (o.cancelled) s.cancelled += 1;
+  s.interrupted += o.interruptedTries;
+  s.stillFailed = o.success ? s.stillFailed.filter((k) => k !== key) : addUnique(s.stillFailed, key);
   s.telemetryEvents += o.telemetryEvents;
   s.telemetryGlobalDelta += o.telemetryGlobalDelta;
   s.drainSeconds = Math.round((s.drainSeconds + o.durationSeconds) * 1000) / 1000;
@@ -247,5 +256,6 @@ export function recordAttempt(
     errorMessage: o.errorMessage,
   };
   s.recent = [...s.recent, digest].slice(-MAX_RECENT_KEPT);
+  s.log = appendEvents(s.log, [{ kind: 'result', digest }]);
   return s;
 }

@@ -66,6 +66,10 @@ export interface DrainInput {
   continueAsNewAfterEvents?: number;
   /** A drain whose worker stops heartbeating for this long is retried elsewhere (default 20). */
   heartbeatTimeoutSeconds?: number;
+  /** Processes whose command line contains this are counted as API servers at start and end (default uvicorn). */
+  apiProcessPattern?: string;
+  /** The database the session must drain (its drain_database_identity id; `drain start` sets it). */
+  databaseId?: string | null;
 }
 
 /** Input after validation, every field resolved to its default. */
@@ -89,6 +93,8 @@ export interface DrainConfig {
   killGraceSeconds: number;
   continueAsNewAfterEvents: number;
   heartbeatTimeoutSeconds: number;
+  apiProcessPattern: string;
+  databaseId: string | null;
 }
 
 /** A phase as selection returns it. The key is always `run_id:phase_id`. */
@@ -117,6 +123,8 @@ export interface AttemptOutcome {
   cancelled: boolean;
   /** True when the outcome was reconciled after a crashed worker, without running the executor again. */
   reconciled: boolean;
+  /** False when the executor's exit status could not be known (its worker died). */
+  exitKnown: boolean;
   durationSeconds: number;
   stdoutPath: string | null;
   stderrPath: string | null;
@@ -131,11 +139,25 @@ export interface AttemptOutcome {
   telemetryEvents: number;
   /** Telemetry rows written anywhere during the attempt (may include other sessions). */
   telemetryGlobalDelta: number;
+  /** Telemetry rows for this run/phase written during the attempt, per table. */
+  telemetryByTable: TelemetryByTable | null;
+  /** The run's phase counts by state when the attempt started and when it ended. */
+  runCountsBefore: RunStateCounts | null;
+  runCountsAfter: RunStateCounts | null;
+  /** False when the phase row (state, reason, updated_at) did not change at all. */
+  phaseChanged: boolean | null;
+  /** Earlier tries of this attempt that a retry found abandoned and marked interrupted. */
+  interruptedTries: number;
   startedAt: string;
   finishedAt: string;
   workerIdentity: string;
   baselineCommit: string | null;
 }
+
+/** Phase counts of one run by state, e.g. {"QUEUED": 2, "FAILED": 5, "COMPLETE": 3}. */
+export type RunStateCounts = Record<string, number>;
+/** Rows per telemetry table, e.g. {"token_estimation_v2_events": 4, "token_budget_escalation_events": 1}. */
+export type TelemetryByTable = Record<string, number>;
 
 /** Workflow-side judgement of an attempt, merged into the drain_attempts row and the session JSON. */
 export interface AttemptVerdict {

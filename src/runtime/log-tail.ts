@@ -69,3 +69,24 @@ async function readRangeRaw(file: string, from: number, to: number): Promise<Buf
 async function readRange(file: string, from: number, to: number): Promise<string> {
   return (await readRangeRaw(file, from, to)).toString('utf8');
 }
+
+/** The line that ends our header at the start of every attempt log. */
+export const HEADER_END = '# ---\n';
+
+/**
+ * The last `bytes` of a log file (invalid UTF-8 replaced, NUL removed) and the number of bytes
+ * the executor wrote (the file's size less our header). Missing file: empty, 0. Never throws.
+ */
+export async function fileTail(file: string, bytes = TAIL_BYTES): Promise<{ text: string; bytes: number }> {
+  try {
+    const { size } = await stat(file);
+    const head = (await readRangeRaw(file, 0, Math.min(size, HEAD_BYTES))).toString('latin1');
+    const end = head.indexOf(HEADER_END);
+    const headerBytes = end < 0 ? 0 : end + HEADER_END.length;
+    const from = Math.max(headerBytes, size - bytes);
+    const text = (await readRangeRaw(file, from, size)).toString('utf8').replace(/\u0000/g, '');
+    return { text, bytes: size - headerBytes };
+  } catch {
+    return { text: '', bytes: 0 };
+  }
+}

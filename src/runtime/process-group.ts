@@ -75,3 +75,19 @@ export async function terminateGroup(pgid: number, graceMs: number): Promise<voi
   signalGroup(pgid, 'SIGKILL');
   await waitGroupGone(pgid, 10_000);
 }
+
+/** Live processes (Linux /proc) whose command line contains `pattern`, this process excluded. */
+export function countProcessesMatching(pattern: string): number {
+  if (process.platform !== 'linux' || !pattern) return 0;
+  let n = 0;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8').replace(/\u0000/g, ' ');
+      if (cmdline.includes(pattern) && isProcessAlive(Number(name))) n++;
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return n;
+}

@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { attemptLogBase, fnv1a32Hex, safeFileComponent, SAFE_COMPONENT_MAX } from '../../src/domain/files.js';
+import {
+  attemptLogBase,
+  fnv1a32Hex,
+  safeFileComponent,
+  sessionIdProblem,
+  SAFE_COMPONENT_MAX,
+} from '../../src/domain/files.js';
 
 /** Inverse of the %XX encoding (for checking that names decode back to the id). */
 function decode(name: string): string {
@@ -149,4 +155,51 @@ test('attemptLogBase: the __ separator cannot be forged by ids', () => {
   ];
   const names = pairs.map(([r, p]) => attemptLogBase(r, p, 1, 1));
   assert.equal(new Set(names).size, names.length, names.join(' '));
+});
+
+// Session ids (= workflow ids): refused, or made one safe file name.
+const refusedIds: Array<[string, unknown]> = [
+  ['empty', ''],
+  ['not a string', 42],
+  ['too long', 'x'.repeat(201)],
+  ['newline', 'a\nb'],
+  ['NUL', 'a\u0000b'],
+  ['lone surrogate', 'a\ud800b'],
+  ['leading space', ' a'],
+];
+for (const [name, id] of refusedIds) {
+  test(`sessionIdProblem refuses: ${name}`, () => {
+    assert.match(String(sessionIdProblem(id)), /session id/);
+  });
+}
+
+const hostileIds = [
+  '../../../../tmp/x',
+  '..',
+  '.',
+  '/etc/passwd',
+  'a/b',
+  'a\\b',
+  'batch-drain:2026-01-01T00:00:00Z',
+  '%2e%2e',
+  'x'.repeat(200),
+  'CON',
+  '~',
+  'ü🔑',
+];
+for (const id of hostileIds) {
+  test(`session id ${JSON.stringify(id.slice(0, 30))} is accepted and becomes one safe file name`, () => {
+    assert.equal(sessionIdProblem(id), null);
+    const name = safeFileComponent(id);
+    assert.doesNotMatch(name, /[/\\]/);
+    assert.notEqual(name, '.');
+    assert.notEqual(name, '..');
+    assert.ok(!name.startsWith('.'), name);
+    assert.ok(name.length <= SAFE_COMPONENT_MAX + 9, name);
+  });
+}
+
+test('hostile session ids give distinct file names', () => {
+  const names = new Set(hostileIds.map(safeFileComponent));
+  assert.equal(names.size, hostileIds.length);
 });

@@ -133,6 +133,8 @@ test('parseDrainInput accepts every field at once', () => {
     killGraceSeconds: 5,
     continueAsNewAfterEvents: 1000,
     heartbeatTimeoutSeconds: 30,
+    apiProcessPattern: 'gunicorn',
+    databaseId: '8d7f3c52-5b1e-4d0e-9a57-0c3a1b2c4d5e',
   };
   // Fields added later are caught here: each must appear above with a non-default value.
   assert.deepEqual(Object.keys(raw).sort(), Object.keys(DEFAULTS).sort(), 'covers every field');
@@ -387,5 +389,21 @@ for (const [name, raw, compact] of roundTrip) {
     assert.deepEqual(parseDrainInput(input), config);
     // survives JSON (continue-as-new and memos are JSON)
     assert.deepEqual(parseDrainInput(JSON.parse(JSON.stringify(input))), config);
+  });
+}
+
+// Workflow input is history: a field carrying a secret is refused and named.
+const secretInputs: Array<[string, Record<string, unknown>]> = [
+  ['executor with --password', { executor: 'tool --run {run_id} --password hunter2' }],
+  ['executor with a DSN', { executor: 'tool --dsn postgresql://u:hunter2@db/x {run_id}' }],
+  ['baseline with PGPASSWORD', { baselineCommand: 'env PGPASSWORD=hunter2 make baseline' }],
+  ['apiUrl with ?token=', { apiUrl: 'http://127.0.0.1:8000/?token=abc123' }],
+];
+for (const [name, raw] of secretInputs) {
+  test(`parseDrainInput refuses a secret in input: ${name}`, () => {
+    assert.throws(
+      () => parseDrainInput(raw),
+      (e: unknown) => e instanceof InputError && e.field === Object.keys(raw)[0] && /secret/.test(e.message),
+    );
   });
 }

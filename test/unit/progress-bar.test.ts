@@ -9,6 +9,7 @@ const base: Progress = {
   paused: false,
   stopRequested: false,
   dryRun: false,
+  log: { seq: 0, events: [] },
   processed: 4,
   batchSize: 10,
   succeeded: 3,

@@ -33,6 +33,7 @@ function row(over: Partial<AttemptRow> = {}): AttemptRow {
   return {
     id: String(nextId++),
     session_id: 'batch-drain-20251228-060007',
+    exec_run_id: 'run-1',
     run_id: 'run-a',
     phase_id: 'phase-1',
     attempt: 1,
@@ -65,6 +66,12 @@ function row(over: Partial<AttemptRow> = {}): AttemptRow {
     pid: 1234,
     started_at: new Date('2025-12-28T06:00:10Z'),
     finished_at: new Date('2025-12-28T06:01:10Z'),
+    run_counts_before: null,
+    run_counts_after: null,
+    telemetry_by_table: null,
+    phase_changed: null,
+    interrupted_tries: 0,
+    outcome: null,
     ...over,
   };
 }

@@ -6,6 +6,7 @@ import { renderProgress } from '../progress-bar.js';
 import { onceInterrupted } from '../env.js';
 import { addConnFlags, describeSession, withClient, type ConnFlags } from '../conn.js';
 import { sessionIdOrNewest } from '../session-lookup.js';
+import { followSession } from '../follow.js';
 
 const POLL_MS = 1000;
 const RPC_DEADLINE_MS = 5000;
@@ -129,11 +130,30 @@ export function registerWatch(program: Command): void {
       .option(
         '--plain',
         'print one line per change instead of redrawing (the default when stdout is not a terminal)',
+      )
+      .option(
+        '--log',
+        "print the session's progress lines in the original controller's format ([3/10] Selecting next phase..., [SKIP], Draining:, [OK]/[FAIL], [TELEMETRY]) as they happen, instead of a progress bar",
       ),
-  ).action(async (id: string | undefined, flags: ConnFlags & { plain?: boolean }) => {
+  ).action(async (id: string | undefined, flags: ConnFlags & { plain?: boolean; log?: boolean }) => {
     await withClient(flags, async (client) => {
       const sessionId = await sessionIdOrNewest(client, id);
       await describeSession(client, sessionId);
+      if (flags.log) {
+        const handle = client.workflow.getHandle(sessionId);
+        const result = await followSession(handle, { print: console.log, stop: onceInterrupted() }).catch(
+          () => undefined, // a failed or terminated session: its lines were printed; say how it ended
+        );
+        if (result === null) {
+          console.error(
+            `\nstopped watching; session ${sessionId} goes on (drain stop ${sessionId} to end it)`,
+          );
+          process.exitCode = 130;
+        } else {
+          console.log(finalLine(await handle.describe()));
+        }
+        return;
+      }
       const tty = Boolean(process.stdout.isTTY) && !flags.plain;
       if (!tty) console.log(`Watching session ${sessionId} (polling every ${POLL_MS / 1000}s)`);
       const ended = await watch(client, sessionId, tty, onceInterrupted());

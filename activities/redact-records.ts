@@ -1,0 +1,21 @@
+import type { ActivityDeps } from './deps.js';
+import { redactSecrets } from '../src/domain/redact.js';
+import type { AttemptOutcome } from '../src/domain/types.js';
+
+/**
+ * The copy of an attempt's evidence that leaves the raw log files — the drain_attempts row,
+ * the activity result in Temporal history, the session JSON, the CLI — with every secret
+ * redacted: the forms redactSecrets knows plus the worker's own secret values (the password
+ * of its DATABASE_URL, wherever an executor printed it). The log files stay byte for byte.
+ */
+export function redactOutcome(deps: Pick<ActivityDeps, 'knownSecrets'>, o: AttemptOutcome): AttemptOutcome {
+  const r = (s: string) => redactSecrets(s, deps.knownSecrets);
+  const rn = (s: string | null) => (s === null ? null : r(s));
+  return {
+    ...o,
+    stdoutExcerpt: r(o.stdoutExcerpt),
+    stderrExcerpt: r(o.stderrExcerpt),
+    errorMessage: rn(o.errorMessage),
+    lastFailureReason: rn(o.lastFailureReason),
+  };
+}

@@ -1,0 +1,96 @@
+import { open, readFile, rename } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { Context } from '@temporalio/activity';
+import type pg from 'pg';
+import { workflowRun } from './workflow-run.js';
+
+/** What the session JSON carries to tell its writer apart (besides the original's fields). */
+export interface JsonStamp {
+  chain_id: string;
+  exec_run_id: string;
+  /** Grows with every write of a chain: a write never replaces a later one. */
+  report_seq: number;
+}
+
+async function fsyncPath(p: string, flags: 'r' | 'r+' = 'r'): Promise<void> {
+  const fh = await open(p, flags);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Writes JSON atomically and durably: a temp file, fsync, rename, fsync of the directory. */
+export async function writeJsonDurably(file: string, value: unknown): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  const fh = await open(tmp, 'wx');
+  try {
+    await fh.writeFile(JSON.stringify(value, null, 2) + '\n');
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, file);
+  await fsyncPath(path.dirname(file)).catch(() => {}); // not every file system syncs directories
+}
+
+async function currentStamp(file: string): Promise<Partial<JsonStamp> | null> {
+  try {
+    const j = JSON.parse(await readFile(file, 'utf8')) as Partial<JsonStamp>;
+    return { chain_id: j.chain_id, exec_run_id: j.exec_run_id, report_seq: j.report_seq };
+  } catch {
+    return null; // absent (or unreadable: an atomic writer never leaves it so)
+  }
+}
+
+/** Is the workflow run that scheduled this activity still the newest run of its workflow id? */
+async function isNewestRun(): Promise<boolean> {
+  const run = workflowRun();
+  try {
+    const d = await Context.current().client.workflow.getHandle(run.workflowId).describe();
+    return d.runId === run.runId;
+  } catch {
+    return true; // cannot ask: the sequence check still holds within a run
+  }
+}
+
+/**
+ * Decides whether a write stamped `mine` may replace the file stamped `cur`: never another
+ * chain's file, never a later write of the same run, and a file of another run (continue-as-new,
+ * reset) only when this run is the newest of the workflow id.
+ */
+export async function mayReplace(cur: Partial<JsonStamp> | null, mine: JsonStamp): Promise<boolean> {
+  if (!cur || cur.chain_id === undefined) return cur === null;
+  if (cur.chain_id !== mine.chain_id) return false;
+  if (cur.exec_run_id === mine.exec_run_id) return (cur.report_seq ?? -1) < mine.report_seq;
+  return isNewestRun();
+}
+
+/**
+ * Writes the session JSON unless a newer snapshot is there already. Concurrent writers of one
+ * session take turns on an advisory lock. Returns whether the file was written.
+ */
+export async function writeSessionJsonGuarded(
+  pool: pg.Pool,
+  file: string,
+  value: object,
+  stamp: JsonStamp,
+): Promise<boolean> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query("SELECT pg_advisory_xact_lock(hashtext('drain-session-json:' || $1))", [file]);
+    const ok = await mayReplace(await currentStamp(file), stamp);
+    if (ok) await writeJsonDurably(file, { ...value, ...stamp });
+    await client.query('COMMIT');
+    return ok;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}

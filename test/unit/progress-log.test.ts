@@ -1,0 +1,128 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  MAX_LOG_KEPT,
+  MAX_SKIP_LINES,
+  appendEvents,
+  emptyLog,
+  linesSince,
+  skipEvents,
+} from '../../src/domain/progress-log.js';
+import type { ResultDigest } from '../../src/domain/session-state.js';
+
+const digest = (over: Partial<ResultDigest> = {}): ResultDigest => ({
+  runId: 'build130-schema-validation',
+  phaseId: 'schema-validation-phase',
+  attempt: 1,
+  success: true,
+  finalState: 'COMPLETE',
+  timedOut: false,
+  cancelled: false,
+  events: 15,
+  durationSeconds: 240,
+  errorMessage: null,
+  ...over,
+});
+
+test("progress lines: the guide's example, in order", () => {
+  let log = emptyLog();
+  log = appendEvents(log, [{ kind: 'select', index: 4, total: 10 }]);
+  log = appendEvents(
+    log,
+    skipEvents([
+      {
+        runId: 'research-system-v6',
+        phaseId: 'research-meta-analysis',
+        reason: 'run research-system-v6 has 2 timeouts (limit: 2)',
+      },
+    ]),
+  );
+  log = appendEvents(log, [
+    {
+      kind: 'draining',
+      runId: 'build130-schema-validation',
+      phaseId: 'schema-validation-phase',
+      phaseIndex: 1,
+      attempt: 1,
+    },
+  ]);
+  log = appendEvents(log, [{ kind: 'result', digest: digest() }]);
+  assert.deepEqual(linesSince(log, 0).lines, [
+    '[4/10] Selecting next phase...',
+    '  [SKIP] research-system-v6/research-meta-analysis: run research-system-v6 has 2 timeouts (limit: 2)',
+    '  Draining: build130-schema-validation / schema-validation-phase (index 1)',
+    '  [OK] Success: COMPLETE',
+    '    [TELEMETRY] +15 events (3.75/min)',
+  ]);
+});
+
+const failures: Array<[string, Partial<ResultDigest>, string[]]> = [
+  [
+    'failure with error',
+    { success: false, finalState: 'FAILED', events: 0, errorMessage: 'CI collection/import error' },
+    [
+      '  [FAIL] Failed: FAILED',
+      '    Error: CI collection/import error',
+      '    [TELEMETRY] +0 events (0.00/min)',
+    ],
+  ],
+  [
+    'timeout',
+    {
+      success: false,
+      timedOut: true,
+      finalState: 'EXECUTING',
+      events: 0,
+      errorMessage: 'phase timed out after 6s',
+    },
+    [
+      '  [TIMEOUT] Failed: EXECUTING',
+      '    Error: phase timed out after 6s',
+      '    [TELEMETRY] +0 events (0.00/min)',
+    ],
+  ],
+  [
+    'zero duration',
+    { success: false, finalState: null, events: 0, durationSeconds: 0, errorMessage: null },
+    ['  [FAIL] Failed: UNKNOWN', '    [TELEMETRY] +0 events (0.00/min)'],
+  ],
+];
+for (const [name, over, lines] of failures) {
+  test(`progress lines: ${name}`, () => {
+    const log = appendEvents(emptyLog(), [{ kind: 'result', digest: digest(over) }]);
+    assert.deepEqual(linesSince(log, 0).lines, lines);
+  });
+}
+
+test('progress lines: a follower prints each event once, in order, and resumes where it was', () => {
+  let log = appendEvents(emptyLog(), [{ kind: 'select', index: 1, total: 2 }]);
+  const a = linesSince(log, 0);
+  assert.deepEqual(a.lines, ['[1/2] Selecting next phase...']);
+  log = appendEvents(log, [{ kind: 'select', index: 2, total: 2 }]);
+  const b = linesSince(log, a.seq);
+  assert.deepEqual(b.lines, ['[2/2] Selecting next phase...']);
+  assert.deepEqual(linesSince(log, b.seq).lines, []);
+});
+
+test('progress lines: the log is bounded and a follower that fell behind is told how much it missed', () => {
+  let log = emptyLog();
+  for (let i = 1; i <= MAX_LOG_KEPT + 50; i++)
+    log = appendEvents(log, [{ kind: 'select', index: i, total: 999 }]);
+  assert.equal(log.events.length, MAX_LOG_KEPT);
+  const { lines } = linesSince(log, 10);
+  assert.equal(lines[0], '  ... 40 earlier progress lines not shown (follower fell behind)');
+  assert.equal(lines.length, MAX_LOG_KEPT + 1);
+  assert.equal(lines[1], '[51/999] Selecting next phase...');
+});
+
+test('progress lines: many skips in one selection become MAX_SKIP_LINES lines and a count', () => {
+  const skips = Array.from({ length: MAX_SKIP_LINES + 7 }, (_, i) => ({
+    runId: 'r',
+    phaseId: `p${i}`,
+    reason: 'why',
+  }));
+  const ev = skipEvents(skips);
+  assert.equal(ev.length, MAX_SKIP_LINES + 1);
+  const log = appendEvents(emptyLog(), ev);
+  assert.equal(linesSince(log, 0).lines.at(-1), '  [SKIP] ... and 7 more phases passed over');
+});

@@ -1,0 +1,31 @@
+import { setHandler } from '@temporalio/workflow';
+import {
+  pauseSignal,
+  progressQuery,
+  resumeSignal,
+  stateQuery,
+  stopSignal,
+} from '../../src/domain/messages.js';
+import type { DrainSession } from './session.js';
+
+/** Queries `progress` and `state`; signals `pause`, `resume`, `stop [reason]`. */
+export function registerHandlers(session: DrainSession): void {
+  const republish = () => {
+    if (session.status === 'running') session.publish();
+  };
+  setHandler(progressQuery, () => session.progress());
+  setHandler(stateQuery, () => session.state);
+  setHandler(pauseSignal, () => {
+    session.paused = true;
+    republish();
+  });
+  setHandler(resumeSignal, () => {
+    session.paused = false;
+    republish();
+  });
+  setHandler(stopSignal, (reason?: string) => {
+    session.stopRequested = true;
+    if (typeof reason === 'string' && reason.trim()) session.stopNote = reason.trim().slice(0, 500);
+    republish();
+  });
+}

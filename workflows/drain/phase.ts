@@ -1,0 +1,62 @@
+import { judgeAttempt } from '../../src/domain/judge.js';
+import { appendEvents } from '../../src/domain/progress-log.js';
+import { own, pairKey, recordAttempt } from '../../src/domain/session-state.js';
+import { cappedPhaseTimeout } from '../../src/domain/stop-conditions.js';
+import type { PhaseRef } from '../../src/domain/types.js';
+import { baselineProxy, drainProxy, quick } from './proxies.js';
+import type { DrainSession } from './session.js';
+
+/** One phase: baseline → drain → judge → record (verdict, session JSON, lease released). */
+export async function drainOne(session: DrainSession, pick: PhaseRef): Promise<void> {
+  const { config } = session;
+  const p = session.p;
+  const database = session.database;
+  const timeoutSeconds = cappedPhaseTimeout(session.state, config, Date.now());
+  const baseline = await baselineProxy(config.phaseTimeoutSeconds).ensureBaseline({
+    sessionId: session.state.sessionId,
+    workspace: p.workspace,
+    baselineCommand: config.baselineCommand,
+    timeoutSeconds: config.phaseTimeoutSeconds,
+    database,
+  });
+  const attempt = (own(session.state.attempts, pairKey(pick.runId, pick.phaseId)) ?? 0) + 1;
+  session.current = {
+    runId: pick.runId,
+    phaseId: pick.phaseId,
+    attempt,
+    startedAt: new Date().toISOString(),
+    timeoutSeconds,
+  };
+  session.state = {
+    ...session.state,
+    log: appendEvents(session.state.log, [
+      { kind: 'draining', runId: pick.runId, phaseId: pick.phaseId, phaseIndex: pick.phaseIndex, attempt },
+    ]),
+  };
+  const outcome = await drainProxy(timeoutSeconds, config).drainPhase({
+    sessionId: session.state.sessionId,
+    runId: pick.runId,
+    phaseId: pick.phaseId,
+    attempt,
+    timeoutSeconds,
+    killGraceSeconds: config.killGraceSeconds,
+    executor: p.executor,
+    workspace: p.workspace,
+    apiUrl: p.apiUrl,
+    baseline,
+    database,
+  });
+  const verdict = judgeAttempt(outcome);
+  const next = recordAttempt(session.state, outcome, verdict, config);
+  await quick.finishPhase({
+    sessionId: next.sessionId,
+    runId: pick.runId,
+    phaseId: pick.phaseId,
+    attempt,
+    verdict,
+    report: session.report('running', false, next),
+    database,
+  });
+  session.state = next;
+  session.current = null;
+}
