@@ -1,7 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
-import type { SessionJson } from '../domain/report.js';
+import {
+  normalizeSessionFile,
+  parseSessionText,
+  type NormalizedSessionFile,
+} from '../domain/session-file.js';
+import { safeFileComponent } from '../domain/files.js';
 import { UsageError } from './env.js';
 
 /** The newest batchDrain execution that is running (or, with `anyStatus`, of any status). */
@@ -22,15 +27,50 @@ export async function sessionIdOrNewest(client: Client, id: string | undefined):
   return newest;
 }
 
-/** Finds and reads a session's JSON file: --workspace, the path in the session's memo, or ./ */
+/**
+ * File names a session's JSON may have: ours (the id made file-name safe, activities/paths.ts)
+ * and the original controller's (the id as is, when that is a plain file name).
+ */
+export function sessionFileNames(sessionId: string): string[] {
+  const names = [`${safeFileComponent(sessionId)}.json`];
+  const plain = !/[/\\\u0000]/.test(sessionId) && sessionId !== '.' && sessionId !== '..';
+  if (plain && !names.includes(`${sessionId}.json`)) names.push(`${sessionId}.json`);
+  return names;
+}
+
+/** A session file, read and normalised (ours, or the original controller's v1/v2). */
+export interface SessionFile extends NormalizedSessionFile {
+  file: string;
+}
+
+/** Reads one session file; the error names the file and what is wrong with it. */
+export function loadSessionFile(file: string): SessionFile {
+  const text = readFileSync(file, 'utf8');
+  try {
+    const parsed = parseSessionText(text);
+    const normalized = normalizeSessionFile(parsed.value);
+    return { file, ...normalized, notes: [...parsed.notes, ...normalized.notes] };
+  } catch (err) {
+    throw new Error(`${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/**
+ * Finds and reads a session's JSON file: --workspace, the path in the session's memo, or ./
+ * Notes on what was assumed (an original controller's file, repaired fields) go to `onNote`
+ * (stderr by default).
+ */
 export async function readSessionJson(
   client: Client | null,
   sessionId: string,
   workspace?: string,
-): Promise<{ file: string; json: SessionJson }> {
+  onNote: (line: string) => void = (line) => console.error(line),
+): Promise<SessionFile> {
   const candidates: string[] = [];
-  const rel = path.join('.autonomous_runs', 'batch_drain_sessions', `${sessionId}.json`);
-  if (workspace) candidates.push(path.resolve(workspace, rel));
+  const rels = sessionFileNames(sessionId).map((name) =>
+    path.join('.autonomous_runs', 'batch_drain_sessions', name),
+  );
+  if (workspace) candidates.push(...rels.map((rel) => path.resolve(workspace, rel)));
   if (client) {
     try {
       const d = await client.workflow.getHandle(sessionId).describe();
@@ -40,9 +80,12 @@ export async function readSessionJson(
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     }
   }
-  candidates.push(path.resolve(rel));
-  for (const file of candidates) {
-    if (existsSync(file)) return { file, json: JSON.parse(readFileSync(file, 'utf8')) as SessionJson };
+  candidates.push(...rels.map((rel) => path.resolve(rel)));
+  for (const file of new Set(candidates)) {
+    if (!existsSync(file)) continue;
+    const session = loadSessionFile(file);
+    for (const note of session.notes) onNote(`drain: ${file}: ${note}`);
+    return session;
   }
   throw new UsageError(
     `no session file for ${sessionId}; looked in:\n  ${candidates.join('\n  ')}\n(pass --workspace DIR: the directory the session drained in)`,

@@ -88,14 +88,20 @@ function perRun(results: DrainResultJson[]): Map<string, RunLine> {
   return runs;
 }
 
-function completedLine(j: SessionJson): string {
+function completedLine(j: SummarySource): string {
   const settled = j.status === 'completed' || j.status === 'running';
   const note = settled ? '' : ` (${oneLine(j.status)})`;
   return `Completed: ${j.completed_at === null ? 'In progress' : oneLine(j.completed_at)}${note}`;
 }
 
+/**
+ * What the summary reads: any session JSON, including one normalised from the original
+ * controller's file (session-file.ts), which has no config or db identity.
+ */
+export type SummarySource = Omit<SessionJson, 'config' | 'db'>;
+
 /** The BATCH DRAIN SUMMARY block (no trailing newline). */
-export function formatSummary(j: SessionJson): string {
+export function formatSummary(j: SummarySource): string {
   const out: string[] = [RULE, 'BATCH DRAIN SUMMARY', RULE];
   out.push(`Session ID: ${oneLine(j.session_id)}`, `Started: ${oneLine(j.started_at)}`, completedLine(j), '');
 
