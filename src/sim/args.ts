@@ -63,19 +63,3 @@ export function parseSimArgs(argv: readonly string[]): ArgsResult {
   if (phaseId === undefined) return { ok: false, error: '--phase-id is required' };
   return { ok: true, args: { runId, phaseId, force } };
 }
-
-/** Removes the password (and anything that looks like URL user info) from a text. */
-export function redactSecrets(text: string, databaseUrl?: string): string {
-  let out = text;
-  if (databaseUrl) {
-    try {
-      const pw = new URL(databaseUrl).password;
-      if (pw) {
-        for (const v of new Set([pw, decodeURIComponent(pw)])) out = out.split(v).join('***');
-      }
-    } catch {
-      /* not a URL: nothing specific to remove */
-    }
-  }
-  return out.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@\s]*@/gi, '$1:***@');
-}

@@ -4,7 +4,8 @@
  * Exit codes: see USAGE in args.ts.
  */
 import pg from 'pg';
-import { USAGE, parseSimArgs, redactSecrets } from './args.js';
+import { redactSecrets, secretValuesOf } from '../domain/redact.js';
+import { USAGE, parseSimArgs } from './args.js';
 import { runExecutor, type Outcome } from './executor.js';
 import { err, guardStdio, out } from './output.js';
 
@@ -25,7 +26,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<Outcome> {
     );
     return { exitCode: 2 };
   }
-  const safe = (e: unknown) => redactSecrets(e instanceof Error ? e.message : String(e), url);
+  const known = secretValuesOf(url);
+  const safe = (e: unknown) => redactSecrets(e instanceof Error ? e.message : String(e), known);
   let client: pg.Client;
   try {
     client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
@@ -71,7 +73,9 @@ main(process.argv.slice(2), process.env).then(
     process.exitCode = outcome.exitCode;
   },
   (e: unknown) => {
-    process.stderr.write(`drain-sim: ${redactSecrets(String(e), process.env.DATABASE_URL)}\n`);
+    process.stderr.write(
+      `drain-sim: ${redactSecrets(String(e), secretValuesOf(process.env.DATABASE_URL ?? ''))}\n`,
+    );
     process.exitCode = 1;
   },
 );

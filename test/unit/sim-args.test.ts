@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSimArgs, redactSecrets } from '../../src/sim/args.js';
+import { parseSimArgs } from '../../src/sim/args.js';
 
 describe('parseSimArgs', () => {
   const ok: [string, string[], { runId: string; phaseId: string; force: boolean }][] = [
@@ -49,21 +49,4 @@ describe('parseSimArgs', () => {
   }
 
   test('--help', () => assert.deepEqual(parseSimArgs(['--run-id', 'r', '--help']), { ok: true, help: true }));
-});
-
-describe('redactSecrets', () => {
-  test('removes the URL password, encoded or not, and any user:password@ part', () => {
-    const url = 'postgres://drain:p%40ss%2Fw0rd@127.0.0.1:5432/autopack';
-    const text = `failed for postgres://drain:p%40ss%2Fw0rd@127.0.0.1:5432/autopack (pw p@ss/w0rd) and mysql://u:other@h/db`;
-    const r = redactSecrets(text, url);
-    assert.ok(!r.includes('p@ss/w0rd') && !r.includes('p%40ss') && !r.includes('other'), r);
-    assert.match(r, /postgres:\/\/drain:\*\*\*@127\.0\.0\.1/);
-  });
-  test('leaves text without secrets alone', () => {
-    assert.equal(
-      redactSecrets('connect ECONNREFUSED 127.0.0.1:5432', 'postgres://u:pw@h/db'),
-      'connect ECONNREFUSED 127.0.0.1:5432',
-    );
-    assert.equal(redactSecrets('x', 'not a url'), 'x');
-  });
 });
