@@ -62,10 +62,11 @@ export async function recoverPreviousTry(
   // An earlier try of this execution already recorded the outcome (its completion was lost).
   const recorded = await finalTryOf(deps.pool, key);
   if (recorded?.outcome) return { outcome: recorded.outcome, interruptedTries: 0 };
+  // Mark first, then kill: a stale try that outlives the kill finds its row no longer running.
+  const interruptedTries = await markEarlierTries(deps, key);
   if (prev?.pgid && prev.host === deps.host) {
     await terminateGroup(prev.pgid, req.killGraceSeconds * 1000);
   }
-  const interruptedTries = await markEarlierTries(deps, key);
   if (!prev) return { outcome: null, interruptedTries };
   const phase = await getPhase(deps.pool, req.runId, req.phaseId);
   const startedMs = Date.parse(prev.startedAt);

@@ -1,5 +1,6 @@
 import type { ActivityDeps } from './deps.js';
 import { redactSecrets } from '../src/domain/redact.js';
+import type { SelectResult } from '../src/db/select.js';
 import type { AttemptOutcome } from '../src/domain/types.js';
 
 /**
@@ -17,5 +18,16 @@ export function redactOutcome(deps: Pick<ActivityDeps, 'knownSecrets'>, o: Attem
     stderrExcerpt: r(o.stderrExcerpt),
     errorMessage: rn(o.errorMessage),
     lastFailureReason: rn(o.lastFailureReason),
+  };
+}
+
+/** A selection result enters history too: the picked phase's failure reason and skip reasons, redacted. */
+export function redactSelection(deps: Pick<ActivityDeps, 'knownSecrets'>, r: SelectResult): SelectResult {
+  const red = (s: string) => redactSecrets(s, deps.knownSecrets);
+  const reason = r.pick?.lastFailureReason;
+  return {
+    ...r,
+    pick: r.pick && { ...r.pick, lastFailureReason: reason == null ? null : red(reason) },
+    passedOver: r.passedOver.map((s) => ({ ...s, reason: red(s.reason) })),
   };
 }

@@ -6,7 +6,7 @@ import { sessionJsonPath, sessionsDir } from './paths.js';
 import { writeSessionJsonGuarded } from './session-json.js';
 import { workflowRun } from './workflow-run.js';
 import { renderCommand } from '../src/domain/command-template.js';
-import { redactDeep, redactUrl } from '../src/domain/redact.js';
+import { redactDeep, redactSecrets, redactUrl } from '../src/domain/redact.js';
 import { buildSessionJson, type SessionSnapshot } from '../src/domain/report.js';
 import { DRAIN_SEARCH_ATTRIBUTES } from '../src/domain/search-attributes.js';
 import type { AttemptVerdict, DrainConfig } from '../src/domain/types.js';
@@ -186,6 +186,12 @@ export function sessionActivities(deps: ActivityDeps) {
       const st = await stat(workspace).catch(() => null);
       if (!st?.isDirectory()) throw configError(`workspace directory does not exist: ${workspace}`);
       const executor = c.executor ?? deps.defaults.executor;
+      if (redactSecrets(executor) !== executor) {
+        // The resolved template travels in history to every drain: it must not carry a secret.
+        throw configError(
+          `the executor template contains a secret (${redactSecrets(executor)}); keep secrets in the worker's environment`,
+        );
+      }
       let argv: string[];
       try {
         argv = renderCommand(executor, { run_id: 'R', phase_id: 'P', session_id: o.sessionId, workspace });

@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   allHandlersFinished,
@@ -39,6 +40,15 @@ function validatedConfig(input: unknown): DrainConfig {
   }
 }
 
+/** A refusal of the session (config, reused id) fails the workflow as itself, not as an activity error. */
+function unwrapRefusal(err: unknown): never {
+  const cause = err instanceof ActivityFailure ? err.cause : null;
+  if (cause instanceof ApplicationFailure && cause.nonRetryable) {
+    throw ApplicationFailure.create({ message: cause.message, type: cause.type ?? undefined, nonRetryable: true });
+  }
+  throw err;
+}
+
 /**
  * One drain session: select → lease → baseline → drain → record, until a stop condition.
  * Input is one JSON object, every field optional (see DrainInput). The second parameter is
@@ -54,12 +64,14 @@ export async function batchDrain(input?: unknown, carried?: Carried): Promise<Se
   );
   registerHandlers(session);
   if (!session.prepared) {
-    session.prepared = await quick.prepareSession({
-      sessionId: info.workflowId,
-      chainId: info.firstExecutionRunId,
-      config,
-      database: config.databaseId ? { id: config.databaseId, name: '(the one drain start saw)' } : null,
-    });
+    session.prepared = await quick
+      .prepareSession({
+        sessionId: info.workflowId,
+        chainId: info.firstExecutionRunId,
+        config,
+        database: config.databaseId ? { id: config.databaseId, name: '(the one drain start saw)' } : null,
+      })
+      .catch(unwrapRefusal);
   }
   session.publish('running');
   try {

@@ -41,7 +41,7 @@ export interface TestEnv {
   executor: string;
   startWorker(o?: Partial<DrainWorkerOptions>): Promise<DrainWorker>;
   /** A `drain worker` subprocess (for kill -9 tests). */
-  spawnWorker(env?: NodeJS.ProcessEnv): ChildProcess;
+  spawnWorker(env?: NodeJS.ProcessEnv, args?: string[]): ChildProcess;
   /** Stops and starts the Temporal dev server on the same port and db file. */
   restartTemporal(): Promise<void>;
   teardown(): Promise<void>;
@@ -103,10 +103,10 @@ export async function startTestEnv(o: { taskQueue?: string; ui?: boolean } = {})
       void worker.run().catch(() => {});
       return worker;
     },
-    spawnWorker(extra = {}) {
+    spawnWorker(extra = {}, args: string[] = []) {
       const child = spawn(
         process.execPath,
-        [path.join(projectRoot(), 'bin', 'drain.js'), 'worker', '--task-queue', taskQueue],
+        [path.join(projectRoot(), 'bin', 'drain.js'), 'worker', '--task-queue', taskQueue, ...args],
         {
           env: {
             ...process.env,

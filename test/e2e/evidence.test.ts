@@ -1,0 +1,239 @@
+/**
+ * Evidence that holds: a reused workflow id or a reset never touches an earlier session's rows,
+ * logs or JSON; hostile session ids write nothing outside the session directory; a worker
+ * pointed at another database refuses a session's activities.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { WorkflowFailedError } from '@temporalio/client';
+import { startTestEnv, eventually, type TestEnv } from '../helpers/env.js';
+import { seedPhases, type PhaseSeed } from '../../src/sim/seed.js';
+import { findTemporalCli } from '../../src/runtime/binaries.js';
+import { sessionsDir } from '../../activities/paths.js';
+import { createPool } from '../../src/db/pool.js';
+import { migrate } from '../../src/db/migrate.js';
+import type { SessionResult } from '../../src/domain/messages.js';
+
+const seeds = (run: string): PhaseSeed[] => [
+  { runId: run, phaseId: 'ok', sim: { scenario: 'complete', events: 2, seconds: 0.1 } },
+  { runId: run, phaseId: 'bad', lastFailureReason: 'patch apply failed', sim: { scenario: 'fail' } },
+];
+
+/** Every file under `dir` with the sha256 of its bytes. */
+function fileHashes(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = path.join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else out[path.relative(dir, p)] = createHash('sha256').update(readFileSync(p)).digest('hex');
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return out;
+}
+
+async function rowsOf(env: TestEnv, sessionId: string): Promise<string[]> {
+  const r = await env.pool.query(
+    'SELECT to_jsonb(a)::text AS j FROM drain_attempts a WHERE session_id = $1 ORDER BY id',
+    [sessionId],
+  );
+  return r.rows.map((x) => x.j as string);
+}
+
+function temporal(env: TestEnv, args: string[]): string {
+  return execFileSync(findTemporalCli(), [...args, '--address', env.temporal.address], { encoding: 'utf8' });
+}
+
+describe('records belong to one execution chain', () => {
+  let env: TestEnv;
+  before(async () => {
+    env = await startTestEnv();
+    await env.startWorker();
+  });
+  after(() => env?.teardown());
+
+  test('a reused workflow id is refused and leaves the first session byte-identical', async () => {
+    const id = 'reused-id-1';
+    await seedPhases(env.pool, seeds('reuse-run'));
+    const input = JSON.stringify({ batchSize: 2, runId: 'reuse-run' });
+    const start = () =>
+      temporal(env, [
+        'workflow',
+        'start',
+        '--type',
+        'batchDrain',
+        '--task-queue',
+        env.taskQueue,
+        '--workflow-id',
+        id,
+        '--input',
+        input,
+      ]);
+    start();
+    const first = (await env.client.workflow.getHandle(id).result()) as SessionResult;
+    assert.equal(first.processed, 2);
+    const rows = await rowsOf(env, id);
+    const files = fileHashes(sessionsDir(env.workspace));
+    assert.ok(
+      Object.keys(files).some((f) => f.endsWith('.stdout.txt')),
+      'the first session wrote logs',
+    );
+
+    await seedPhases(env.pool, seeds('reuse-run')); // drainable again: a clobbering session would run
+    start(); // the Temporal CLI allows reusing a closed workflow id by default
+    const err = await env.client.workflow
+      .getHandle(id)
+      .result()
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
+    assert.ok(err instanceof WorkflowFailedError, 'the second session fails');
+    const cause = (err as WorkflowFailedError).cause as { type?: string; message: string };
+    assert.equal(cause.type, 'SessionIdReused');
+    assert.match(cause.message, /already used by an earlier session/);
+    assert.match(cause.message, /started 20\d\d-/);
+    assert.deepEqual(await rowsOf(env, id), rows, 'rows unchanged');
+    assert.deepEqual(fileHashes(sessionsDir(env.workspace)), files, 'logs and session JSON unchanged');
+  });
+
+  test('a reset replays into rows and logs of its own; the earlier ones stay byte-identical', async () => {
+    const id = 'reset-session-1';
+    await seedPhases(env.pool, seeds('reset-run'));
+    const handle = await env.client.workflow.start('batchDrain', {
+      taskQueue: env.taskQueue,
+      workflowId: id,
+      args: [{ batchSize: 2, runId: 'reset-run', maxAttemptsPerPhase: 1 }],
+    });
+    await handle.result();
+    const rows = await rowsOf(env, id);
+    const logDir = path.join(sessionsDir(env.workspace), id, 'logs');
+    const logs = fileHashes(logDir);
+    await seedPhases(env.pool, seeds('reset-run'));
+    temporal(env, [
+      'workflow',
+      'reset',
+      '--workflow-id',
+      id,
+      '--type',
+      'FirstWorkflowTask',
+      '--reason',
+      'test reset',
+    ]);
+    const reset = env.client.workflow.getHandle(id); // the newest run: the reset one
+    const r = (await reset.result()) as SessionResult;
+    assert.equal(r.processed, 2, 'the reset run drained again');
+    const after = await rowsOf(env, id);
+    assert.deepEqual(after.slice(0, rows.length), rows, 'the earlier rows are unchanged');
+    assert.equal(after.length, rows.length * 2, 'the reset run has rows of its own');
+    const execs = new Set(after.map((j) => JSON.parse(j).exec_run_id));
+    assert.equal(execs.size, 2, 'two workflow runs, each with its own rows');
+    const logsAfter = fileHashes(logDir);
+    for (const [f, h] of Object.entries(logs)) assert.equal(logsAfter[f], h, `${f} unchanged`);
+    assert.equal(Object.keys(logsAfter).length, Object.keys(logs).length * 2, 'new log files beside the old');
+  });
+
+  test('hostile session ids write nothing outside the sessions directory', async () => {
+    await seedPhases(env.pool, seeds('hostile-run'));
+    const marker = `drain-escape-${process.pid}`;
+    const ids = [
+      `../../../../../../tmp/${marker}`,
+      'a/b/../../c',
+      '..',
+      'x'.repeat(200),
+      'sched:2026-01-01T02:00:00Z',
+    ];
+    for (const id of ids) {
+      await seedPhases(env.pool, seeds('hostile-run'));
+      const h = await env.client.workflow.start('batchDrain', {
+        taskQueue: env.taskQueue,
+        workflowId: id,
+        args: [{ batchSize: 1, runId: 'hostile-run' }],
+      });
+      const r = (await h.result()) as SessionResult;
+      assert.equal(r.processed, 1, id);
+      assert.ok(
+        r.sessionJson && path.dirname(r.sessionJson) === sessionsDir(env.workspace),
+        r.sessionJson ?? '',
+      );
+    }
+    assert.equal(existsSync(`/tmp/${marker}`), false);
+    assert.equal(existsSync(`/tmp/${marker}.json`), false);
+    const top = readdirSync(sessionsDir(env.workspace));
+    for (const name of top) assert.doesNotMatch(name, /^\.\.?$|\//);
+    assert.deepEqual(readdirSync(path.join(env.workspace, '.autonomous_runs')), ['batch_drain_sessions']);
+  });
+
+  test('an id that cannot be made safe is refused at once, naming the problem', async () => {
+    const h = await env.client.workflow.start('batchDrain', {
+      taskQueue: env.taskQueue,
+      workflowId: 'y'.repeat(300),
+      args: [{}],
+    });
+    const err = await h.result().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof WorkflowFailedError);
+    const cause = err.cause as { type?: string; message: string };
+    assert.equal(cause.type, 'InvalidSessionId');
+    assert.match(cause.message, /at most 200 characters/);
+  });
+});
+
+describe('one database per session', () => {
+  let env: TestEnv;
+  before(async () => {
+    env = await startTestEnv();
+  });
+  after(() => env?.teardown());
+
+  test('a worker pointed at another database refuses the session; the right worker drains it', async () => {
+    await seedPhases(env.pool, seeds('pinned-run'));
+    await env.pool.query('CREATE DATABASE other_backlog');
+    const otherUrl = env.databaseUrl.replace(/\/[^/]*$/, '/other_backlog');
+    const other = createPool(otherUrl, 2);
+    await migrate(other);
+    await seedPhases(other, seeds('pinned-run'));
+    const otherId = (await other.query('SELECT database_id::text AS id FROM drain_database_identity')).rows[0]
+      .id;
+    await other.end();
+
+    const right = await env.startWorker();
+    const h = await env.client.workflow.start('batchDrain', {
+      taskQueue: env.taskQueue,
+      workflowId: 'pinned-session',
+      args: [{ batchSize: 2, runId: 'pinned-run', phaseTimeoutSeconds: 30 }],
+    });
+    await eventually(
+      async () => (await h.query('progress')) && (await h.describe()).memo?.status === 'running',
+    );
+    await right.shutdown();
+    const wrong = await env.startWorker({ databaseUrl: otherUrl });
+    const failure = await eventually(
+      async () => {
+        const d = await h.describe();
+        const pending = d.raw.pendingActivities?.[0];
+        const message = pending?.lastFailure?.message ?? '';
+        return /points at database/.test(message) ? message : null;
+      },
+      60_000,
+      'a refused activity',
+    );
+    assert.match(failure ?? '', /other_backlog/);
+    assert.match(failure ?? '', new RegExp(otherId));
+    const rowsInOther = createPool(otherUrl, 1);
+    const n = (await rowsInOther.query('SELECT count(*)::int AS n FROM drain_attempts')).rows[0].n;
+    await rowsInOther.end();
+    assert.equal(n, 0, 'nothing drained against the wrong database');
+    await wrong.shutdown();
+    await env.startWorker();
+    const r = (await h.result()) as SessionResult;
+    assert.equal(r.processed, 2);
+  });
+});
