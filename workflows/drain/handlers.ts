@@ -1,4 +1,5 @@
 import { setHandler } from '@temporalio/workflow';
+import { redactSecrets } from '../../src/domain/redact.js';
 import {
   pauseSignal,
   progressQuery,
@@ -25,7 +26,9 @@ export function registerHandlers(session: DrainSession): void {
   });
   setHandler(stopSignal, (reason?: string) => {
     session.stopRequested = true;
-    if (typeof reason === 'string' && reason.trim()) session.stopNote = reason.trim().slice(0, 500);
+    // The note reaches the memo, the stop reason and the session JSON: redacted like every copy.
+    if (typeof reason === 'string' && reason.trim())
+      session.stopNote = redactSecrets(reason.trim().slice(0, 500));
     republish();
   });
 }

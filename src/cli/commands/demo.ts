@@ -11,6 +11,7 @@ import { projectRoot } from '../../runtime/paths.js';
 import { seedSample } from '../../sim/seed.js';
 import { createDrainWorker } from '../../worker.js';
 import { followSession } from '../follow.js';
+import { verdictLine, verifySession } from '../verify-session.js';
 import { installRuntime, onceInterrupted, simExecutorTemplate } from '../env.js';
 import { readSessionJson } from '../session-lookup.js';
 
@@ -75,6 +76,9 @@ export function registerDemo(program: Command): void {
         }
         const { file, json } = await readSessionJson(client, sessionId, workspace);
         console.log('\n' + formatSummary(json));
+        const verifyPool = createPool(services.databaseUrl, 1);
+        const verdict = await verifySession(verifyPool, sessionId).finally(() => verifyPool.end());
+        console.log(`\n${verdictLine(verdict)} — details: npx drain verify ${sessionId} --format md`);
         console.log(`\nSession file: ${file}`);
         console.log(`Per-phase logs: ${file.replace(/\.json$/, '')}/logs/`);
         console.log(

@@ -11,6 +11,7 @@ import { addDrainFlags, validatedDrainInput } from '../start-options.js';
 import { followSession } from '../follow.js';
 import { databaseUrlOrEmbedded, onceInterrupted, temporalTarget, UsageError } from '../env.js';
 import { newestSession, readSessionJson } from '../session-lookup.js';
+import { verdictLine, verifySession } from '../verify-session.js';
 import { DEFAULT_TASK_QUEUE } from '../../worker.js';
 
 /**
@@ -52,6 +53,25 @@ async function banner(allowEmpty: boolean, quiet: boolean): Promise<string | nul
       );
     }
     return (await readDatabaseIdentity(pool).catch(() => null))?.id ?? null; // null: not migrated yet
+  } finally {
+    await pool.end();
+  }
+}
+
+/** The verdict of `drain verify` for a finished session, when this machine reaches its database. */
+async function verdictOf(sessionId: string): Promise<{ line: string; json: 'PASS' | 'FAIL' | null }> {
+  const url = databaseUrlOrEmbedded();
+  const elsewhere = {
+    line: `Verdict: not checked here (run \`drain verify ${sessionId}\` where DATABASE_URL reaches the backlog)`,
+    json: null,
+  };
+  if (!url) return elsewhere;
+  const pool = createPool(url, 1);
+  try {
+    const r = await verifySession(pool, sessionId);
+    return { line: `${verdictLine(r)} — details: drain verify ${sessionId}`, json: r.verdict };
+  } catch {
+    return elsewhere;
   } finally {
     await pool.end();
   }
@@ -147,12 +167,14 @@ export function registerStart(program: Command): void {
         }
         return;
       }
-      if (json) console.log(JSON.stringify(result));
+      const verdict = await verdictOf(handle.workflowId);
+      if (json) console.log(JSON.stringify({ ...result, verdict: verdict.json }));
       else {
         const { json: session } = await readSessionJson(client, handle.workflowId).catch(() => ({
           json: null,
         }));
         console.log(session ? formatSummary(session) : JSON.stringify(result, null, 2));
+        console.log(`\n${verdict.line}`);
       }
       // A phase that failed and then succeeded on a retry is not a failure of the session.
       process.exitCode = result.phasesStillFailed > 0 ? 1 : 0;
