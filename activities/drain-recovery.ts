@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import type { ActivityDeps } from './deps.js';
-import type { DrainRequest } from './drain.js';
+import type { DrainRequest } from './drain-env.js';
 import type { AttemptLogPaths } from './paths.js';
 import { redactOutcome } from './redact-records.js';
 import { fileTail } from '../src/runtime/log-tail.js';
-import { terminateGroup } from '../src/runtime/process-group.js';
+import { endTry, tryTag } from '../src/runtime/containment.js';
 import { outcomeFromFacts, type ExitFacts } from '../src/domain/attempt-outcome.js';
 import { TERMINAL_STATES, type AttemptOutcome } from '../src/domain/types.js';
 import {
@@ -15,7 +15,7 @@ import {
   type AttemptKey,
 } from '../src/db/attempts.js';
 import { getPhase, runStateCounts, type PhaseRow } from '../src/db/phases.js';
-import { countTelemetrySince } from '../src/db/telemetry.js';
+import { countTelemetry, tableDelta } from '../src/db/telemetry.js';
 
 /** What the drain activity heartbeats while the executor runs. */
 export interface DrainHeartbeat {
@@ -23,7 +23,14 @@ export interface DrainHeartbeat {
   host: string;
   pid: number | null;
   pgid: number | null;
+  /** The try's containment tag and cgroup (see src/runtime/containment.ts). */
+  tag: string;
+  cgroup: string | null;
   startedAt: string;
+  /** The phase's updated_at when the try started (database clock), ISO; null: it had none. */
+  phaseUpdatedAt: string | null;
+  /** The phase's telemetry rows per table when the try started (the delta needs no clock). */
+  telemetryBefore: Record<string, number>;
   logPaths: AttemptLogPaths;
   bytesOut: number;
   lastOutputAt: string | null;
@@ -36,7 +43,7 @@ export interface Recovery {
   interruptedTries: number;
 }
 
-async function markEarlierTries(deps: ActivityDeps, key: AttemptKey): Promise<number> {
+export async function markEarlierTries(deps: ActivityDeps, key: AttemptKey): Promise<number> {
   let marked = 0;
   for (let t = 1; t < key.tryNo; t++) {
     marked += await markInterrupted(
@@ -64,18 +71,49 @@ export async function recoverPreviousTry(
   if (recorded?.outcome) return { outcome: recorded.outcome, interruptedTries: 0 };
   // Mark first, then kill: a stale try that outlives the kill finds its row no longer running.
   const interruptedTries = await markEarlierTries(deps, key);
-  if (prev?.pgid && prev.host === deps.host) {
-    await terminateGroup(prev.pgid, req.killGraceSeconds * 1000);
-  }
+  await endEarlierTries(deps, req, key, prev);
   if (!prev) return { outcome: null, interruptedTries };
   const phase = await getPhase(deps.pool, req.runId, req.phaseId);
-  const startedMs = Date.parse(prev.startedAt);
-  const changedSinceStart = phase?.updated_at ? phase.updated_at.getTime() >= startedMs - 1000 : false;
-  if (!phase || !TERMINAL_STATES.includes(phase.state) || !changedSinceStart) {
+  if (!phase || !TERMINAL_STATES.includes(phase.state) || !changedSince(phase, prev.phaseUpdatedAt)) {
     return { outcome: null, interruptedTries };
   }
   const outcome = await reconcile(deps, req, key, prev, phase, interruptedTries);
   return { outcome, interruptedTries };
+}
+
+/** One clock: the phase changed if its updated_at differs from the one recorded at the try's start. */
+export function changedSince(
+  phase: Pick<PhaseRow, 'updated_at'>,
+  updatedAtStart: string | null | undefined,
+): boolean {
+  const now = phase.updated_at?.getTime() ?? null;
+  const then = updatedAtStart ? Date.parse(updatedAtStart) : null;
+  return now !== then;
+}
+
+/**
+ * Ends whatever earlier tries of this attempt left running on this host: each try's processes
+ * carry its tag, so even a try that died before its first heartbeat is found. The recorded
+ * group is only killed when it is still that try's own (containment.ts).
+ */
+export async function endEarlierTries(
+  deps: ActivityDeps,
+  req: DrainRequest,
+  key: AttemptKey,
+  prev: DrainHeartbeat | undefined,
+): Promise<void> {
+  for (let t = 1; t < key.tryNo; t++) {
+    const fromHeartbeat = prev && prev.tryNo === t && prev.host === deps.host ? prev : null;
+    await endTry(
+      {
+        pgid: fromHeartbeat?.pgid ?? null,
+        tag: fromHeartbeat?.tag ?? tryTag({ ...key, tryNo: t }),
+        cgroup: fromHeartbeat?.cgroup ?? null,
+        startedMs: fromHeartbeat ? Date.parse(fromHeartbeat.startedAt) : 0,
+      },
+      req.killGraceSeconds * 1000,
+    );
+  }
 }
 
 /** Records, as this try's outcome, the terminal state the phase reached under the dead worker. */
@@ -89,7 +127,10 @@ async function reconcile(
 ): Promise<AttemptOutcome> {
   const exit = await readExitRecord(prev.logPaths.exit);
   const [out, err] = await Promise.all([fileTail(prev.logPaths.stdout), fileTail(prev.logPaths.stderr)]);
-  const byTable = await countTelemetrySince(deps.pool, req.runId, req.phaseId, prev.startedAt);
+  const byTable = tableDelta(
+    prev.telemetryBefore,
+    (await countTelemetry(deps.pool, req.runId, req.phaseId)).byTable,
+  );
   const events = Object.values(byTable).reduce((a, b) => a + b, 0);
   const runCounts = await runStateCounts(deps.pool, req.runId);
   const outcome = redactOutcome(
@@ -122,6 +163,8 @@ async function reconcile(
       runCountsAfter: runCounts,
       phaseChanged: true,
       interruptedTries,
+      processesReaped: 0,
+      unjudged: null,
       startedAt: prev.startedAt,
       finishedAt: new Date().toISOString(),
       workerIdentity: deps.identity,

@@ -4,6 +4,7 @@ import { Context } from '@temporalio/activity';
 import { execa, type Options } from 'execa';
 import { LogTail } from '../src/runtime/log-tail.js';
 import { terminateGroup } from '../src/runtime/process-group.js';
+import { endTry, joinCgroup } from '../src/runtime/containment.js';
 import { detectLlmBoundary } from '../src/domain/llm-boundary.js';
 
 const WATCH_INTERVAL_MS = 200;
@@ -18,6 +19,10 @@ export interface ProcessResult {
   outputCapped: boolean;
   spawnError: string | null;
   durationSeconds: number;
+  /** Processes that outlived the executor's group and had to be reaped (setsid, double forks). */
+  processesReaped: number;
+  /** Stopped through `stop` (not a timeout, not a cancellation). */
+  stopped: boolean;
   llmBoundaryHit: boolean;
   stdout: LogTail;
   stderr: LogTail;
@@ -35,6 +40,11 @@ export interface RunOptions {
   headerBytes: number;
   maxLogBytes: number;
   heartbeatIntervalMs: number;
+  /** Aborted when the try must stop (its run's lease is gone): the executor is killed. */
+  stop?: AbortSignal;
+  /** The try's tag (in `env` as DRAIN_ATTEMPT_TAG) and cgroup (null: none), for containment. */
+  tag: string;
+  cgroup: string | null;
   /** Called every heartbeat interval while the process runs (heartbeat, lease renewal). */
   onTick: (p: { pid: number | null; bytesOut: number; lastOutputAt: number | null }) => void;
 }
@@ -54,6 +64,7 @@ export async function runExecutorProcess(o: RunOptions): Promise<ProcessResult> 
   const stderr = new LogTail(o.stderrPath, o.headerBytes, scan);
   const graceMs = o.killGraceSeconds * 1000;
   const started = performance.now();
+  const startedMs = Date.now();
 
   // Raw file descriptors: the child writes straight into the log files, no pipe through
   // this process, so the output survives a crashed worker and never blocks on it.
@@ -78,6 +89,7 @@ export async function runExecutorProcess(o: RunOptions): Promise<ProcessResult> 
     closeSync(errFd);
   }
   const pid = sub.pid ?? null;
+  if (pid) joinCgroup(o.cgroup, pid); // its children are born in the try's cgroup
 
   let timedOut = false;
   let cancelled = false;
@@ -116,18 +128,29 @@ export async function runExecutorProcess(o: RunOptions): Promise<ProcessResult> 
   };
   if (signal.aborted) onAbort();
   else signal.addEventListener('abort', onAbort);
+  let stopped = false;
+  const onStop = () => {
+    stopped = true;
+    kill();
+  };
+  o.stop?.addEventListener('abort', onStop);
 
   let result;
+  let processesReaped = 0;
   try {
     result = await sub;
+    clearTimeout(timer);
+    // The main process is gone; nothing it started may outlive it (its group, its cgroup,
+    // anything carrying its tag). Heartbeats go on while this takes the kill grace.
+    if (pid) await killing;
+    processesReaped = await endTry({ pgid: pid, tag: o.tag, cgroup: o.cgroup, startedMs }, graceMs);
   } finally {
     clearTimeout(timer);
     clearInterval(ticker);
     clearInterval(watcher);
     signal.removeEventListener('abort', onAbort);
+    o.stop?.removeEventListener('abort', onStop);
   }
-  // The main process is gone; nothing of its group may outlive it (children, grandchildren).
-  if (pid) await (killing ?? terminateGroup(pid, graceMs));
   await Promise.all([stdout.poll(), stderr.poll()]);
   if (outputCapped) {
     const note = `\n[autopack-drain: output exceeded ${o.maxLogBytes} bytes; the executor was stopped]\n`;
@@ -142,11 +165,13 @@ export async function runExecutorProcess(o: RunOptions): Promise<ProcessResult> 
     pid,
     returnCode: result.exitCode ?? null,
     signal: result.signal ?? null,
-    timedOut: timedOut && !cancelled && !outputCapped,
+    timedOut: timedOut && !cancelled && !outputCapped && !stopped,
+    stopped: stopped && !cancelled,
     cancelled,
     outputCapped,
     spawnError,
     durationSeconds: Math.round(performance.now() - started) / 1000,
+    processesReaped,
     llmBoundaryHit,
     stdout,
     stderr,

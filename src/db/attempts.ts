@@ -36,12 +36,16 @@ export async function startAttempt(
     baselineCommit: string | null;
     startedAt: string;
     runCountsBefore: Record<string, number> | null;
+    /** The phase's updated_at when the try started (database clock). */
+    phaseUpdatedBefore?: Date | null;
+    tag?: string | null;
   },
 ): Promise<boolean> {
   const res = await db.query(
     `INSERT INTO drain_attempts (session_id, exec_run_id, run_id, phase_id, attempt, try, status,
-       initial_state, stdout_path, stderr_path, worker_identity, baseline_commit, started_at, run_counts_before)
-     VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, $13)
+       initial_state, stdout_path, stderr_path, worker_identity, baseline_commit, started_at, run_counts_before,
+       phase_updated_before, tag)
+     VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, $13, $14, $15)
      ON CONFLICT DO NOTHING`,
     [
       ...keyParams(k),
@@ -52,6 +56,8 @@ export async function startAttempt(
       r.baselineCommit,
       r.startedAt,
       r.runCountsBefore === null ? null : JSON.stringify(r.runCountsBefore),
+      r.phaseUpdatedBefore ?? null,
+      r.tag ?? null,
     ],
   );
   return (res.rowCount ?? 0) > 0;
@@ -64,6 +70,13 @@ export async function setAttemptProcess(db: Queryable, k: AttemptKey, pid: numbe
   ]);
 }
 
+/**
+ * How a try ended: finished (the executor ran to its end), reconciled (a retry found the
+ * outcome), cancelled, interrupted (its worker died or stopped; retried), lost (the run's
+ * lease was gone or the phase changed: not judged), abandoned (out of tries).
+ */
+export type FinalStatus = 'finished' | 'reconciled' | 'cancelled' | 'interrupted' | 'lost' | 'abandoned';
+
 const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
 
 /**
@@ -74,7 +87,7 @@ const json = (v: unknown) => (v === null || v === undefined ? null : JSON.string
 export async function finishAttempt(
   db: Queryable,
   k: AttemptKey,
-  status: 'finished' | 'reconciled' | 'cancelled' | 'interrupted',
+  status: FinalStatus,
   o: AttemptOutcome,
 ): Promise<boolean> {
   const res = await db.query(
@@ -83,7 +96,7 @@ export async function finishAttempt(
        stderr_excerpt = $17, stdout_bytes = $18, stderr_bytes = $19, error_message = $20,
        last_failure_reason = $21, telemetry_events = $22, telemetry_global_delta = $23, llm_boundary_hit = $24,
        finished_at = $25, run_counts_after = $26, telemetry_by_table = $27, phase_changed = $28,
-       interrupted_tries = $29, outcome = $30
+       interrupted_tries = $29, outcome = $30, processes_reaped = $31
      WHERE ${KEY_WHERE} AND status = 'running'`,
     [
       ...keyParams(k),
@@ -111,6 +124,7 @@ export async function finishAttempt(
       o.phaseChanged,
       o.interruptedTries,
       json(o),
+      o.processesReaped,
     ],
   );
   return (res.rowCount ?? 0) > 0;
@@ -180,6 +194,9 @@ export interface AttemptRow {
   phase_changed: boolean | null;
   interrupted_tries: number;
   outcome: AttemptOutcome | null;
+  processes_reaped: number | null;
+  phase_updated_before: Date | null;
+  tag: string | null;
 }
 
 export async function listSessionAttempts(db: Queryable, sessionId: string): Promise<AttemptRow[]> {
@@ -194,7 +211,7 @@ export async function finalTryOf(db: Queryable, k: AttemptOf): Promise<AttemptRo
   const res = await db.query<AttemptRow>(
     `SELECT * FROM drain_attempts
      WHERE session_id = $1 AND exec_run_id = $2 AND run_id = $3 AND phase_id = $4 AND attempt = $5
-       AND status IN ('finished', 'reconciled')
+       AND status IN ('finished', 'reconciled', 'lost')
      ORDER BY try DESC LIMIT 1`,
     attemptParams(k),
   );

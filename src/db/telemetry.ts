@@ -31,22 +31,6 @@ export async function countTelemetry(
   return { phase: Number(r.est) + Number(r.esc), global: Number(r.global), byTable };
 }
 
-/** Telemetry rows written for a phase since a moment, per table (used when reconciling after a crash). */
-export async function countTelemetrySince(
-  db: Queryable,
-  runId: string,
-  phaseId: string,
-  since: string,
-): Promise<Record<string, number>> {
-  const res = await db.query<{ est: string; esc: string }>(
-    `SELECT
-       (SELECT count(*) FROM token_estimation_v2_events WHERE run_id = $1 AND phase_id = $2 AND timestamp >= $3) AS est,
-       (SELECT count(*) FROM token_budget_escalation_events WHERE run_id = $1 AND phase_id = $2 AND timestamp >= $3) AS esc`,
-    [runId, phaseId, since],
-  );
-  return { [TELEMETRY_TABLES[0]]: Number(res.rows[0].est), [TELEMETRY_TABLES[1]]: Number(res.rows[0].esc) };
-}
-
 /** Per-table difference after − before (never negative). */
 export function tableDelta(
   before: Record<string, number>,

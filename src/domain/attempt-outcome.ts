@@ -35,6 +35,11 @@ export interface PhaseFacts {
   lastFailureReason: string | null;
 }
 
+export interface Unjudged {
+  kind: 'lost' | 'abandoned';
+  reason: string;
+}
+
 export interface AttemptFacts {
   runId: string;
   phaseId: string;
@@ -60,6 +65,9 @@ export interface AttemptFacts {
   runCountsAfter: RunStateCounts | null;
   phaseChanged: boolean | null;
   interruptedTries: number;
+  processesReaped: number;
+  /** Not judged, and why: lost (lease gone, phase changed) or abandoned (out of tries); else null. */
+  unjudged: Unjudged | null;
   startedAt: string;
   finishedAt: string;
   workerIdentity: string;
@@ -68,9 +76,9 @@ export interface AttemptFacts {
 
 /** The success rule (see the module comment). */
 export function attemptSucceeded(
-  f: Pick<AttemptFacts, 'final' | 'exit' | 'outputCapped' | 'spawnError'>,
+  f: Pick<AttemptFacts, 'final' | 'exit' | 'outputCapped' | 'spawnError' | 'unjudged'>,
 ): boolean {
-  if (f.final?.state !== 'COMPLETE' || f.spawnError || f.outputCapped) return false;
+  if (f.final?.state !== 'COMPLETE' || f.spawnError || f.outputCapped || f.unjudged) return false;
   if (!f.exit) return true;
   return f.exit.returnCode === 0 && !f.exit.timedOut && !f.exit.cancelled;
 }
@@ -80,6 +88,7 @@ const reasonOf = (p: PhaseFacts | null): string | null =>
 
 function errorMessageOf(f: AttemptFacts, success: boolean): string | null {
   if (success) return null;
+  if (f.unjudged) return f.unjudged.reason;
   if (f.spawnError) return f.spawnError;
   if (f.outputCapped) {
     return `executor output exceeded ${f.outputCapped.maxBytes} bytes and the executor was stopped; see ${f.logs.stdoutPath}`;
@@ -129,6 +138,9 @@ export function outcomeFromFacts(f: AttemptFacts): AttemptOutcome {
     runCountsAfter: f.runCountsAfter,
     phaseChanged: f.phaseChanged,
     interruptedTries: f.interruptedTries,
+    processesReaped: f.processesReaped,
+    lost: f.unjudged?.kind === 'lost',
+    abandoned: f.unjudged?.kind === 'abandoned',
     startedAt: f.startedAt,
     finishedAt: f.finishedAt,
     workerIdentity: f.workerIdentity,

@@ -33,6 +33,7 @@ export const DEFAULTS: DrainConfig = {
   killGraceSeconds: 10,
   continueAsNewAfterEvents: 3000,
   heartbeatTimeoutSeconds: 20,
+  maxDrainTries: 5,
   apiProcessPattern: 'uvicorn',
   databaseId: null,
 };
@@ -84,6 +85,7 @@ const schema = z
     killGraceSeconds: z.number().min(0).max(3600),
     continueAsNewAfterEvents: z.number().int().min(200).max(50_000),
     heartbeatTimeoutSeconds: z.number().min(3).max(600),
+    maxDrainTries: posInt(100),
     apiProcessPattern: z.string().trim().min(1).max(200),
     databaseId: nullable(z.string().uuid()),
   })

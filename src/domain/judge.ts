@@ -5,6 +5,10 @@ import type { AttemptOutcome, AttemptVerdict } from './types.js';
 
 /** The workflow-side judgement of an attempt: fingerprint, category, yield, zero-yield reason. */
 export function judgeAttempt(o: AttemptOutcome): AttemptVerdict {
+  if (o.lost || o.abandoned) {
+    // Nothing was learned about the phase: no fingerprint, no category, no yield.
+    return { fingerprint: null, category: 'unknown', yieldPerMinute: null, zeroYieldReason: null };
+  }
   return {
     fingerprint: computeFingerprint({
       success: o.success,

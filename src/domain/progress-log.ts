@@ -49,6 +49,10 @@ const rate = (events: number, seconds: number) => (seconds > 0 ? (events / secon
 
 /** The result lines of one attempt, as the original prints them. */
 export function resultLines(d: ResultDigest): string[] {
+  if (d.unjudged) {
+    const tag = d.unjudged === 'lost' ? '[LOST]' : '[ABANDONED]';
+    return [`  ${tag} Not judged: ${d.errorMessage ?? d.unjudged}`];
+  }
   const lines = d.success
     ? [`  [OK] Success: ${d.finalState ?? 'COMPLETE'}`]
     : [

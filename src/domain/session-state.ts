@@ -35,6 +35,8 @@ export interface ResultDigest {
   events: number;
   durationSeconds: number;
   errorMessage: string | null;
+  /** Not judged: lost (lease gone, phase changed) or abandoned (out of tries). */
+  unjudged?: 'lost' | 'abandoned';
 }
 
 /**
@@ -56,6 +58,9 @@ export interface SessionState {
   timeouts: number;
   cancelled: number;
   interrupted: number;
+  /** Attempts not judged: the run's lease was gone or the phase changed (lost), or out of tries (abandoned). */
+  lost: number;
+  abandoned: number;
   telemetryEvents: number;
   telemetryGlobalDelta: number;
   drainSeconds: number;
@@ -102,6 +107,8 @@ export function newSessionState(sessionId: string, nowMs: number, config: DrainC
     timeouts: 0,
     cancelled: 0,
     interrupted: 0,
+    lost: 0,
+    abandoned: 0,
     telemetryEvents: 0,
     telemetryGlobalDelta: 0,
     drainSeconds: 0,
@@ -178,6 +185,7 @@ export function recordAttempt(
   v: AttemptVerdict,
   config: DrainConfig,
 ): SessionState {
+  if (o.lost || o.abandoned) return recordUnjudged(state, o);
   const key = pairKey(o.runId, o.phaseId);
   const s: SessionState = { ...state };
   s.processed += 1;
@@ -243,6 +251,28 @@ export function recordAttempt(
     };
   }
 
+  return withDigest(s, o);
+}
+
+/**
+ * A lost or abandoned attempt: counted and shown, but it teaches nothing about the phase (no
+ * fingerprint, no triage, no zero-yield streak). An abandoned one leaves the phase failed.
+ */
+function recordUnjudged(state: SessionState, o: AttemptOutcome): SessionState {
+  const key = pairKey(o.runId, o.phaseId);
+  const s: SessionState = { ...state, processed: state.processed + 1 };
+  s.interrupted += o.interruptedTries;
+  s.attempts = { ...s.attempts, [key]: Math.max(own(s.attempts, key) ?? 0, o.attempt) };
+  if (o.lost) s.lost += 1;
+  if (o.abandoned) {
+    s.abandoned += 1;
+    s.failed += 1;
+    s.stillFailed = addUnique(s.stillFailed, key);
+  }
+  return withDigest(s, o);
+}
+
+function withDigest(s: SessionState, o: AttemptOutcome): SessionState {
   const digest: ResultDigest = {
     runId: o.runId,
     phaseId: o.phaseId,
@@ -254,6 +284,7 @@ export function recordAttempt(
     events: o.telemetryEvents,
     durationSeconds: o.durationSeconds,
     errorMessage: o.errorMessage,
+    ...(o.lost ? { unjudged: 'lost' as const } : o.abandoned ? { unjudged: 'abandoned' as const } : {}),
   };
   s.recent = [...s.recent, digest].slice(-MAX_RECENT_KEPT);
   s.log = appendEvents(s.log, [{ kind: 'result', digest }]);

@@ -66,6 +66,8 @@ export interface DrainInput {
   continueAsNewAfterEvents?: number;
   /** A drain whose worker stops heartbeating for this long is retried elsewhere (default 20). */
   heartbeatTimeoutSeconds?: number;
+  /** Tries of one drain (worker crashes, lost tasks) before the attempt is recorded abandoned (default 5). */
+  maxDrainTries?: number;
   /** Processes whose command line contains this are counted as API servers at start and end (default uvicorn). */
   apiProcessPattern?: string;
   /** The database the session must drain (its drain_database_identity id; `drain start` sets it). */
@@ -93,6 +95,7 @@ export interface DrainConfig {
   killGraceSeconds: number;
   continueAsNewAfterEvents: number;
   heartbeatTimeoutSeconds: number;
+  maxDrainTries: number;
   apiProcessPattern: string;
   databaseId: string | null;
 }
@@ -148,6 +151,12 @@ export interface AttemptOutcome {
   phaseChanged: boolean | null;
   /** Earlier tries of this attempt that a retry found abandoned and marked interrupted. */
   interruptedTries: number;
+  /** Processes that outlived the executor's group and had to be reaped (setsid, double forks). */
+  processesReaped: number;
+  /** The run's lease was gone (or the phase was no longer what was picked): not judged. */
+  lost: boolean;
+  /** The drain ran out of tries (infrastructure kept failing): recorded, not judged. */
+  abandoned: boolean;
   startedAt: string;
   finishedAt: string;
   workerIdentity: string;

@@ -33,6 +33,8 @@ function facts(over: Partial<AttemptFacts> = {}): AttemptFacts {
     runCountsAfter: { COMPLETE: 1 },
     phaseChanged: true,
     interruptedTries: 0,
+    processesReaped: 0,
+    unjudged: null,
     startedAt: '2026-01-01T00:00:00.000Z',
     finishedAt: '2026-01-01T00:00:03.000Z',
     workerIdentity: 'w',
@@ -52,6 +54,7 @@ const cases: Array<[string, Partial<AttemptFacts>, boolean]> = [
   ['phase row vanished', { final: null }, false],
   ['spawn error', { spawnError: 'executor could not be started: ENOENT' }, false],
   ['output cap', { outputCapped: { maxBytes: 10 } }, false],
+  ['lease lost although COMPLETE', { unjudged: { kind: 'lost', reason: 'lease lost' } }, false],
   ['recovery with the exit record: exit 0 + COMPLETE', { reconciled: true }, true],
   [
     'recovery with the exit record: exit 2 + COMPLETE',

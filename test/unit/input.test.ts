@@ -133,6 +133,7 @@ test('parseDrainInput accepts every field at once', () => {
     killGraceSeconds: 5,
     continueAsNewAfterEvents: 1000,
     heartbeatTimeoutSeconds: 30,
+    maxDrainTries: 3,
     apiProcessPattern: 'gunicorn',
     databaseId: '8d7f3c52-5b1e-4d0e-9a57-0c3a1b2c4d5e',
   };

@@ -72,6 +72,9 @@ function row(over: Partial<AttemptRow> = {}): AttemptRow {
     phase_changed: null,
     interrupted_tries: 0,
     outcome: null,
+    processes_reaped: null,
+    phase_updated_before: null,
+    tag: null,
     ...over,
   };
 }

@@ -1,10 +1,28 @@
+import { ActivityFailure, ApplicationFailure, isCancellation } from '@temporalio/workflow';
+import type { DrainActivities } from '../../activities/index.js';
 import { judgeAttempt } from '../../src/domain/judge.js';
 import { appendEvents } from '../../src/domain/progress-log.js';
 import { own, pairKey, recordAttempt } from '../../src/domain/session-state.js';
 import { cappedPhaseTimeout } from '../../src/domain/stop-conditions.js';
-import type { PhaseRef } from '../../src/domain/types.js';
+import type { AttemptOutcome, PhaseRef } from '../../src/domain/types.js';
 import { baselineProxy, drainProxy, quick } from './proxies.js';
 import type { DrainSession } from './session.js';
+
+/**
+ * The drain activity failed for good (out of tries; a config error is not this): the attempt is
+ * recorded abandoned with the reason, and the session goes on. Cancellation goes through.
+ */
+async function abandonOnExhaustedTries(
+  err: unknown,
+  req: Parameters<DrainActivities['abandonAttempt']>[0]['req'],
+  triesUsed: number,
+): Promise<AttemptOutcome> {
+  if (isCancellation(err) || !(err instanceof ActivityFailure)) throw err;
+  const cause = err.cause;
+  if (cause instanceof ApplicationFailure && cause.nonRetryable) throw err;
+  const reason = cause?.message ?? err.message;
+  return quick.abandonAttempt({ req, triesUsed, reason, database: req.database });
+}
 
 /** One phase: baseline → drain → judge → record (verdict, session JSON, lease released). */
 export async function drainOne(session: DrainSession, pick: PhaseRef): Promise<void> {
@@ -33,10 +51,11 @@ export async function drainOne(session: DrainSession, pick: PhaseRef): Promise<v
       { kind: 'draining', runId: pick.runId, phaseId: pick.phaseId, phaseIndex: pick.phaseIndex, attempt },
     ]),
   };
-  const outcome = await drainProxy(timeoutSeconds, config).drainPhase({
+  const req = {
     sessionId: session.state.sessionId,
     runId: pick.runId,
     phaseId: pick.phaseId,
+    pickedState: pick.state,
     attempt,
     timeoutSeconds,
     killGraceSeconds: config.killGraceSeconds,
@@ -45,7 +64,10 @@ export async function drainOne(session: DrainSession, pick: PhaseRef): Promise<v
     apiUrl: p.apiUrl,
     baseline,
     database,
-  });
+  };
+  const outcome = await drainProxy(timeoutSeconds, config)
+    .drainPhase(req)
+    .catch((err: unknown) => abandonOnExhaustedTries(err, req, config.maxDrainTries));
   const verdict = judgeAttempt(outcome);
   const next = recordAttempt(session.state, outcome, verdict, config);
   await quick.finishPhase({

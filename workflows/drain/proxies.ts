@@ -16,7 +16,8 @@ export function drainProxy(timeoutSeconds: number, config: DrainConfig) {
     startToCloseTimeout: (timeoutSeconds + config.killGraceSeconds + 120) * 1000,
     heartbeatTimeout: config.heartbeatTimeoutSeconds * 1000,
     cancellationType: 'WAIT_CANCELLATION_COMPLETED', // explicit: the SDK sends TRY_CANCEL when unset
-    retry: { ...INFRA_RETRY, nonRetryableErrorTypes: NON_RETRYABLE },
+    // Bounded: an attempt whose workers keep dying is recorded abandoned (phase.ts), not rerun forever.
+    retry: { ...INFRA_RETRY, nonRetryableErrorTypes: NON_RETRYABLE, maximumAttempts: config.maxDrainTries },
   });
 }
 

@@ -1,0 +1,89 @@
+import type { ActivityDeps } from './deps.js';
+import type { ProcessResult } from './executor-process.js';
+import { redactArgv, redactUrl } from '../src/domain/redact.js';
+import { TAG_VAR } from '../src/runtime/containment.js';
+import type { DatabaseIdentity } from '../src/db/identity.js';
+
+export interface BaselineInfo {
+  commit: string | null;
+  artifactPath: string | null;
+  captured: boolean;
+}
+
+export interface DrainRequest {
+  sessionId: string;
+  runId: string;
+  phaseId: string;
+  /** The phase's state when it was picked: the first try runs only while it still is. */
+  pickedState?: string | null;
+  attempt: number;
+  timeoutSeconds: number;
+  killGraceSeconds: number;
+  executor: string;
+  workspace: string;
+  apiUrl: string | null;
+  baseline: BaselineInfo | null;
+  database?: DatabaseIdentity | null;
+}
+
+/** The environment of the executor: the controller's, plus the contract's variables and the try's tags. */
+export function executorEnv(
+  deps: ActivityDeps,
+  req: DrainRequest,
+  t: { tryNo: number; execRunId: string; tag: string },
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: deps.databaseUrl,
+    PYTHONUTF8: '1',
+    PYTHONIOENCODING: 'utf-8',
+    TELEMETRY_DB_ENABLED: '1',
+    DRAIN_SESSION_ID: req.sessionId,
+    DRAIN_RUN_ID: req.runId,
+    DRAIN_PHASE_ID: req.phaseId,
+    DRAIN_ATTEMPT: String(req.attempt),
+    DRAIN_TRY: String(t.tryNo),
+    DRAIN_EXEC_RUN_ID: t.execRunId,
+    [TAG_VAR]: t.tag,
+  };
+  if (req.apiUrl) env.AUTOPACK_API_URL = req.apiUrl;
+  if (req.baseline?.commit) env.AUTOPACK_BASELINE_COMMIT = req.baseline.commit;
+  if (req.baseline?.artifactPath) {
+    env.AUTOPACK_BASELINE_PATH = req.baseline.artifactPath;
+    env.AUTOPACK_SKIP_BASELINE = '1'; // captured once per commit by the controller
+  }
+  return env;
+}
+
+/** The first lines of both log files: the effective DATABASE_URL and AUTOPACK_API_URL, redacted. */
+export function identityHeader(
+  env: NodeJS.ProcessEnv,
+  req: DrainRequest,
+  argv: string[],
+  tryNo: number,
+): string {
+  return [
+    `DATABASE_URL=${redactUrl(env.DATABASE_URL ?? '')}`,
+    `AUTOPACK_API_URL=${env.AUTOPACK_API_URL ? redactUrl(env.AUTOPACK_API_URL) : '(not set)'}`,
+    `# autopack-drain session=${req.sessionId} run_id=${req.runId} phase_id=${req.phaseId} attempt=${req.attempt} try=${tryNo}`,
+    `# command: ${JSON.stringify(redactArgv(argv))}`,
+    `# cwd: ${req.workspace}`,
+    `# started_at: ${new Date().toISOString()} timeout: ${req.timeoutSeconds}s`,
+    '# ---',
+    '',
+  ].join('\n');
+}
+
+/** The last line of both log files: how the executor ended. */
+export function trailerOf(req: DrainRequest, proc: ProcessResult): string {
+  const notes = [
+    proc.spawnError,
+    proc.outputCapped ? 'output cap reached' : null,
+    proc.timedOut ? `timed out after ${req.timeoutSeconds}s` : null,
+    proc.cancelled ? 'cancelled' : null,
+    proc.stopped ? "stopped: the run's lease was lost" : null,
+    proc.processesReaped ? `${proc.processesReaped} escaped process(es) reaped` : null,
+  ].filter(Boolean);
+  const exit = `exit code ${proc.returnCode ?? 'none'}${proc.signal ? ` (signal ${proc.signal})` : ''}`;
+  return `\n# --- ${[...notes, exit].join('; ')} after ${proc.durationSeconds}s\n`;
+}

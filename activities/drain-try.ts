@@ -1,0 +1,223 @@
+/** One try of a drain attempt: claim (lease + phase check + logs + row), run, observe. */
+import { writeFile } from 'node:fs/promises';
+import { Context } from '@temporalio/activity';
+import type { ActivityDeps } from './deps.js';
+import type { DrainRequest } from './drain-env.js';
+import type { DrainHeartbeat } from './drain-recovery.js';
+import { runExecutorProcess, type ProcessResult } from './executor-process.js';
+import { claimAttemptLogs, type AttemptLogPaths } from './paths.js';
+import {
+  outcomeFromFacts,
+  type AttemptFacts,
+  type ExitFacts,
+  type Unjudged,
+} from '../src/domain/attempt-outcome.js';
+import type { AttemptOutcome } from '../src/domain/types.js';
+import { setAttemptProcess, startAttempt, type AttemptKey } from '../src/db/attempts.js';
+import { leaseAndReadPhase, renewLease } from '../src/db/leases.js';
+import { getPhase, runStateCounts, type PhaseRow } from '../src/db/phases.js';
+import { countTelemetry, tableDelta, type TelemetryCounts } from '../src/db/telemetry.js';
+import { createTryCgroup } from '../src/runtime/containment.js';
+
+export interface TryStart {
+  key: AttemptKey;
+  tag: string;
+  cgroup: string | null;
+  paths: AttemptLogPaths;
+  headerBytes: number;
+  initial: PhaseRow | null;
+  before: TelemetryCounts;
+  runCountsBefore: Record<string, number>;
+  startedAt: string;
+  interruptedTries: number;
+  /** Why this try must not run (lease held by another session, phase changed), or null. */
+  lostReason: string | null;
+}
+
+/** Did anything of the phase row change (state, reason, updated_at)? */
+export function phaseChanged(before: PhaseRow | null, after: PhaseRow | null): boolean | null {
+  if (!before || !after) return before === after ? null : true;
+  return (
+    before.state !== after.state ||
+    before.last_failure_reason !== after.last_failure_reason ||
+    (before.updated_at?.getTime() ?? null) !== (after.updated_at?.getTime() ?? null)
+  );
+}
+
+/** Why a try must not run, from the one-statement lease + phase check, or null. */
+export function lostReasonOf(
+  req: Pick<DrainRequest, 'runId' | 'phaseId' | 'pickedState'>,
+  tryNo: number,
+  c: { leased: boolean; holder: string | null; state: string | null },
+): string | null {
+  if (!c.leased) return `lease lost: run ${req.runId} is being drained by session ${c.holder ?? '(unknown)'}`;
+  if (c.state === null) return `phase ${req.runId}/${req.phaseId} no longer exists`;
+  if (tryNo === 1 && req.pickedState && c.state !== req.pickedState) {
+    return `phase changed since it was picked: ${req.pickedState} → ${c.state} (not drained again)`;
+  }
+  return null;
+}
+
+export async function startTry(
+  deps: ActivityDeps,
+  req: DrainRequest,
+  t: { key: AttemptKey; tag: string; header: string; interruptedTries: number },
+): Promise<TryStart> {
+  const check = await leaseAndReadPhase(deps.pool, {
+    runId: req.runId,
+    phaseId: req.phaseId,
+    sessionId: req.sessionId,
+    holder: deps.identity,
+    ttlSeconds: deps.leaseTtlSeconds,
+  });
+  const paths = await claimAttemptLogs({ ...req, tryNo: t.key.tryNo, execRunId: t.key.execRunId }, t.header);
+  const before = await countTelemetry(deps.pool, req.runId, req.phaseId);
+  const initial = check.state === null ? null : await getPhase(deps.pool, req.runId, req.phaseId);
+  const runCountsBefore = await runStateCounts(deps.pool, req.runId);
+  const startedAt = new Date().toISOString();
+  await startAttempt(deps.pool, t.key, {
+    initialState: initial?.state ?? null,
+    stdoutPath: paths.stdout,
+    stderrPath: paths.stderr,
+    workerIdentity: deps.identity,
+    baselineCommit: req.baseline?.commit ?? null,
+    startedAt,
+    runCountsBefore,
+    phaseUpdatedBefore: initial?.updated_at ?? null,
+    tag: t.tag,
+  });
+  return {
+    key: t.key,
+    tag: t.tag,
+    cgroup: createTryCgroup(t.tag),
+    paths,
+    headerBytes: Buffer.byteLength(t.header),
+    initial,
+    before,
+    runCountsBefore,
+    startedAt,
+    interruptedTries: t.interruptedTries,
+    lostReason: lostReasonOf(req, t.key.tryNo, check),
+  };
+}
+
+/** Runs the executor; heartbeats; renews the run's lease and stops the executor when it is gone. */
+export async function runTry(
+  deps: ActivityDeps,
+  req: DrainRequest,
+  t: TryStart,
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ proc: ProcessResult; lostReason: string | null }> {
+  const ctx = Context.current();
+  const stop = new AbortController();
+  let lostReason: string | null = null;
+  let pidNoted = false;
+  const proc = await runExecutorProcess({
+    argv,
+    cwd: req.workspace,
+    env,
+    timeoutSeconds: req.timeoutSeconds,
+    killGraceSeconds: req.killGraceSeconds,
+    stdoutPath: t.paths.stdout,
+    stderrPath: t.paths.stderr,
+    headerBytes: t.headerBytes,
+    maxLogBytes: deps.maxLogBytes,
+    heartbeatIntervalMs: deps.heartbeatIntervalMs,
+    stop: stop.signal,
+    tag: t.tag,
+    cgroup: t.cgroup,
+    onTick: ({ pid, bytesOut, lastOutputAt }) => {
+      const hb: DrainHeartbeat = {
+        tryNo: t.key.tryNo,
+        host: deps.host,
+        pid,
+        pgid: pid,
+        tag: t.tag,
+        cgroup: t.cgroup,
+        startedAt: t.startedAt,
+        phaseUpdatedAt: t.initial?.updated_at?.toISOString() ?? null,
+        telemetryBefore: t.before.byTable,
+        logPaths: t.paths,
+        bytesOut,
+        lastOutputAt: lastOutputAt ? new Date(lastOutputAt).toISOString() : null,
+      };
+      ctx.heartbeat(hb);
+      if (pid && !pidNoted) {
+        pidNoted = true;
+        void setAttemptProcess(deps.pool, t.key, pid).catch(() => (pidNoted = false));
+      }
+      void renewLease(deps.pool, req.runId, req.sessionId, deps.leaseTtlSeconds).then(
+        (held) => {
+          if (held || stop.signal.aborted) return;
+          lostReason = `lease lost while draining: run ${req.runId} was taken over; the executor was stopped`;
+          stop.abort();
+        },
+        () => {}, // the database is away: keep running, the next tick tries again
+      );
+    },
+  });
+  return { proc, lostReason };
+}
+
+/** The exit facts next to the logs: what a retry reads when this worker dies before recording. */
+export async function writeExitRecord(file: string, proc: ProcessResult): Promise<void> {
+  const { returnCode, signal, timedOut, cancelled, durationSeconds } = proc;
+  const record: ExitFacts & { finishedAt: string } = {
+    returnCode,
+    signal,
+    timedOut,
+    cancelled,
+    durationSeconds,
+    finishedAt: new Date().toISOString(),
+  };
+  await writeFile(file, JSON.stringify(record) + '\n', { flag: 'wx' }).catch(() => {});
+}
+
+/** The outcome of a try from what it observed (exit: null when the executor never ran). */
+export async function outcomeOfTry(
+  deps: ActivityDeps,
+  req: DrainRequest,
+  t: TryStart,
+  proc: ProcessResult | null,
+  unjudged: Unjudged | null,
+): Promise<AttemptOutcome> {
+  const final = await getPhase(deps.pool, req.runId, req.phaseId);
+  const after = await countTelemetry(deps.pool, req.runId, req.phaseId);
+  const facts: AttemptFacts = {
+    runId: req.runId,
+    phaseId: req.phaseId,
+    attempt: req.attempt,
+    timeoutSeconds: req.timeoutSeconds,
+    initialState: t.initial?.state ?? null,
+    final: final && { state: final.state, lastFailureReason: final.last_failure_reason },
+    exit: proc,
+    elapsedSeconds: proc?.durationSeconds ?? 0,
+    reconciled: false,
+    spawnError: proc?.spawnError ?? null,
+    outputCapped: proc?.outputCapped ? { maxBytes: deps.maxLogBytes } : null,
+    logs: {
+      stdoutPath: t.paths.stdout,
+      stderrPath: t.paths.stderr,
+      stdoutExcerpt: proc ? await proc.stdout.excerpt() : '',
+      stderrExcerpt: proc ? await proc.stderr.excerpt() : '',
+      stdoutBytes: proc?.stdout.bytes ?? 0,
+      stderrBytes: proc?.stderr.bytes ?? 0,
+    },
+    llmBoundaryHit: proc?.llmBoundaryHit ?? false,
+    telemetryEvents: Math.max(0, after.phase - t.before.phase),
+    telemetryGlobalDelta: Math.max(0, after.global - t.before.global),
+    telemetryByTable: tableDelta(t.before.byTable, after.byTable),
+    runCountsBefore: t.runCountsBefore,
+    runCountsAfter: await runStateCounts(deps.pool, req.runId),
+    phaseChanged: phaseChanged(t.initial, final),
+    interruptedTries: t.interruptedTries,
+    processesReaped: proc?.processesReaped ?? 0,
+    unjudged,
+    startedAt: t.startedAt,
+    finishedAt: new Date().toISOString(),
+    workerIdentity: deps.identity,
+    baselineCommit: req.baseline?.commit ?? null,
+  };
+  return outcomeFromFacts(facts);
+}

@@ -1,0 +1,180 @@
+/**
+ * Containment of an executor (or baseline command) and everything it starts: its own process
+ * group, a cgroup v2 of its own where the machine allows it (cgroup.kill ends every member,
+ * setsid and double forks included), and a tag in its environment (DRAIN_ATTEMPT_TAG) that a
+ * scan of /proc finds in any escapee. Kills are only ever aimed at processes that carry the
+ * tag and started after the try did: a recycled pid is never killed. Linux; elsewhere only
+ * the process group is used.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fnv1a32Hex } from '../domain/files.js';
+import { groupMembers, isProcessAlive, terminateGroup } from './process-group.js';
+
+export const TAG_VAR = 'DRAIN_ATTEMPT_TAG';
+
+export interface TryIdentity {
+  sessionId: string;
+  execRunId: string;
+  runId: string;
+  phaseId: string;
+  attempt: number;
+  tryNo: number;
+}
+
+/** One short tag per try (session, workflow run, run, phase, attempt, try). */
+export function tryTag(t: TryIdentity): string {
+  const key = JSON.stringify([t.sessionId, t.execRunId, t.runId, t.phaseId, t.attempt, t.tryNo]);
+  return `${fnv1a32Hex(key)}${fnv1a32Hex(`${key}#2`)}`;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const pids = (): number[] =>
+  readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number);
+
+function environOf(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  } catch {
+    return [];
+  }
+}
+
+let bootMs: number | null = null;
+/** When a process started (ms since epoch, kernel clock), or null when it is gone. */
+export function processStartMs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    bootMs ??= Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]) * 1000;
+    return bootMs + (Number(fields[19]) / 100) * 1000; // starttime, in USER_HZ (100 on Linux)
+  } catch {
+    return null;
+  }
+}
+
+/** Live processes carrying the tag that started no earlier than `notBeforeMs` (less 2 s of slack). */
+export function taggedProcesses(tag: string, notBeforeMs = 0): number[] {
+  if (process.platform !== 'linux') return [];
+  const want = `${TAG_VAR}=${tag}`;
+  return pids().filter((pid) => {
+    if (pid === process.pid || !isProcessAlive(pid) || !environOf(pid).includes(want)) return false;
+    const start = processStartMs(pid);
+    return start !== null && start >= notBeforeMs - 2000;
+  });
+}
+
+/** Is the recorded group still the try's own (a member carries the tag and started after the try)? */
+export function isOurGroup(pgid: number, tag: string, notBeforeMs: number): boolean {
+  if (process.platform !== 'linux') return true;
+  const tagged = new Set(taggedProcesses(tag, notBeforeMs));
+  return groupMembers(pgid).some((p) => tagged.has(p));
+}
+
+// ---------------------------------------------------------------------------------------------
+// cgroup v2
+
+function cgroup2Root(): string | null {
+  try {
+    const line = readFileSync('/proc/self/mounts', 'utf8')
+      .split('\n')
+      .find((l) => l.split(' ')[2] === 'cgroup2');
+    return line ? line.split(' ')[1] : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A cgroup for one try, or null where cgroups v2 with cgroup.kill cannot be used. */
+export function createTryCgroup(tag: string): string | null {
+  if (process.platform !== 'linux' || process.env.DRAIN_NO_CGROUP === '1') return null;
+  const root = cgroup2Root();
+  if (!root) return null;
+  const dir = path.join(root, 'autopack-drain', tag);
+  try {
+    mkdirSync(dir, { recursive: true });
+    return existsSync(path.join(dir, 'cgroup.kill')) ? dir : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Moves a process into the try's cgroup (its later children are born there). */
+export function joinCgroup(dir: string | null, pid: number): boolean {
+  if (!dir) return false;
+  try {
+    writeFileSync(path.join(dir, 'cgroup.procs'), String(pid));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function cgroupMembers(dir: string): number[] {
+  try {
+    return readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+async function killCgroup(dir: string): Promise<number> {
+  const members = cgroupMembers(dir).filter(isProcessAlive);
+  if (members.length === 0) return 0;
+  try {
+    writeFileSync(path.join(dir, 'cgroup.kill'), '1');
+  } catch {
+    return 0;
+  }
+  for (let i = 0; i < 100 && cgroupMembers(dir).some(isProcessAlive); i++) await sleep(20);
+  return members.length;
+}
+
+async function killTagged(tag: string, notBeforeMs: number, graceMs: number): Promise<number> {
+  const found = taggedProcesses(tag, notBeforeMs);
+  if (found.length === 0) return 0;
+  for (const p of found) signal(p, 'SIGTERM');
+  for (let waited = 0; waited < graceMs && found.some(isProcessAlive); waited += 50) await sleep(50);
+  for (const p of found) if (isProcessAlive(p)) signal(p, 'SIGKILL');
+  return found.length;
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* gone */
+  }
+}
+
+export interface Containment {
+  pgid: number | null;
+  tag: string;
+  cgroup: string | null;
+  /** When the try started (worker clock = kernel clock of this host). */
+  startedMs: number;
+}
+
+/**
+ * Ends everything of a try: its process group (SIGTERM, grace, SIGKILL), then whatever escaped
+ * it — the rest of its cgroup, then processes carrying its tag. Returns how many processes had to
+ * be reaped beyond the group (escapees: setsid, double forks). Never touches a group that is not
+ * the try's own.
+ */
+export async function endTry(c: Containment, graceMs: number): Promise<number> {
+  if (c.pgid && (groupMembers(c.pgid).length === 0 || isOurGroup(c.pgid, c.tag, c.startedMs))) {
+    await terminateGroup(c.pgid, graceMs);
+  }
+  let reaped = c.cgroup ? await killCgroup(c.cgroup) : 0;
+  reaped += await killTagged(c.tag, c.startedMs, Math.min(graceMs, 2000));
+  if (c.cgroup) {
+    try {
+      rmdirSync(c.cgroup);
+    } catch {
+      /* still busy or already gone */
+    }
+  }
+  return reaped;
+}
