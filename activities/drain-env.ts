@@ -19,6 +19,8 @@ export interface DrainRequest {
   attempt: number;
   timeoutSeconds: number;
   killGraceSeconds: number;
+  /** 'fail': a phase whose executor we stopped and left non-terminal is set back to FAILED. */
+  onKill?: 'leave' | 'fail';
   executor: string;
   workspace: string;
   apiUrl: string | null;

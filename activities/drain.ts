@@ -12,9 +12,11 @@ import { outcomeOfTry, runTry, startTry, writeExitRecord } from './drain-try.js'
 import { redactOutcome } from './redact-records.js';
 import { workflowRun } from './workflow-run.js';
 import { renderCommand } from '../src/domain/command-template.js';
-import type { AttemptOutcome } from '../src/domain/types.js';
+import { TERMINAL_STATES, type AttemptOutcome } from '../src/domain/types.js';
+import { handBackStrandedPhase } from '../src/db/phases.js';
 import { finishAttempt, type AttemptKey } from '../src/db/attempts.js';
 import { tryTag } from '../src/runtime/containment.js';
+import { executorEnded, executorStarted, recordAttempt } from '../src/runtime/metrics.js';
 
 export { executorEnv, type BaselineInfo, type DrainRequest } from './drain-env.js';
 
@@ -49,6 +51,28 @@ async function heartbeating<T>(deps: ActivityDeps, details: unknown, fn: () => P
   }
 }
 
+/**
+ * --on-kill fail: a phase whose executor we stopped (timeout, cancellation) and left in a
+ * non-terminal state goes back to FAILED with a reason that says what happened, so the next
+ * session can retry it. The outcome keeps the state the executor left (what was observed).
+ */
+async function handBackIfStopped(
+  deps: ActivityDeps,
+  req: DrainRequest,
+  proc: { timedOut: boolean; cancelled: boolean },
+  outcome: AttemptOutcome,
+): Promise<void> {
+  if (req.onKill !== 'fail' || !(proc.timedOut || proc.cancelled)) return;
+  if (outcome.finalState && TERMINAL_STATES.includes(outcome.finalState)) return;
+  const what = proc.timedOut
+    ? `PHASE_TIMEOUT: stopped by autopack-drain after ${req.timeoutSeconds} s`
+    : 'PHASE_CANCELLED: stopped by autopack-drain (session cancelled)';
+  const reason = `${what}, session ${req.sessionId}, attempt ${req.attempt}`;
+  if (await handBackStrandedPhase(deps.pool, req.runId, req.phaseId, reason)) {
+    outcome.errorMessage = `${outcome.errorMessage ?? what} [handed back as FAILED: --on-kill fail]`;
+  }
+}
+
 export function drainActivities(deps: ActivityDeps) {
   return {
     /**
@@ -66,7 +90,7 @@ export function drainActivities(deps: ActivityDeps) {
       if (key.tryNo > 1) {
         const prev = ctx.info.heartbeatDetails as DrainHeartbeat | undefined;
         const recovered = await heartbeating(deps, prev, () => recoverPreviousTry(deps, req, key, prev));
-        if (recovered.outcome) return recovered.outcome;
+        if (recovered.outcome) return recordAttempt(recovered.outcome, 'reconciled');
         interruptedTries = recovered.interruptedTries;
       }
       const argv = renderArgv(req);
@@ -79,9 +103,10 @@ export function drainActivities(deps: ActivityDeps) {
         const lost = redactOutcome(deps, await outcomeOfTry(deps, req, t, null, unjudged));
         await appendFile(t.paths.stdout, `\n# --- not run: ${t.lostReason}\n`).catch(() => {});
         await finishAttempt(deps.pool, key, 'lost', lost);
-        return lost;
+        return recordAttempt(lost, 'lost');
       }
-      const { proc, lostReason } = await runTry(deps, req, t, argv, env);
+      executorStarted();
+      const { proc, lostReason } = await runTry(deps, req, t, argv, env).finally(executorEnded);
       await writeExitRecord(t.paths.exit, proc);
       const trailer = trailerOf(req, proc);
       await Promise.all([appendFile(t.paths.stdout, trailer), appendFile(t.paths.stderr, trailer)]).catch(
@@ -89,13 +114,15 @@ export function drainActivities(deps: ActivityDeps) {
       );
       const unjudged = lostReason ? { kind: 'lost' as const, reason: lostReason } : null;
       const outcome = redactOutcome(deps, await outcomeOfTry(deps, req, t, proc, unjudged));
+      const shutdown = ctx.cancellationDetails?.workerShutdown ?? false;
+      if (!unjudged && !shutdown) await handBackIfStopped(deps, req, proc, outcome);
       if (proc.cancelled) {
-        const shutdown = ctx.cancellationDetails?.workerShutdown ?? false;
         await finishAttempt(deps.pool, key, shutdown ? 'interrupted' : 'cancelled', outcome);
+        recordAttempt(outcome, shutdown ? 'interrupted' : 'cancelled');
         await ctx.cancelled; // rethrows the cancellation
       }
       await finishAttempt(deps.pool, key, lostReason ? 'lost' : 'finished', outcome);
-      return outcome;
+      return recordAttempt(outcome, lostReason ? 'lost' : 'finished');
     },
 
     /**
@@ -120,7 +147,7 @@ export function drainActivities(deps: ActivityDeps) {
       const unjudged = { kind: 'abandoned' as const, reason };
       const outcome = redactOutcome(deps, await outcomeOfTry(deps, req, t, null, unjudged));
       await finishAttempt(deps.pool, key, 'abandoned', outcome);
-      return outcome;
+      return recordAttempt(outcome, 'abandoned');
     },
   };
 }

@@ -72,6 +72,15 @@ export function addDrainFlags(cmd: Command): Command {
       '--kill-grace-seconds <s>',
       'seconds between SIGTERM and SIGKILL of a timed-out executor (default 10)',
       num('--kill-grace-seconds'),
+    )
+    .option(
+      '--on-kill <leave|fail>',
+      'a phase whose executor autopack-drain stopped (timeout, cancel) and left non-terminal: leave it (default, as the original) or set it back to FAILED with a reason saying what happened, so the next session can retry it',
+    )
+    .option(
+      '--max-drain-tries <n>',
+      'tries of one drain when its workers keep dying, before the attempt is recorded abandoned (default 5)',
+      int('--max-drain-tries'),
     );
 }
 
@@ -107,6 +116,8 @@ export function drainInputFromFlags(o: Record<string, unknown>): DrainInput {
     ['workspace', 'workspace'],
     ['baselineCommand', 'baselineCommand'],
     ['killGraceSeconds', 'killGraceSeconds'],
+    ['onKill', 'onKill'],
+    ['maxDrainTries', 'maxDrainTries'],
   ];
   for (const [field, flag] of map) {
     if (o[flag] !== undefined) (input as Record<string, unknown>)[field] = o[flag];

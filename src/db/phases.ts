@@ -40,6 +40,24 @@ export async function backlogCounts(db: Queryable): Promise<BacklogCounts> {
   return { runs: Number(res.rows[0]?.runs ?? 0), phases, byState };
 }
 
+/**
+ * Hands a phase whose executor we stopped back to selection: FAILED with our reason, only if it
+ * is still non-terminal (an executor that finished it meanwhile wins). Returns whether it did.
+ */
+export async function handBackStrandedPhase(
+  db: Queryable,
+  runId: string,
+  phaseId: string,
+  reason: string,
+): Promise<boolean> {
+  const res = await db.query(
+    `UPDATE phases SET state = 'FAILED', last_failure_reason = $3, updated_at = now()
+     WHERE run_id = $1 AND phase_id = $2 AND state NOT IN ('COMPLETE', 'FAILED', 'SKIPPED')`,
+    [runId, phaseId, reason],
+  );
+  return (res.rowCount ?? 0) > 0;
+}
+
 /** queued/failed/complete counts of one run (reported before and after each retry). */
 export async function runStateCounts(db: Queryable, runId: string): Promise<Record<string, number>> {
   const res = await db.query<{ state: string; n: string }>(

@@ -34,6 +34,7 @@ export const DEFAULTS: DrainConfig = {
   continueAsNewAfterEvents: 3000,
   heartbeatTimeoutSeconds: 20,
   maxDrainTries: 5,
+  onKill: 'leave',
   apiProcessPattern: 'uvicorn',
   databaseId: null,
 };
@@ -86,6 +87,7 @@ const schema = z
     continueAsNewAfterEvents: z.number().int().min(200).max(50_000),
     heartbeatTimeoutSeconds: z.number().min(3).max(600),
     maxDrainTries: posInt(100),
+    onKill: z.enum(['leave', 'fail']),
     apiProcessPattern: z.string().trim().min(1).max(200),
     databaseId: nullable(z.string().uuid()),
   })

@@ -68,6 +68,8 @@ export interface DrainInput {
   heartbeatTimeoutSeconds?: number;
   /** Tries of one drain (worker crashes, lost tasks) before the attempt is recorded abandoned (default 5). */
   maxDrainTries?: number;
+  /** A phase whose executor we stopped (timeout, cancel) and left non-terminal: leave it, or set it FAILED. */
+  onKill?: 'leave' | 'fail';
   /** Processes whose command line contains this are counted as API servers at start and end (default uvicorn). */
   apiProcessPattern?: string;
   /** The database the session must drain (its drain_database_identity id; `drain start` sets it). */
@@ -96,6 +98,7 @@ export interface DrainConfig {
   continueAsNewAfterEvents: number;
   heartbeatTimeoutSeconds: number;
   maxDrainTries: number;
+  onKill: 'leave' | 'fail';
   apiProcessPattern: string;
   databaseId: string | null;
 }

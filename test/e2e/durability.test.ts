@@ -170,4 +170,37 @@ describe('durable without edges', () => {
     assert.ok(err instanceof WorkflowFailedError);
     assert.match(String(err.cause?.message), /heartbeatTimeoutSeconds 5 cannot work.*every 5s.*at least 15s/);
   });
+
+  test('--on-kill fail hands a timed-out phase back as FAILED with what happened; leave keeps it', async () => {
+    const worker = await env.startWorker();
+    await seedPhases(env.pool, [
+      { runId: 'onkill-run', phaseId: 'hang-fail', sim: { scenario: 'hang' } },
+      { runId: 'onkill-run-2', phaseId: 'hang-leave', sim: { scenario: 'hang' } },
+    ]);
+    const run = async (id: string, runId: string, onKill: 'fail' | 'leave') => {
+      const h = await env.client.workflow.start('batchDrain', {
+        taskQueue: env.taskQueue,
+        workflowId: id,
+        // 8 s: the executor must have started (and set EXECUTING) before it times out on a busy machine
+        args: [{ batchSize: 1, runId, phaseTimeoutSeconds: 8, killGraceSeconds: 1, onKill }],
+      });
+      return (await h.result()) as SessionResult;
+    };
+    await run('onkill-fail', 'onkill-run', 'fail');
+    await run('onkill-leave', 'onkill-run-2', 'leave');
+    const phase = async (id: string) =>
+      (await env.pool.query('SELECT state, last_failure_reason FROM phases WHERE phase_id = $1', [id]))
+        .rows[0];
+    const failed = await phase('hang-fail');
+    assert.equal(failed.state, 'FAILED');
+    assert.match(
+      failed.last_failure_reason,
+      /^PHASE_TIMEOUT: stopped by autopack-drain after 8 s, session onkill-fail, attempt 1$/,
+    );
+    assert.equal((await phase('hang-leave')).state, 'EXECUTING');
+    const [row] = await listSessionAttempts(env.pool, 'onkill-fail');
+    assert.equal(row.final_state, 'EXECUTING', 'the attempt records what the executor left');
+    assert.match(row.error_message ?? '', /handed back as FAILED/);
+    await worker.shutdown();
+  });
 });

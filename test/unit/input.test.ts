@@ -134,6 +134,7 @@ test('parseDrainInput accepts every field at once', () => {
     continueAsNewAfterEvents: 1000,
     heartbeatTimeoutSeconds: 30,
     maxDrainTries: 3,
+    onKill: 'fail',
     apiProcessPattern: 'gunicorn',
     databaseId: '8d7f3c52-5b1e-4d0e-9a57-0c3a1b2c4d5e',
   };

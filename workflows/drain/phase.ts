@@ -59,6 +59,7 @@ export async function drainOne(session: DrainSession, pick: PhaseRef): Promise<v
     attempt,
     timeoutSeconds,
     killGraceSeconds: config.killGraceSeconds,
+    onKill: config.onKill,
     executor: p.executor,
     workspace: p.workspace,
     apiUrl: p.apiUrl,
