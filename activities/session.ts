@@ -16,6 +16,7 @@ import { acquireLease, releaseLease } from '../src/db/leases.js';
 import { backlogCounts } from '../src/db/phases.js';
 import { claimSession, endSession, hasLegacyAttempts } from '../src/db/sessions.js';
 import { countProcessesMatching } from '../src/runtime/process-group.js';
+import { leaseHeld } from '../src/runtime/metrics.js';
 
 export interface DbIdentity {
   url: string;
@@ -222,11 +223,14 @@ export function sessionActivities(deps: ActivityDeps) {
     },
 
     async acquireRunLease(o: { runId: string; sessionId: string; database?: DatabaseIdentity | null }) {
-      return acquireLease(deps.pool, o.runId, o.sessionId, deps.identity, deps.leaseTtlSeconds);
+      const lease = await acquireLease(deps.pool, o.runId, o.sessionId, deps.identity, deps.leaseTtlSeconds);
+      if (lease.acquired) leaseHeld(+1);
+      return lease;
     },
 
     async releaseRunLease(o: { runId: string; sessionId: string; database?: DatabaseIdentity | null }) {
       await releaseLease(deps.pool, o.runId, o.sessionId);
+      leaseHeld(-1);
     },
 
     /** After an attempt: store the verdict, rewrite the session JSON, release the run's lease. */
@@ -243,6 +247,7 @@ export function sessionActivities(deps: ActivityDeps) {
       await recordVerdict(deps.pool, { ...o, execRunId }, o.verdict);
       await writeSessionReport(o.report);
       await releaseLease(deps.pool, o.runId, o.sessionId);
+      leaseHeld(-1);
     },
 
     /** Writes `<workspace>/.autonomous_runs/batch_drain_sessions/<session>.json` atomically. */

@@ -9,6 +9,7 @@ import { migrate } from './db/migrate.js';
 import { readDatabaseIdentity } from './db/identity.js';
 import { secretValuesOf } from './domain/redact.js';
 import { reapOrphanedExecutors } from './runtime/orphans.js';
+import { processesReaped } from './runtime/metrics.js';
 
 export const DEFAULT_TASK_QUEUE = 'autopack-drain';
 export const WORKFLOWS_PATH = path.join(
@@ -78,6 +79,7 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
     maxLogBytes: o.maxLogBytes ?? (Number(process.env.DRAIN_MAX_LOG_BYTES) || 256 * 1024 * 1024),
   };
   const reaped = await reapOrphanedExecutors(pool, hostname(), 2_000);
+  processesReaped(reaped.length);
   if (reaped.length)
     console.warn(`stopped ${reaped.length} executor(s) left running by a dead worker on this host`);
   const connection = await NativeConnection.connect({ address: o.temporalAddress }).catch(

@@ -4,6 +4,7 @@ import { startServices } from '../../runtime/services.js';
 import { redactUrl } from '../../domain/redact.js';
 import { AUTOPACK_EXECUTOR } from '../../../activities/deps.js';
 import { installRuntime, onceInterrupted, simExecutorTemplate, UsageError } from '../env.js';
+import { installMetrics, metricsEndpoint, type MetricsEndpoint } from '../../runtime/metrics.js';
 
 interface ServeFlags {
   taskQueue?: string;
@@ -11,6 +12,8 @@ interface ServeFlags {
   workspace?: string;
   apiUrl?: string;
   maxConcurrent?: string;
+  metricsPort?: string;
+  metricsHost?: string;
 }
 
 function executorFor(flags: ServeFlags, embeddedDb: boolean): string {
@@ -19,7 +22,7 @@ function executorFor(flags: ServeFlags, embeddedDb: boolean): string {
   );
 }
 
-function workerFlags(cmd: Command): Command {
+function workerFlags(cmd: Command, defaultMetricsHost: string): Command {
   return cmd
     .option('--task-queue <name>', 'task queue to poll', DEFAULT_TASK_QUEUE)
     .option(
@@ -28,7 +31,35 @@ function workerFlags(cmd: Command): Command {
     )
     .option('--workspace <dir>', 'default workspace (else DRAIN_WORKSPACE, else the current directory)')
     .option('--api-url <url>', 'default AUTOPACK_API_URL for the executor')
-    .option('--max-concurrent <n>', 'activities run at once by this worker', '20');
+    .option('--max-concurrent <n>', 'activities run at once by this worker', '20')
+    .option(
+      '--metrics-port <port>',
+      "serve Prometheus metrics (the Temporal SDK's temporal_* and drain_*) at http://HOST:PORT/metrics (else DRAIN_METRICS_PORT; off when neither is set)",
+    )
+    .option(
+      '--metrics-host <ip>',
+      `IP address the metrics endpoint binds (else DRAIN_METRICS_HOST; default ${defaultMetricsHost})`,
+    );
+}
+
+/** The metrics endpoint asked for by flag or environment; null when metrics are off. */
+export function metricsFrom(
+  flags: ServeFlags,
+  embedded: boolean,
+  env: NodeJS.ProcessEnv = process.env,
+): MetricsEndpoint | null {
+  const port = flags.metricsPort ?? (env.DRAIN_METRICS_PORT?.trim() || undefined);
+  if (port === undefined) return null;
+  const host = flags.metricsHost ?? (env.DRAIN_METRICS_HOST?.trim() || (embedded ? '127.0.0.1' : '0.0.0.0'));
+  const names = {
+    port: flags.metricsPort !== undefined ? '--metrics-port' : 'DRAIN_METRICS_PORT',
+    host: flags.metricsHost !== undefined ? '--metrics-host' : 'DRAIN_METRICS_HOST',
+  };
+  try {
+    return metricsEndpoint(port, host, names);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 function checkFlags(flags: ServeFlags): number {
@@ -49,7 +80,10 @@ function checkFlags(flags: ServeFlags): number {
 
 async function serve(flags: ServeFlags, embedded: boolean): Promise<void> {
   const maxConcurrent = checkFlags(flags);
-  installRuntime();
+  const metrics = metricsFrom(flags, embedded);
+  // The Runtime is installed once per process, before any connection: with metrics or without.
+  if (metrics) installMetrics(metrics.port, metrics.host);
+  else installRuntime();
   const interrupted = onceInterrupted();
   const services = await startServices({
     temporal: embedded,
@@ -83,6 +117,7 @@ async function serve(flags: ServeFlags, embedded: boolean): Promise<void> {
     console.log(`  task queue:       ${flags.taskQueue}`);
     console.log(`  executor:         ${executor}`);
     console.log(`  workspace:        ${workspace}`);
+    if (metrics) console.log(`  metrics:          http://${metrics.bindAddress}/metrics`);
     console.log('Press Ctrl-C to stop (running executors are killed and their attempts retried later).');
     const running = worker.run();
     await Promise.race([running, interrupted]);
@@ -100,6 +135,7 @@ export function registerServe(program: Command): void {
       .description(
         'embedded Postgres + Temporal dev server (with Web UI) + a worker, in the foreground; state persists in .drain/',
       ),
+    '127.0.0.1',
   ).action((flags: ServeFlags) => serve(flags, true));
   workerFlags(
     program
@@ -107,5 +143,6 @@ export function registerServe(program: Command): void {
       .description(
         'a worker only, against TEMPORAL_ADDRESS (default 127.0.0.1:7233) and DATABASE_URL; run as many as you like',
       ),
+    '0.0.0.0',
   ).action((flags: ServeFlags) => serve(flags, false));
 }
