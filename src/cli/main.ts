@@ -9,6 +9,8 @@ import { registerSchedule } from './commands/schedule.js';
 import { registerServe } from './commands/serve.js';
 import { registerStart } from './commands/start.js';
 import { registerStatus } from './commands/status.js';
+import { registerStranded } from './commands/stranded.js';
+import { registerTidy } from './commands/tidy.js';
 import { registerVerify } from './commands/verify.js';
 import { registerWatch } from './commands/watch.js';
 
@@ -29,6 +31,8 @@ registerControl(program);
 registerSchedule(program);
 registerDb(program);
 registerDemo(program);
+registerTidy(program);
+registerStranded(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,157 @@
+/**
+ * `drain stranded` through the real CLI against real sessions (Temporal dev server, embedded
+ * Postgres, the reference executor): a hanging phase that times out and one whose session is
+ * cancelled both stay EXECUTING and are listed with their attempt and log paths; a phase that
+ * failed normally is not.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { startTestEnv, eventually, type TestEnv } from '../helpers/env.js';
+import { argv, type CliRun } from '../helpers/cli.js';
+import { seedPhases } from '../../src/sim/seed.js';
+import { projectRoot } from '../../src/runtime/paths.js';
+import type { StrandedPhase } from '../../src/db/stranded.js';
+
+/** `drain stranded …` (the real CLI) with DATABASE_URL set and no reachable Temporal server. */
+function runStranded(databaseUrl: string, args: string): Promise<CliRun> {
+  const bin = path.join(projectRoot(), 'bin', 'drain.js');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, 'stranded', ...argv(args)], {
+      env: { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: '127.0.0.1:1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const TIMED_OUT = 'stranded-timeout';
+const CANCELLED = 'stranded-cancel';
+
+describe('drain stranded', () => {
+  let env: TestEnv;
+  const stranded = (args = '') => runStranded(env.databaseUrl, args);
+  const phaseState = async (runId: string) =>
+    (await env.pool.query<{ state: string }>('SELECT state FROM phases WHERE run_id = $1', [runId])).rows[0]
+      ?.state;
+
+  before(async () => {
+    env = await startTestEnv();
+    await seedPhases(env.pool, [
+      { runId: 'strand-timeout-run', phaseId: 't1', sim: { scenario: 'hang' } },
+      { runId: 'strand-cancel-run', phaseId: 'c1', sim: { scenario: 'hang' } },
+      { runId: 'strand-fail-run', phaseId: 'f1', sim: { scenario: 'fail' } },
+    ]);
+    await env.startWorker();
+    const start = (id: string, input: object) =>
+      env.client.workflow.start('batchDrain', { taskQueue: env.taskQueue, workflowId: id, args: [input] });
+    // 6 s, not 2: the reference executor needs ~2 s to start (tsx) on a loaded 2-core machine,
+    // and a phase killed before it reached EXECUTING is (rightly) not stranded.
+    const base = { batchSize: 1, phaseTimeoutSeconds: 6, killGraceSeconds: 1 };
+    await (await start(TIMED_OUT, { ...base, runId: 'strand-timeout-run' })).result();
+    await (await start('stranded-fail', { ...base, runId: 'strand-fail-run' })).result();
+    const cancel = await start(CANCELLED, { ...base, runId: 'strand-cancel-run', phaseTimeoutSeconds: 600 });
+    await eventually(
+      async () => (await phaseState('strand-cancel-run')) === 'EXECUTING',
+      30_000,
+      'c1 to run',
+    );
+    await cancel.cancel();
+    await cancel.result().catch(() => {});
+    await eventually(
+      async () =>
+        (
+          await env.pool.query(
+            `SELECT 1 FROM drain_attempts WHERE session_id = $1 AND status = 'cancelled'`,
+            [CANCELLED],
+          )
+        ).rowCount,
+      30_000,
+      'the cancelled attempt row',
+    );
+  });
+  after(() => env?.teardown());
+
+  test('the timed-out and the cancelled phase stay EXECUTING', async () => {
+    assert.equal(await phaseState('strand-timeout-run'), 'EXECUTING');
+    assert.equal(await phaseState('strand-cancel-run'), 'EXECUTING');
+    assert.equal(await phaseState('strand-fail-run'), 'FAILED');
+  });
+
+  test('text: one block per stranded phase with its attempt, error and log paths, then the hint', async () => {
+    const r = await stranded();
+    console.log(`$ drain stranded\n${r.stdout}`);
+    assert.equal(r.code, 0, r.stderr);
+    const blocks = r.stdout.trim().split('\n\n');
+    assert.equal(blocks.length, 4, r.stdout);
+    assert.equal(
+      blocks[0],
+      '2 stranded phases (EXECUTING; the last drain attempt was timed out or stopped):',
+    );
+    assert.match(blocks[1], /^strand-cancel-run \/ c1 \(phase index 0\): EXECUTING/);
+    assert.match(blocks[1], new RegExp(`session ${CANCELLED}, attempt 1, try 1, cancelled \\(`));
+    assert.match(blocks[2], /^strand-timeout-run \/ t1 \(phase index 0\): EXECUTING/);
+    assert.match(blocks[2], new RegExp(`session ${TIMED_OUT}, attempt 1, try 1, finished, timed out \\(`));
+    assert.match(blocks[2], /\n {2}error: .*timed out/);
+    assert.match(
+      blocks[2],
+      /\n {2}stdout: \/.*strand-timeout-run__t1__a1\.stdout\.txt\n {2}stderr: \/.*\.stderr\.txt$/,
+    );
+    assert.equal(
+      blocks[3],
+      'hand them back with `drain start --on-kill fail` next time, or set them FAILED yourself',
+    );
+  });
+
+  test('--json and --run', async () => {
+    const r = await stranded('--json --run strand-timeout-run');
+    console.log(`$ drain stranded --json --run strand-timeout-run\n${r.stdout}`);
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout) as { stranded: StrandedPhase[] };
+    assert.deepEqual(Object.keys(j), ['stranded']);
+    assert.equal(j.stranded.length, 1);
+    const [s] = j.stranded;
+    assert.deepEqual(
+      { runId: s.runId, phaseId: s.phaseId, phaseIndex: s.phaseIndex, phaseState: s.phaseState },
+      { runId: 'strand-timeout-run', phaseId: 't1', phaseIndex: 0, phaseState: 'EXECUTING' },
+    );
+    assert.deepEqual(Object.keys(s.attempt).sort(), [
+      'attempt',
+      'errorMessage',
+      'finishedAt',
+      'id',
+      'returnCode',
+      'sessionId',
+      'signal',
+      'startedAt',
+      'status',
+      'stderrPath',
+      'stdoutPath',
+      'timedOut',
+      'try',
+    ]);
+    assert.equal(s.attempt.sessionId, TIMED_OUT);
+    assert.equal(s.attempt.timedOut, true);
+    assert.ok(s.attempt.finishedAt && !Number.isNaN(Date.parse(s.attempt.finishedAt)));
+    assert.ok(existsSync(s.attempt.stdoutPath!), s.attempt.stdoutPath!);
+    assert.ok(existsSync(s.attempt.stderrPath!), s.attempt.stderrPath!);
+
+    const none = await stranded('--run strand-fail-run');
+    assert.equal(none.code, 0, none.stderr);
+    assert.equal(none.stdout, 'No stranded phases.\n');
+    const bad = await stranded('--run ""');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--run needs a run id/);
+  });
+});
