@@ -12,6 +12,7 @@ import { DRAIN_SEARCH_ATTRIBUTES } from '../src/domain/search-attributes.js';
 import type { AttemptVerdict, DrainConfig } from '../src/domain/types.js';
 import type { DatabaseIdentity } from '../src/db/identity.js';
 import { listSessionAttempts, recordVerdict } from '../src/db/attempts.js';
+import { listSessionCaptures } from '../src/db/baselines.js';
 import { acquireLease, releaseLease } from '../src/db/leases.js';
 import { backlogCounts } from '../src/db/phases.js';
 import { claimSession, endSession, hasLegacyAttempts } from '../src/db/sessions.js';
@@ -151,6 +152,7 @@ export function sessionActivities(deps: ActivityDeps) {
       status: r.status,
       completedAt: r.completedAt,
       dbIdentity: r.db,
+      baselineCaptures: await listSessionCaptures(deps.pool, r.sessionId),
     });
     const file = sessionJsonPath(r.workspace, r.sessionId);
     const execRunId = workflowRun().runId;

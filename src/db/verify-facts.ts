@@ -50,6 +50,9 @@ export interface AttemptTryRow {
   error_message: string | null;
   last_failure_reason: string | null;
   baseline_commit: string | null;
+  baseline_status: string | null;
+  baseline_skip: boolean | null;
+  baseline_capture_id: string | null;
   run_counts_before: unknown;
   run_counts_after: unknown;
   telemetry_by_table: unknown;
@@ -64,7 +67,7 @@ export async function listSessionTries(db: Queryable, sessionId: string): Promis
     `SELECT id::text AS id, exec_run_id, run_id, phase_id, attempt, try, status, initial_state, final_state,
             success, return_code, signal, timed_out, duration_seconds, stdout_path, stderr_path,
             stdout_bytes, stderr_bytes, error_message, last_failure_reason, baseline_commit,
-            run_counts_before, run_counts_after, telemetry_by_table, phase_changed, started_at, finished_at
+            baseline_status, baseline_skip, baseline_capture_id::text AS baseline_capture_id, run_counts_before, run_counts_after, telemetry_by_table, phase_changed, started_at, finished_at
      FROM drain_attempts WHERE session_id = $1 ORDER BY id`,
     [sessionId],
   );
@@ -72,18 +75,25 @@ export async function listSessionTries(db: Queryable, sessionId: string): Promis
 }
 
 export interface BaselineRecordRow {
+  id: string;
   commit_sha: string;
   session_id: string | null;
-  captured_at: Date;
-  duration_seconds: number | null;
+  attempt: number;
+  status: string;
   exit_code: number | null;
+  duration_seconds: number | null;
+  error: string | null;
+  backfilled: boolean;
+  started_at: Date;
+  finished_at: Date | null;
 }
 
-/** drain_baselines rows of the given commits. */
+/** drain_baseline_captures rows (every capture try) of the given commits, by commit and id. */
 export async function listBaselinesOfCommits(db: Queryable, commits: string[]): Promise<BaselineRecordRow[]> {
   const res = await db.query<BaselineRecordRow>(
-    `SELECT commit_sha, session_id, captured_at, duration_seconds, exit_code
-     FROM drain_baselines WHERE commit_sha = ANY($1::text[]) ORDER BY commit_sha`,
+    `SELECT id::text AS id, commit_sha, session_id, attempt, status, exit_code, duration_seconds, error,
+            backfilled, started_at, finished_at
+     FROM drain_baseline_captures WHERE commit_sha = ANY($1::text[]) ORDER BY commit_sha, id`,
     [commits],
   );
   return res.rows;
@@ -160,6 +170,9 @@ export function attemptFacts(r: AttemptTryRow): AttemptFacts {
     errorMessage: r.error_message,
     lastFailureReason: r.last_failure_reason,
     baselineCommit: r.baseline_commit,
+    baselineStatus: r.baseline_status ?? null,
+    baselineSkip: r.baseline_skip ?? null,
+    baselineCaptureId: r.baseline_capture_id ?? null,
     runCountsBefore: countsOf(r.run_counts_before),
     runCountsAfter: countsOf(r.run_counts_after),
     telemetryByTable: countsOf(r.telemetry_by_table),
@@ -171,10 +184,16 @@ export function attemptFacts(r: AttemptTryRow): AttemptFacts {
 
 export function baselineFacts(r: BaselineRecordRow): BaselineFacts {
   return {
+    id: r.id,
     commitSha: r.commit_sha,
     sessionId: r.session_id,
-    capturedAt: iso(r.captured_at) as string,
-    durationSeconds: num(r.duration_seconds),
+    attempt: r.attempt,
+    status: r.status,
     exitCode: r.exit_code,
+    durationSeconds: num(r.duration_seconds),
+    error: r.error,
+    backfilled: r.backfilled === true,
+    startedAt: iso(r.started_at) as string,
+    finishedAt: iso(r.finished_at),
   };
 }

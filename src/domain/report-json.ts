@@ -5,6 +5,7 @@
  * NaN/Infinity anywhere, so JSON.parse(JSON.stringify(x)) deep-equals x.
  */
 import type { AttemptRow } from '../db/attempts.js';
+import type { CaptureRow } from '../db/baselines.js';
 import type { SessionState } from './session-state.js';
 import type { DrainConfig } from './types.js';
 
@@ -65,6 +66,24 @@ export interface PlannedJson {
   category: string;
 }
 
+/** One T0 baseline capture try (a drain_baseline_captures row). */
+export interface BaselineCaptureJson {
+  id: string;
+  /** The commit (or `nogit:<workspace>:<session>` outside a git checkout). */
+  commit: string;
+  session_id: string;
+  attempt: number;
+  /** running | ok | failed | timeout | interrupted; only ok is a baseline. */
+  status: string;
+  exit_code: number | null;
+  signal: string | null;
+  duration_seconds: number | null;
+  artifact_path: string | null;
+  error: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
 export interface DbIdentity {
   url: string;
   runs: number;
@@ -113,6 +132,8 @@ export interface SessionJson {
   interrupted_attempts: DrainResultJson[];
   /** Tries still running when the file was written (status 'running'); empty once settled. */
   in_progress: DrainResultJson[];
+  /** T0 baseline captures of this session and of the commits its attempts used; absent when none. */
+  baseline_captures?: BaselineCaptureJson[];
 }
 
 // ---------------------------------------------------------------------------------------
@@ -234,6 +255,23 @@ export function drainResultJson(row: AttemptRow): DrainResultJson {
   };
 }
 
+export function baselineCaptureJson(row: CaptureRow): BaselineCaptureJson {
+  return {
+    id: String(row.id),
+    commit: String(row.commit_sha),
+    session_id: String(row.session_id),
+    attempt: toNum(row.attempt) ?? 0,
+    status: String(row.status),
+    exit_code: toNum(row.exit_code),
+    signal: toStr(row.signal),
+    duration_seconds: toNum(row.duration_seconds),
+    artifact_path: toStr(row.artifact_path),
+    error: toStr(row.error),
+    started_at: toIso(row.started_at),
+    finished_at: toIso(row.finished_at),
+  };
+}
+
 const round2 = (n: number): number => Math.round(n * 100) / 100;
 
 export function buildSessionJson(o: {
@@ -243,6 +281,8 @@ export function buildSessionJson(o: {
   status: string;
   completedAt: string | null;
   dbIdentity?: DbIdentity | null;
+  /** drain_baseline_captures rows (src/db/baselines.ts listSessionCaptures). */
+  baselineCaptures?: CaptureRow[];
 }): SessionJson {
   const s = o.snapshot;
   const n = (v: unknown): number => toNum(v) ?? 0;
@@ -303,6 +343,8 @@ export function buildSessionJson(o: {
     interrupted_attempts: interrupted,
     in_progress: inProgress,
   };
+  const captures = toArray(o.baselineCaptures) as CaptureRow[];
+  if (captures.length > 0) json.baseline_captures = captures.map(baselineCaptureJson);
   if (planned.length > 0) {
     json.planned = planned.map((p) => ({
       run_id: String(p.runId),

@@ -5,7 +5,12 @@
  * characters, line separators and bidi overrides are escaped as \uXXXX (\n, \r, \t as such).
  */
 import type { PlannedPhase, SkipRecord } from './types.js';
-import { byCodeUnit, type DrainResultJson, type SessionJson } from './report-json.js';
+import {
+  byCodeUnit,
+  type BaselineCaptureJson,
+  type DrainResultJson,
+  type SessionJson,
+} from './report-json.js';
 
 const RULE = '='.repeat(80);
 const THIN_RULE = '-'.repeat(80);
@@ -88,6 +93,34 @@ function perRun(results: DrainResultJson[]): Map<string, RunLine> {
   return runs;
 }
 
+/** The commit of a capture as shown: its first 12 characters; `(no git)` outside a checkout. */
+const shortCommit = (commit: string): string =>
+  commit.startsWith('nogit:') ? '(no git)' : commit.slice(0, 12);
+
+/**
+ * One line per baseline capture: commit, capture number, status, duration (and the exit code
+ * or signal of a failure, the session of another session's capture). [] when there are none.
+ * Entries of a session file are not trusted to be well formed.
+ */
+export function baselineCaptureLines(captures: unknown, sessionId: string): string[] {
+  if (!Array.isArray(captures)) return [];
+  const rows = captures.filter((c): c is BaselineCaptureJson => c !== null && typeof c === 'object');
+  return rows.map((c) => {
+    const commit = oneLine(shortCommit(String(c.commit ?? '')));
+    const dur = typeof c.duration_seconds === 'number' ? `${fixed(c.duration_seconds, 2)}s` : 'n/a';
+    const by =
+      c.session_id && c.session_id !== sessionId ? ` (session ${oneLine(String(c.session_id))})` : '';
+    return `  ${commit} #${Number(c.attempt) || '?'}: ${oneLine(String(c.status))}, ${dur}${failureOf(c)}${by}`;
+  });
+}
+
+/** `, exit 3` or `, SIGKILL` for a capture that is neither ok nor running; '' otherwise. */
+function failureOf(c: BaselineCaptureJson): string {
+  if (c.status === 'ok' || c.status === 'running') return '';
+  if (typeof c.exit_code === 'number') return `, exit ${c.exit_code}`;
+  return c.signal ? `, ${oneLine(String(c.signal))}` : '';
+}
+
 function completedLine(j: SummarySource): string {
   const settled = j.status === 'completed' || j.status === 'running';
   const note = settled ? '' : ` (${oneLine(j.status)})`;
@@ -145,6 +178,9 @@ export function formatSummary(j: SummarySource): string {
     `  Repeat Limit Hits: ${j.stopped_fingerprints.length}`,
   );
   if (j.stop_reason) out.push(`  Stop Reason: ${oneLine(j.stop_reason)}`);
+
+  const captures = baselineCaptureLines(j.baseline_captures, j.session_id);
+  if (captures.length > 0) out.push('', 'Baseline captures:', ...captures);
 
   out.push('', 'Results by Run:', THIN_RULE);
   const stoppedSet = new Set(stopped);

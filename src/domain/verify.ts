@@ -1,6 +1,6 @@
 /**
  * `drain verify`: the reliability plan's six acceptance criteria, judged for one session
- * from its records alone (drain_sessions, drain_attempts, drain_baselines, telemetry rows,
+ * from its records alone (drain_sessions, drain_attempts, drain_baseline_captures, telemetry rows,
  * and the heads of the log files on disk), never from workflow memory.
  *
  * Pure: the facts are gathered by src/cli/verify-session.ts; judgeCriteria() turns them
@@ -86,6 +86,11 @@ export interface AttemptFacts {
   errorMessage: string | null;
   lastFailureReason: string | null;
   baselineCommit: string | null;
+  /** What the executor was told about the T0 baseline (null: not recorded, older rows). */
+  baselineStatus: string | null;
+  /** Its environment had AUTOPACK_SKIP_BASELINE=1 (null: not recorded). */
+  baselineSkip: boolean | null;
+  baselineCaptureId: string | null;
   runCountsBefore: RunCounts | null;
   runCountsAfter: RunCounts | null;
   telemetryByTable: Record<string, number> | null;
@@ -105,12 +110,21 @@ export interface LogHeadFacts {
   firstLines: string[];
 }
 
+/** One drain_baseline_captures row (one capture try of a commit's T0 baseline). */
 export interface BaselineFacts {
+  id: string;
   commitSha: string;
   sessionId: string | null;
-  capturedAt: string;
-  durationSeconds: number | null;
+  attempt: number;
+  /** running | ok | failed | timeout | interrupted; only ok is a baseline. */
+  status: string;
   exitCode: number | null;
+  durationSeconds: number | null;
+  error: string | null;
+  /** Copied from a drain_baselines row of a version that cached failed captures too. */
+  backfilled: boolean;
+  startedAt: string;
+  finishedAt: string | null;
 }
 
 export interface VerifyFacts {
@@ -120,7 +134,7 @@ export interface VerifyFacts {
   tries: AttemptFacts[];
   /** By attempt row id (final tries). */
   logs: Record<string, LogHeadFacts>;
-  /** drain_baselines rows of the commits the attempts used. */
+  /** drain_baseline_captures rows of the commits the attempts used. */
   baselines: BaselineFacts[];
   /** token_budget_escalation_events rows of the attempt's run/phase during the attempt, by row id. */
   escalations: Record<string, number>;
@@ -430,17 +444,92 @@ export function judgeIdentity(facts: VerifyFacts, set: AttemptSet): CriterionRes
 // ---------------------------------------------------------------------------------------
 // 5. Throughput / Stability.
 
+/**
+ * Was the attempt's executor told to skip its baseline (AUTOPACK_SKIP_BASELINE=1)? As
+ * recorded; for rows that do not say, as the versions that wrote them did it: with a
+ * baselineCommand, whenever the commit had a drain_baselines row (now a backfilled capture,
+ * whatever its status) — today's version only with a good (ok) capture.
+ */
+export function toldToSkip(
+  a: AttemptFacts,
+  captures: BaselineFacts[],
+  session: SessionFacts | null,
+): boolean {
+  if (a.baselineSkip !== null) return a.baselineSkip;
+  if (isBlank(a.baselineCommit) || isBlank(session?.config?.baselineCommand as string | null)) return false;
+  return captures.some((c) => c.commitSha === a.baselineCommit && (c.backfilled || c.status === 'ok'));
+}
+
+/** Is there a good capture behind a skip: the recorded capture if any, else any of the commit? */
+export function goodCaptureFor(a: AttemptFacts, captures: BaselineFacts[]): BaselineFacts | null {
+  const ok = (c: BaselineFacts) => c.status === 'ok';
+  if (a.baselineCaptureId !== null) {
+    const c = captures.find((x) => x.id === a.baselineCaptureId);
+    return c && ok(c) && c.commitSha === a.baselineCommit ? c : null;
+  }
+  return captures.find((c) => c.commitSha === a.baselineCommit && ok(c)) ?? null;
+}
+
+const CAPTURE_STATUS_ORDER = ['ok', 'failed', 'timeout', 'interrupted', 'running'];
+
+/** Capture counts by status: ok, failed, timeout, interrupted, running (only those present). */
+export function capturesByStatus(rows: BaselineFacts[]): Record<string, number> {
+  const present = [...new Set(rows.map((r) => r.status))];
+  const known = CAPTURE_STATUS_ORDER.filter((st) => present.includes(st));
+  const other = present.filter((st) => !CAPTURE_STATUS_ORDER.includes(st)).sort();
+  return Object.fromEntries(
+    [...known, ...other].map((st) => [st, rows.filter((r) => r.status === st).length]),
+  );
+}
+
 function baselineEvidence(facts: VerifyFacts, finals: AttemptFacts[]) {
   const commits = [...new Set(finals.map((a) => a.baselineCommit).filter((c) => !isBlank(c)))] as string[];
   return commits.sort().map((commit) => {
     const rows = facts.baselines.filter((b) => b.commitSha === commit);
+    const good = rows.find((b) => b.status === 'ok') ?? null;
+    const told = finals.filter(
+      (a) => a.baselineCommit === commit && toldToSkip(a, facts.baselines, facts.session),
+    );
     return {
       commit,
       captures: rows.length,
       captured_by_this_session: rows.filter((b) => b.sessionId === facts.sessionId).length,
-      duration_seconds: rows[0]?.durationSeconds ?? null,
+      duration_seconds: (good ?? rows[0])?.durationSeconds ?? null,
+      by_status: capturesByStatus(rows),
+      good_capture: good?.id ?? null,
+      told_to_skip: told.length,
+      rows: rows.map((b) => ({
+        id: b.id,
+        attempt: b.attempt,
+        status: b.status,
+        session_id: b.sessionId,
+        exit_code: b.exitCode,
+        duration_seconds: b.durationSeconds,
+        error: b.error,
+      })),
     };
   });
+}
+
+/** Attempts told to skip their baseline without a good capture behind it (criterion 5 problems). */
+function skipWithoutGoodCapture(facts: VerifyFacts, finals: AttemptFacts[]): string[] {
+  return finals
+    .filter((a) => toldToSkip(a, facts.baselines, facts.session) && !goodCaptureFor(a, facts.baselines))
+    .map((a) => {
+      const rows = facts.baselines.filter((b) => b.commitSha === a.baselineCommit);
+      const seen = rows.length ? rows.map((b) => b.status).join(', ') : 'none';
+      return `${attemptLabel(a)}: the executor was told AUTOPACK_SKIP_BASELINE=1 without a good baseline capture of ${
+        a.baselineCommit ?? 'its commit'
+      } (captures: ${seen})`;
+    });
+}
+
+/** `abc123×1`, or `abc123×3 (1 ok, 2 failed)` when a capture is not ok. */
+function captureSummary(b: { commit: string; captures: number; by_status: Record<string, number> }): string {
+  const head = `${b.commit.slice(0, 12)}×${b.captures}`;
+  const statuses = Object.entries(b.by_status);
+  if (statuses.every(([st]) => st === 'ok')) return head;
+  return `${head} (${statuses.map(([st, n]) => `${n} ${st}`).join(', ')})`;
 }
 
 const secs = (n: number | null) => (n === null ? 'n/a' : `${n}s`);
@@ -464,6 +553,7 @@ export function judgeThroughput(facts: VerifyFacts, set: AttemptSet): CriterionR
     );
   }
   const baselines = baselineEvidence(facts, finals);
+  problems.push(...skipWithoutGoodCapture(facts, finals));
   const ev = {
     attempts: finals.length,
     median_seconds: stats.median,
@@ -477,9 +567,7 @@ export function judgeThroughput(facts: VerifyFacts, set: AttemptSet): CriterionR
     api_processes_end: end,
     baseline_captures: baselines,
   };
-  const bl = baselines.length
-    ? baselines.map((b) => `${b.commit.slice(0, 12)}×${b.captures}`).join(', ')
-    : 'none';
+  const bl = baselines.length ? baselines.map(captureSummary).join(', ') : 'none';
   const summary = `median ${secs(stats.median)} (min ${secs(stats.min)}, p90 ${secs(stats.p90)}, max ${secs(
     stats.max,
   )}), ${plural(instant.length, 'instant completion')}, API processes ${orNa(start)}→${orNa(end)}, baseline captures: ${bl}`;

@@ -14,6 +14,7 @@ import {
   qfc,
   sumByTable,
   type AttemptFacts,
+  type BaselineFacts,
   type LogHeadFacts,
   type VerifyFacts,
 } from '../../src/domain/verify.js';
@@ -50,6 +51,9 @@ function attempt(id: string, over: Partial<AttemptFacts> = {}): AttemptFacts {
     errorMessage: null,
     lastFailureReason: null,
     baselineCommit: 'abc123',
+    baselineStatus: 'ok',
+    baselineSkip: true,
+    baselineCaptureId: '7',
     runCountsBefore: { FAILED: 3, COMPLETE: 1 },
     runCountsAfter: { FAILED: 2, COMPLETE: 2 },
     telemetryByTable: { token_estimation_v2_events: 3, token_budget_escalation_events: 0 },
@@ -130,6 +134,31 @@ function healthyTries(): AttemptFacts[] {
   ];
 }
 
+/** A drain_baseline_captures row of commit abc123. */
+function capture(id: string, status: string, over: Partial<BaselineFacts> = {}): BaselineFacts {
+  return {
+    id,
+    commitSha: 'abc123',
+    sessionId: S,
+    attempt: 1,
+    status,
+    exitCode: status === 'ok' ? 0 : status === 'failed' ? 3 : null,
+    durationSeconds: 3,
+    error: status === 'ok' ? null : `baseline command ${status}`,
+    backfilled: false,
+    startedAt: '2025-12-28T06:00:01.000Z',
+    finishedAt: '2025-12-28T06:00:04.000Z',
+    ...over,
+  };
+}
+
+/** Every try's executor was told `skip` (null: not recorded) about capture `captureId`. */
+const toldAll =
+  (skip: boolean | null, captureId: string | null = null) =>
+  (f: VerifyFacts) => {
+    f.tries = f.tries.map((t) => ({ ...t, baselineSkip: skip, baselineCaptureId: captureId }));
+  };
+
 const okLog = (a: AttemptFacts): LogHeadFacts => ({
   stdoutPath: a.stdoutPath,
   stderrPath: a.stderrPath,
@@ -147,22 +176,14 @@ function healthy(): VerifyFacts {
       startedAt: '2025-12-28T06:00:00.000Z',
       completedAt: '2025-12-28T06:10:00.000Z',
       workspace: '/ws',
-      config: { skipRunsWithQueued: true, batchSize: 10 },
+      config: { skipRunsWithQueued: true, batchSize: 10, baselineCommand: 'make baseline' },
       apiProcessPattern: 'uvicorn',
       apiProcessesStart: 1,
       apiProcessesEnd: 1,
     },
     tries,
     logs: Object.fromEntries(tries.filter((t) => t.status !== 'interrupted').map((t) => [t.id, okLog(t)])),
-    baselines: [
-      {
-        commitSha: 'abc123',
-        sessionId: S,
-        capturedAt: '2025-12-28T06:00:01.000Z',
-        durationSeconds: 3,
-        exitCode: 0,
-      },
-    ],
+    baselines: [capture('7', 'ok')],
     escalations: { '5': 2 },
   };
 }
@@ -233,7 +254,26 @@ describe('a healthy session', () => {
     assert.equal(c4.evidence.with_identity_header, 5);
     assert.equal(c5.evidence.median_seconds, 8);
     assert.deepEqual(c5.evidence.baseline_captures, [
-      { commit: 'abc123', captures: 1, captured_by_this_session: 1, duration_seconds: 3 },
+      {
+        commit: 'abc123',
+        captures: 1,
+        captured_by_this_session: 1,
+        duration_seconds: 3,
+        by_status: { ok: 1 },
+        good_capture: '7',
+        told_to_skip: 5,
+        rows: [
+          {
+            id: '7',
+            attempt: 1,
+            status: 'ok',
+            session_id: S,
+            exit_code: 0,
+            duration_seconds: 3,
+            error: null,
+          },
+        ],
+      },
     ]);
     assert.deepEqual(c6.evidence.telemetry_delta, {
       token_estimation_v2_events: 3,
@@ -388,6 +428,33 @@ const breaking: Array<[name: string, change: (f: VerifyFacts) => void, failing: 
       /API server processes grew from 1 to 4 .*uvicorn.*leaked/,
     ],
     [
+      '5: executors told to skip while the only capture failed',
+      (f) => (f.baselines = [capture('7', 'failed')]),
+      [5],
+      /run-a\/p1 attempt 1: the executor was told AUTOPACK_SKIP_BASELINE=1 without a good baseline capture of abc123 \(captures: failed\)/,
+    ],
+    [
+      '5: told to skip with a timed-out capture, a good one came later',
+      (f) => (f.baselines = [capture('7', 'timeout'), capture('8', 'ok', { attempt: 2 })]),
+      [5],
+      /told AUTOPACK_SKIP_BASELINE=1 without a good baseline capture of abc123 \(captures: timeout, ok\)/,
+    ],
+    [
+      '5: told to skip (not recorded) after a failed capture an older version cached',
+      (f) => {
+        toldAll(null)(f);
+        f.baselines = [capture('7', 'failed', { backfilled: true })];
+      },
+      [5],
+      /without a good baseline capture of abc123 \(captures: failed\)/,
+    ],
+    [
+      '5: told to skip without any capture of the commit',
+      (f) => (f.baselines = []),
+      [5],
+      /without a good baseline capture of abc123 \(captures: none\)/,
+    ],
+    [
       '6: a successful attempt without a telemetry delta',
       withTry('1', { telemetryByTable: null }),
       [6],
@@ -478,6 +545,44 @@ describe('N/A and overrides', () => {
       ['PASS', 'PASS', 'PASS', 'PASS', 'PASS', 'PASS'],
     ],
     [
+      '5: failed captures, executors told nothing: PASS',
+      (f) => {
+        toldAll(false)(f);
+        f.baselines = [capture('7', 'failed'), capture('8', 'timeout', { attempt: 2 })];
+      },
+      ['PASS', 'PASS', 'PASS', 'PASS', 'PASS', 'PASS'],
+    ],
+    [
+      '5: skip not recorded, a failed capture of this version: not told (PASS)',
+      (f) => {
+        toldAll(null)(f);
+        f.baselines = [capture('7', 'failed')];
+      },
+      ['PASS', 'PASS', 'PASS', 'PASS', 'PASS', 'PASS'],
+    ],
+    [
+      '5: skip not recorded, a good capture: told, and rightly',
+      (f) => {
+        toldAll(null)(f);
+        f.baselines = [capture('6', 'failed'), capture('7', 'ok', { attempt: 2, backfilled: true })];
+      },
+      ['PASS', 'PASS', 'PASS', 'PASS', 'PASS', 'PASS'],
+    ],
+    [
+      '5: skip not recorded and no baselineCommand in the config: not told',
+      (f) => {
+        toldAll(null)(f);
+        f.session!.config = { skipRunsWithQueued: true };
+        f.baselines = [capture('7', 'failed', { backfilled: true })];
+      },
+      ['PASS', 'PASS', 'PASS', 'PASS', 'PASS', 'PASS'],
+    ],
+    [
+      '5: told to skip, the recorded capture is ok after earlier failures',
+      (f) => (f.baselines = [capture('5', 'failed'), capture('6', 'interrupted'), capture('7', 'ok')]),
+      ['PASS', 'PASS', 'PASS', 'PASS', 'PASS', 'PASS'],
+    ],
+    [
       'exit 0 with phase_changed unknown (null) is not flagged',
       withTry('1', { phaseChanged: null }),
       ['PASS', 'PASS', 'PASS', 'PASS', 'PASS', 'PASS'],
@@ -491,6 +596,19 @@ describe('N/A and overrides', () => {
       assert.equal(judgeCriteria(f).verdict, 'PASS');
     });
   }
+
+  test('criterion 5 summary: capture counts per commit, by status when one is not ok', () => {
+    const f = healthy();
+    toldAll(false)(f);
+    f.baselines = [capture('5', 'failed'), capture('6', 'timeout'), capture('7', 'failed')];
+    const c5 = judgeCriteria(f).criteria[4];
+    assert.equal(c5.status, 'PASS');
+    assert.match(c5.summary, /baseline captures: abc123×3 \(2 failed, 1 timeout\)$/);
+    const [ev] = c5.evidence.baseline_captures as Array<Record<string, unknown>>;
+    assert.deepEqual(ev.by_status, { failed: 2, timeout: 1 });
+    assert.equal(ev.good_capture, null);
+    assert.equal(ev.told_to_skip, 0);
+  });
 
   test('instant completions and phase_changed unknown appear as evidence', () => {
     const f = healthy();
