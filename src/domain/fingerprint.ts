@@ -1,6 +1,10 @@
 /**
  * Failure fingerprints: `STATE|bucket|normalised error` strings that identify
- * "the same failure again", so repeats can be counted and stopped.
+ * "the same failure again", so repeats can be counted and stopped. The error part is
+ * `normalizeErrorText` (`./normalize.ts`: one failure → one text, two failures → two),
+ * cut to FINGERPRINT_ERROR_MAX code points; for a Python traceback or pytest output it
+ * starts with the failure itself (final exception, innermost frame; summary lines), so
+ * the cut never keeps only a shared preamble.
  */
 import { normalizeErrorText } from './normalize.js';
 

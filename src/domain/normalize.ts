@@ -1,69 +1,328 @@
 /**
- * Error-text normalisation for failure fingerprints: strips the parts of an error
- * message that vary between otherwise identical failures (dates, times, paths,
- * addresses, ids, numbers) so that repeats of one failure compare equal.
+ * Error-text normalisation for failure fingerprints: one failure → one text, two
+ * failures → two texts. Strips what varies between repeats of one failure (terminal
+ * colours, dates, times, paths, addresses, hashes, ids, durations, free-standing
+ * numbers) and keeps what tells two failures apart (digits inside identifiers such as
+ * `E501`, `h11`, `psycopg2`; exit statuses, HTTP statuses, signals; the final exception
+ * of a Python traceback).
  *
- * Pure and linear-time: every pattern below is anchored on a fixed prefix or a
- * lookbehind boundary and has no nested quantifiers, so 1 MB of input is cheap.
+ * Pure (no Node APIs: it runs in the workflow sandbox) and linear-time: every pattern is
+ * anchored on a fixed prefix or a lookbehind boundary and has no ambiguous nested
+ * quantifiers, so megabytes of input are cheap. Never throws.
  *
- * Replacement tokens (applied in this order, on the lower-cased text):
- *   URLs (`scheme://…`)                          → `url`   (also drops any credentials)
- *   `batch-drain-<id>`                           → `batch-drain-id`
- *   `session-<id>` `run-<id>` `batch-<id>` `drain-<id>` → `session-id` `run-id` `batch-id` `drain-id`
- *     (`<id>`: `-`-separated [0-9a-z_] segments, the first holding a digit)
- *   UUIDs                                        → `uuid`
- *   ISO date+time (`2025-12-28T06:00:07+00:00`)  → `date time` (always two words)
- *   dates (`2025-12-28`, `2025/12/28`, `12/28/2025`) → `date`
- *   times (`06:00:07`, `06:00:07.123`, `…Z`, `…+00:00`) → `time`
- *   Windows paths (`c:\x`, `C:/x`, `\\srv\share`, `.\x`) and Unix paths
- *     (`/usr/x`, `./a`, `../a`, `~/a`, at a token start) → `path`
- *   hex addresses (`0x7ffd1234`)                 → `addr`
- *   `line 123`                                   → `line num`
- *   `:456`                                       → `:num`
- *   any other digit run (with `.`-separated parts: `3.11.4`) → `num`
- *   whitespace runs → one space; trimmed.
+ * Steps:
+ * 1. Clean-up: ANSI/VT escape sequences (CSI incl. SGR colours, OSC, DCS/APC/PM, 7-bit
+ *    two-byte escapes, their 8-bit forms, and SGR written out as `\x1b[31m`, `\u001b[31m`,
+ *    `\033[31m`, `^[[31m`) are removed; CRLF/CR → LF; other control characters, BOMs and
+ *    zero-width spaces are removed; lone surrogates → U+FFFD; Unicode NFKC (full-width
+ *    `１２３` → `123`, `Ｅ５０１` → `E501`); every other Unicode decimal digit (\p{Nd}:
+ *    Arabic-Indic `٣`, Devanagari `३`, …) → its ASCII digit.
+ * 2. Failure summary, when the text holds one (first match wins):
+ *    - pytest short summary lines (`FAILED path::test - Error: msg`, `ERROR path - …`):
+ *      those lines, joined by `; `;
+ *    - pytest `E   ` lines: the last block of them, after `<file>, in <test>: ` taken from
+ *      the block's location line (`path/file.py:12: Error`, basename only) and the
+ *      `___ test ___` header;
+ *    - a Python traceback (`Traceback (most recent call last):`): the final exception
+ *      line(s) of the last traceback (so the last exception of a chain), after
+ *      `<file>, in <function>: ` of its innermost frame (basename, no line number).
+ *    Otherwise the whole text.
+ * 3. Lower-case (and NFKC again), then these replacements, in order:
+ *    URLs (`scheme://…`, credentials included)            → `url`
+ *    `batch-drain-<id>`                                   → `batch-drain-id`
+ *    `session-<id>` `run-<id>` `batch-<id>` `drain-<id>`  → `session-id` `run-id` …
+ *      (`<id>`: `-`-separated [0-9a-z_] segments, the first holding a digit)
+ *    UUIDs                                                → `<uuid>`
+ *    request/trace/span/correlation ids (`request_id=…`, `x-request-id: …`)
+ *                                                         → `<reqid>` (key kept)
+ *    ISO date+time (`2025-12-28T06:00:07+00:00`, `20251228T060007Z`) → `date time`
+ *    dates (`2025-12-28`, `2025/12/28`, `12/28/2025`)     → `date`
+ *    times (`06:00:07`, `06:00:07.123`, `…Z`, `…+00:00`)  → `time`
+ *    Windows paths (`c:\x`, `C:/x`, `\\srv\share`, `.\x`) and Unix paths (`/usr/x`,
+ *      `./a`, `../a`, `~/a`, at a token start), temp paths among them  → `path`
+ *    other temp names: `pytest-of-<user>/…`, Python `tmpXXXXXXXX` → `path`
+ *    [kept: the number of `exit code N`, `exit status N`, `exit N`, `exited with N`,
+ *     `returned N`, `return code N`, `rc N`, `HTTP 404`, `HTTP/1.1 404`, `HTTP Error 404`,
+ *     `404 Client Error`, `status 502`, `status_code=429`, `error code 429`, `signal 9`,
+ *     `errno 2`, `WinError 5`, and encodings `utf-8`, `iso-8859-1`, `latin-1`, …]
+ *    hex addresses (`0x7ffd1234`)                         → `addr`
+ *    hex hashes (a whole token of 7 or more hex digits holding a digit and a letter:
+ *      short and full commits, sha256 digests, container ids) → `<hash>`
+ *    `line 123`                                           → `line num`
+ *    durations (`900s`, `0.52s`, `12ms`, `1m30s`, `3 seconds`, `2 min`) → `nums` (one
+ *      token whatever the unit; the old rules' spelling of `900s`)
+ *    `:456`                                               → `:num`
+ *    free-standing numbers: digit runs not inside an identifier, with `.`-separated
+ *      parts (`42`, `3.11.4`, `v1.2.3` → `v1.num`, `3rd` → `numrd`) → `num`; digits of
+ *      a token that starts with a letter or `_` (`e501`, `h11`, `py311`, `sha256`) stay
+ *    bare request ids (`req_` + 8 or more letters and digits) → `<reqid>`
+ *    whitespace runs → one space; NFKC once more; trimmed.
  *
+ * The guide's tokens (`date`, `time`, `path`, `addr`, `line num`, `:num`, `session-id`,
+ * `run-id`, `num`) are kept for the classes it names; `<…>` marks the classes it does not.
  * Path bodies stop at whitespace, quotes, `:`, `,`, `;`, brackets and `|` (so
- * `file.py:456` keeps its `:456`), and a trailing `.` is left outside the path.
- * A Windows path containing spaces is only replaced up to the first space.
+ * `file.py:456` keeps its `:456`), and a trailing `.` is left outside the path. A Windows
+ * path containing spaces is only replaced up to the first space.
  */
 
+// ---------------------------------------------------------------- 1. clean-up
+
+const ANSI = new RegExp(
+  [
+    String.raw`(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]`, // CSI (SGR colours, cursor moves, erase)
+    String.raw`(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?`, // OSC (titles, links)
+    String.raw`(?:\x1b[PX^_]|[\x90\x98\x9e\x9f])[^\x1b\x9c]*(?:\x1b\\|\x9c)?`, // DCS, SOS, PM, APC
+    String.raw`\x1b[ -/]*[0-~]`, // other escapes (`ESC(B`, `ESC=`, `ESC7`)
+    String.raw`(?:\\u001b|\\x1b|\\033|\\e|\^\[)\[[0-9;]*m`, // SGR written out
+  ].join('|'),
+  'gi',
+);
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+/** Control characters (tab and LF kept), BOM, zero-width space, soft hyphen; and our sentinels. */
+const JUNK = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u200b\u2060\ufeff]/g;
+const SENTINELS_IN_INPUT = /[\ue000-\ue009]+/g;
+const NON_ASCII_DIGITS = /[^\P{Nd}0-9]+/gu;
+const IS_DIGIT = /^\p{Nd}$/u;
+
+/**
+ * The value of a Unicode decimal digit. Unicode encodes every set of decimal digits as
+ * 10 consecutive code points 0…9, so the value is the count of digits just before it, mod 10.
+ */
+function digitValue(cp: number): number {
+  let n = 0;
+  while (n < 100 && cp - n - 1 >= 0 && IS_DIGIT.test(String.fromCodePoint(cp - n - 1))) n++;
+  return n % 10;
+}
+
+/** Every Unicode decimal digit as its ASCII digit. */
+function asciiDigits(s: string): string {
+  const memo = new Map<number, string>();
+  return s.replace(NON_ASCII_DIGITS, (run) => {
+    const out: string[] = [];
+    for (const d of run) {
+      const cp = d.codePointAt(0) ?? 0;
+      let v = memo.get(cp);
+      if (v === undefined) {
+        v = String(digitValue(cp));
+        memo.set(cp, v);
+      }
+      out.push(v);
+    }
+    return out.join('');
+  });
+}
+
+/** `s` with every lone surrogate as U+FFFD (`String.prototype.toWellFormed` where there is one). */
+function wellFormed(s: string): string {
+  const native = (s as { toWellFormed?: () => string }).toWellFormed;
+  return typeof native === 'function' ? native.call(s) : s.replace(LONE_SURROGATE, '\ufffd');
+}
+
+/** Step 1: the text without terminal noise, in NFKC, with ASCII digits. */
+export function cleanText(text: string): string {
+  return asciiDigits(
+    wellFormed(text)
+      .replace(ANSI, '')
+      .replace(/\r\n?/g, '\n')
+      .replace(SENTINELS_IN_INPUT, (m) => '\ufffd'.repeat(m.length))
+      .replace(JUNK, '')
+      .normalize('NFKC'),
+  );
+}
+
+// ---------------------------------------------------------------- 2. failure summary
+
+const TRACEBACK_HEADER = 'Traceback (most recent call last):';
+const FRAME = /^\s*File "([^"\n]*)", line \d+(?:, in (.*))?$/;
+/** `ValueError: msg`, `pkg.mod.Error: msg`, `KeyboardInterrupt`, `SystemExit: 2`. */
+const EXCEPTION_LINE = /^[\p{L}_][\p{L}\p{M}\p{N}_.]*(?::(?:[ \t].*)?)?$/u;
+/** Lines of an exception's message kept after its first line (up to a blank line). */
+const MAX_EXCEPTION_LINES = 10;
+const PYTEST_E = /^E {2,}/;
+const PYTEST_LOCATION = /^(\S+?):\d+: \S/;
+const PYTEST_SUMMARY = /^(?:FAILED|ERROR) [^\s:]*\.py(?:::|\s|$)/;
+
+/** Last component of a Unix or Windows path (the path itself when it ends in a separator). */
+function baseName(p: string): string {
+  const parts = p.split(/[\\/]/);
+  return parts[parts.length - 1] || p;
+}
+
+/** `s` without leading and trailing `ch` (no regex: no backtracking on long runs). */
+function trimChar(s: string, ch: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && s[a] === ch) a++;
+  while (b > a && s[b - 1] === ch) b--;
+  return s.slice(a, b);
+}
+
+const where = (...parts: Array<string | null>): string => parts.filter((p) => p).join(', ');
+const located = (at: string, what: string): string => (at ? `${at}: ${what}` : what);
+
+/** pytest's short test summary lines, in order, without repeats. */
+function pytestSummary(lines: string[]): string | null {
+  const found = [...new Set(lines.filter((l) => PYTEST_SUMMARY.test(l)).map((l) => l.trim()))];
+  return found.length ? found.join('; ') : null;
+}
+
+/** The last block of pytest `E   ` lines, after its file and test. */
+function pytestErrorLines(lines: string[]): string | null {
+  let end = -1;
+  for (let i = lines.length - 1; i >= 0 && end < 0; i--) if (PYTEST_E.test(lines[i])) end = i;
+  if (end < 0) return null;
+  let start = end;
+  while (start > 0 && PYTEST_E.test(lines[start - 1])) start--;
+  const what = lines.slice(start, end + 1).map((l) => l.slice(1).trim());
+  let file: string | null = null;
+  for (let i = end + 1, seen = 0; i < lines.length && seen < 3; i++) {
+    if (lines[i].trim() === '') continue;
+    seen++;
+    const m = PYTEST_LOCATION.exec(lines[i]);
+    if (m) {
+      file = baseName(m[1]);
+      break;
+    }
+  }
+  let test: string | null = null;
+  for (let i = start - 1; i >= 0 && test === null; i--) {
+    const l = lines[i].trim();
+    if (l.length > 6 && l.startsWith('___') && l.endsWith('___')) test = trimChar(l, '_').trim() || null;
+  }
+  return located(where(file, test && `in ${test}`), what.join('\n'));
+}
+
+/** The final exception of the last Python traceback, after its innermost frame. */
+function pythonTraceback(lines: string[]): string | null {
+  let header = -1;
+  for (let i = lines.length - 1; i >= 0 && header < 0; i--) {
+    if (lines[i].includes(TRACEBACK_HEADER)) header = i;
+  }
+  if (header < 0) return null;
+  let frame = '';
+  for (let i = header + 1; i < lines.length; i++) {
+    const line = lines[i];
+    const f = FRAME.exec(line);
+    if (f) {
+      frame = where(baseName(f[1]), f[2]?.trim() ? `in ${f[2].trim()}` : null);
+      continue;
+    }
+    if (line.trim() === '' || /^\s/.test(line)) continue; // source lines, carets, blanks
+    if (!EXCEPTION_LINE.test(line)) return null;
+    const exception = [line];
+    for (let j = i + 1; j < lines.length && exception.length < MAX_EXCEPTION_LINES; j++) {
+      if (lines[j].trim() === '') break;
+      exception.push(lines[j]);
+    }
+    return located(frame, exception.join('\n'));
+  }
+  return null;
+}
+
+/** Step 2: the failure summary of a cleaned text (see the module comment), or the text itself. */
+export function failureSummary(text: string): string {
+  const pytest = /^(?:FAILED|ERROR) |^E {2,}/m.test(text);
+  if (!pytest && !text.includes(TRACEBACK_HEADER)) return text;
+  const lines = text.split('\n');
+  return (pytest && (pytestSummary(lines) ?? pytestErrorLines(lines))) || pythonTraceback(lines) || text;
+}
+
+// ---------------------------------------------------------------- 3. replacements
+
+/** A character of a word (identifier or number token). */
+const W = String.raw`\p{L}\p{M}\p{N}_`;
 /** Characters a path body may contain. */
 const PATH_BODY = String.raw`[^\s:"'<>|,;()\[\]{}*?]`;
-
 /** A path may start after start-of-text, whitespace or one of these delimiters. */
 const PATH_LEAD = String.raw`(^|[\s"'(\[{<=,;:])`;
 
-const RULES: ReadonlyArray<readonly [RegExp, string | ((...m: string[]) => string)]> = [
+/** Kept numbers are carried as U+E000…U+E009 through the rules that replace digits. */
+const protect = (m: string): string => m.replace(/\d/g, (d) => String.fromCharCode(0xe000 + Number(d)));
+const unprotect = (m: string): string => String.fromCharCode(0x30 + m.charCodeAt(0) - 0xe000);
+
+const STATUS_KEY = [
+  String.raw`exit(?:[ _-]?(?:code|status))?`,
+  String.raw`exited(?: with)?(?: (?:code|status))?`,
+  String.raw`returned(?: (?:code|status))?`,
+  String.raw`return[ _-]?code`,
+  'returncode',
+  'rc',
+  String.raw`http(?:/\d(?:\.\d)?)?(?:[ _-]?(?:error|status|response))?(?:[ _-]?code)?`,
+  String.raw`status(?:[ _-]?code)?`,
+  String.raw`(?:error|response)[ _-]?code`,
+  'signal',
+  'errno',
+  'winerror',
+].join('|');
+const REQUEST_ID_KEY = String.raw`(?:x-)?(?:amzn-|amz-)?(?:request|req|trace|span|correlation|transaction)[-_ ]?id`;
+const DURATION_UNIT_GLUED = String.raw`(?:ns|us|μs|ms|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?)`;
+const DURATION_UNIT_SPACED = String.raw`(?:ns|us|μs|ms|s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?|days?)`;
+
+type Replacement = string | ((...m: string[]) => string);
+const rule = (source: string, replacement: Replacement): readonly [RegExp, Replacement] => [
+  new RegExp(source, 'gu'),
+  replacement,
+];
+
+const RULES: ReadonlyArray<readonly [RegExp, Replacement]> = [
   // URLs first: their `//host/…` would otherwise look like a path.
-  [/(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]*/g, 'url'],
+  rule(String.raw`(?<![a-z0-9+.\-])[a-z][a-z0-9+.\-]*://[^\s"'<>]*`, 'url'),
   // Ids (most specific first). The first suffix segment must hold a digit, so
   // `run-time` or `batch-size` are words, not ids.
-  [/(?<![a-z0-9_])batch-drain-[0-9a-z_]*\d[0-9a-z_]*(?:-[0-9a-z_]+)*/g, 'batch-drain-id'],
-  [/(?<![a-z0-9_])(session|run|batch|drain)-[0-9a-z_]*\d[0-9a-z_]*(?:-[0-9a-z_]+)*/g, '$1-id'],
-  [/(?<![0-9a-f])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9a-f])/g, 'uuid'],
+  rule(String.raw`(?<![a-z0-9_])batch-drain-[0-9a-z_]*\d[0-9a-z_]*(?:-[0-9a-z_]+)*`, 'batch-drain-id'),
+  rule(String.raw`(?<![a-z0-9_])(session|run|batch|drain)-[0-9a-z_]*\d[0-9a-z_]*(?:-[0-9a-z_]+)*`, '$1-id'),
+  rule(
+    String.raw`(?<![0-9a-f])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9a-f])`,
+    '<uuid>',
+  ),
+  // Request/trace ids: the key stays, a value holding a digit goes.
+  rule(
+    String.raw`(?<![${W}])(${REQUEST_ID_KEY})(["']?\s*[:=]\s*["']?|\s+)(?=[0-9a-z_.\-]*\d)[0-9a-z](?:[0-9a-z_\-]|\.(?=[0-9a-z_\-]))*`,
+    '$1$2<reqid>',
+  ),
   // ISO date-time → two words, never `datettime`.
-  [
-    /(?<![0-9])\d{4}-\d{1,2}-\d{1,2}[t ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:z|[+-]\d{2}(?::?\d{2})?)?(?![0-9])/g,
+  rule(
+    String.raw`(?<![0-9])(?:\d{4}-\d{1,2}-\d{1,2}[t ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?|\d{8}t\d{6}(?:[.,]\d+)?)(?:z|[+\-]\d{2}(?::?\d{2})?)?(?![0-9])`,
     'date time',
-  ],
-  [/(?<![0-9])(?:\d{4}[-/]\d{1,2}[-/]\d{1,2}|\d{1,2}[-/]\d{1,2}[-/]\d{4})(?![0-9])/g, 'date'],
-  [/(?<![0-9])\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?(?:z|[+-]\d{2}:\d{2})?(?![0-9])/g, 'time'],
-  // Windows: drive paths, UNC paths, `.\relative`.
-  [
-    new RegExp(String.raw`(?<![a-z0-9_])(?:[a-z]:[\\/]|\\\\|\.{1,2}\\)${PATH_BODY}*`, 'g'),
-    (m: string) => 'path' + trailingDots(m),
-  ],
+  ),
+  rule(
+    String.raw`(?<![0-9])(?:\d{4}[\-/]\d{1,2}[\-/]\d{1,2}|\d{1,2}[\-/]\d{1,2}[\-/]\d{4})(?![0-9])`,
+    'date',
+  ),
+  rule(String.raw`(?<![0-9])\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?(?:z|[+\-]\d{2}:\d{2})?(?![0-9])`, 'time'),
+  // Windows: drive paths, UNC paths, `.\relative` (not glued to a word or a `<…>` placeholder).
+  rule(String.raw`(?<![a-z0-9_>])(?:[a-z]:[\\/]|\\\\|\.{1,2}\\)${PATH_BODY}*`, (m: string) => {
+    return 'path' + trailingDots(m);
+  }),
   // Unix: absolute, `./`, `../`, `~/`, only at the start of a token.
-  [
-    new RegExp(String.raw`${PATH_LEAD}((?:\.{1,2}|~)?/${PATH_BODY}+)`, 'g'),
+  rule(
+    String.raw`${PATH_LEAD}((?:\.{1,2}|~)?/${PATH_BODY}+)`,
     (_m: string, lead: string, p: string) => lead + 'path' + trailingDots(p),
-  ],
-  [/(?<![a-z0-9_])0x[0-9a-f]+/g, 'addr'],
-  [/line\s+\d+/g, 'line num'],
-  [/:\d+/g, ':num'],
-  [/\d+(?:\.\d+)*/g, 'num'],
-  [/\s+/g, ' '],
+  ),
+  // Temp names outside a path: pytest's base temp, Python's tempfile names.
+  rule(String.raw`(?<![${W}])pytest-of-${PATH_BODY}*`, (m: string) => 'path' + trailingDots(m)),
+  rule(String.raw`(?<![${W}])tmp(?=[a-z_]*[0-9_])[0-9a-z_]{8}(?![${W}])`, 'path'),
+  // Numbers that tell failures apart: exit/HTTP statuses, signals, errnos, encodings. After
+  // the paths (which may swallow a key), before every rule that replaces digits.
+  rule(String.raw`(?<![${W}])(?:${STATUS_KEY})["']?\s*(?:[:=]\s*)?["']?-?\d+(?![${W}]|\.\d)`, protect),
+  rule(String.raw`(?<![${W}.])\d{3} (?=(?:client|server) error)`, protect),
+  rule(String.raw`(?<![${W}])(?:utf|ucs|latin|iso-8859|iso8859|cp|windows|koi8)-\d+(?![${W}])`, protect),
+  rule(String.raw`(?<![${W}])0x[0-9a-f]+`, 'addr'),
+  rule(String.raw`(?<![${W}])[0-9a-f]{7,}(?![${W}])`, (m: string) =>
+    /\d/.test(m) && /[a-f]/.test(m) ? '<hash>' : m,
+  ),
+  rule(String.raw`(?<![${W}])line\s+\d+`, 'line num'),
+  rule(
+    String.raw`(?<![${W}.])(?:\d+h\d+m(?:\d+(?:\.\d+)?s)?|\d+m\d+(?:\.\d+)?s|\d+(?:\.\d+)?${DURATION_UNIT_GLUED}|\d+(?:\.\d+)? ${DURATION_UNIT_SPACED})(?![${W}])`,
+    'nums',
+  ),
+  rule(String.raw`:\d+`, ':num'),
+  // Free-standing numbers: a digit run not inside an identifier (`3rd` → `numrd`).
+  rule(String.raw`(?<![${W}])\d+(?:\.\d+)*`, 'num'),
+  // Bare `req_…` ids last: earlier rules may have shortened or lengthened the token.
+  rule(String.raw`(?<![${W}])req_(?=[0-9a-z]*\d)[0-9a-z]{8,}(?![${W}])`, '<reqid>'),
+  rule(String.raw`[\ue000-\ue009]`, unprotect),
+  rule(String.raw`\s+`, ' '),
 ];
 
 /** The run of `.` a path match ends with (kept outside the `path` token). */
@@ -76,9 +335,12 @@ function trailingDots(p: string): string {
 
 /** Normalise an error text for fingerprinting (see the module comment for the rules). */
 export function normalizeErrorText(text: string): string {
-  let out = String(text ?? '').toLowerCase();
+  let out = failureSummary(cleanText(String(text ?? '')))
+    .toLowerCase()
+    .normalize('NFKC');
   for (const [re, replacement] of RULES) {
     out = out.replace(re, replacement as string);
   }
-  return out.trim();
+  // Again: a combining mark after a replaced token now follows another letter.
+  return out.normalize('NFKC').trim();
 }

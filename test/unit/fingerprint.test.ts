@@ -90,6 +90,32 @@ const fingerprints: Array<[name: string, input: Partial<FingerprintInput>, expec
     { errorMessage: 'TOKEN_ESCALATION at 2025-12-28T06:00:07Z' },
     'FAILED|rc1|token_escalation at date time',
   ],
+  [
+    'our timeout message: the duration is one token',
+    { timedOut: true, returnCode: null, errorMessage: 'phase timed out after 900s' },
+    'TIMEOUT|timeout|phase timed out after nums',
+  ],
+  [
+    'python traceback: innermost frame and final exception',
+    {
+      errorMessage:
+        'Traceback (most recent call last):\n  File "/srv/a/main.py", line 3, in <module>\n    run()\n' +
+        '  File "/srv/a/db.py", line 41, in connect\n    raise OperationalError(msg)\n' +
+        'psycopg2.OperationalError: connection to server at "db" (10.0.0.7), port 5432 failed\n',
+    },
+    'FAILED|rc1|db.py, in connect: psycopg2.operationalerror: connection to server at "db" (num), port num failed',
+  ],
+  [
+    'pytest summary',
+    { errorMessage: '\x1b[31mFAILED\x1b[0m tests/test_x.py::test_e501 - AssertionError: E501 in 3 files' },
+    'FAILED|rc1|failed tests/test_x.py::test_e501 - assertionerror: e501 in num files',
+  ],
+  [
+    'exit status and commit kept apart',
+    { returnCode: 2, errorMessage: 'git checkout 13cd68cfec97 returned 128' },
+    'FAILED|rc2|git checkout <hash> returned 128',
+  ],
+  ['lone surrogate → U+FFFD', { errorMessage: 'bad \ud800 byte' }, 'FAILED|rc1|bad \ufffd byte'],
 ];
 
 for (const [name, partial, expected] of fingerprints) {

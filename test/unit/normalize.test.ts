@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { normalizeErrorText } from '../../src/domain/normalize.js';
+import { cleanText, failureSummary, normalizeErrorText } from '../../src/domain/normalize.js';
 
 const cases: Array<[name: string, input: string, expected: string]> = [
   [
@@ -46,14 +46,15 @@ const cases: Array<[name: string, input: string, expected: string]> = [
     'run-time batch-size drain-one-phase',
     'run-time batch-size drain-one-phase',
   ],
-  ['uuid', 'req 123e4567-e89b-12d3-a456-426614174000 failed', 'req uuid failed'],
+  ['uuid', 'req 123e4567-e89b-12d3-a456-426614174000 failed', 'req <uuid> failed'],
+  ['upper-case uuid', 'id 123E4567-E89B-12D3-A456-426614174000', 'id <uuid>'],
   [
     'url (with credentials) becomes url',
     'connect to postgres://u:pw@127.0.0.1:5432/db failed',
     'connect to url failed',
   ],
-  ['numbers and versions', 'rc 137 after 3.5s python 3.11.4', 'rc num after nums python num'],
-  ['digits inside words', 'build130 phase2', 'buildnum phasenum'],
+  ['numbers and versions', 'rc 137 after 3.5s python 3.11.4', 'rc 137 after nums python num'],
+  ['digits inside words stay', 'build130 phase2', 'build130 phase2'],
   ['unicode kept', 'Ошибка: ファイル 42 — ÉCHEC 🚀', 'ошибка: ファイル num — échec 🚀'],
   ['unicode whitespace collapsed', 'a\u00a0\u2003b', 'a b'],
   [
@@ -62,11 +63,198 @@ const cases: Array<[name: string, input: string, expected: string]> = [
     'keyerror at line num in path',
   ],
   ['same failure twice, second', 'KeyError at line 77 in /tmp/run-2/b.py', 'keyerror at line num in path'],
+  // ANSI/VT escapes
+  ['SGR colours removed', '\x1b[1;31mImportError\x1b[0m: x', 'importerror: x'],
+  ['256 and true colour', '\x1b[38;5;196mE\x1b[38;2;255;0;0mrr\x1b[m', 'err'],
+  ['cursor and erase sequences', '\x1b[2K\r\x1b[1Adone\x1b[K', 'done'],
+  ['OSC title and hyperlink', '\x1b]0;t\x07\x1b]8;;file:///x\x1b\\link\x1b]8;;\x1b\\', 'link'],
+  ['8-bit CSI', '\x9b31mred\x9b0m', 'red'],
+  ['charset designation', '\x1b(Bplain', 'plain'],
+  ['SGR written out', '\\x1b[31mred\\u001b[0m \\033[1mbold\\e[0m ^[[32mgreen^[[0m', 'red bold green'],
+  ['control characters, BOM, zero-width space', '\ufeffa\x00b\x07c\u200bd', 'abcd'],
+  ['CRLF and CR', 'a\r\nb\rc', 'a b c'],
+  // Unicode digits
+  ['full-width digits', 'line １２３ at ：４５６', 'line num at :num'],
+  ['full-width identifier', 'Ｅ５０１ line too long', 'e501 line too long'],
+  ['arabic-indic digits', 'failed ٣ times', 'failed num times'],
+  ['devanagari digits', 'port १२३४', 'port num'],
+  ['mathematical digits', 'x 𝟒𝟐', 'x num'],
+  ['kept status in other digits', 'exit code ٢, HTTP ४०४', 'exit code 2, http 404'],
+  // hashes, ids, timestamps, temp paths, durations
+  [
+    'short and full commit',
+    'commit 13cd68c and 13cd68cfec97a1b2c3d4e5f60718293a4b5c6d7e',
+    'commit <hash> and <hash>',
+  ],
+  ['sha256 digest', 'sha256:' + 'ab12'.repeat(16), 'sha256:<hash>'],
+  ['hash needs a digit and a letter', 'deadbeefcafe 1234567 abc123', 'deadbeefcafe num abc123'],
+  ['hash inside an identifier stays', 'test_abc1234 x_13cd68c', 'test_abc1234 x_13cd68c'],
+  [
+    'request id keys',
+    'request_id=abc123 X-Request-ID: 7f3a-9b trace_id: 99zz',
+    'request_id=<reqid> x-request-id: <reqid> trace_id: <reqid>',
+  ],
+  ['request id in json', '{"request_id":"req_011CSHoEeqs5C35K2UUqR7Fy"}', '{"request_id":"<reqid>"}'],
+  ['bare req_ id', '(req_011CSHoEeqs5C35K2UUqR7Fy)', '(<reqid>)'],
+  ['request id without a digit stays', 'request id missing', 'request id missing'],
+  ['compact iso timestamp', 'at 20251228T060007Z', 'at date time'],
+  ['temp paths are paths', '/tmp/pytest-of-root/pytest-3/test_a0/x.py:3 /var/tmp/y', 'path:num path'],
+  ['pytest-of outside a path', 'in pytest-of-root/pytest-3/test_a0/x.py', 'in path'],
+  ['python tempfile name', 'open tmpk2j3h4l5.json', 'open path.json'],
+  ['tmp words stay', 'tmpfiles tmp_dir', 'tmpfiles tmp_dir'],
+  [
+    'durations',
+    '900s 0.52s 12ms 1m30s 2h 3 seconds 2 min 1.5 s 20μs',
+    'nums nums nums nums nums nums nums nums nums',
+  ],
+  ['micro sign', '20µs', 'nums'],
+  ['sizes are not durations', '12kb 5mb', 'numkb nummb'],
+  // digits inside identifiers
+  ['lint codes', 'E501 E711 W605', 'e501 e711 w605'],
+  [
+    'module names',
+    'h11 h2 psycopg2 sqlite3 py311 sha256 x86_64',
+    'h11 h2 psycopg2 sqlite3 py311 sha256 x86_64',
+  ],
+  [
+    'digits after a dot or dash are numbers',
+    'python3.11 v1.2.3 thread-12 utf-8',
+    'python3.num v1.num thread-num utf-8',
+  ],
+  ['number-led tokens', '3rd 64bit 0001_initial', 'numrd numbit num_initial'],
+  // kept statuses
+  [
+    'exit statuses',
+    'exit code 1; exit status 2; exit 3; exited with code -9; returned 4',
+    'exit code 1; exit status 2; exit 3; exited with code -9; returned 4',
+  ],
+  ['return codes', 'return code 2 returncode=3 rc=137', 'return code 2 returncode=3 rc=137'],
+  [
+    'CalledProcessError',
+    "Command '['pytest']' returned non-zero exit status 2.",
+    "command '['pytest']' returned non-zero exit status 2.",
+  ],
+  [
+    'http statuses',
+    'HTTP 404; HTTP/1.1 503; HTTP Error 403: Forbidden; 500 Server Error',
+    'http 404; http/1.1 503; http error 403: forbidden; 500 server error',
+  ],
+  [
+    'status codes',
+    'status 502 status_code=429 "status_code": 500 error code: 529',
+    'status 502 status_code=429 "status_code": 500 error code: 529',
+  ],
+  [
+    'signals and errnos',
+    'killed by signal 9 [Errno 13] [WinError 5]',
+    'killed by signal 9 [errno 13] [winerror 5]',
+  ],
+  ['encodings', "'utf-8' 'iso-8859-1' latin-1 cp1252", "'utf-8' 'iso-8859-1' latin-1 cp1252"],
+  ['status followed by a unit is a duration', 'status 200ms', 'status nums'],
+  [
+    'other numbers after words still go',
+    'error: 2 tests failed, retry 3',
+    'error: num tests failed, retry num',
+  ],
+  // failure summaries
+  [
+    'python traceback → innermost frame and final exception',
+    'Traceback (most recent call last):\n  File "/srv/app/main.py", line 40, in <module>\n    main()\n  File "/srv/app/parse.py", line 12, in parse\n    return int(s)\n           ^^^^^^\nValueError: invalid literal for int() with base 10: \'abc\'\n',
+    "parse.py, in parse: valueerror: invalid literal for int() with base num: 'abc'",
+  ],
+  [
+    'chained traceback → the last exception',
+    'Traceback (most recent call last):\n  File "a.py", line 1, in f\nKeyError: \'k\'\n\nDuring handling of the above exception, another exception occurred:\n\nTraceback (most recent call last):\n  File "b.py", line 9, in g\nRuntimeError: boom\n',
+    'b.py, in g: runtimeerror: boom',
+  ],
+  [
+    'traceback with text before it and a multi-line message',
+    '2025-12-28 06:00:07 ERROR phase failed\nTraceback (most recent call last):\n  File "C:\\\\x\\\\m.py", line 3, in load\npydantic.ValidationError: 1 validation error\nname\n  field required\n\nafter',
+    'm.py, in load: pydantic.validationerror: num validation error name field required',
+  ],
+  [
+    'syntax error frame without a function',
+    'Traceback (most recent call last):\n  File "x.py", line 1\n    def f(:\n          ^\nSyntaxError: invalid syntax',
+    'x.py: syntaxerror: invalid syntax',
+  ],
+  [
+    'one-line traceback stays whole',
+    'Traceback (most recent call last): ... MemoryError',
+    'traceback (most recent call last): ... memoryerror',
+  ],
+  [
+    'traceback without an exception line stays whole',
+    'Traceback (most recent call last):\n  File "x.py", line 1, in f\n',
+    'traceback (most recent call last): file "x.py", line num, in f',
+  ],
+  [
+    'pytest E lines → file, test and the last block',
+    '____ test_x ____\n\n    def test_x():\n>       assert f(1) == 2\nE       assert 3 == 2\nE        +  where 3 = f(1)\n\ntests/test_a.py:12: AssertionError\n',
+    'test_a.py, in test_x: assert num == num + where num = f(num)',
+  ],
+  [
+    'pytest summary lines win',
+    "E   ValueError: x\n=== short test summary info ===\nFAILED tests/test_a.py::test_x - assert 3 == 2\nERROR tests/test_b.py - ModuleNotFoundError: No module named 'x'\nFAILED tests/test_a.py::test_x - assert 3 == 2\n=== 1 failed in 0.52s ===",
+    "failed tests/test_a.py::test_x - assert num == num; error tests/test_b.py - modulenotfounderror: no module named 'x'",
+  ],
+  ['a lower-case failed line is no summary', 'failed tests/a.py::t - x', 'failed tests/a.py::t - x'],
+  // robustness
+  ['lone surrogates become U+FFFD', 'a\ud800b\udc00c', 'a\ufffdb\ufffdc'],
+  ['our sentinel characters in the input', 'exit \ue001 x\ue009', 'exit \ufffd x\ufffd'],
 ];
 
 for (const [name, input, expected] of cases) {
   test(`normalizeErrorText: ${name}`, () => {
     assert.equal(normalizeErrorText(input), expected);
+  });
+}
+
+const digitSets: Array<[script: string, zero: number]> = [
+  ['arabic-indic', 0x660],
+  ['extended arabic-indic', 0x6f0],
+  ['nko', 0x7c0],
+  ['devanagari', 0x966],
+  ['bengali', 0x9e6],
+  ['thai', 0xe50],
+  ['tibetan', 0xf20],
+  ['myanmar', 0x1040],
+  ['khmer', 0x17e0],
+  ['mongolian', 0x1810],
+  ['full-width', 0xff10],
+  ['osmanya', 0x104a0],
+  ['mathematical bold', 0x1d7ce],
+  ['mathematical monospace', 0x1d7f6],
+  ['adlam', 0x1e950],
+];
+
+for (const [script, zero] of digitSets) {
+  test(`cleanText: ${script} digits are ASCII digits with their values`, () => {
+    const digits = Array.from({ length: 10 }, (_, i) => String.fromCodePoint(zero + i)).join('');
+    assert.equal(cleanText(`v${digits}`), 'v0123456789');
+  });
+}
+
+const summaries: Array<[name: string, input: string, expected: string]> = [
+  ['plain text is itself', 'ImportError: x', 'ImportError: x'],
+  [
+    'case is kept here',
+    'Traceback (most recent call last):\n  File "a.py", line 1, in f\nKeyError: 1',
+    'a.py, in f: KeyError: 1',
+  ],
+  [
+    'lower-case header is no traceback',
+    'traceback (most recent call last):\nkeyerror: 1',
+    'traceback (most recent call last):\nkeyerror: 1',
+  ],
+  [
+    'indented exception lines are not exceptions',
+    'Traceback (most recent call last):\n  | ValueError: x',
+    'Traceback (most recent call last):\n  | ValueError: x',
+  ],
+];
+for (const [name, input, expected] of summaries) {
+  test(`failureSummary: ${name}`, () => {
+    assert.equal(failureSummary(input), expected);
   });
 }
 
@@ -92,6 +280,33 @@ const huge: Array<[name: string, input: string]> = [
   ['colons and digits', '1:2:'.repeat(MB / 4)],
   ['dates glued', '2025-12-28'.repeat(MB / 10)],
   ['whitespace', ' \t\n'.repeat(MB / 3)],
+  ['hex run', 'a1'.repeat(MB / 2)],
+  ['hex tokens', 'abc1234 '.repeat(MB / 8)],
+  ['ANSI colours', '\x1b[31mx\x1b[0m'.repeat(MB / 10)],
+  ['unterminated OSC', '\x1b]'.repeat(MB / 2)],
+  ['unterminated CSI', '\x1b[' + '1;'.repeat(MB / 2)],
+  ['written-out SGR prefixes', '\\x1b['.repeat(MB / 5)],
+  ['request id keys', 'request_id='.repeat(MB / 11)],
+  ['request id key and spaces', 'request_id' + ' '.repeat(MB)],
+  ['status key and spaces', 'exit' + ' '.repeat(MB / 2) + ':' + ' '.repeat(MB / 2)],
+  ['status keys', 'exit code '.repeat(MB / 10)],
+  ['traceback headers', 'Traceback (most recent call last):\n'.repeat(MB / 35)],
+  [
+    'traceback frames',
+    'Traceback (most recent call last):\n' + '  File "x.py", line 1, in f\n'.repeat(MB / 28),
+  ],
+  ['exception lines', 'Traceback (most recent call last):\n' + 'ValueError: x\n'.repeat(MB / 14)],
+  ['pytest E lines', 'E   x\n'.repeat(MB / 6)],
+  ['pytest summary lines', 'FAILED a.py::t - x\n'.repeat(MB / 19)],
+  ['one long summary line', 'FAILED ' + 'a.py'.repeat(MB / 4) + ' x'],
+  ['underscore header', '___ ' + '_'.repeat(MB) + ' x ___\nE   y'],
+  ['full-width digits', '１'.repeat(MB)],
+  ['arabic-indic digits', '٣'.repeat(MB)],
+  ['lone surrogates', '\ud800'.repeat(MB)],
+  ['sentinel characters', '\ue000'.repeat(MB)],
+  ['durations', '1 s '.repeat(MB / 4)],
+  ['compound durations', '1h2m'.repeat(MB / 4)],
+  ['temp prefixes', 'tmp'.repeat(MB / 3) + ' ' + 'pytest-of-'.repeat(MB / 10)],
   [
     'mixed error lines',
     'ImportError at line 123: from c:\\dev\\file.py:456 0x7ffd 2025-12-28T06:00:07Z\n'.repeat(MB / 80),
