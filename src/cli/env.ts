@@ -2,8 +2,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Runtime, DefaultLogger } from '@temporalio/worker';
 import { projectRoot, stateDir } from '../runtime/paths.js';
-import { resolveDataDir } from '../runtime/postgres.js';
+import { embeddedUrl, resolveDataDir, runningPostmaster } from '../runtime/postgres.js';
 import { portFromEnv } from '../runtime/services.js';
+import { runningDevServer } from '../runtime/temporal-server.js';
 
 /** An error the user can fix by changing the command line; exit code 2. */
 export class UsageError extends Error {
@@ -15,25 +16,30 @@ export interface TemporalTarget {
   namespace: string;
 }
 
+/** --address, else TEMPORAL_ADDRESS, else this project's running dev server, else DRAIN_TEMPORAL_PORT. */
 export function temporalTarget(o: { address?: string; namespace?: string }): TemporalTarget {
   return {
     address:
       o.address ??
       process.env.TEMPORAL_ADDRESS ??
+      runningDevServer(path.join(stateDir(), 'temporal.db'))?.address ??
       `127.0.0.1:${portFromEnv(process.env, 'DRAIN_TEMPORAL_PORT', 7233)}`,
     namespace: o.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default',
   };
 }
 
-/** DATABASE_URL, else the embedded Postgres of this project (if it was ever started). */
+/**
+ * DATABASE_URL, else the embedded Postgres of this project (if it was ever started): on the
+ * port its running postmaster listens on (e.g. that of `drain dev`), else DRAIN_PG_PORT.
+ * Nothing is started; to start it when it is not running, use withEmbeddedServices.
+ */
 export function databaseUrlOrEmbedded(env = process.env): string | null {
   if (env.DATABASE_URL) return env.DATABASE_URL;
   const dataDir = resolveDataDir(path.join(stateDir(env), 'pg'));
   const pwFile = path.join(path.dirname(dataDir), 'pg-password');
   if (!existsSync(pwFile)) return null;
   const pw = readFileSync(pwFile, 'utf8').trim();
-  const port = portFromEnv(env, 'DRAIN_PG_PORT', 55432);
-  return `postgres://postgres:${encodeURIComponent(pw)}@127.0.0.1:${port}/autopack`;
+  return embeddedUrl(pw, runningPostmaster(dataDir)?.port || portFromEnv(env, 'DRAIN_PG_PORT', 55432));
 }
 
 /** Shell-safe quoting for one argument inside an executor template. */

@@ -3,6 +3,7 @@ import { chown, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { PgBinaries, PgUser } from './postgres-binaries.js';
+import { isProcessAlive } from './process-group.js';
 
 /** Last lines of a server's output, for error messages. */
 export class OutputTail {
@@ -60,15 +61,20 @@ export async function initCluster(
   }
 }
 
-/** Starts the server and resolves once it accepts connections; rejects if it exits first. */
+/**
+ * Starts the server and resolves once it accepts connections; rejects if it exits first.
+ * `detached`: in a process group of its own, so a Ctrl-C meant for the starting command does
+ * not reach a server that other processes use (the starter stops it when it is done).
+ */
 export function startServer(
   bin: PgBinaries,
   user: PgUser | null,
   dataDir: string,
   port: number,
   tail: OutputTail,
-  readyTimeoutMs = 60_000,
+  o: { detached?: boolean; readyTimeoutMs?: number } = {},
 ): Promise<ChildProcess> {
+  const readyTimeoutMs = o.readyTimeoutMs ?? 60_000;
   const args = [
     '-D',
     dataDir,
@@ -79,7 +85,12 @@ export function startServer(
     '-c',
     'unix_socket_directories=',
   ];
-  const p = spawn(bin.postgres, args, { ...ids(user), env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(bin.postgres, args, {
+    ...ids(user),
+    env: ENV,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: o.detached ?? false,
+  });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       p.kill('SIGKILL');
@@ -112,4 +123,32 @@ export async function stopServer(p: ChildProcess, ms = 30_000): Promise<void> {
   const timer = setTimeout(() => p.kill('SIGKILL'), ms);
   await exited;
   clearTimeout(timer);
+}
+
+/** Leaves a started server running without this process: it may exit while the server goes on. */
+export function releaseServer(p: ChildProcess): void {
+  p.stdout?.destroy();
+  p.stderr?.destroy();
+  p.unref();
+}
+
+/** Fast shutdown of a postmaster this process did not spawn, by pid; SIGKILL after `ms`. */
+export async function stopPostmaster(pid: number, ms = 30_000): Promise<void> {
+  const signal = (s: NodeJS.Signals) => {
+    try {
+      process.kill(pid, s);
+    } catch {
+      /* already gone */
+    }
+  };
+  signal('SIGINT');
+  const deadline = Date.now() + ms;
+  while (isProcessAlive(pid)) {
+    if (Date.now() > deadline) {
+      signal('SIGKILL');
+      for (let i = 0; i < 100 && isProcessAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

@@ -1,10 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile, open } from 'node:fs/promises';
+import { mkdir, rm, writeFile, open } from 'node:fs/promises';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { findTemporalCli } from './binaries.js';
 import { assertPortFree } from './ports.js';
+import { isProcessAlive } from './process-group.js';
+import { commandLine } from './state-lock.js';
 
 export interface TemporalDevServerOptions {
   /** Path of the `temporal` CLI; found with findTemporalCli() if unset. */
@@ -23,6 +25,13 @@ export interface TemporalDevServerOptions {
   extraArgs?: string[];
   /** How long to wait for the server to answer (default 60 s). */
   readyTimeoutMs?: number;
+  /** Start the server in a process group of its own (a Ctrl-C for this process does not reach it). */
+  detached?: boolean;
+  /**
+   * When a dev server already runs on the db file: 'attach' (default) uses it and stop()
+   * leaves it running; 'adopt' uses it and stop() stops it (its starter is gone).
+   */
+  ifRunning?: 'attach' | 'adopt';
 }
 
 export interface TemporalServerHandle {
@@ -31,7 +40,14 @@ export interface TemporalServerHandle {
   namespace: string;
   uiUrl: string | null;
   pid: number;
+  /** A dev server was already running on the db file; this handle uses it. */
+  attached: boolean;
+  /** stop() stops the server: it was started here, or adopted. */
+  owned: boolean;
+  /** Stops the server if owned (idempotent); an attached handle leaves it running. */
   stop(): Promise<void>;
+  /** Leaves the server running on its own: this process may exit without stopping it. */
+  release(): void;
 }
 
 /** proto IndexedValueType numbers by the CLI's type names. */
@@ -52,20 +68,6 @@ type SearchAttributeTypes = NonNullable<
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** True while the process exists and is not a zombie (an unreaped zombie counts as gone). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return true; // no /proc: trust kill(0)
-  }
-}
-
 /** SIGTERM, wait up to graceMs, then SIGKILL; resolves once the process is gone. */
 async function terminate(pid: number, graceMs: number, exited?: Promise<unknown>): Promise<void> {
   try {
@@ -74,7 +76,7 @@ async function terminate(pid: number, graceMs: number, exited?: Promise<unknown>
     return;
   }
   const deadline = Date.now() + graceMs;
-  const gone = () => (exited ? false : !alive(pid));
+  const gone = () => (exited ? false : !isProcessAlive(pid));
   let done = false;
   void exited?.then(() => (done = true));
   while (Date.now() < deadline) {
@@ -87,23 +89,44 @@ async function terminate(pid: number, graceMs: number, exited?: Promise<unknown>
     return;
   }
   if (exited) await exited;
-  else for (let i = 0; i < 100 && alive(pid); i++) await sleep(50);
+  else for (let i = 0; i < 100 && isProcessAlive(pid); i++) await sleep(50);
 }
 
-/** Stops a dev server left running on this db file by a process that was killed (kill -9). */
-async function stopOrphan(pidFile: string, dbFile: string): Promise<void> {
-  if (!existsSync(pidFile)) return;
-  const pid = Number((await readFile(pidFile, 'utf8')).trim());
-  if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
-    let cmdline = '';
-    try {
-      cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').join(' ');
-    } catch {
-      /* gone, or no /proc */
-    }
-    if (cmdline.includes('start-dev') && cmdline.includes(dbFile)) await terminate(pid, 10_000);
+/** A dev server running on a db file, as its pid file and command line tell. */
+export interface RunningDevServer {
+  pid: number;
+  address: string;
+  uiUrl: string | null;
+}
+
+/**
+ * The live dev server of `dbFile` (recorded in `<dbFile>.pid`), or null: no pid file, or a
+ * stale one (its pid is gone, or belongs to a process that is not `start-dev` on this file).
+ */
+export function runningDevServer(dbFile: string): RunningDevServer | null {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(`${path.resolve(dbFile)}.pid`, 'utf8').trim());
+  } catch {
+    return null;
   }
-  await rm(pidFile, { force: true });
+  if (!Number.isInteger(pid) || pid <= 0 || !isProcessAlive(pid)) return null;
+  const argv = commandLine(pid) ?? [];
+  const arg = (flag: string) => {
+    const i = argv.indexOf(flag);
+    return i < 0 ? undefined : argv[i + 1];
+  };
+  const db = arg('--db-filename');
+  if (!argv.includes('start-dev') || !db || path.resolve(db) !== path.resolve(dbFile)) return null;
+  const ip = arg('--ip') ?? 'localhost';
+  const uiPort = argv.includes('--headless')
+    ? null
+    : (arg('--ui-port') ?? String(Number(arg('--port') ?? 7233) + 1000));
+  return {
+    pid,
+    address: `${ip}:${arg('--port') ?? 7233}`,
+    uiUrl: uiPort === null ? null : `http://${ip}:${uiPort}`,
+  };
 }
 
 async function logTail(logFile: string, from: number, lines = 20): Promise<string> {
@@ -189,24 +212,64 @@ async function waitReady(
   );
 }
 
-/**
- * Starts `temporal server start-dev` with a persistent SQLite db file and waits until it serves
- * the namespace with the wanted search attributes. A server orphaned on the same db file (our
- * process was killed) is stopped first, via the pid file `<dbFile>.pid`.
- */
-export async function startTemporalDevServer(o: TemporalDevServerOptions): Promise<TemporalServerHandle> {
-  const binary = o.binary ?? findTemporalCli();
-  const ip = o.ip ?? '127.0.0.1';
-  const namespace = o.namespace ?? 'default';
-  const dbFile = path.resolve(o.dbFile);
-  const logFile = path.resolve(o.logFile);
-  const pidFile = `${dbFile}.pid`;
-  const searchAttributes = o.searchAttributes ?? [];
-  searchAttributes.forEach(parseSearchAttribute); // validate early
+const gone = (pid: number) => {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<string>((resolve) => {
+    timer = setInterval(() => !isProcessAlive(pid) && resolve(`pid ${pid} exited`), 200);
+  });
+  return { promise, cancel: () => clearInterval(timer) };
+};
 
-  await mkdir(path.dirname(dbFile), { recursive: true });
-  await mkdir(path.dirname(logFile), { recursive: true });
-  await stopOrphan(pidFile, dbFile);
+/** A handle on a dev server another process started; null if it exits before it answers. */
+async function attachTo(
+  running: RunningDevServer,
+  o: TemporalDevServerOptions,
+  namespace: string,
+): Promise<TemporalServerHandle | null> {
+  const { pid, address } = running;
+  const exited = gone(pid);
+  try {
+    const conn = await waitReady(address, namespace, exited.promise, 30_000).catch((e: Error) => {
+      if (!isProcessAlive(pid)) return null;
+      throw new Error(
+        `the Temporal dev server already running on ${o.dbFile} (pid ${pid}, ${address}) does not answer: ${e.message}; stop it (kill ${pid}) or retry when it is ready`,
+      );
+    });
+    if (!conn) return null;
+    try {
+      await ensureSearchAttributes(conn, namespace, o.searchAttributes ?? []);
+    } finally {
+      await conn.close();
+    }
+  } finally {
+    exited.cancel();
+  }
+  const adopt = o.ifRunning === 'adopt';
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= terminate(pid, 10_000).then(() => rm(`${path.resolve(o.dbFile)}.pid`, { force: true })));
+  return {
+    address,
+    namespace,
+    uiUrl: running.uiUrl,
+    pid,
+    attached: true,
+    owned: adopt,
+    stop: () => (adopt ? stop() : Promise.resolve()),
+    release: () => {},
+  };
+}
+
+function devServerArgs(o: TemporalDevServerOptions, dbFile: string, ip: string, namespace: string): string[] {
+  const args = ['server', 'start-dev', '--db-filename', dbFile, '--port', String(o.port), '--ip', ip];
+  args.push(...(o.uiPort === null ? ['--headless'] : ['--ui-port', String(o.uiPort)]));
+  if (namespace !== 'default') args.push('--namespace', namespace);
+  for (const sa of o.searchAttributes ?? []) args.push('--search-attribute', sa);
+  args.push('--log-format', o.logFormat ?? 'pretty', '--log-level', 'warn', ...(o.extraArgs ?? []));
+  return args;
+}
+
+async function assertPortsFree(o: TemporalDevServerOptions, ip: string): Promise<void> {
   const alt = 'or set TEMPORAL_ADDRESS to use an existing Temporal server';
   await assertPortFree(
     o.port,
@@ -220,18 +283,26 @@ export async function startTemporalDevServer(o: TemporalDevServerOptions): Promi
       `the Temporal Web UI (set DRAIN_TEMPORAL_UI_PORT to use another port, ${alt})`,
     );
   }
+}
 
-  const args = ['server', 'start-dev', '--db-filename', dbFile, '--port', String(o.port), '--ip', ip];
-  args.push(...(o.uiPort === null ? ['--headless'] : ['--ui-port', String(o.uiPort)]));
-  if (namespace !== 'default') args.push('--namespace', namespace);
-  for (const sa of searchAttributes) args.push('--search-attribute', sa);
-  args.push('--log-format', o.logFormat ?? 'pretty', '--log-level', 'warn', ...(o.extraArgs ?? []));
-
+/** Spawns our own dev server (its output appended to the log file) and waits until it serves. */
+async function startOwn(
+  o: TemporalDevServerOptions,
+  dbFile: string,
+  namespace: string,
+): Promise<TemporalServerHandle> {
+  const binary = o.binary ?? findTemporalCli();
+  const ip = o.ip ?? '127.0.0.1';
+  const logFile = path.resolve(o.logFile);
+  const pidFile = `${dbFile}.pid`;
+  await rm(pidFile, { force: true }); // stale: runningDevServer found none
+  await assertPortsFree(o, ip);
+  const args = devServerArgs(o, dbFile, ip, namespace);
   const logStart = existsSync(logFile) ? statSync(logFile).size : 0;
   const fd = openSync(logFile, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(binary, args, { stdio: ['ignore', fd, fd] });
+    child = spawn(binary, args, { stdio: ['ignore', fd, fd], detached: o.detached ?? false });
   } finally {
     closeSync(fd);
   }
@@ -254,7 +325,7 @@ export async function startTemporalDevServer(o: TemporalDevServerOptions): Promi
   try {
     const conn = await waitReady(address, namespace, exited, o.readyTimeoutMs ?? 60_000);
     try {
-      await ensureSearchAttributes(conn, namespace, searchAttributes);
+      await ensureSearchAttributes(conn, namespace, o.searchAttributes ?? []);
     } finally {
       await conn.close();
     }
@@ -265,11 +336,33 @@ export async function startTemporalDevServer(o: TemporalDevServerOptions): Promi
       `${why}\n  command: ${binary} ${args.join(' ')}\n  last lines of ${logFile}:\n    ${await logTail(logFile, logStart)}`,
     );
   }
+  const uiUrl = o.uiPort === null ? null : `http://${ip}:${o.uiPort}`;
   return {
     address,
     namespace,
-    uiUrl: o.uiPort === null ? null : `http://${ip}:${o.uiPort}`,
+    uiUrl,
     pid: pid!,
+    attached: false,
+    owned: true,
     stop,
+    release: () => child.unref(),
   };
+}
+
+/**
+ * Provides `temporal server start-dev` on a persistent SQLite db file, serving the namespace
+ * with the wanted search attributes. When a dev server already runs on the db file (recorded
+ * in `<dbFile>.pid`; another process started it) the handle attaches to it, at the address it
+ * listens on, and stop() leaves it running (unless `ifRunning: 'adopt'`). Otherwise it starts
+ * one; a stale pid file is removed first. Concurrent starters serialise with withStateLock.
+ */
+export async function startTemporalDevServer(o: TemporalDevServerOptions): Promise<TemporalServerHandle> {
+  const namespace = o.namespace ?? 'default';
+  const dbFile = path.resolve(o.dbFile);
+  (o.searchAttributes ?? []).forEach(parseSearchAttribute); // validate early
+  await mkdir(path.dirname(dbFile), { recursive: true });
+  await mkdir(path.dirname(path.resolve(o.logFile)), { recursive: true });
+  const running = runningDevServer(dbFile);
+  const attached = running ? await attachTo(running, o, namespace) : null;
+  return attached ?? startOwn(o, dbFile, namespace);
 }

@@ -145,7 +145,7 @@ test('a port in use gives a clear error naming the port and the env var, and sta
   assert.equal(existsSync(`${dbFile}.pid`), false);
 });
 
-test('a dev server orphaned on the same db file (our process was kill -9ed) is stopped first', async () => {
+test('a dev server left running on the same db file (its starter was kill -9ed) is attached, never doubled or stopped; a stale pid file is cleaned', async () => {
   const dbFile = path.join(base, 'orphan', 'temporal.db');
   const port = await getFreePort();
   const first = await startDev(dbFile, port, null, []);
@@ -173,21 +173,33 @@ test('a dev server orphaned on the same db file (our process was kill -9ed) is s
   cleanups.push(() => pidAlive(orphan.pid!) && process.kill(orphan.pid!, 'SIGKILL'));
   writeFileSync(`${dbFile}.pid`, `${orphan.pid}\n`);
   const exited = new Promise((r) => orphan.once('exit', r));
-  for (let i = 0; i < 100; i++) {
-    if (
-      await customAttributes(`127.0.0.1:${port}`).then(
-        () => true,
-        () => false,
-      )
-    )
-      break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  const second = await startDev(dbFile, port, null, []);
-  await exited;
-  assert.notEqual(second.pid, orphan.pid);
-  assert.equal(pidAlive(orphan.pid!), false);
+  // Another port asked for: the running server's own address is used.
+  const second = await startDev(dbFile, await getFreePort(), null, DRAIN_SEARCH_ATTRIBUTE_FLAGS);
+  assert.equal(second.pid, orphan.pid);
+  assert.equal(second.attached, true);
+  assert.equal(second.owned, false);
+  assert.equal(second.address, `127.0.0.1:${port}`);
+  assert.ok('DrainStatus' in (await customAttributes(second.address)), 'search attributes ensured');
   await second.stop();
+  assert.equal(pidAlive(orphan.pid!), true, 'an attached server is left running');
+
+  process.kill(orphan.pid!, 'SIGKILL');
+  await exited;
+  assert.ok(existsSync(`${dbFile}.pid`), 'stale pid file (dead pid)');
+  const third = await startDev(dbFile, port, null, []);
+  assert.equal(third.attached, false);
+  assert.notEqual(third.pid, orphan.pid);
+  await third.stop();
+
+  // A pid file whose pid now belongs to another program: cleaned, that program untouched.
+  const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+  cleanups.push(() => other.kill('SIGKILL'));
+  writeFileSync(`${dbFile}.pid`, `${other.pid}\n`);
+  const fourth = await startDev(dbFile, port, null, []);
+  assert.equal(fourth.attached, false);
+  assert.equal(pidAlive(other.pid!), true);
+  await fourth.stop();
+  assert.equal(existsSync(`${dbFile}.pid`), false);
 });
 
 test('embedded Postgres keeps data across stop/start', async () => {
@@ -205,6 +217,11 @@ test('embedded Postgres keeps data across stop/start', async () => {
     }
   };
   await q(h.url, 'CREATE TABLE t (v text); INSERT INTO t VALUES ($$kept$$)');
+  // A second start while it runs attaches (on its port), and its stop() leaves it running.
+  const again = await startEmbeddedPostgres({ dataDir, port: await getFreePort() });
+  assert.deepEqual([again.attached, again.owned, again.pid, again.url], [true, false, h.pid, h.url]);
+  await again.stop();
+  assert.deepEqual((await q(h.url, 'SELECT v FROM t')).rows, [{ v: 'kept' }]);
   await h.stop();
   const h2 = await startEmbeddedPostgres({ dataDir, port });
   cleanups.push(() => h2.stop());

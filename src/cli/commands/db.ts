@@ -4,21 +4,25 @@ import { migrate } from '../../db/migrate.js';
 import { backlogCounts } from '../../db/phases.js';
 import { redactUrl } from '../../domain/redact.js';
 import { seedSample } from '../../sim/seed.js';
-import { startServices } from '../../runtime/services.js';
+import { withEmbeddedServices } from '../../runtime/services.js';
 import { UsageError } from '../env.js';
 
-/** Runs `fn` with a pool on DATABASE_URL, or on the embedded Postgres (started for the call). */
-async function withDatabase<T>(
-  fn: (pool: ReturnType<typeof createPool>, url: string) => Promise<T>,
-): Promise<T> {
-  const services = await startServices({ temporal: false });
-  const pool = createPool(services.databaseUrl);
-  try {
-    return await fn(pool, services.databaseUrl);
-  } finally {
-    await pool.end();
-    await services.stop();
-  }
+/**
+ * Runs `fn` with a pool on DATABASE_URL, else on the embedded Postgres: the running one (of
+ * `drain dev`, say), left running, or one started for the call. Progress lines go to stderr.
+ */
+function withDatabase<T>(fn: (pool: ReturnType<typeof createPool>, url: string) => Promise<T>): Promise<T> {
+  return withEmbeddedServices(
+    { need: ['postgres'], log: (l) => console.error(`  ${l}`) },
+    async (services) => {
+      const pool = createPool(services.databaseUrl);
+      try {
+        return await fn(pool, services.databaseUrl);
+      } finally {
+        await pool.end();
+      }
+    },
+  );
 }
 
 export function registerDb(program: Command): void {

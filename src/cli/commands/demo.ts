@@ -6,7 +6,7 @@ import { migrate } from '../../db/migrate.js';
 import { redactUrl } from '../../domain/redact.js';
 import { formatSummary } from '../../domain/report.js';
 import { defaultSessionId } from '../../domain/session-id.js';
-import { startServices } from '../../runtime/services.js';
+import { withEmbeddedServices, type Services } from '../../runtime/services.js';
 import { projectRoot } from '../../runtime/paths.js';
 import { seedSample } from '../../sim/seed.js';
 import { createDrainWorker } from '../../worker.js';
@@ -14,6 +14,82 @@ import { followSession } from '../follow.js';
 import { verdictLine, verifySession } from '../verify-session.js';
 import { installRuntime, onceInterrupted, simExecutorTemplate } from '../env.js';
 import { readSessionJson } from '../session-lookup.js';
+
+/** The demo on provided services: worker, sample backlog, one batch, summary and verdict. */
+async function runDemo(
+  services: Services,
+  flags: { batchSize: string; phaseTimeoutSeconds: string },
+  interrupted: Promise<NodeJS.Signals>,
+  started: number,
+): Promise<void> {
+  let worker: Awaited<ReturnType<typeof createDrainWorker>> | null = null;
+  try {
+    const pool = createPool(services.databaseUrl);
+    await migrate(pool);
+    const seeded = await seedSample(pool);
+    await pool.end();
+    console.log(
+      `  database ${redactUrl(services.databaseUrl)}: sample backlog seeded (${seeded.runs} runs, ${seeded.phases} phases)`,
+    );
+    const workspace = projectRoot();
+    worker = await createDrainWorker({
+      temporalAddress: services.temporalAddress,
+      namespace: services.namespace,
+      databaseUrl: services.databaseUrl,
+      workspace,
+      executor: simExecutorTemplate(),
+    });
+    const running = worker.run();
+    const connection = await Connection.connect({ address: services.temporalAddress });
+    const client = new Client({ connection, namespace: services.namespace });
+    const sessionId = defaultSessionId(new Date());
+    const handle = await startDrain(
+      client,
+      {
+        batchSize: Number(flags.batchSize),
+        phaseTimeoutSeconds: Number(flags.phaseTimeoutSeconds),
+        killGraceSeconds: 2,
+        // Pinned: a running `drain dev`'s worker may take these tasks, with defaults of its own.
+        workspace,
+        executor: simExecutorTemplate(),
+      },
+      { sessionId },
+    );
+    console.log(
+      `\nStarted session ${sessionId}: draining ${flags.batchSize} phases with the reference executor\n`,
+    );
+    const result = await Promise.race([
+      followSession(handle, { print: console.log, stop: interrupted }),
+      running.then(() => null),
+    ]);
+    if (!result) {
+      console.error('interrupted: the session is persisted; `npx drain dev` resumes it');
+      process.exitCode = 130;
+      return;
+    }
+    const { file, json } = await readSessionJson(client, sessionId, workspace);
+    console.log('\n' + formatSummary(json));
+    const verifyPool = createPool(services.databaseUrl, 1);
+    const verdict = await verifySession(verifyPool, sessionId).finally(() => verifyPool.end());
+    console.log(`\n${verdictLine(verdict)} — details: npx drain verify ${sessionId} --format md`);
+    console.log(`\nSession file: ${file}`);
+    console.log(`Per-phase logs: ${file.replace(/\.json$/, '')}/logs/`);
+    console.log(
+      `Finished in ${Math.round((Date.now() - started) / 1000)}s. Everything persisted under .drain/.`,
+    );
+    console.log(
+      services.attached.temporal
+        ? 'Browse it in the Temporal Web UI of the running dev server:'
+        : 'Browse it in the Temporal Web UI afterwards: run `npx drain dev`, then open',
+    );
+    console.log(
+      `  ${services.uiUrl ?? 'http://127.0.0.1:8233'}/namespaces/${services.namespace}/workflows/${sessionId}`,
+    );
+    await connection.close();
+  } finally {
+    await worker?.shutdown();
+  }
+}
 
 /**
  * The whole thing once, on embedded defaults: Postgres + Temporal dev server + worker,
@@ -30,68 +106,12 @@ export function registerDemo(program: Command): void {
       installRuntime();
       const interrupted = onceInterrupted();
       const started = Date.now();
-      console.log('autopack-drain demo: starting embedded services (first start initialises them)…');
-      const services = await startServices({ log: (l) => console.log(`  ${l}`) });
-      let worker: Awaited<ReturnType<typeof createDrainWorker>> | null = null;
-      try {
-        const pool = createPool(services.databaseUrl);
-        await migrate(pool);
-        const seeded = await seedSample(pool);
-        await pool.end();
-        console.log(
-          `  database ${redactUrl(services.databaseUrl)}: sample backlog seeded (${seeded.runs} runs, ${seeded.phases} phases)`,
-        );
-        const workspace = projectRoot();
-        worker = await createDrainWorker({
-          temporalAddress: services.temporalAddress,
-          namespace: services.namespace,
-          databaseUrl: services.databaseUrl,
-          workspace,
-          executor: simExecutorTemplate(),
-        });
-        const running = worker.run();
-        const connection = await Connection.connect({ address: services.temporalAddress });
-        const client = new Client({ connection, namespace: services.namespace });
-        const sessionId = defaultSessionId(new Date());
-        const handle = await startDrain(
-          client,
-          {
-            batchSize: Number(flags.batchSize),
-            phaseTimeoutSeconds: Number(flags.phaseTimeoutSeconds),
-            killGraceSeconds: 2,
-          },
-          { sessionId },
-        );
-        console.log(
-          `\nStarted session ${sessionId}: draining ${flags.batchSize} phases with the reference executor\n`,
-        );
-        const result = await Promise.race([
-          followSession(handle, { print: console.log, stop: interrupted }),
-          running.then(() => null),
-        ]);
-        if (!result) {
-          console.error('interrupted: the session is persisted; `npx drain dev` resumes it');
-          process.exitCode = 130;
-          return;
-        }
-        const { file, json } = await readSessionJson(client, sessionId, workspace);
-        console.log('\n' + formatSummary(json));
-        const verifyPool = createPool(services.databaseUrl, 1);
-        const verdict = await verifySession(verifyPool, sessionId).finally(() => verifyPool.end());
-        console.log(`\n${verdictLine(verdict)} — details: npx drain verify ${sessionId} --format md`);
-        console.log(`\nSession file: ${file}`);
-        console.log(`Per-phase logs: ${file.replace(/\.json$/, '')}/logs/`);
-        console.log(
-          `Finished in ${Math.round((Date.now() - started) / 1000)}s. Everything persisted under .drain/.`,
-        );
-        console.log('Browse it in the Temporal Web UI afterwards: run `npx drain dev`, then open');
-        console.log(
-          `  ${services.uiUrl ?? 'http://127.0.0.1:8233'}/namespaces/${services.namespace}/workflows/${sessionId}`,
-        );
-        await connection.close();
-      } finally {
-        await worker?.shutdown();
-        await services.stop();
-      }
+      console.log(
+        'autopack-drain demo: embedded services (those of a running `drain dev`, else started here; a first start initialises them)…',
+      );
+      await withEmbeddedServices(
+        { need: ['postgres', 'temporal'], log: (l) => console.log(`  ${l}`) },
+        (services) => runDemo(services, flags, interrupted, started),
+      );
     });
 }

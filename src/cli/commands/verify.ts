@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import type pg from 'pg';
 import { createPool } from '../../db/pool.js';
-import { startServices } from '../../runtime/services.js';
+import { withEmbeddedServices } from '../../runtime/services.js';
 import { formatVerifyJson, formatVerifyMarkdown, formatVerifyText } from '../../domain/verify-format.js';
 import { databaseUrlOrEmbedded, UsageError } from '../env.js';
 import { verifySession } from '../verify-session.js';
@@ -37,37 +37,21 @@ Exit codes:
   2  unknown session (no drain_sessions row and no drain_attempts rows), or bad usage
 `;
 
-/** A pool on DATABASE_URL or a running embedded Postgres, else on one started for the call. */
+/** A pool on DATABASE_URL, else on the embedded Postgres: the running one, or one started for the call. */
 async function withVerifyDatabase<T>(fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
-  const url = databaseUrlOrEmbedded();
-  if (!url) {
+  if (!databaseUrlOrEmbedded()) {
     throw new UsageError(
       'no database: DATABASE_URL is not set and the embedded Postgres of this project was never started',
     );
   }
-  let pool = createPool(url, 2);
-  const reachable = process.env.DATABASE_URL
-    ? true
-    : await pool.query('SELECT 1').then(
-        () => true,
-        () => false,
-      );
-  if (reachable) {
+  return withEmbeddedServices({ need: ['postgres'] }, async (services) => {
+    const pool = createPool(services.databaseUrl, 2);
     try {
       return await fn(pool);
     } finally {
       await pool.end();
     }
-  }
-  await pool.end();
-  const services = await startServices({ temporal: false });
-  pool = createPool(services.databaseUrl, 2);
-  try {
-    return await fn(pool);
-  } finally {
-    await pool.end();
-    await services.stop();
-  }
+  });
 }
 
 function outputFormat(flags: { json?: boolean; format?: string }): Format {
