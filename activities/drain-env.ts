@@ -3,11 +3,17 @@ import type { ProcessResult } from './executor-process.js';
 import { redactArgv, redactUrl } from '../src/domain/redact.js';
 import { TAG_VAR } from '../src/runtime/containment.js';
 import type { DatabaseIdentity } from '../src/db/identity.js';
+import type { BaselineStatus } from '../src/domain/baseline-decision.js';
 
 export interface BaselineInfo {
   commit: string | null;
+  /** Set only after a good capture (executors are told to skip only then). */
   artifactPath: string | null;
   captured: boolean;
+  /** What became of the baseline for this commit (activities/baseline.ts). */
+  status?: BaselineStatus;
+  error?: string | null;
+  captureId?: string | null;
 }
 
 export interface DrainRequest {

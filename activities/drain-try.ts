@@ -85,6 +85,12 @@ export async function startTry(
     runCountsBefore,
     phaseUpdatedBefore: initial?.updated_at ?? null,
     tag: t.tag,
+    baseline: req.baseline && {
+      status: req.baseline.status,
+      error: req.baseline.error ?? null,
+      captureId: req.baseline.captureId ?? null,
+      skip: Boolean(req.baseline.artifactPath), // executorEnv tells the executor to skip exactly then
+    },
   });
   return {
     key: t.key,

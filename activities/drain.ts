@@ -9,7 +9,7 @@ import {
   type DrainHeartbeat,
 } from './drain-recovery.js';
 import { outcomeOfTry, runTry, startTry, writeExitRecord } from './drain-try.js';
-import { redactOutcome } from './redact-records.js';
+import { forHistory, redactOutcome } from './redact-records.js';
 import { workflowRun } from './workflow-run.js';
 import { renderCommand } from '../src/domain/command-template.js';
 import { TERMINAL_STATES, type AttemptOutcome } from '../src/domain/types.js';
@@ -90,7 +90,7 @@ export function drainActivities(deps: ActivityDeps) {
       if (key.tryNo > 1) {
         const prev = ctx.info.heartbeatDetails as DrainHeartbeat | undefined;
         const recovered = await heartbeating(deps, prev, () => recoverPreviousTry(deps, req, key, prev));
-        if (recovered.outcome) return recordAttempt(recovered.outcome, 'reconciled');
+        if (recovered.outcome) return forHistory(recordAttempt(recovered.outcome, 'reconciled'));
         interruptedTries = recovered.interruptedTries;
       }
       const argv = renderArgv(req);
@@ -103,7 +103,7 @@ export function drainActivities(deps: ActivityDeps) {
         const lost = redactOutcome(deps, await outcomeOfTry(deps, req, t, null, unjudged));
         await appendFile(t.paths.stdout, `\n# --- not run: ${t.lostReason}\n`).catch(() => {});
         await finishAttempt(deps.pool, key, 'lost', lost);
-        return recordAttempt(lost, 'lost');
+        return forHistory(recordAttempt(lost, 'lost'));
       }
       executorStarted();
       const { proc, lostReason } = await runTry(deps, req, t, argv, env).finally(executorEnded);
@@ -122,7 +122,7 @@ export function drainActivities(deps: ActivityDeps) {
         await ctx.cancelled; // rethrows the cancellation
       }
       await finishAttempt(deps.pool, key, lostReason ? 'lost' : 'finished', outcome);
-      return recordAttempt(outcome, lostReason ? 'lost' : 'finished');
+      return forHistory(recordAttempt(outcome, lostReason ? 'lost' : 'finished'));
     },
 
     /**
@@ -147,7 +147,7 @@ export function drainActivities(deps: ActivityDeps) {
       const unjudged = { kind: 'abandoned' as const, reason };
       const outcome = redactOutcome(deps, await outcomeOfTry(deps, req, t, null, unjudged));
       await finishAttempt(deps.pool, key, 'abandoned', outcome);
-      return recordAttempt(outcome, 'abandoned');
+      return forHistory(recordAttempt(outcome, 'abandoned'));
     },
   };
 }

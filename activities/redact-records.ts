@@ -31,3 +31,27 @@ export function redactSelection(deps: Pick<ActivityDeps, 'knownSecrets'>, r: Sel
     passedOver: r.passedOver.map((s) => ({ ...s, reason: red(s.reason) })),
   };
 }
+
+/** Longest failure text an outcome carries into history (head and tail are kept). */
+export const MAX_HISTORY_TEXT = 2000;
+
+function bounded(s: string | null): string | null {
+  if (s === null || s.length <= MAX_HISTORY_TEXT) return s;
+  const half = MAX_HISTORY_TEXT / 2;
+  return `${s.slice(0, half)}\n[... ${s.length - MAX_HISTORY_TEXT} characters omitted ...]\n${s.slice(-half)}`;
+}
+
+/**
+ * The outcome as it enters workflow history: bounded, so no payload grows with what an
+ * executor printed. The excerpts stay in the drain_attempts row (the workflow never reads
+ * them); failure texts keep their head and tail.
+ */
+export function forHistory(o: AttemptOutcome): AttemptOutcome {
+  return {
+    ...o,
+    stdoutExcerpt: '',
+    stderrExcerpt: '',
+    errorMessage: bounded(o.errorMessage),
+    lastFailureReason: bounded(o.lastFailureReason),
+  };
+}

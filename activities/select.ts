@@ -1,5 +1,6 @@
 import type { ActivityDeps } from './deps.js';
 import { redactSelection } from './redact-records.js';
+import { sessionProgress, type SessionProgress } from '../src/db/attempts.js';
 import type { SelectParams } from '../src/domain/selection.js';
 import { selectFailedPhase, selectQueuedPhase, type SelectResult } from '../src/db/select.js';
 
@@ -7,7 +8,17 @@ export function selectActivities(deps: ActivityDeps) {
   return {
     /** Picks the next phase to drain (read-only; one indexed query per mode). */
     async selectNextPhase(p: SelectParams): Promise<SelectResult> {
-      return redactSelection(deps, await select(p));
+      if (!p.fromRecords) return redactSelection(deps, await select(p));
+      const done = await sessionProgress(deps.pool, p.sessionId);
+      const r = await select({
+        ...p,
+        attemptedRuns: done.runs,
+        attemptedPhases: done.phases,
+        attemptCounts: done.attempts,
+        doneRuns: done.doneRuns,
+        donePhases: done.donePhases,
+      });
+      return redactSelection(deps, withAttemptsSoFar(r, done));
     },
   };
 
@@ -22,4 +33,12 @@ export function selectActivities(deps: ActivityDeps) {
       waitingForLease: queued.waitingForLease || failed.waitingForLease,
     };
   }
+}
+
+/** The picked phase's attempts so far this session (its next attempt number is one more). */
+function withAttemptsSoFar(r: SelectResult, done: SessionProgress): SelectResult {
+  if (!r.pick) return r;
+  const { runId, phaseId } = r.pick;
+  const i = done.runs.findIndex((run, j) => run === runId && done.phases[j] === phaseId);
+  return { ...r, pick: { ...r.pick, attemptsSoFar: i < 0 ? 0 : done.attempts[i] } };
 }

@@ -11,7 +11,7 @@ import { buildSessionJson, type SessionSnapshot } from '../src/domain/report.js'
 import { DRAIN_SEARCH_ATTRIBUTES } from '../src/domain/search-attributes.js';
 import type { AttemptVerdict, DrainConfig } from '../src/domain/types.js';
 import type { DatabaseIdentity } from '../src/db/identity.js';
-import { listSessionAttempts, recordVerdict } from '../src/db/attempts.js';
+import { listSessionAttempts, phasesStillFailed, recordVerdict } from '../src/db/attempts.js';
 import { listSessionCaptures } from '../src/db/baselines.js';
 import { acquireLease, releaseLease } from '../src/db/leases.js';
 import { backlogCounts } from '../src/db/phases.js';
@@ -185,6 +185,13 @@ export function sessionActivities(deps: ActivityDeps) {
       database: DatabaseIdentity | null;
     }): Promise<PreparedSession> {
       const c = o.config; // a config.databaseId is checked by checkDatabase (activities/index.ts)
+      const minTimeout = (3 * deps.heartbeatIntervalMs) / 1000;
+      if (!c.dryRun && c.heartbeatTimeoutSeconds < minTimeout) {
+        throw configError(
+          `heartbeatTimeoutSeconds ${c.heartbeatTimeoutSeconds} cannot work: this worker heartbeats every ` +
+            `${deps.heartbeatIntervalMs / 1000}s (DRAIN_HEARTBEAT_MS), so the timeout must be at least ${minTimeout}s`,
+        );
+      }
       const workspace = path.resolve(c.workspace ?? deps.defaults.workspace);
       const st = await stat(workspace).catch(() => null);
       if (!st?.isDirectory()) throw configError(`workspace directory does not exist: ${workspace}`);
@@ -254,5 +261,13 @@ export function sessionActivities(deps: ActivityDeps) {
 
     /** Writes `<workspace>/.autonomous_runs/batch_drain_sessions/<session>.json` atomically. */
     writeSessionReport,
+
+    /** Phases whose last attempt in the session failed, from its records. */
+    async countPhasesStillFailed(o: {
+      sessionId: string;
+      database?: DatabaseIdentity | null;
+    }): Promise<number> {
+      return phasesStillFailed(deps.pool, o.sessionId);
+    },
   };
 }

@@ -39,13 +39,14 @@ export async function startAttempt(
     /** The phase's updated_at when the try started (database clock). */
     phaseUpdatedBefore?: Date | null;
     tag?: string | null;
+    baseline?: { status?: string; error?: string | null; captureId?: string | null; skip: boolean } | null;
   },
 ): Promise<boolean> {
   const res = await db.query(
     `INSERT INTO drain_attempts (session_id, exec_run_id, run_id, phase_id, attempt, try, status,
        initial_state, stdout_path, stderr_path, worker_identity, baseline_commit, started_at, run_counts_before,
-       phase_updated_before, tag)
-     VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, $13, $14, $15)
+       phase_updated_before, tag, baseline_status, baseline_error, baseline_capture_id, baseline_skip)
+     VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
      ON CONFLICT DO NOTHING`,
     [
       ...keyParams(k),
@@ -58,6 +59,10 @@ export async function startAttempt(
       r.runCountsBefore === null ? null : JSON.stringify(r.runCountsBefore),
       r.phaseUpdatedBefore ?? null,
       r.tag ?? null,
+      r.baseline?.status ?? null,
+      r.baseline?.error ?? null,
+      r.baseline?.captureId ?? null,
+      r.baseline?.skip ?? null,
     ],
   );
   return (res.rowCount ?? 0) > 0;
@@ -204,6 +209,50 @@ export async function listSessionAttempts(db: Queryable, sessionId: string): Pro
     sessionId,
   ]);
   return res.rows;
+}
+
+export interface SessionProgress {
+  runs: string[];
+  phases: string[];
+  /** Highest attempt number of each phase this session (parallel to runs/phases). */
+  attempts: number[];
+  doneRuns: string[];
+  donePhases: string[];
+}
+
+/**
+ * What a session has attempted and finished, from its records (not from workflow state, so no
+ * payload grows with the session): per phase the highest attempt, and the phases it completed.
+ */
+export async function sessionProgress(db: Queryable, sessionId: string): Promise<SessionProgress> {
+  const res = await db.query<{ run_id: string; phase_id: string; n: number; done: boolean }>(
+    `SELECT run_id, phase_id, max(attempt)::int AS n,
+            bool_or(success IS TRUE AND status IN ('finished', 'reconciled')) AS done
+     FROM drain_attempts WHERE session_id = $1 GROUP BY run_id, phase_id`,
+    [sessionId],
+  );
+  const done = res.rows.filter((r) => r.done);
+  return {
+    runs: res.rows.map((r) => r.run_id),
+    phases: res.rows.map((r) => r.phase_id),
+    attempts: res.rows.map((r) => r.n),
+    doneRuns: done.map((r) => r.run_id),
+    donePhases: done.map((r) => r.phase_id),
+  };
+}
+
+/** Phases whose last attempt this session failed (a failure fixed by a later attempt is not one). */
+export async function phasesStillFailed(db: Queryable, sessionId: string): Promise<number> {
+  const res = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM (
+       SELECT DISTINCT ON (run_id, phase_id) success
+       FROM drain_attempts
+       WHERE session_id = $1 AND status IN ('finished', 'reconciled', 'cancelled', 'abandoned')
+       ORDER BY run_id, phase_id, attempt DESC, try DESC) last
+     WHERE last.success IS NOT TRUE`,
+    [sessionId],
+  );
+  return res.rows[0].n;
 }
 
 /** The try of an attempt that already recorded its outcome (a retry after that must not record twice). */

@@ -16,7 +16,7 @@ export type ProgressEvent =
 type NewEvent = ProgressEvent extends infer E ? (E extends ProgressEvent ? Omit<E, 'seq'> : never) : never;
 
 /** Events kept for followers; one that falls further behind is told how many it missed. */
-export const MAX_LOG_KEPT = 300;
+export const MAX_LOG_KEPT = 60;
 /** Skip lines per selection; the rest are counted in one line. */
 export const MAX_SKIP_LINES = 20;
 

@@ -10,10 +10,10 @@ import type { SessionState } from './session-state.js';
 import type { DrainConfig } from './types.js';
 
 /** The session state without the bulky bookkeeping the report does not need. */
-export type SessionSnapshot = Omit<SessionState, 'attempts' | 'done' | 'recent' | 'log' | 'stillFailed'>;
+export type SessionSnapshot = Omit<SessionState, 'attempts' | 'done' | 'recent' | 'log'>;
 
 export function snapshotOf(s: SessionState): SessionSnapshot {
-  const { attempts: _a, done: _d, recent: _r, log: _l, stillFailed: _f, ...rest } = s;
+  const { attempts: _a, done: _d, recent: _r, log: _l, ...rest } = s;
   return rest;
 }
 

@@ -29,6 +29,12 @@ export interface SelectParams {
   currentRun: string | null;
   /** at most this many passed-over phases are reported per pick. */
   maxSkipsReported: number;
+  /**
+   * True: attempted and done phases come from the session's drain_attempts rows (the arrays
+   * above are empty), so the payload does not grow with the session. False in dry runs, which
+   * write no rows and carry their plan in the state.
+   */
+  fromRecords?: boolean;
   /** The database the session is pinned to (checked by the worker, not by selection). */
   database?: { id: string; name: string } | null;
 }

@@ -71,8 +71,6 @@ export interface SessionState {
   attempts: Record<string, number>;
   /** pairKeys never to select again this session (succeeded, or planned in a dry run). */
   done: string[];
-  /** pairKeys whose last attempt this session failed. */
-  stillFailed: string[];
   runs: Record<string, RunStats>;
   fingerprintCounts: Record<string, number>;
   stoppedFingerprints: string[];
@@ -90,7 +88,7 @@ export interface SessionState {
   log: ProgressLog;
 }
 
-export const MAX_SKIPPED_KEPT = 500;
+export const MAX_SKIPPED_KEPT = 100;
 export const MAX_RECENT_KEPT = 20;
 
 export function newSessionState(sessionId: string, nowMs: number, config: DrainConfig): SessionState {
@@ -117,7 +115,6 @@ export function newSessionState(sessionId: string, nowMs: number, config: DrainC
     consecutiveZeroYield: 0,
     attempts: {},
     done: [],
-    stillFailed: [],
     runs: {},
     fingerprintCounts: {},
     stoppedFingerprints: [],
@@ -131,6 +128,15 @@ export function newSessionState(sessionId: string, nowMs: number, config: DrainC
     stopReason: null,
     log: emptyLog(),
   };
+}
+
+/**
+ * A real session's attempted and done phases live in its drain_attempts rows (selection reads
+ * them there), so the workflow state does not carry them: no payload grows with the session.
+ * Dry runs write no rows and keep theirs in the state.
+ */
+export function withoutRecorded(state: SessionState): SessionState {
+  return { ...state, attempts: {}, done: [] };
 }
 
 /** Own-property lookup: run ids such as "constructor" must not hit Object.prototype. */
@@ -194,7 +200,6 @@ export function recordAttempt(
   if (o.timedOut) s.timeouts += 1;
   if (o.cancelled) s.cancelled += 1;
   s.interrupted += o.interruptedTries;
-  s.stillFailed = o.success ? s.stillFailed.filter((k) => k !== key) : addUnique(s.stillFailed, key);
   s.telemetryEvents += o.telemetryEvents;
   s.telemetryGlobalDelta += o.telemetryGlobalDelta;
   s.drainSeconds = Math.round((s.drainSeconds + o.durationSeconds) * 1000) / 1000;
@@ -267,7 +272,6 @@ function recordUnjudged(state: SessionState, o: AttemptOutcome): SessionState {
   if (o.abandoned) {
     s.abandoned += 1;
     s.failed += 1;
-    s.stillFailed = addUnique(s.stillFailed, key);
   }
   return withDigest(s, o);
 }

@@ -113,6 +113,8 @@ export interface PhaseRef {
   state: string;
   lastFailureReason: string | null;
   category: FailureCategory;
+  /** Attempts of this phase so far this session, when selection read them from the records. */
+  attemptsSoFar?: number;
 }
 
 /** What the drain activity observed for one attempt (facts, before workflow-side judgement). */

@@ -58,7 +58,8 @@ async function verifyJson(env: TestEnv, sessionId: string) {
 /**
  * A misbehaving executor: `silent` completes the phase (with one telemetry row) and prints
  * nothing; `noop` prints that it found nothing to do and exits 0 without touching the phase;
- * `leak` starts a detached "API server" that outlives it, then completes the phase.
+ * `leak` starts a detached "API server" that escapes containment and outlives it, then completes
+ * the phase.
  */
 function fakeExecutorSource(pidFile: string): string {
   return `import { createRequire } from 'node:module';
@@ -71,9 +72,14 @@ if (mode === 'noop') {
   process.exit(0);
 }
 if (mode === 'leak') {
-  const server = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 120000)', ${JSON.stringify(LEAK_PATTERN)}], {
+  // A server that deliberately escapes containment (drain's own executors are reaped with
+  // everything they start): it leaves the try's cgroup for the root one and runs without the
+  // environment (so without DRAIN_ATTEMPT_TAG), in a session of its own.
+  const escape = "const fs=require('fs');try{const m=fs.readFileSync('/proc/self/mounts','utf8').split('\\\\n').find(l=>l.split(' ')[2]==='cgroup2');if(m)fs.writeFileSync(m.split(' ')[1]+'/cgroup.procs',String(process.pid))}catch{}setTimeout(()=>{},120000)";
+  const server = spawn(process.execPath, ['-e', escape, ${JSON.stringify(LEAK_PATTERN)}], {
     detached: true,
     stdio: 'ignore',
+    env: {},
   });
   writeFileSync(${JSON.stringify(pidFile)}, String(server.pid));
   server.unref();

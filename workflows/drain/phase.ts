@@ -2,7 +2,7 @@ import { ActivityFailure, ApplicationFailure, isCancellation } from '@temporalio
 import type { DrainActivities } from '../../activities/index.js';
 import { judgeAttempt } from '../../src/domain/judge.js';
 import { appendEvents } from '../../src/domain/progress-log.js';
-import { own, pairKey, recordAttempt } from '../../src/domain/session-state.js';
+import { own, pairKey, recordAttempt, withoutRecorded } from '../../src/domain/session-state.js';
 import { cappedPhaseTimeout } from '../../src/domain/stop-conditions.js';
 import type { AttemptOutcome, PhaseRef } from '../../src/domain/types.js';
 import { baselineProxy, drainProxy, quick } from './proxies.js';
@@ -35,9 +35,11 @@ export async function drainOne(session: DrainSession, pick: PhaseRef): Promise<v
     workspace: p.workspace,
     baselineCommand: config.baselineCommand,
     timeoutSeconds: config.phaseTimeoutSeconds,
+    killGraceSeconds: config.killGraceSeconds,
     database,
   });
-  const attempt = (own(session.state.attempts, pairKey(pick.runId, pick.phaseId)) ?? 0) + 1;
+  const attempt =
+    (pick.attemptsSoFar ?? own(session.state.attempts, pairKey(pick.runId, pick.phaseId)) ?? 0) + 1;
   session.current = {
     runId: pick.runId,
     phaseId: pick.phaseId,
@@ -80,6 +82,6 @@ export async function drainOne(session: DrainSession, pick: PhaseRef): Promise<v
     report: session.report('running', false, next),
     database,
   });
-  session.state = next;
+  session.state = withoutRecorded(next);
   session.current = null;
 }

@@ -1,0 +1,60 @@
+/**
+ * Any length: no payload grows with the session. A session of 10× the phases (continue-as-new
+ * every few dozen phases) has no bigger largest payload than a short one — sizes, not times.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestEnv, type TestEnv } from '../helpers/env.js';
+import { historyCost } from '../helpers/history-payloads.js';
+import { seedPhases } from '../../src/sim/seed.js';
+
+describe('payloads do not grow with the session', () => {
+  let env: TestEnv;
+  before(async () => {
+    env = await startTestEnv();
+    await env.startWorker();
+  });
+  after(() => env?.teardown());
+
+  async function drain(id: string, phases: number) {
+    await env.pool.query('TRUNCATE phases, runs CASCADE');
+    const seeds = Array.from({ length: phases }, (_, i) => ({
+      runId: `${id}-run-${i % 20}`,
+      phaseId: `p${i}`,
+      lastFailureReason: `patch apply failed in hunk ${i}`,
+    }));
+    await seedPhases(env.pool, seeds);
+    // An instant executor that leaves the phase FAILED: every attempt is a quick failure.
+    const h = await env.client.workflow.start('batchDrain', {
+      taskQueue: env.taskQueue,
+      workflowId: id,
+      args: [
+        {
+          batchSize: phases,
+          executor: 'true',
+          maxAttemptsPerPhase: 1,
+          skipRunsWithQueued: false,
+          continueAsNewAfterEvents: 200,
+          killGraceSeconds: 1,
+        },
+      ],
+    });
+    await h.result();
+    return historyCost(env.client, id);
+  }
+
+  // The short session is long enough to fill every bounded list (the progress log's 60 events,
+  // the last 20 results); past that, only digits grow — counters, sequence numbers and selection
+  // indexes in the bounded lists get longer logarithmically (measured +2.3% from 30 to 150 phases,
+  // where it was +110% from 40 to 400 phases before the lists got smaller bounds and the attempted
+  // pairs moved to SQL): 5% slack.
+  test('the largest payload of a 150-phase session is no bigger than that of a 30-phase one', async () => {
+    const small = await drain('bounds-30', 30);
+    const large = await drain('bounds-150', 150);
+    assert.ok(large.runs > small.runs, `the long session continued as new (${large.runs} runs)`);
+    assert.ok(
+      large.largestPayload <= small.largestPayload * 1.05,
+      `largest payload ${large.largestPayload} B at 150 phases vs ${small.largestPayload} B at 30`,
+    );
+  });
+});
