@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 what=${1:-all}
 shift || true
 node scripts/setup-tools.mjs || exit 1
+bash scripts/ensure-system-tools.sh
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
