@@ -33,6 +33,10 @@ import {
 } from '../src/db/baselines.js';
 import type { DatabaseIdentity } from '../src/db/identity.js';
 import { terminateGroup } from '../src/runtime/process-group.js';
+import { TAG_VAR, createTryCgroup, endTry, joinCgroup } from '../src/runtime/containment.js';
+
+/** The containment tag of one baseline capture. */
+const captureTag = (captureId: string) => `baseline-capture-${captureId}`;
 
 /** What ensureBaseline returns: BaselineInfo plus what became of the baseline. */
 export interface BaselineResult extends BaselineInfo {
@@ -93,11 +97,16 @@ async function runCaptureProcess(o: {
   fd: number;
   timeoutSeconds: number;
   graceMs: number;
+  /** Containment tag (DRAIN_ATTEMPT_TAG) of this capture: escapees carrying it are reaped. */
+  tag: string;
   onStart: (pid: number | null) => void;
 }): Promise<CaptureProcess> {
   const started = performance.now();
+  const startedMs = Date.now();
+  const cgroup = createTryCgroup(o.tag);
   const options = {
     cwd: o.cwd,
+    env: { ...process.env, [TAG_VAR]: o.tag },
     detached: true, // own process group: pgid = pid
     stdio: ['ignore', o.fd, o.fd] as unknown as Options['stdio'],
     reject: false,
@@ -106,6 +115,7 @@ async function runCaptureProcess(o: {
   } satisfies Options;
   const sub = execa(o.argv[0], o.argv.slice(1), options);
   const pid = sub.pid ?? null;
+  if (pid) joinCgroup(cgroup, pid);
   o.onStart(pid);
   let timedOut = false;
   let cancelled = false;
@@ -131,8 +141,10 @@ async function runCaptureProcess(o: {
     clearTimeout(timer);
     signal.removeEventListener('abort', onAbort);
   }
-  // The main process is gone; nothing of its group may outlive it (children, grandchildren).
-  if (pid) await (killing ?? terminateGroup(pid, o.graceMs));
+  // The main process is gone; nothing it started may outlive it (its group, its cgroup, anything
+  // carrying its tag: setsid and double forks included).
+  if (pid) await killing;
+  await endTry({ pgid: pid, tag: o.tag, cgroup, startedMs }, o.graceMs);
   const spawnError =
     pid === null || (result.failed && result.exitCode === undefined && !result.signal)
       ? (result.shortMessage ?? result.message ?? 'unknown spawn error')
@@ -159,7 +171,12 @@ export function baselineActivities(deps: ActivityDeps) {
       [prev.captureId],
       'interrupted: the worker capturing it stopped (crash, kill or lost connection); the capture was retried',
     );
-    if (prev.pgid && prev.host === deps.host) await terminateGroup(prev.pgid, graceMs);
+    if (prev.host === deps.host) {
+      await endTry(
+        { pgid: prev.pgid ?? null, tag: captureTag(prev.captureId), cgroup: null, startedMs: 0 },
+        graceMs,
+      );
+    }
   }
 
   /** Runs one claimed capture to its end and records it; the result tells executors what they may use. */
@@ -197,6 +214,7 @@ export function baselineActivities(deps: ActivityDeps) {
           fd,
           timeoutSeconds: o.timeoutSeconds,
           graceMs: graceSeconds * 1000,
+          tag: captureTag(claim.id),
           onStart: (pid) => {
             pgid = pid;
             beat();

@@ -120,6 +120,11 @@ export interface SessionJson {
   deprioritized_runs: string[];
   zero_yield_reasons: Record<string, number>;
   llm_boundary_hits: number;
+  /** Attempts not judged: the run's lease was gone or the phase changed (lost), out of tries (abandoned). */
+  total_lost?: number;
+  total_abandoned?: number;
+  /** Processes that escaped an executor's group (setsid, double forks) and were reaped: leaks stopped. */
+  total_processes_reaped?: number;
   stop_reason: string | null;
   skipped: SkippedJson[];
   /** Present only when the snapshot has planned phases (dry run). */
@@ -332,6 +337,9 @@ export function buildSessionJson(o: {
     deprioritized_runs: uniqStrings(s.deprioritizedRuns),
     zero_yield_reasons: countRecord(s.zeroYield),
     llm_boundary_hits: n(s.llmBoundaryHits),
+    total_lost: n(s.lost),
+    total_abandoned: n(s.abandoned),
+    total_processes_reaped: rows.reduce((sum, row) => sum + n(row.processes_reaped), 0),
     stop_reason: toStr(s.stopReason),
     skipped: toArray(s.skipped).map((k) => {
       const x = k as SessionSnapshot['skipped'][number];

@@ -165,7 +165,18 @@ export function formatSummary(j: SummarySource): string {
   if (zero.length > 0) {
     out.push('', 'Zero-Yield Breakdown:', ...zero.map(([reason, c]) => `  ${oneLine(reason)}: ${c}`));
   }
-  out.push('', `LLM Boundary Hits: ${j.llm_boundary_hits}`, '');
+  out.push('', `LLM Boundary Hits: ${j.llm_boundary_hits}`);
+  if (j.total_lost || j.total_abandoned) {
+    out.push(
+      `Not judged: ${j.total_lost ?? 0} lost (lease gone or phase changed), ${j.total_abandoned ?? 0} abandoned (out of tries)`,
+    );
+  }
+  if (j.total_processes_reaped) {
+    out.push(
+      `Escaped processes reaped: ${j.total_processes_reaped} (setsid or double-forked children of executors)`,
+    );
+  }
+  out.push('');
 
   const stopped = [...j.stopped_runs].sort(byCodeUnit);
   out.push('Stop Conditions:', `  Stopped Runs: ${stopped.length}`);

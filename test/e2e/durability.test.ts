@@ -16,6 +16,7 @@ import { listSessionAttempts } from '../../src/db/attempts.js';
 import { endTry, taggedProcesses } from '../../src/runtime/containment.js';
 import { isProcessAlive } from '../../src/runtime/process-group.js';
 import type { SessionResult } from '../../src/domain/messages.js';
+import { formatSummary, type SessionJson } from '../../src/domain/report.js';
 
 /** A shell executor (the template is split without a shell, so the script is a file). */
 function script(env: TestEnv, name: string, body: string): string {
@@ -57,6 +58,13 @@ describe('durable without edges', () => {
     assert.equal(isProcessAlive(escapee), false, 'the setsid grandchild is gone');
     const [row] = await listSessionAttempts(env.pool, 'escape-1');
     assert.ok((row.processes_reaped ?? 0) >= 1, `processes_reaped ${row.processes_reaped}`);
+    const json = JSON.parse(readFileSync(r.sessionJson!, 'utf8')) as SessionJson;
+    assert.equal(
+      json.total_processes_reaped,
+      row.processes_reaped,
+      'the session reports the leak it stopped',
+    );
+    assert.match(formatSummary(json), /Escaped processes reaped: \d+/);
     await worker.shutdown();
   });
 
