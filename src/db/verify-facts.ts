@@ -113,7 +113,7 @@ export async function countEscalationsByAttempt(
      JOIN token_budget_escalation_events e
        ON e.run_id = a.run_id AND e.phase_id = a.phase_id
       AND e.timestamp >= a.started_at AND e.timestamp <= coalesce(a.finished_at, now())
-     WHERE a.session_id = $1 AND a.status IN ('finished', 'reconciled', 'cancelled')
+     WHERE a.session_id = $1 AND a.status IN ('finished', 'reconciled', 'cancelled', 'lost', 'abandoned')
      GROUP BY a.id`,
     [sessionId],
   );

@@ -218,7 +218,15 @@ export interface AttemptSet {
   running: AttemptFacts[];
   /** Attempts whose tries are all interrupted (no outcome recorded). */
   withoutOutcome: AttemptFacts[];
+  /**
+   * Attempts recorded but not judged: lost (the run's lease was gone, or the phase changed since
+   * the pick) or abandoned (out of tries). Reported as evidence; the criteria judge the others.
+   */
+  unjudged: AttemptFacts[];
 }
+
+/** Statuses of attempts that are recorded but not judged (see AttemptSet.unjudged). */
+export const UNJUDGED_STATUSES: readonly string[] = ['lost', 'abandoned'];
 
 /** Groups tries by attempt (execution, run, phase, attempt) and picks each attempt's final try. */
 export function attemptSet(tries: AttemptFacts[]): AttemptSet {
@@ -227,11 +235,16 @@ export function attemptSet(tries: AttemptFacts[]): AttemptSet {
     const k = JSON.stringify([t.execRunId, t.runId, t.phaseId, t.attempt]);
     groups.set(k, [...(groups.get(k) ?? []), t]);
   }
-  const out: AttemptSet = { finals: [], interrupted: 0, running: [], withoutOutcome: [] };
+  const out: AttemptSet = { finals: [], interrupted: 0, running: [], withoutOutcome: [], unjudged: [] };
   for (const g of groups.values()) {
     g.sort((a, b) => a.tryNo - b.tryNo);
     out.interrupted += g.filter((t) => t.status === 'interrupted').length;
     out.running.push(...g.filter((t) => t.status === 'running'));
+    const unjudged = g.filter((t) => UNJUDGED_STATUSES.includes(t.status)).pop();
+    if (unjudged) {
+      out.unjudged.push(unjudged);
+      continue;
+    }
     const final = g.filter((t) => FINAL_TRY_STATUSES.includes(t.status)).pop();
     if (!final) {
       if (g.every((t) => t.status === 'interrupted')) out.withoutOutcome.push(g[g.length - 1]);
@@ -306,10 +319,14 @@ export function judgeSilentFailures(facts: VerifyFacts, set: AttemptSet): Criter
     missing_log_files: missing,
     interrupted_tries: set.interrupted,
     running_tries: set.running.length,
+    lost: set.unjudged.filter((a) => a.status === 'lost').length,
+    abandoned: set.unjudged.filter((a) => a.status === 'abandoned').length,
   };
   const extra = [
     ev.interrupted_tries ? `, ${plural(ev.interrupted_tries, 'interrupted try', 'interrupted tries')}` : '',
     ev.running_tries ? `, ${plural(ev.running_tries, 'try', 'tries')} running` : '',
+    ev.lost ? `, ${ev.lost} lost (not judged)` : '',
+    ev.abandoned ? `, ${ev.abandoned} abandoned (not judged)` : '',
   ].join('');
   const summary = `${plural(ev.attempts, 'attempt')}, ${ev.with_return_code} with return code, ${ev.with_duration} with duration, ${ev.with_output} with output, ${ev.missing_logs} missing logs${extra}`;
   return criterion(1, finals.length > 0, summary, ev, problems);

@@ -233,6 +233,8 @@ describe('a healthy session', () => {
       missing_log_files: [],
       interrupted_tries: 1,
       running_tries: 0,
+      lost: 0,
+      abandoned: 0,
     });
     assert.deepEqual(c2.evidence, {
       unknown_error: 0,
@@ -700,3 +702,29 @@ describe('helpers', () => {
     );
   });
 });
+
+// Lost and abandoned attempts are recorded, reported as evidence, and not judged.
+const unjudgedCases: Array<[string, Partial<AttemptFacts>, 'lost' | 'abandoned']> = [
+  [
+    'a lost attempt (lease gone) without output',
+    { status: 'lost', returnCode: null, stdoutBytes: 0, stderrBytes: 0 },
+    'lost',
+  ],
+  [
+    'an abandoned attempt without an exit status',
+    { status: 'abandoned', returnCode: null, durationSeconds: null },
+    'abandoned',
+  ],
+];
+for (const [name, over, kind] of unjudgedCases) {
+  test(`verify: ${name} is evidence, not a failure`, () => {
+    const f = healthy();
+    const extra = attempt('99', { phaseId: 'p-unjudged', ...over });
+    f.tries = [...f.tries, extra];
+    const r = judgeCriteria(f);
+    assert.equal(r.verdict, 'PASS');
+    const c1 = r.criteria[0];
+    assert.equal((c1.evidence as Record<string, number>)[kind], 1);
+    assert.match(c1.summary ?? JSON.stringify(c1), new RegExp(`1 ${kind}`));
+  });
+}
