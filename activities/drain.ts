@@ -73,6 +73,33 @@ async function handBackIfStopped(
   }
 }
 
+/** Connection-level failures: the database is away (not a bad statement). */
+const isConnectionError = (err: unknown): boolean => {
+  const e = err as { code?: string; message?: string };
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P03'].includes(
+      e.code ?? '',
+    ) ||
+    /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|the database system is/i.test(
+      e.message ?? '',
+    )
+  );
+};
+
+/** Waits, with backoff (1 s → 10 s), until the database answers; other errors are thrown. */
+async function untilDatabaseAnswers(deps: ActivityDeps): Promise<void> {
+  const signal = Context.current().cancellationSignal;
+  for (let delay = 1000; ; delay = Math.min(delay * 2, 10_000)) {
+    try {
+      await deps.pool.query('SELECT 1');
+      return;
+    } catch (err) {
+      if (!isConnectionError(err) || signal.aborted) throw err;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
 export function drainActivities(deps: ActivityDeps) {
   return {
     /**
@@ -85,6 +112,8 @@ export function drainActivities(deps: ActivityDeps) {
      */
     async drainPhase(req: DrainRequest): Promise<AttemptOutcome> {
       const ctx = Context.current();
+      // A database outage waits here (heartbeating) instead of using up the drain's tries.
+      await heartbeating(deps, ctx.info.heartbeatDetails, () => untilDatabaseAnswers(deps));
       const key: AttemptKey = { ...req, tryNo: ctx.info.attempt, execRunId: workflowRun().runId };
       let interruptedTries = 0;
       if (key.tryNo > 1) {
@@ -141,8 +170,9 @@ export function drainActivities(deps: ActivityDeps) {
       const interruptedTries = await markEarlierTries(deps, key);
       await heartbeating(deps, undefined, () => endEarlierTries(deps, req, key, undefined));
       const reason = `abandoned after ${o.triesUsed} tries: ${o.reason}`;
-      const header = `# autopack-drain: attempt ${req.attempt} of ${req.runId}/${req.phaseId} abandoned\n# ---\n`;
       const tag = tryTag(key);
+      const env = executorEnv(deps, req, { tryNo: key.tryNo, execRunId: key.execRunId, tag });
+      const header = identityHeader(env, req, [], key.tryNo) + `# not run: ${reason}\n`;
       const t = await startTry(deps, { ...req, pickedState: null }, { key, tag, header, interruptedTries });
       const unjudged = { kind: 'abandoned' as const, reason };
       const outcome = redactOutcome(deps, await outcomeOfTry(deps, req, t, null, unjudged));

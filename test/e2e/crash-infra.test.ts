@@ -64,7 +64,8 @@ describe('infrastructure restarts mid-session', () => {
     const handle = await env.client.workflow.start('batchDrain', {
       taskQueue: env.taskQueue,
       workflowId: 'session-stop-postgres',
-      args: [{ batchSize: 8, runId, maxAttemptsPerPhase: 3 }],
+      // Two tries only: a 20 s outage must not use up a drain's tries (it waits for the database).
+      args: [{ batchSize: 8, runId, maxAttemptsPerPhase: 3, maxDrainTries: 2 }],
     });
     await eventually(
       async () => (await listSessionAttempts(env.pool, handle.workflowId)).length >= 1,
@@ -77,6 +78,11 @@ describe('infrastructure restarts mid-session', () => {
     const result = (await handle.result()) as SessionResult;
     const rows = await listSessionAttempts(env.pool, handle.workflowId);
     assert.equal(rows.filter((r) => r.status === 'running').length, 0, 'no try left running');
+    assert.deepEqual(
+      rows.filter((r) => r.status === 'abandoned').map((r) => r.phase_id),
+      [],
+      'no attempt abandoned because the database was away',
+    );
     const finals = rows.filter((r) => r.status !== 'interrupted');
     assert.equal(finals.length, result.processed, 'every attempt of the session has its record');
     const states = (await env.pool.query('SELECT state FROM phases WHERE run_id = $1', [runId])).rows.map(

@@ -13,7 +13,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { startTestEnv, eventually, type TestEnv } from '../helpers/env.js';
 import { seedPhases, type PhaseSeed } from '../../src/sim/seed.js';
 import { findTemporalCli } from '../../src/runtime/binaries.js';
-import { sessionsDir } from '../../activities/paths.js';
+import { claimAttemptLogs, sessionsDir } from '../../activities/paths.js';
 import { createPool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrate.js';
 import type { SessionResult } from '../../src/domain/messages.js';
@@ -102,13 +102,13 @@ describe('records belong to one execution chain', () => {
     assert.deepEqual(fileHashes(sessionsDir(env.workspace)), files, 'logs and session JSON unchanged');
   });
 
-  test('a reset replays into rows and logs of its own; the earlier ones stay byte-identical', async () => {
+  test('a reset continues the session: rows and logs of its own; the earlier ones stay byte-identical', async () => {
     const id = 'reset-session-1';
     await seedPhases(env.pool, seeds('reset-run'));
     const handle = await env.client.workflow.start('batchDrain', {
       taskQueue: env.taskQueue,
       workflowId: id,
-      args: [{ batchSize: 2, runId: 'reset-run', maxAttemptsPerPhase: 1 }],
+      args: [{ batchSize: 2, runId: 'reset-run', maxAttemptsPerPhase: 2 }],
     });
     await handle.result();
     const rows = await rowsOf(env, id);
@@ -127,15 +127,43 @@ describe('records belong to one execution chain', () => {
     ]);
     const reset = env.client.workflow.getHandle(id); // the newest run: the reset one
     const r = (await reset.result()) as SessionResult;
-    assert.equal(r.processed, 2, 'the reset run drained again');
+    // The attempts made before the reset happened (their executors ran): they count. The phase
+    // that completed is done; the one that failed gets its second attempt.
+    assert.equal(r.processed, 1, 'the reset run drained what the records left to drain');
     const after = await rowsOf(env, id);
     assert.deepEqual(after.slice(0, rows.length), rows, 'the earlier rows are unchanged');
-    assert.equal(after.length, rows.length * 2, 'the reset run has rows of its own');
-    const execs = new Set(after.map((j) => JSON.parse(j).exec_run_id));
-    assert.equal(execs.size, 2, 'two workflow runs, each with its own rows');
+    const added = after.slice(rows.length).map((j) => JSON.parse(j));
+    assert.deepEqual(
+      added.map((a) => [a.phase_id, a.attempt]),
+      [['bad', 2]],
+      'the reset run wrote a row of its own, numbered after the earlier attempts',
+    );
+    assert.notEqual(added[0].exec_run_id, JSON.parse(rows[0]).exec_run_id, 'scheduled by the reset run');
     const logsAfter = fileHashes(logDir);
     for (const [f, h] of Object.entries(logs)) assert.equal(logsAfter[f], h, `${f} unchanged`);
-    assert.equal(Object.keys(logsAfter).length, Object.keys(logs).length * 2, 'new log files beside the old');
+    const newFiles = Object.keys(logsAfter).filter((f) => !(f in logs));
+    assert.deepEqual(
+      newFiles.sort(),
+      ['reset-run__bad__a2.exit.json', 'reset-run__bad__a2.stderr.txt', 'reset-run__bad__a2.stdout.txt'],
+      'new log files beside the old',
+    );
+  });
+
+  test('a log file name that is taken is never reopened: the next try takes a name of its own', async () => {
+    const ref = {
+      workspace: env.workspace,
+      sessionId: 'claim-1',
+      runId: 'r',
+      phaseId: 'p',
+      attempt: 1,
+      tryNo: 1,
+    };
+    const first = await claimAttemptLogs({ ...ref, execRunId: 'run-one' }, 'HEADER ONE\n');
+    const again = await claimAttemptLogs({ ...ref, execRunId: 'run-two' }, 'HEADER TWO\n');
+    assert.notEqual(again.stdout, first.stdout);
+    assert.match(path.basename(again.stdout), /\.rrun-two\.stdout\.txt$/);
+    assert.equal(readFileSync(first.stdout, 'utf8'), 'HEADER ONE\n', 'the first file is untouched');
+    assert.equal(readFileSync(again.stderr, 'utf8'), 'HEADER TWO\n');
   });
 
   test('hostile session ids write nothing outside the sessions directory', async () => {

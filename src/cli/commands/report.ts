@@ -4,13 +4,11 @@ import { rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type pg from 'pg';
-import { createPool } from '../../db/pool.js';
 import { listReportAttempts, reportAttempt } from '../../db/report-facts.js';
 import { getSessionRecord } from '../../db/verify-facts.js';
 import { renderReportHtml } from '../../domain/report-html.js';
 import { verdictLine } from '../../domain/verify-format.js';
-import { startServices } from '../../runtime/services.js';
-import { databaseUrlOrEmbedded, UsageError } from '../env.js';
+import { withBacklogDatabase } from '../database.js';
 import { readSessionJson } from '../session-lookup.js';
 import { verifySession } from '../verify-session.js';
 
@@ -36,32 +34,6 @@ Exit codes:
   1  the report could not be made (e.g. the database is unreachable, the file not writable)
   2  unknown session, no session JSON found, or bad usage
 `;
-
-/** A pool on DATABASE_URL or a running embedded Postgres, else on one started for the call. */
-async function withReportDatabase<T>(fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
-  const url = databaseUrlOrEmbedded();
-  if (!url) {
-    throw new UsageError(
-      'no database: DATABASE_URL is not set and the embedded Postgres of this project was never started',
-    );
-  }
-  const pool = createPool(url, 2);
-  const reachable =
-    !!process.env.DATABASE_URL ||
-    (await pool.query('SELECT 1').then(
-      () => true,
-      () => false,
-    ));
-  if (!reachable) await pool.end();
-  const services = reachable ? null : await startServices({ temporal: false });
-  const db = services ? createPool(services.databaseUrl, 2) : pool;
-  try {
-    return await fn(db);
-  } finally {
-    await db.end();
-    await services?.stop();
-  }
-}
 
 /** Chart.js's browser build (UMD) from node_modules, with its version. */
 export function chartJsLibrary(): { name: string; source: string } {
@@ -107,6 +79,6 @@ export function registerReport(program: Command): void {
     .option('--workspace <dir>', 'the directory the session drained in (its session JSON and logs)')
     .addHelpText('after', HELP)
     .action(async (sessionId: string, flags: ReportFlags) => {
-      console.log(await withReportDatabase((pool) => writeReport(pool, sessionId, flags)));
+      console.log(await withBacklogDatabase((pool) => writeReport(pool, sessionId, flags)));
     });
 }

@@ -1,15 +1,13 @@
 /** `drain stranded`: phases left EXECUTING by an attempt of ours that timed out, was cancelled or killed. */
 import type { Command } from 'commander';
-import type pg from 'pg';
-import { createPool } from '../../db/pool.js';
 import {
   listStrandedPhases,
   STRANDING_STATUSES,
   toStrandedPhase,
   type StrandedPhase,
 } from '../../db/stranded.js';
-import { startServices } from '../../runtime/services.js';
-import { databaseUrlOrEmbedded, UsageError } from '../env.js';
+import { UsageError } from '../env.js';
+import { withBacklogDatabase } from '../database.js';
 
 export const STRANDED_HINT =
   'hand them back with `drain start --on-kill fail` next time, or set them FAILED yourself';
@@ -35,39 +33,6 @@ is not running). Temporal is not contacted.
 
 Exit codes: 0 listed (also when none is stranded); 1 the database could not be read; 2 bad usage.
 `;
-
-/** A pool on DATABASE_URL or a running embedded Postgres, else on one started for the call. */
-async function withDatabase<T>(fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
-  const url = databaseUrlOrEmbedded();
-  if (!url) {
-    throw new UsageError(
-      'no database: DATABASE_URL is not set and the embedded Postgres of this project was never started',
-    );
-  }
-  const pool = createPool(url, 1);
-  const reachable =
-    Boolean(process.env.DATABASE_URL) ||
-    (await pool.query('SELECT 1').then(
-      () => true,
-      () => false,
-    ));
-  if (reachable) {
-    try {
-      return await fn(pool);
-    } finally {
-      await pool.end();
-    }
-  }
-  await pool.end();
-  const services = await startServices({ temporal: false });
-  const embedded = createPool(services.databaseUrl, 1);
-  try {
-    return await fn(embedded);
-  } finally {
-    await embedded.end();
-    await services.stop();
-  }
-}
 
 /** One block: the phase, then its last attempt, error and logs. */
 export function formatStrandedBlock(s: StrandedPhase): string {
@@ -102,7 +67,7 @@ export function registerStranded(program: Command): void {
     .addHelpText('after', HELP)
     .action(async (flags: { run?: string; json?: boolean }) => {
       if (flags.run !== undefined && flags.run.trim() === '') throw new UsageError('--run needs a run id');
-      const rows = await withDatabase((pool) => listStrandedPhases(pool, flags.run ?? null));
+      const rows = await withBacklogDatabase((pool) => listStrandedPhases(pool, flags.run ?? null));
       const list = rows.map(toStrandedPhase);
       console.log(flags.json ? JSON.stringify({ stranded: list }, null, 2) : formatStrandedText(list));
     });

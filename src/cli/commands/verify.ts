@@ -1,10 +1,8 @@
 import type { Command } from 'commander';
 import path from 'node:path';
-import type pg from 'pg';
-import { createPool } from '../../db/pool.js';
-import { withEmbeddedServices } from '../../runtime/services.js';
 import { formatVerifyJson, formatVerifyMarkdown, formatVerifyText } from '../../domain/verify-format.js';
-import { databaseUrlOrEmbedded, UsageError } from '../env.js';
+import { UsageError } from '../env.js';
+import { withBacklogDatabase } from '../database.js';
 import { verifySession } from '../verify-session.js';
 
 const FORMATS = ['text', 'md', 'json'] as const;
@@ -37,23 +35,6 @@ Exit codes:
   2  unknown session (no drain_sessions row and no drain_attempts rows), or bad usage
 `;
 
-/** A pool on DATABASE_URL, else on the embedded Postgres: the running one, or one started for the call. */
-async function withVerifyDatabase<T>(fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
-  if (!databaseUrlOrEmbedded()) {
-    throw new UsageError(
-      'no database: DATABASE_URL is not set and the embedded Postgres of this project was never started',
-    );
-  }
-  return withEmbeddedServices({ need: ['postgres'] }, async (services) => {
-    const pool = createPool(services.databaseUrl, 2);
-    try {
-      return await fn(pool);
-    } finally {
-      await pool.end();
-    }
-  });
-}
-
 function outputFormat(flags: { json?: boolean; format?: string }): Format {
   const f = flags.format ?? (flags.json ? 'json' : 'text');
   if (!(FORMATS as readonly string[]).includes(f)) {
@@ -74,7 +55,7 @@ export function registerVerify(program: Command): void {
     .action(async (sessionId: string, flags: { json?: boolean; format?: string; workspace?: string }) => {
       const format = outputFormat(flags);
       const workspace = flags.workspace ? path.resolve(flags.workspace) : null;
-      const result = await withVerifyDatabase((pool) => verifySession(pool, sessionId, { workspace }));
+      const result = await withBacklogDatabase((pool) => verifySession(pool, sessionId, { workspace }));
       const print = { text: formatVerifyText, md: formatVerifyMarkdown, json: formatVerifyJson }[format];
       console.log(print(result));
       process.exitCode = result.verdict === 'PASS' ? 0 : 1;
