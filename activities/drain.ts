@@ -86,6 +86,17 @@ const isConnectionError = (err: unknown): boolean => {
   );
 };
 
+/** Does the database answer now? Connection failures are false; other errors are thrown. */
+async function databaseAnswers(deps: ActivityDeps): Promise<boolean> {
+  try {
+    await deps.pool.query('SELECT 1');
+    return true;
+  } catch (err) {
+    if (isConnectionError(err)) return false;
+    throw err;
+  }
+}
+
 /** Waits, with backoff (1 s → 10 s), until the database answers; other errors are thrown. */
 async function untilDatabaseAnswers(deps: ActivityDeps): Promise<void> {
   const signal = Context.current().cancellationSignal;
@@ -112,8 +123,11 @@ export function drainActivities(deps: ActivityDeps) {
      */
     async drainPhase(req: DrainRequest): Promise<AttemptOutcome> {
       const ctx = Context.current();
-      // A database outage waits here (heartbeating) instead of using up the drain's tries.
-      await heartbeating(deps, ctx.info.heartbeatDetails, () => untilDatabaseAnswers(deps));
+      // A database outage waits here (heartbeating) instead of using up the drain's tries. No
+      // heartbeat when the database answers: an empty one would replace a retry's details.
+      if (!(await databaseAnswers(deps))) {
+        await heartbeating(deps, ctx.info.heartbeatDetails, () => untilDatabaseAnswers(deps));
+      }
       const key: AttemptKey = { ...req, tryNo: ctx.info.attempt, execRunId: workflowRun().runId };
       let interruptedTries = 0;
       if (key.tryNo > 1) {

@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { startTestEnv, eventually, type TestEnv } from '../helpers/env.js';
+import { startTestEnv, eventually, heartbeatRecorded, type TestEnv } from '../helpers/env.js';
 import { seedPhases } from '../../src/sim/seed.js';
 import { listSessionAttempts, type AttemptRow } from '../../src/db/attempts.js';
 import { isGroupAlive } from '../../src/runtime/process-group.js';
@@ -42,6 +42,7 @@ async function killWorkerMidDrain(env: TestEnv, sessionId: string, phaseSeconds:
   const row = await eventually(() => runningRow(env, sessionId), 60_000, 'the executor to start');
   const pgid = row!.pid!;
   assert.ok(isGroupAlive(pgid), 'executor running');
+  await heartbeatRecorded(handle); // recovery reconciles from the heartbeat's details
   worker.kill('SIGKILL');
   await new Promise((r) => worker.once('exit', r));
   // The executor's group outlives the killed worker: it is detached on purpose.

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
-import { startTestEnv, eventually, type TestEnv } from '../helpers/env.js';
+import { startTestEnv, eventually, heartbeatRecorded, type TestEnv } from '../helpers/env.js';
 import { seedPhases } from '../../src/sim/seed.js';
 import { listSessionAttempts, type AttemptRow } from '../../src/db/attempts.js';
 import type { SessionJson } from '../../src/domain/report.js';
@@ -61,6 +61,7 @@ describe('counters agree with the rows; a stale try cannot overwrite', () => {
     });
     // 1. kill -9 while p1 runs; p1 completes unwatched; the next worker reconciles it.
     await eventually(() => rowOf(env, 'p1-reconcile', 1), 60_000, 'p1 to start');
+    await heartbeatRecorded(handle); // recovery reconciles from the heartbeat's details
     a.kill('SIGKILL');
     await exited(a);
     await eventually(

@@ -7,7 +7,7 @@ import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import type { WorkflowBundle } from '@temporalio/worker';
 import type pg from 'pg';
 import { createPool } from '../../src/db/pool.js';
@@ -159,4 +159,23 @@ export async function eventually<T>(fn: () => Promise<T> | T, ms = 30_000, what 
       throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * Waits until the server has recorded a heartbeat of the session's running drain (its details
+ * name the executor's group): recovery after a worker is killed reads them, so a kill test must
+ * not kill before the first heartbeat has left the worker.
+ */
+export async function heartbeatRecorded(handle: WorkflowHandle, ms = 30_000): Promise<void> {
+  await eventually(
+    async () => {
+      const d = await handle.describe();
+      const decoded = (d.raw.pendingActivities ?? []).flatMap((a) =>
+        (a.heartbeatDetails?.payloads ?? []).map((p) => Buffer.from(p.data ?? []).toString('utf8')),
+      );
+      return decoded.some((text) => text.includes('"pgid"'));
+    },
+    ms,
+    'a recorded heartbeat of the running drain',
+  );
 }
