@@ -138,10 +138,24 @@ interface Held {
  * (its starter was killed) is adopted: this process stops it at exit.
  */
 async function acquire(p: Plan, log: (l: string) => void) {
+  // Said before waiting for the lock: a starter that is about to stop its servers sees that this
+  // process wants them and hands them over instead of stopping them under its feet.
+  const intent = await registerUser(usersDir(p.dir), {
+    postgres: p.embedPg ? 'user' : undefined,
+    temporal: p.embedTemporal ? 'user' : undefined,
+  });
+  try {
+    return await acquireLocked(p, log, intent.file);
+  } finally {
+    await intent.remove();
+  }
+}
+
+async function acquireLocked(p: Plan, log: (l: string) => void, intentFile: string) {
   return withStateLock(
     lockFile(p.dir),
     async () => {
-      const users = await liveUsers(usersDir(p.dir));
+      const users = (await liveUsers(usersDir(p.dir))).filter((u) => u.file !== intentFile);
       const unused = (s: ServiceName) => !users.some((u) => u.services[s]);
       let postgres: EmbeddedPostgresHandle | undefined;
       let temporal: TemporalServerHandle | undefined;
