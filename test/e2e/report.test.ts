@@ -8,7 +8,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -21,37 +20,18 @@ import {
   testOutputDir,
   watchedPage,
 } from '../helpers/browser.js';
-import type { CliRun } from '../helpers/cli.js';
+import { runOffline, type CliRun } from '../helpers/cli.js';
 import { seedPhases } from '../../src/sim/seed.js';
-import { projectRoot } from '../../src/runtime/paths.js';
 import { verifySession } from '../../src/cli/verify-session.js';
 import { verdictLine } from '../../src/domain/verify-format.js';
 
-const BIN = path.join(projectRoot(), 'bin', 'drain.js');
 const HOSTILE_RUN = '<script>alert(1)</script>';
 const SESSION_ID = `report-e2e-"&'<b>-🚀`;
 const CHARTS = ['durations', 'telemetry', 'outcomes', 'fingerprints'];
 
 /** `drain report …` with DATABASE_URL set and no reachable Temporal server. */
-function report(env: TestEnv, args: string[]): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'report', ...args], {
-      cwd: env.dir,
-      env: { ...process.env, DATABASE_URL: env.databaseUrl, TEMPORAL_ADDRESS: '127.0.0.1:1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const report = (env: TestEnv, args: string[]): Promise<CliRun> =>
+  runOffline(env.databaseUrl, ['report', ...args], env.dir);
 
 interface CanvasFacts {
   id: string;

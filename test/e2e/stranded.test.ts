@@ -6,35 +6,15 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { startTestEnv, eventually, type TestEnv } from '../helpers/env.js';
-import { argv, type CliRun } from '../helpers/cli.js';
+import { argv, runOffline, type CliRun } from '../helpers/cli.js';
 import { seedPhases } from '../../src/sim/seed.js';
-import { projectRoot } from '../../src/runtime/paths.js';
 import type { StrandedPhase } from '../../src/db/stranded.js';
 
 /** `drain stranded …` (the real CLI) with DATABASE_URL set and no reachable Temporal server. */
-function runStranded(databaseUrl: string, args: string): Promise<CliRun> {
-  const bin = path.join(projectRoot(), 'bin', 'drain.js');
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, 'stranded', ...argv(args)], {
-      env: { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: '127.0.0.1:1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const runStranded = (databaseUrl: string, args: string): Promise<CliRun> =>
+  runOffline(databaseUrl, ['stranded', ...argv(args)]);
 
 const TIMED_OUT = 'stranded-timeout';
 const CANCELLED = 'stranded-cancel';

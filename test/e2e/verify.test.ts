@@ -7,40 +7,23 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startTestEnv, type TestEnv } from '../helpers/env.js';
-import type { CliRun } from '../helpers/cli.js';
+import { runOffline, type CliRun } from '../helpers/cli.js';
 import { seedPhases, type PhaseSeed } from '../../src/sim/seed.js';
 import { projectRoot } from '../../src/runtime/paths.js';
 import { isProcessAlive } from '../../src/runtime/process-group.js';
 import { quoteArg } from '../../src/cli/env.js';
 import type { DrainInput } from '../../src/domain/types.js';
 
-const BIN = path.join(projectRoot(), 'bin', 'drain.js');
 const LEAK_PATTERN = `verify-e2e-api-server-${process.pid}`;
 
 /** `drain verify …` with DATABASE_URL set and no reachable Temporal server. */
-function verify(env: TestEnv, args: string[]): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'verify', ...args], {
-      env: { ...process.env, DATABASE_URL: env.databaseUrl, TEMPORAL_ADDRESS: '127.0.0.1:1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const verify = (env: TestEnv, args: string[]): Promise<CliRun> =>
+  runOffline(env.databaseUrl, ['verify', ...args]);
 
 interface JsonCriterion {
   id: number;
@@ -64,7 +47,7 @@ async function verifyJson(env: TestEnv, sessionId: string) {
 function fakeExecutorSource(pidFile: string): string {
   return `import { createRequire } from 'node:module';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 const pg = createRequire(${JSON.stringify(path.join(projectRoot(), 'package.json'))})('pg');
 const [mode, runId, phaseId] = process.argv.slice(2);
 if (mode === 'noop') {
@@ -75,14 +58,19 @@ if (mode === 'leak') {
   // A server that deliberately escapes containment (drain's own executors are reaped with
   // everything they start): it leaves the try's cgroup for the root one and runs without the
   // environment (so without DRAIN_ATTEMPT_TAG), in a session of its own.
-  const escape = "const fs=require('fs');try{const m=fs.readFileSync('/proc/self/mounts','utf8').split('\\\\n').find(l=>l.split(' ')[2]==='cgroup2');if(m)fs.writeFileSync(m.split(' ')[1]+'/cgroup.procs',String(process.pid))}catch{}setTimeout(()=>{},120000)";
-  const server = spawn(process.execPath, ['-e', escape, ${JSON.stringify(LEAK_PATTERN)}], {
+  const escape = "const fs=require('fs');try{const m=fs.readFileSync('/proc/self/mounts','utf8').split('\\\\n').find(l=>l.split(' ')[2]==='cgroup2');if(m)fs.writeFileSync(m.split(' ')[1]+'/cgroup.procs',String(process.pid))}catch{}fs.writeFileSync(process.argv[2],'escaped');setTimeout(()=>{},120000)";
+  const escaped = ${JSON.stringify(pidFile)} + '.escaped';
+  const server = spawn(process.execPath, ['-e', escape, ${JSON.stringify(LEAK_PATTERN)}, escaped], {
     detached: true,
     stdio: 'ignore',
     env: {},
   });
   writeFileSync(${JSON.stringify(pidFile)}, String(server.pid));
   server.unref();
+  // Only once it is out of the try's cgroup: otherwise the end of this try reaps it first.
+  for (const until = Date.now() + 15000; !existsSync(escaped) && Date.now() < until; ) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
   console.log('started an API server on an ephemeral port (pid ' + server.pid + ')');
 }
 const c = new pg.Client({ connectionString: process.env.DATABASE_URL });
