@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DRAIN_MODES, type DrainInput } from '../domain/types.js';
+import { DRAIN_MODES, DRAIN_ORDERS, type DrainInput } from '../domain/types.js';
 import { InputError, parseDrainInput } from '../domain/input.js';
 import { UsageError } from './env.js';
 
@@ -81,6 +81,31 @@ export function addDrainFlags(cmd: Command): Command {
       '--max-drain-tries <n>',
       'tries of one drain when its workers keep dying, before the attempt is recorded abandoned (default 5)',
       int('--max-drain-tries'),
+    )
+    .option(
+      '--max-attempts-per-phase-total <n>',
+      'attempts of one phase across all sessions, counted from the failure memory (default unlimited)',
+      int('--max-attempts-per-phase-total'),
+    )
+    .option(
+      '--ignore-memory',
+      'do not pass over fingerprints earlier sessions stopped (a fresh look; memory is kept, see drain memory)',
+    )
+    .addOption(
+      new Option(
+        '--order <order>',
+        'order within a priority group: priority (default, the original order) or yield (runs whose past attempts produced more telemetry per minute first; runs without history first)',
+      ).choices([...DRAIN_ORDERS]),
+    )
+    .option(
+      '--stall-seconds <s>',
+      'stop an executor that wrote no output and changed nothing in the database for this long; recorded as stalled (default off)',
+      num('--stall-seconds'),
+    )
+    .option(
+      '--max-phase-timeout-seconds <s>',
+      'let a phase that keeps writing output run past --phase-timeout-seconds, up to this, within the session budget (default off)',
+      num('--max-phase-timeout-seconds'),
     );
 }
 
@@ -118,6 +143,11 @@ export function drainInputFromFlags(o: Record<string, unknown>): DrainInput {
     ['killGraceSeconds', 'killGraceSeconds'],
     ['onKill', 'onKill'],
     ['maxDrainTries', 'maxDrainTries'],
+    ['maxAttemptsPerPhaseTotal', 'maxAttemptsPerPhaseTotal'],
+    ['ignoreMemory', 'ignoreMemory'],
+    ['order', 'order'],
+    ['stallSeconds', 'stallSeconds'],
+    ['maxPhaseTimeoutSeconds', 'maxPhaseTimeoutSeconds'],
   ];
   for (const [field, flag] of map) {
     if (o[flag] !== undefined) (input as Record<string, unknown>)[field] = o[flag];

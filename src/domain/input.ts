@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { redactSecrets } from './redact.js';
-import { DRAIN_MODES, type DrainConfig } from './types.js';
+import { DRAIN_MODES, DRAIN_ORDERS, type DrainConfig } from './types.js';
 
 /** Invalid workflow input: `field` names the offending field (dotted path). */
 export class InputError extends Error {
@@ -37,6 +37,11 @@ export const DEFAULTS: DrainConfig = {
   onKill: 'leave',
   apiProcessPattern: 'uvicorn',
   databaseId: null,
+  maxAttemptsPerPhaseTotal: null,
+  ignoreMemory: false,
+  order: 'priority',
+  stallSeconds: null,
+  maxPhaseTimeoutSeconds: null,
 };
 
 const posInt = (max: number) => z.number().int().min(1).max(max);
@@ -90,6 +95,21 @@ const schema = z
     onKill: z.enum(['leave', 'fail']),
     apiProcessPattern: z.string().trim().min(1).max(200),
     databaseId: nullable(z.string().uuid()),
+    maxAttemptsPerPhaseTotal: nullable(posInt(1_000_000)),
+    ignoreMemory: z.boolean(),
+    order: z.enum(DRAIN_ORDERS),
+    stallSeconds: nullable(
+      z
+        .number()
+        .min(1)
+        .max(7 * 24 * 3600),
+    ),
+    maxPhaseTimeoutSeconds: nullable(
+      z
+        .number()
+        .positive()
+        .max(7 * 24 * 3600),
+    ),
   })
   .partial()
   .strict();
@@ -125,6 +145,12 @@ export function parseDrainInput(raw: unknown): DrainConfig {
   const out: DrainConfig = defaultsCopy();
   for (const [k, v] of Object.entries(res.data)) {
     if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v;
+  }
+  if (out.maxPhaseTimeoutSeconds != null && out.maxPhaseTimeoutSeconds < out.phaseTimeoutSeconds) {
+    throw new InputError(
+      'maxPhaseTimeoutSeconds',
+      `invalid input field "maxPhaseTimeoutSeconds": ${out.maxPhaseTimeoutSeconds} is below phaseTimeoutSeconds (${out.phaseTimeoutSeconds}); it is how far a phase that keeps producing output may run past its timeout`,
+    );
   }
   return out;
 }

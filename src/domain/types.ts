@@ -18,6 +18,10 @@ export const TERMINAL_STATES: readonly string[] = ['COMPLETE', 'FAILED', 'SKIPPE
 export const DRAIN_MODES = ['failed', 'queued', 'queued-then-failed'] as const;
 export type DrainMode = (typeof DRAIN_MODES)[number];
 
+/** Order within a priority group: the original's (default), or runs with more telemetry per minute first. */
+export const DRAIN_ORDERS = ['priority', 'yield'] as const;
+export type DrainOrder = (typeof DRAIN_ORDERS)[number];
+
 /** Failure categories, in selection priority order (first is drained first). */
 export const FAILURE_CATEGORIES = [
   'unknown',
@@ -32,6 +36,7 @@ export type FailureCategory = (typeof FAILURE_CATEGORIES)[number];
 export const ZERO_YIELD_REASONS = [
   'success_no_llm_calls',
   'timeout',
+  'stalled',
   'llm_boundary_hit',
   'failed_before_llm',
   'execution_error',
@@ -74,6 +79,16 @@ export interface DrainInput {
   apiProcessPattern?: string;
   /** The database the session must drain (its drain_database_identity id; `drain start` sets it). */
   databaseId?: string | null;
+  /** Attempts of one phase across all sessions (failure memory; default unlimited). */
+  maxAttemptsPerPhaseTotal?: number | null;
+  /** Do not pass over what earlier sessions stopped (failure memory) for this session. */
+  ignoreMemory?: boolean;
+  /** 'priority' (default, the original's order) or 'yield' (runs with more telemetry per minute first). */
+  order?: DrainOrder;
+  /** Stop an executor that wrote nothing and changed nothing in the database for this long (default off). */
+  stallSeconds?: number | null;
+  /** A phase that keeps producing output may run past phaseTimeoutSeconds, up to this (default off). */
+  maxPhaseTimeoutSeconds?: number | null;
 }
 
 /** Input after validation, every field resolved to its default. */
@@ -101,6 +116,11 @@ export interface DrainConfig {
   onKill: 'leave' | 'fail';
   apiProcessPattern: string;
   databaseId: string | null;
+  maxAttemptsPerPhaseTotal: number | null;
+  ignoreMemory: boolean;
+  order: DrainOrder;
+  stallSeconds: number | null;
+  maxPhaseTimeoutSeconds: number | null;
 }
 
 /** A phase as selection returns it. The key is always `run_id:phase_id`. */
