@@ -106,6 +106,11 @@ export function addDrainFlags(cmd: Command): Command {
       '--max-phase-timeout-seconds <s>',
       'let a phase that keeps writing output run past --phase-timeout-seconds, up to this, within the session budget (default off)',
       num('--max-phase-timeout-seconds'),
+    )
+    .option(
+      '--concurrency <n>',
+      'phases of this session drained at once, never two of one run (default 1)',
+      int('--concurrency'),
     );
 }
 
@@ -148,6 +153,7 @@ export function drainInputFromFlags(o: Record<string, unknown>): DrainInput {
     ['order', 'order'],
     ['stallSeconds', 'stallSeconds'],
     ['maxPhaseTimeoutSeconds', 'maxPhaseTimeoutSeconds'],
+    ['concurrency', 'concurrency'],
   ];
   for (const [field, flag] of map) {
     if (o[flag] !== undefined) (input as Record<string, unknown>)[field] = o[flag];

@@ -42,7 +42,11 @@ export const DEFAULTS: DrainConfig = {
   order: 'priority',
   stallSeconds: null,
   maxPhaseTimeoutSeconds: null,
+  concurrency: 1,
 };
+
+/** Most slots one session may run (each holds a worker's activity slot and an executor). */
+export const MAX_CONCURRENCY = 64;
 
 const posInt = (max: number) => z.number().int().min(1).max(max);
 const nonEmpty = z.string().trim().min(1).max(4096);
@@ -110,6 +114,7 @@ const schema = z
         .positive()
         .max(7 * 24 * 3600),
     ),
+    concurrency: posInt(MAX_CONCURRENCY),
   })
   .partial()
   .strict();

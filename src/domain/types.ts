@@ -89,6 +89,8 @@ export interface DrainInput {
   stallSeconds?: number | null;
   /** A phase that keeps producing output may run past phaseTimeoutSeconds, up to this (default off). */
   maxPhaseTimeoutSeconds?: number | null;
+  /** Phases of one session drained at once, never two of one run (default 1). */
+  concurrency?: number;
 }
 
 /** Input after validation, every field resolved to its default. */
@@ -121,6 +123,7 @@ export interface DrainConfig {
   order: DrainOrder;
   stallSeconds: number | null;
   maxPhaseTimeoutSeconds: number | null;
+  concurrency: number;
 }
 
 /** A phase as selection returns it. The key is always `run_id:phase_id`. */
