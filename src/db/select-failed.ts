@@ -53,8 +53,11 @@ import {
  */
 const NOT_DONE = `(p.run_id, p.phase_id) NOT IN (SELECT d.r, d.ph FROM unnest($10::text[], $11::text[]) AS d(r, ph))`;
 
+/** Not a run another slot of this session is draining (those are no candidates at all). */
+const NOT_BUSY = `NOT (p.run_id = ANY($18::text[]))`;
+
 /** FAILED, in the run filter, not done, never attempted, run neither sampled nor deprioritized. */
-const FRONT = `p.state = 'FAILED' AND ($2::text IS NULL OR p.run_id = $2)
+const FRONT = `p.state = 'FAILED' AND ($2::text IS NULL OR p.run_id = $2) AND ${NOT_BUSY}
     AND NOT (p.run_id = ANY($14::text[])) AND NOT (p.run_id = ANY($16::text[]))
     AND (p.run_id, p.phase_id) NOT IN (SELECT a.r, a.ph FROM unnest($7::text[], $8::text[], $9::int[]) AS a(r, ph, n) WHERE a.n > 0)
     AND ${NOT_DONE}`;
@@ -79,12 +82,13 @@ const COLS = `p.id, p.run_id, p.phase_id, p.phase_index, p.state, p.last_failure
 const REST = `
     SELECT ${COLS} FROM phases p
      WHERE p.state = 'FAILED' AND p.run_id = ANY($14::text[] || $16::text[])
-       AND ($2::text IS NULL OR p.run_id = $2) AND ${NOT_DONE}
+       AND ($2::text IS NULL OR p.run_id = $2) AND ${NOT_BUSY} AND ${NOT_DONE}
     UNION
     SELECT ${COLS}
       FROM unnest($7::text[], $8::text[], $9::int[]) AS a(r, ph, n)
       JOIN phases p ON p.run_id = a.r AND p.phase_id = a.ph
-     WHERE a.n > 0 AND p.state = 'FAILED' AND ($2::text IS NULL OR p.run_id = $2) AND ${NOT_DONE}`;
+     WHERE a.n > 0 AND p.state = 'FAILED' AND ($2::text IS NULL OR p.run_id = $2) AND ${NOT_BUSY}
+       AND ${NOT_DONE}`;
 
 /**
  * Per-candidate inputs of SKIP_REASON. The queued-phase count is a per-run probe

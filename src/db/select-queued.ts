@@ -29,6 +29,7 @@ function queuedSql(): string {
     SELECT DISTINCT ON (p.run_id) p.id, p.run_id, p.phase_id, p.phase_index, p.state, p.last_failure_reason
     FROM phases p
     WHERE p.state = 'QUEUED' AND ($2::text IS NULL OR p.run_id = $2) AND ${NOT_DONE}
+      AND NOT (p.run_id = ANY($18::text[])) -- runs this session's other slots are draining
     ORDER BY p.run_id, p.phase_index, p.id
   ),
   scored AS (

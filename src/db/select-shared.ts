@@ -56,7 +56,7 @@ export const PICK_AND_SKIPS = `
   ORDER BY o.pos`;
 
 /**
- * $1…$17 of both statements. The parallel arrays have equal lengths and no NULL elements
+ * $1…$18 of both statements. The parallel arrays have equal lengths and no NULL elements
  * (selectionParams builds them from the session state).
  */
 export function baseParams(p: SelectParams, third: string | null, fourth: boolean): unknown[] {
@@ -78,6 +78,7 @@ export function baseParams(p: SelectParams, third: string | null, fourth: boolea
     p.promisingRuns, // $15
     p.deprioritizedRuns, // $16
     p.maxSkipsReported, // $17
+    p.busyRuns ?? [], // $18
   ];
 }
 

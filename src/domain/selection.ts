@@ -27,6 +27,11 @@ export interface SelectParams {
   deprioritizedRuns: string[];
   /** queued mode: keep draining this run while it has queued phases. */
   currentRun: string | null;
+  /**
+   * Runs this session's other slots are draining right now: not candidates at all (the run's
+   * lease is the session's, so it does not keep them out). Absent or empty with one slot.
+   */
+  busyRuns?: string[];
   /** at most this many passed-over phases are reported per pick. */
   maxSkipsReported: number;
   /**
@@ -39,7 +44,11 @@ export interface SelectParams {
   database?: { id: string; name: string } | null;
 }
 
-export function selectionParams(state: SessionState, config: DrainConfig): SelectParams {
+export function selectionParams(
+  state: SessionState,
+  config: DrainConfig,
+  busyRuns: string[] = [],
+): SelectParams {
   const attempted = Object.entries(state.attempts).map(([k, n]) => [...parsePairKey(k), n] as const);
   const done = state.done.map(parsePairKey);
   const last = state.recent.length ? state.recent[state.recent.length - 1].runId : null;
@@ -62,6 +71,7 @@ export function selectionParams(state: SessionState, config: DrainConfig): Selec
     promisingRuns: state.promisingRuns,
     deprioritizedRuns: state.deprioritizedRuns,
     currentRun: config.dryRun ? lastPlanned : last,
+    busyRuns,
     maxSkipsReported: 50,
   };
 }
