@@ -7,19 +7,15 @@ import {
   continueAsNew,
   isCancellation,
   patched,
-  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import { sessionIdProblem } from '../src/domain/files.js';
 import { InputError, parseDrainInput } from '../src/domain/input.js';
 import type { SessionResult } from '../src/domain/messages.js';
-import { appendEvents, skipEvents } from '../src/domain/progress-log.js';
-import { selectionParams } from '../src/domain/selection.js';
-import { newSessionState, noteSkips, recordPlanned } from '../src/domain/session-state.js';
-import { sessionStopReason } from '../src/domain/stop-conditions.js';
+import { newSessionState } from '../src/domain/session-state.js';
 import type { DrainConfig } from '../src/domain/types.js';
 import { registerHandlers } from './drain/handlers.js';
-import { drainOne } from './drain/phase.js';
+import { drainLoop } from './drain/slots.js';
 import { quick } from './drain/proxies.js';
 import { DrainSession, type Carried } from './drain/session.js';
 
@@ -55,7 +51,8 @@ function unwrapRefusal(err: unknown): never {
 }
 
 /**
- * One drain session: select → lease → baseline → drain → record, until a stop condition.
+ * One drain session: select → lease → baseline → drain → record, until a stop condition, in
+ * up to `concurrency` slots at once (workflows/drain/slots.ts).
  * Input is one JSON object, every field optional (see DrainInput). The second parameter is
  * only used by continue-as-new.
  */
@@ -100,80 +97,13 @@ export async function batchDrain(input?: unknown, carried?: Carried): Promise<Se
   return sessionResult(session, sessionJson, stillFailed);
 }
 
-/** Picks and drains until a stop condition; returns why it ended. */
-async function drainLoop(session: DrainSession): Promise<'stopped' | 'continue-as-new'> {
-  const { config } = session;
-  let leaseMisses = 0;
-  for (;;) {
-    await condition(() => !session.paused || session.stopRequested);
-    const stop = sessionStopReason(session.state, config, Date.now(), session.stopRequested);
-    if (stop) {
-      const note = session.stopRequested && session.stopNote ? `${stop}: ${session.stopNote}` : stop;
-      session.state = { ...session.state, stopReason: note };
-      return 'stopped';
-    }
-    const wi = workflowInfo();
-    if (wi.continueAsNewSuggested || wi.historyLength >= config.continueAsNewAfterEvents)
-      return 'continue-as-new';
-    const s = session.state;
-    session.state = {
-      ...s,
-      log: appendEvents(s.log, [{ kind: 'select', index: s.processed + 1, total: config.batchSize }]),
-    };
-    const sel = await quick.selectNextPhase({
-      ...selectionParams(session.state, config),
-      fromRecords: !config.dryRun,
-      database: session.database,
-    });
-    session.state = noteSkips(session.state, sel.passedOver);
-    session.state = { ...session.state, log: appendEvents(session.state.log, skipEvents(sel.passedOver)) };
-    if (!sel.pick && sel.waitingForLease && !config.dryRun) {
-      // What is left belongs to runs another session is draining right now: wait for their
-      // leases to be released (or to expire, if that session died).
-      await sleep('5s');
-      continue;
-    }
-    if (!sel.pick) {
-      const why = sel.waitingForLease ? ' (the rest belongs to runs other sessions are draining)' : '';
-      session.state = { ...session.state, stopReason: `no eligible phases left${why}` };
-      return 'stopped';
-    }
-    if (config.dryRun) {
-      session.state = recordPlanned(session.state, sel.pick);
-      continue;
-    }
-    if (!(await leaseRun(session, sel.pick.runId, sel.pick.phaseId))) {
-      if (++leaseMisses >= 3) await sleep('5s');
-      continue;
-    }
-    leaseMisses = 0;
-    session.leasedRun = sel.pick.runId;
-    await drainOne(session, sel.pick);
-    session.leasedRun = null; // finishPhase released it
-    session.publish();
-  }
-}
-
-/** Takes the run's lease; when another session took it between pick and lease, passes it over. */
-async function leaseRun(session: DrainSession, runId: string, phaseId: string): Promise<boolean> {
-  const sessionId = session.state.sessionId;
-  const lease = await quick.acquireRunLease({ runId, sessionId, database: session.database });
-  if (lease.acquired) return true;
-  const skip = { runId, phaseId, reason: `run ${runId} is being drained by session ${lease.sessionId}` };
-  session.state = noteSkips(session.state, [skip]);
-  session.state = { ...session.state, log: appendEvents(session.state.log, skipEvents([skip])) };
-  return false;
-}
-
+/** Cancelled: every slot's phase counts as cancelled and every run this session holds is released. */
 async function endCancelled(session: DrainSession): Promise<void> {
   const s = session.state;
-  session.state = { ...s, stopReason: 'cancelled', cancelled: s.cancelled + (session.current ? 1 : 0) };
-  if (session.leasedRun) {
-    await quick.releaseRunLease({
-      runId: session.leasedRun,
-      sessionId: s.sessionId,
-      database: session.database,
-    });
+  const draining = session.slots.filter((slot) => slot.current).length;
+  session.state = { ...s, stopReason: 'cancelled', cancelled: s.cancelled + draining };
+  for (const runId of session.busyRuns()) {
+    await quick.releaseRunLease({ runId, sessionId: s.sessionId, database: session.database });
   }
   session.publish('cancelled');
   if (!session.config.dryRun) await quick.writeSessionReport(session.report('cancelled', true));

@@ -26,7 +26,13 @@ export interface Progress {
   failed: number;
   timeouts: number;
   telemetryEvents: number;
+  /** The first busy slot's phase (the only slot's, with one): kept for older consumers. */
   current: (CurrentPhase & { runningSeconds: number }) | null;
+  /**
+   * What every slot drains now, one entry per slot (null: selecting, waiting or idle). Absent in
+   * the answers of sessions started before slots existed.
+   */
+  slots?: Array<(CurrentPhase & { runningSeconds: number }) | null>;
   stoppedRuns: Record<string, string>;
   stoppedFingerprints: string[];
   startedAt: string;

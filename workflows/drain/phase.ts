@@ -24,8 +24,12 @@ async function abandonOnExhaustedTries(
   return quick.abandonAttempt({ req, triesUsed, reason, database: req.database });
 }
 
-/** One phase: baseline → drain → judge → record (verdict, session JSON, lease released). */
-export async function drainOne(session: DrainSession, pick: PhaseRef): Promise<void> {
+/**
+ * One phase in slot `slot`: baseline → drain → judge → record (verdict, session JSON, lease
+ * released). The result is folded into the session state as soon as it arrives (other slots
+ * may have folded theirs meanwhile, so the state is read after the await, never before).
+ */
+export async function drainOne(session: DrainSession, pick: PhaseRef, slot = 0): Promise<void> {
   const { config } = session;
   const p = session.p;
   const database = session.database;
@@ -40,7 +44,7 @@ export async function drainOne(session: DrainSession, pick: PhaseRef): Promise<v
   });
   const attempt =
     (pick.attemptsSoFar ?? own(session.state.attempts, pairKey(pick.runId, pick.phaseId)) ?? 0) + 1;
-  session.current = {
+  session.slots[slot].current = {
     runId: pick.runId,
     phaseId: pick.phaseId,
     attempt,
@@ -73,15 +77,17 @@ export async function drainOne(session: DrainSession, pick: PhaseRef): Promise<v
     .catch((err: unknown) => abandonOnExhaustedTries(err, req, config.maxDrainTries));
   const verdict = judgeAttempt(outcome);
   const next = recordAttempt(session.state, outcome, verdict, config);
+  const report = session.report('running', false, next);
+  session.state = withoutRecorded(next);
+  // Concurrent writes of slots are safe: the writer refuses a report older than the file's.
   await quick.finishPhase({
     sessionId: next.sessionId,
     runId: pick.runId,
     phaseId: pick.phaseId,
     attempt,
     verdict,
-    report: session.report('running', false, next),
+    report,
     database,
   });
-  session.state = withoutRecorded(next);
-  session.current = null;
+  session.slots[slot].current = null;
 }

@@ -3,7 +3,7 @@
  * control flags, what is being drained now. One object, passed to the handlers, the loop and
  * the phase function. Also what operators see (progress query, memo, search attributes).
  */
-import { upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import { condition, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import type { PreparedSession, SessionReport } from '../../activities/session.js';
 import type { CurrentPhase, Progress, SessionStatus } from '../../src/domain/messages.js';
 import { snapshotOf } from '../../src/domain/report.js';
@@ -28,11 +28,25 @@ export interface Carried {
   reportSeq?: number;
 }
 
+/** One slot: the run whose lease it holds (released by finishPhase) and the phase it drains. */
+export interface SlotState {
+  run: string | null;
+  current: CurrentPhase | null;
+}
+
+/** Why the slots end: a stop condition, continue-as-new, or one slot failed. */
+export type Ending = 'stopped' | 'continue-as-new' | 'failed';
+
 export class DrainSession {
   status: SessionStatus = 'starting';
-  current: CurrentPhase | null = null;
-  /** The run whose lease this session holds right now (released by finishPhase). */
-  leasedRun: string | null = null;
+  /** What every slot holds and drains now (one slot unless `concurrency` > 1; dry runs: one). */
+  readonly slots: SlotState[];
+  /** Set once, by the first slot that ends the session: the others end after their phase. */
+  ending: Ending | null = null;
+  /** Phases finished so far by any slot: a waiting slot looks again when it grows. */
+  finishedCount = 0;
+  /** A slot is picking (select + lease): picks take turns, so two never take one run. */
+  private picking = false;
   paused: boolean;
   stopRequested: boolean;
   stopNote: string | null;
@@ -49,6 +63,40 @@ export class DrainSession {
     this.stopRequested = carried?.stopRequested ?? false;
     this.stopNote = carried?.stopNote ?? null;
     this.reportSeq = carried?.reportSeq ?? 0;
+    const n = config.dryRun ? 1 : config.concurrency;
+    this.slots = Array.from({ length: n }, () => ({ run: null, current: null }));
+  }
+
+  /** The first slot's phase (the only one with one slot): what older progress consumers show. */
+  get current(): CurrentPhase | null {
+    return this.slots.find((s) => s.current)?.current ?? null;
+  }
+
+  /** Runs this session's slots hold right now. */
+  busyRuns(): string[] {
+    return this.slots.flatMap((s) => (s.run === null ? [] : [s.run]));
+  }
+
+  /** Ends the slots (the first reason wins); `stopReason` goes into the state. */
+  end(why: Ending, stopReason?: string): void {
+    if (this.ending) return;
+    this.ending = why;
+    if (stopReason !== undefined) this.state = { ...this.state, stopReason };
+  }
+
+  /**
+   * Runs `fn` while no other slot picks. With one slot it just runs it (no wait, nothing in
+   * history). Several waiters may wake together, so each looks again before it takes the turn.
+   */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.slots.length === 1) return fn();
+    while (this.picking) await condition(() => !this.picking);
+    this.picking = true;
+    try {
+      return await fn();
+    } finally {
+      this.picking = false;
+    }
   }
 
   get p(): PreparedSession {
@@ -82,7 +130,8 @@ export class DrainSession {
   progress(): Progress {
     const now = Date.now();
     const s = this.state;
-    const c = this.current;
+    const running = (c: CurrentPhase | null) =>
+      c && { ...c, runningSeconds: Math.max(0, (now - Date.parse(c.startedAt)) / 1000) };
     return {
       sessionId: s.sessionId,
       status: this.shownStatus(),
@@ -95,7 +144,8 @@ export class DrainSession {
       failed: s.failed,
       timeouts: s.timeouts,
       telemetryEvents: s.telemetryEvents,
-      current: c && { ...c, runningSeconds: Math.max(0, (now - Date.parse(c.startedAt)) / 1000) },
+      current: running(this.current),
+      slots: this.slots.map((slot) => running(slot.current)),
       stoppedRuns: s.stoppedRuns,
       stoppedFingerprints: s.stoppedFingerprints,
       startedAt: s.startedAt,
