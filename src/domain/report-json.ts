@@ -8,6 +8,7 @@ import type { AttemptRow } from '../db/attempts.js';
 import type { CaptureRow } from '../db/baselines.js';
 import type { SessionState } from './session-state.js';
 import type { DrainConfig } from './types.js';
+import { peakParallel, spansOf } from './overlap.js';
 
 /** The session state without the bulky bookkeeping the report does not need. */
 export type SessionSnapshot = Omit<SessionState, 'attempts' | 'done' | 'recent' | 'log'>;
@@ -126,6 +127,10 @@ export interface SessionJson {
   /** Processes that escaped an executor's group (setsid, double forks) and were reaped: leaks stopped. */
   total_processes_reaped?: number;
   stop_reason: string | null;
+  /** Slots of the session (phases drained at once, never two of one run); absent in older files. */
+  concurrency?: number;
+  /** The most of its attempts that ran at the same moment (from the rows' start and end times). */
+  peak_parallel_attempts?: number;
   skipped: SkippedJson[];
   /** Present only when the snapshot has planned phases (dry run). */
   planned?: PlannedJson[];
@@ -309,6 +314,7 @@ export function buildSessionJson(o: {
     else results.push(r);
   }
 
+  const settled = rows.filter((r) => r.status !== 'interrupted' && r.status !== 'running');
   const planned = toArray(s.planned) as SessionSnapshot['planned'];
   const json: SessionJson = {
     session_id: String(s.sessionId),
@@ -341,6 +347,15 @@ export function buildSessionJson(o: {
     total_abandoned: n(s.abandoned),
     total_processes_reaped: rows.reduce((sum, row) => sum + n(row.processes_reaped), 0),
     stop_reason: toStr(s.stopReason),
+    concurrency: n(o.config.concurrency ?? 1) || 1,
+    peak_parallel_attempts: peakParallel(
+      spansOf(settled, (r) => ({
+        runId: String(r.run_id),
+        from: r.started_at,
+        to: r.finished_at,
+        label: '',
+      })),
+    ),
     skipped: toArray(s.skipped).map((k) => {
       const x = k as SessionSnapshot['skipped'][number];
       return { run_id: String(x.runId), phase_id: String(x.phaseId), reason: String(x.reason) };

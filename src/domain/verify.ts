@@ -10,6 +10,7 @@
  * problems once the session has ended.
  */
 import { TOKEN_ESCALATION_MARKER } from './error-message.js';
+import { peakParallel, runOverlaps, spansOf } from './overlap.js';
 import { redactSecrets, redactUrl } from './redact.js';
 
 /** A successful attempt shorter than this is an "instant completion" (criterion 5). */
@@ -374,10 +375,26 @@ export function judgeUnknownErrors(facts: VerifyFacts, set: AttemptSet): Criteri
 // ---------------------------------------------------------------------------------------
 // 3. Correct Phase Selection Safety.
 
+/**
+ * Run exclusivity of a session with slots: the final tries of its attempts (one per attempt),
+ * how many ran at once at most, and pairs of one run that overlapped in time (problems).
+ */
+export function runExclusivity(set: AttemptSet) {
+  const spans = spansOf([...set.finals, ...set.unjudged], (a) => ({
+    runId: a.runId,
+    from: a.startedAt,
+    to: a.finishedAt,
+    label: attemptLabel(a),
+  }));
+  return { peak: peakParallel(spans), overlaps: runOverlaps(spans) };
+}
+
 export function judgeSelectionSafety(facts: VerifyFacts, set: AttemptSet): CriterionResult {
   const retried = set.finals.filter((a) => a.initialState === 'FAILED');
   const overridden = facts.session?.config?.skipRunsWithQueued === false;
-  const problems: string[] = [];
+  const concurrency = Number(facts.session?.config?.concurrency ?? 1) || 1;
+  const exclusive = runExclusivity(set);
+  const problems: string[] = exclusive.overlaps.map((o) => `two attempts of one run at once: ${o}`);
   const rows = retried.map((a) => {
     const before = qfc(a.runCountsBefore);
     const after = qfc(a.runCountsAfter);
@@ -399,11 +416,18 @@ export function judgeSelectionSafety(facts: VerifyFacts, set: AttemptSet): Crite
     in_runs_with_queued: inQueued,
     skip_runs_with_queued_overridden: overridden,
     retried: rows,
+    concurrency,
+    peak_parallel_attempts: exclusive.peak,
+    run_overlaps: exclusive.overlaps,
   };
+  const parallel =
+    concurrency > 1 || exclusive.peak > 1
+      ? `; up to ${exclusive.peak} attempts at once (${concurrency} slots), ${plural(exclusive.overlaps.length, 'overlap')} within a run`
+      : '';
   const summary = `${plural(retried.length, 'FAILED phase')} retried, ${inQueued} in runs with QUEUED > 0${
     overridden ? ' (skipRunsWithQueued overridden by the session)' : ''
-  }`;
-  return criterion(3, retried.length > 0, summary, ev, problems);
+  }${parallel}`;
+  return criterion(3, retried.length > 0 || exclusive.peak > 1, summary, ev, problems);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -137,6 +137,7 @@ test('parseDrainInput accepts every field at once', () => {
     onKill: 'fail',
     apiProcessPattern: 'gunicorn',
     databaseId: '8d7f3c52-5b1e-4d0e-9a57-0c3a1b2c4d5e',
+    concurrency: 4,
   };
   // Fields added later are caught here: each must appear above with a non-default value.
   assert.deepEqual(Object.keys(raw).sort(), Object.keys(DEFAULTS).sort(), 'covers every field');
@@ -191,6 +192,10 @@ const bad: Array<[name: string, raw: Record<string, unknown>, field: string]> = 
   ['executor as an array', { executor: ['python', 'x.py'] }, 'executor'],
   ['killGraceSeconds as a string', { killGraceSeconds: '10' }, 'killGraceSeconds'],
   ['continueAsNewAfterEvents as a string', { continueAsNewAfterEvents: '3000' }, 'continueAsNewAfterEvents'],
+  ['concurrency as a string "4"', { concurrency: '4' }, 'concurrency'],
+  ['concurrency 0', { concurrency: 0 }, 'concurrency'],
+  ['concurrency 2.5', { concurrency: 2.5 }, 'concurrency'],
+  ['concurrency 65 (above 64)', { concurrency: 65 }, 'concurrency'],
   // zero / negative
   ['batchSize 0', { batchSize: 0 }, 'batchSize'],
   ['batchSize -1', { batchSize: -1 }, 'batchSize'],

@@ -27,8 +27,13 @@ const HEADER = [
   `# autopack-drain session=${S}`,
 ];
 
+/** Each attempt id its own 20 s slot of time: attempts of one run never overlap unless a test says so. */
+const slotOf = (id: string) => [...id].reduce((n, c) => (n * 31 + c.charCodeAt(0)) % 100_000, 0);
+const at = (ms: number) => new Date(ms).toISOString();
+
 function attempt(id: string, over: Partial<AttemptFacts> = {}): AttemptFacts {
   const base = `${LOGS}/${id}`;
+  const start = Date.parse('2025-12-28T06:00:07.000Z') + slotOf(id) * 20_000;
   return {
     id,
     execRunId: 'run-1',
@@ -58,8 +63,8 @@ function attempt(id: string, over: Partial<AttemptFacts> = {}): AttemptFacts {
     runCountsAfter: { FAILED: 2, COMPLETE: 2 },
     telemetryByTable: { token_estimation_v2_events: 3, token_budget_escalation_events: 0 },
     phaseChanged: true,
-    startedAt: '2025-12-28T06:00:07.000Z',
-    finishedAt: '2025-12-28T06:00:19.500Z',
+    startedAt: at(start),
+    finishedAt: at(start + 12_500),
     ...over,
   };
 }
@@ -485,6 +490,48 @@ describe('a change that breaks one criterion fails only that one', () => {
       );
     });
   }
+});
+
+describe('parallel sessions (slots)', () => {
+  /** The final tries of `healthy()` moved onto one clock: the try `id` runs from `from` s for `secs` s. */
+  const timed = (f: VerifyFacts, id: string, from: number, secs: number) =>
+    withTry(id, {
+      startedAt: at(Date.parse('2025-12-28T07:00:00.000Z') + from * 1000),
+      finishedAt: at(Date.parse('2025-12-28T07:00:00.000Z') + (from + secs) * 1000),
+    })(f);
+
+  test('attempts of different runs at once pass, with the peak and the slots as evidence', () => {
+    const f = healthy();
+    f.session!.config = { ...f.session!.config, concurrency: 3 };
+    timed(f, '1', 0, 10); // run-a
+    timed(f, '4', 2, 10); // run-b
+    const c3 = judgeCriteria(f).criteria[2];
+    assert.equal(c3.status, 'PASS', c3.problems.join('\n'));
+    assert.equal(c3.evidence.concurrency, 3);
+    assert.equal(c3.evidence.peak_parallel_attempts, 2);
+    assert.deepEqual(c3.evidence.run_overlaps, []);
+    assert.match(c3.summary, /up to 2 attempts at once \(3 slots\), 0 overlaps within a run/);
+  });
+
+  test('two attempts of one run at once fail criterion 3 only, naming both', () => {
+    const f = healthy();
+    f.session!.config = { ...f.session!.config, concurrency: 2 };
+    timed(f, '4', 0, 10);
+    timed(f, '6', 9, 10); // both run-b
+    const r = judgeCriteria(f);
+    assert.deepEqual(failedIds(f), [3]);
+    assert.deepEqual(r.criteria[2].problems, [
+      'two attempts of one run at once: run-b/p4 attempt 1 overlaps run-b/p6 attempt 1',
+    ]);
+  });
+
+  test('one attempt starting as the previous one of its run ends is no overlap', () => {
+    const f = healthy();
+    timed(f, '4', 0, 10);
+    timed(f, '6', 10, 10);
+    assert.deepEqual(failedIds(f), []);
+    assert.equal(judgeCriteria(f).criteria[2].evidence.peak_parallel_attempts, 1);
+  });
 });
 
 describe('N/A and overrides', () => {
