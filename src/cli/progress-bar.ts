@@ -58,22 +58,30 @@ function stateLine(p: Progress): string {
   return `${head}  ${p.status}${p.dryRun ? ' (dry run)' : ''}`;
 }
 
-function phaseLine(p: Progress): string {
-  const c = p.current;
+function phaseText(c: Progress['current'], p: Progress): string {
   if (!c) return ENDED.has(p.status) ? 'no phase running' : 'no phase running (selecting or waiting)';
   return `phase ${c.runId} / ${c.phaseId} (attempt ${c.attempt}) running ${formatDuration(c.runningSeconds)} of ${formatDuration(c.timeoutSeconds)}`;
 }
 
+/** One line for the only slot; one per slot (`slot 2: phase …`) when the session has several. */
+function phaseLines(p: Progress): string[] {
+  const slots = p.slots ?? [];
+  if (slots.length <= 1) return [phaseText(p.current, p)];
+  return slots.map((c, i) => `slot ${i + 1}: ${phaseText(c, p)}`);
+}
+
 /**
- * Three lines, each at most `width` characters:
+ * Three lines (one more per slot beyond the first), each at most `width` characters:
  *   [#####-----] 4/10  ok 3  fail 1  timeouts 0  events 12  ETA 2m10s
- *   phase <run> / <phase> (attempt 1) running 12s of 15m00s
+ *   phase <run> / <phase> (attempt 1) running 12s of 15m00s     (or: slot 1: phase …, slot 2: …)
  *   <session>  elapsed 3m02s  budget left 12m00s  running|PAUSED|STOPPING|COMPLETED: reason
  */
 export function renderProgress(p: Progress, width: number): string[] {
   const cells = width >= 80 ? 20 : 10;
   const counts = `${p.processed}/${p.batchSize}  ok ${p.succeeded}  fail ${p.failed}  timeouts ${p.timeouts}  events ${p.telemetryEvents}`;
-  return [`${bar(p.processed, p.batchSize, cells)} ${counts}  ${etaText(p)}`, phaseLine(p), stateLine(p)].map(
-    (l) => fit(l, width),
-  );
+  return [
+    `${bar(p.processed, p.batchSize, cells)} ${counts}  ${etaText(p)}`,
+    ...phaseLines(p),
+    stateLine(p),
+  ].map((l) => fit(l, width));
 }

@@ -180,3 +180,22 @@ const fits: Array<[string, number, string]> = [
 ];
 for (const [s, w, want] of fits)
   test(`fit(${JSON.stringify(s)}, ${w}) = ${want}`, () => assert.equal(fit(s, w), want));
+
+test('renderProgress: one line per slot when the session has several', () => {
+  const lines = renderProgress(
+    p({ current: phase, slots: [phase, null, { ...phase, runId: 'run-b' }] }),
+    200,
+  );
+  assert.equal(lines.length, 5);
+  assert.equal(lines[1], 'slot 1: phase run-a / p-7 (attempt 2) running 1m05s of 15m00s');
+  assert.equal(lines[2], 'slot 2: no phase running (selecting or waiting)');
+  assert.equal(lines[3], 'slot 3: phase run-b / p-7 (attempt 2) running 1m05s of 15m00s');
+});
+
+test('renderProgress: one slot (or a session from before slots) shows one phase line', () => {
+  for (const slots of [undefined, [phase]]) {
+    const lines = renderProgress(p({ current: phase, slots }), 200);
+    assert.equal(lines.length, 3);
+    assert.equal(lines[1], 'phase run-a / p-7 (attempt 2) running 1m05s of 15m00s');
+  }
+});

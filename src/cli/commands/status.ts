@@ -14,10 +14,16 @@ export function formatProgress(p: Progress): string {
     `  processed ${p.processed}/${p.batchSize}: ${p.succeeded} ok, ${p.failed} failed, ${p.timeouts} timeouts, ${p.telemetryEvents} telemetry events`,
     `  elapsed ${Math.round(p.elapsedSeconds)}s${p.remainingSeconds == null ? '' : `, ${Math.round(p.remainingSeconds)}s of time budget left`}`,
   ];
-  if (p.current) {
-    lines.push(
-      `  draining ${p.current.runId} / ${p.current.phaseId} (attempt ${p.current.attempt}) for ${Math.round(p.current.runningSeconds)}s (timeout ${p.current.timeoutSeconds}s)`,
+  const draining = (c: NonNullable<Progress['current']>) =>
+    `draining ${c.runId} / ${c.phaseId} (attempt ${c.attempt}) for ${Math.round(c.runningSeconds)}s (timeout ${c.timeoutSeconds}s)`;
+  const slots = p.slots ?? [];
+  if (slots.length > 1) {
+    lines.push(`  ${slots.length} slots, ${slots.filter(Boolean).length} draining:`);
+    slots.forEach((c, i) =>
+      lines.push(`    slot ${i + 1}: ${c ? draining(c) : 'idle (selecting or waiting)'}`),
     );
+  } else if (p.current) {
+    lines.push(`  ${draining(p.current)}`);
   }
   const stopped = Object.entries(p.stoppedRuns);
   if (stopped.length) lines.push(`  stopped runs: ${stopped.map(([r, why]) => `${r} (${why})`).join('; ')}`);

@@ -56,6 +56,7 @@ const changeKey = (p: Progress, note: string) =>
     p.timeouts,
     p.telemetryEvents,
     p.current && [p.current.runId, p.current.phaseId, p.current.attempt],
+    (p.slots ?? []).map((c) => c && [c.runId, c.phaseId, c.attempt]),
     note,
   ]);
 
