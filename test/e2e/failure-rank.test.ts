@@ -162,6 +162,7 @@ function referenceSql(nPatterns: number): string {
     (_, i) => `WHEN p.last_failure_reason ~* $${18 + 2 * i} THEN $${19 + 2 * i}::int`,
   );
   const rank = `CASE WHEN p.last_failure_reason IS NULL OR btrim(p.last_failure_reason) = '' THEN 0 ${whens.join(' ')} ELSE 4 END`;
+  const busy = `$${18 + 2 * nPatterns}::text[]`; // runs other slots of the session hold
   return `
   WITH queued_runs AS (
     SELECT run_id, count(*)::int AS n FROM phases WHERE state = 'QUEUED' AND $4::boolean GROUP BY run_id
@@ -188,7 +189,7 @@ function referenceSql(nPatterns: number): string {
       LEFT JOIN queued_runs q ON q.run_id = p.run_id
       LEFT JOIN drain_leases l ON l.run_id = p.run_id AND l.expires_at > now() AND l.session_id <> $1
       LEFT JOIN LATERAL (SELECT x AS prefix FROM unnest($5::text[]) x WHERE starts_with(p.run_id, x) LIMIT 1) pf ON true
-    WHERE p.state = 'FAILED' AND ($2::text IS NULL OR p.run_id = $2)
+    WHERE p.state = 'FAILED' AND ($2::text IS NULL OR p.run_id = $2) AND NOT (p.run_id = ANY(${busy}))
       AND NOT EXISTS (SELECT 1 FROM unnest($10::text[], $11::text[]) AS d(run_id, phase_id)
                        WHERE d.run_id = p.run_id AND d.phase_id = p.phase_id)
       AND ($3::text IS NULL OR $3::text IS NOT NULL)
@@ -212,6 +213,7 @@ async function referenceSelect(db: pg.ClientBase, p: SelectParams): Promise<Sele
     ...[p.blockedRuns, p.blockedReasons, p.sampledRuns, p.promisingRuns, p.deprioritizedRuns],
     p.maxSkipsReported,
     ...CATEGORY_RULES.flatMap((r) => [r.pattern, categoryRank(r.category)]),
+    p.busyRuns ?? [],
   ]);
   return toResult(res.rows);
 }
@@ -316,7 +318,8 @@ describe('selectFailedPhase = the full-sort reference statement', () => {
           runId: rnd() < 0.15 ? runs[Math.floor(rnd() * runs.length)] : null,
         },
       );
-      out.push([`random #${i}`, { ...p, maxSkipsReported: [50, 50, 5, 1][i % 4] }]);
+      const busyRuns = i % 3 === 0 ? some([...sampled, ...some(runs, 0.05)], 0.4) : [];
+      out.push([`random #${i}`, { ...p, busyRuns, maxSkipsReported: [50, 50, 5, 1][i % 4] }]);
     }
     return out;
   }
@@ -345,6 +348,10 @@ describe('selectFailedPhase = the full-sort reference statement', () => {
       ['all runs but 3 stopped', params({ stoppedRuns: stopped(runs.slice(0, -3)) }, noQ)],
       ['every run stopped: nothing to pick', params({ stoppedRuns: stopped(runs) })],
       ['every run skipped by prefix', params({}, { skipRunPrefixes: ['synth-', 'odd-', 'skip-'] })],
+      // Slots: runs the session's other slots hold are no candidates.
+      ['fresh, other slots hold 3 runs', { ...params({}), busyRuns: runs.slice(0, 3) }],
+      ['mid, other slots hold sampled runs', { ...params(m), busyRuns: m.sampledRuns?.slice(0, 4) ?? [] }],
+      ['fresh, other slots hold every run', { ...params({}), busyRuns: runs }],
     ];
     const windows: Array<[string, SelectParams]> = [0, 1, 3, 200].flatMap((k) => [
       [`fresh, maxSkipsReported ${k}`, { ...params({}), maxSkipsReported: k }],
