@@ -6,12 +6,17 @@
 import type { ResultDigest } from './session-state.js';
 import type { SkipRecord } from './types.js';
 
-export type ProgressEvent =
+/**
+ * `slot` (1-based) is set only in sessions with several slots, whose lines interleave: each
+ * line then starts with `[slot N]`, and a result line names its phase.
+ */
+export type ProgressEvent = { slot?: number } & (
   | { seq: number; kind: 'select'; index: number; total: number }
   | { seq: number; kind: 'skip'; runId: string; phaseId: string; reason: string }
   | { seq: number; kind: 'skips-omitted'; count: number }
   | { seq: number; kind: 'draining'; runId: string; phaseId: string; phaseIndex: number; attempt: number }
-  | { seq: number; kind: 'result'; digest: ResultDigest };
+  | { seq: number; kind: 'result'; digest: ResultDigest }
+);
 
 type NewEvent = ProgressEvent extends infer E ? (E extends ProgressEvent ? Omit<E, 'seq'> : never) : never;
 
@@ -35,13 +40,17 @@ export function appendEvents(log: ProgressLog, add: NewEvent[]): ProgressLog {
   return { seq, events: [...log.events, ...stamped].slice(-MAX_LOG_KEPT) };
 }
 
+/** `{ slot }` for a session with several slots (`slot` 0-based), else nothing. */
+export const slotTag = (slot: number | undefined): { slot?: number } =>
+  slot === undefined ? {} : { slot: slot + 1 };
+
 /** The skip events of one selection: at most MAX_SKIP_LINES, then a count of the rest. */
-export function skipEvents(skips: SkipRecord[]): NewEvent[] {
+export function skipEvents(skips: SkipRecord[], tag: { slot?: number } = {}): NewEvent[] {
   const shown: NewEvent[] = skips
     .slice(0, MAX_SKIP_LINES)
-    .map((s) => ({ kind: 'skip', runId: s.runId, phaseId: s.phaseId, reason: s.reason }));
+    .map((s) => ({ kind: 'skip', runId: s.runId, phaseId: s.phaseId, reason: s.reason, ...tag }));
   if (skips.length > MAX_SKIP_LINES)
-    shown.push({ kind: 'skips-omitted', count: skips.length - MAX_SKIP_LINES });
+    shown.push({ kind: 'skips-omitted', count: skips.length - MAX_SKIP_LINES, ...tag });
   return shown;
 }
 
@@ -63,8 +72,15 @@ export function resultLines(d: ResultDigest): string[] {
   return lines;
 }
 
-/** The lines of one event. */
+/** The lines of one event (with its slot, when it has one). */
 export function eventLines(e: ProgressEvent): string[] {
+  const lines = plainLines(e);
+  if (e.slot === undefined) return lines;
+  if (e.kind === 'result' && lines.length) lines[0] += ` (${e.digest.runId} / ${e.digest.phaseId})`;
+  return lines.map((l) => `[slot ${e.slot}] ${l}`);
+}
+
+function plainLines(e: ProgressEvent): string[] {
   switch (e.kind) {
     case 'select':
       return [`[${e.index}/${e.total}] Selecting next phase...`];

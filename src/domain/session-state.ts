@@ -1,4 +1,4 @@
-import { appendEvents, emptyLog, type ProgressLog } from './progress-log.js';
+import { appendEvents, emptyLog, slotTag, type ProgressLog } from './progress-log.js';
 import type {
   AttemptOutcome,
   AttemptVerdict,
@@ -190,8 +190,10 @@ export function recordAttempt(
   o: AttemptOutcome,
   v: AttemptVerdict,
   config: DrainConfig,
+  /** The slot of a session with several (its result line says so); absent with one slot. */
+  slot?: number,
 ): SessionState {
-  if (o.lost || o.abandoned) return recordUnjudged(state, o);
+  if (o.lost || o.abandoned) return recordUnjudged(state, o, slot);
   const key = pairKey(o.runId, o.phaseId);
   const s: SessionState = { ...state };
   s.processed += 1;
@@ -256,14 +258,14 @@ export function recordAttempt(
     };
   }
 
-  return withDigest(s, o);
+  return withDigest(s, o, slot);
 }
 
 /**
  * A lost or abandoned attempt: counted and shown, but it teaches nothing about the phase (no
  * fingerprint, no triage, no zero-yield streak). An abandoned one leaves the phase failed.
  */
-function recordUnjudged(state: SessionState, o: AttemptOutcome): SessionState {
+function recordUnjudged(state: SessionState, o: AttemptOutcome, slot?: number): SessionState {
   const key = pairKey(o.runId, o.phaseId);
   const s: SessionState = { ...state, processed: state.processed + 1 };
   s.interrupted += o.interruptedTries;
@@ -273,10 +275,10 @@ function recordUnjudged(state: SessionState, o: AttemptOutcome): SessionState {
     s.abandoned += 1;
     s.failed += 1;
   }
-  return withDigest(s, o);
+  return withDigest(s, o, slot);
 }
 
-function withDigest(s: SessionState, o: AttemptOutcome): SessionState {
+function withDigest(s: SessionState, o: AttemptOutcome, slot?: number): SessionState {
   const digest: ResultDigest = {
     runId: o.runId,
     phaseId: o.phaseId,
@@ -291,6 +293,6 @@ function withDigest(s: SessionState, o: AttemptOutcome): SessionState {
     ...(o.lost ? { unjudged: 'lost' as const } : o.abandoned ? { unjudged: 'abandoned' as const } : {}),
   };
   s.recent = [...s.recent, digest].slice(-MAX_RECENT_KEPT);
-  s.log = appendEvents(s.log, [{ kind: 'result', digest }]);
+  s.log = appendEvents(s.log, [{ kind: 'result', digest, ...slotTag(slot) }]);
   return s;
 }

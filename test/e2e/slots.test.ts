@@ -13,6 +13,7 @@ import { verifySession } from '../../src/cli/verify-session.js';
 import { isProcessAlive } from '../../src/runtime/process-group.js';
 import { peakParallel, runOverlaps, spansOf } from '../../src/domain/overlap.js';
 import { progressQuery, type Progress, type SessionResult } from '../../src/domain/messages.js';
+import { linesSince } from '../../src/domain/progress-log.js';
 import type { SessionJson } from '../../src/domain/report.js';
 
 const spans = (rows: AttemptRow[]) =>
@@ -88,6 +89,11 @@ describe('slots: several phases of one session at once', () => {
     assert.deepEqual(v.criteria[2].evidence.run_overlaps, []);
     const leases = await env.pool.query('SELECT * FROM drain_leases');
     assert.equal(leases.rowCount, 0, 'every lease released');
+    const lines = linesSince((await progress(h.workflowId)).log, 0).lines;
+    assert.ok(
+      lines.some((l) => /^\[slot [123]\] {3}\[OK\] Success: COMPLETE \(ex-[a-d] \/ ex-[a-d]-p\d\)$/.test(l)),
+      lines.join('\n'),
+    );
   });
 
   test('queued mode: each run drains its queued phases in order, one at a time', async () => {

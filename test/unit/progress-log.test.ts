@@ -126,3 +126,27 @@ test('progress lines: many skips in one selection become MAX_SKIP_LINES lines an
   const log = appendEvents(emptyLog(), ev);
   assert.equal(linesSince(log, 0).lines.at(-1), '  [SKIP] ... and 7 more phases passed over');
 });
+
+test('progress lines of a session with slots: each line names its slot, a result its phase', () => {
+  let log = emptyLog();
+  log = appendEvents(log, [{ kind: 'select', index: 1, total: 4, slot: 1 }]);
+  log = appendEvents(log, [
+    { kind: 'draining', runId: 'r-a', phaseId: 'p0', phaseIndex: 0, attempt: 1, slot: 1 },
+  ]);
+  log = appendEvents(log, [{ kind: 'select', index: 2, total: 4, slot: 2 }]);
+  log = appendEvents(
+    log,
+    skipEvents([{ runId: 'r-b', phaseId: 'p1', reason: 'run r-b has 2 timeouts' }], { slot: 2 }),
+  );
+  log = appendEvents(log, [
+    { kind: 'result', digest: digest({ runId: 'r-a', phaseId: 'p0', events: 0 }), slot: 1 },
+  ]);
+  assert.deepEqual(linesSince(log, 0).lines, [
+    '[slot 1] [1/4] Selecting next phase...',
+    '[slot 1]   Draining: r-a / p0 (index 0)',
+    '[slot 2] [2/4] Selecting next phase...',
+    '[slot 2]   [SKIP] r-b/p1: run r-b has 2 timeouts',
+    '[slot 1]   [OK] Success: COMPLETE (r-a / p0)',
+    '[slot 1]     [TELEMETRY] +0 events (0.00/min)',
+  ]);
+});

@@ -1,7 +1,7 @@
 import { ActivityFailure, ApplicationFailure, isCancellation } from '@temporalio/workflow';
 import type { DrainActivities } from '../../activities/index.js';
 import { judgeAttempt } from '../../src/domain/judge.js';
-import { appendEvents } from '../../src/domain/progress-log.js';
+import { appendEvents, slotTag } from '../../src/domain/progress-log.js';
 import { own, pairKey, recordAttempt, withoutRecorded } from '../../src/domain/session-state.js';
 import { cappedPhaseTimeout } from '../../src/domain/stop-conditions.js';
 import type { AttemptOutcome, PhaseRef } from '../../src/domain/types.js';
@@ -54,7 +54,14 @@ export async function drainOne(session: DrainSession, pick: PhaseRef, slot = 0):
   session.state = {
     ...session.state,
     log: appendEvents(session.state.log, [
-      { kind: 'draining', runId: pick.runId, phaseId: pick.phaseId, phaseIndex: pick.phaseIndex, attempt },
+      {
+        kind: 'draining',
+        runId: pick.runId,
+        phaseId: pick.phaseId,
+        phaseIndex: pick.phaseIndex,
+        attempt,
+        ...slotTag(session.slotOf(slot)),
+      },
     ]),
   };
   const req = {
@@ -76,7 +83,7 @@ export async function drainOne(session: DrainSession, pick: PhaseRef, slot = 0):
     .drainPhase(req)
     .catch((err: unknown) => abandonOnExhaustedTries(err, req, config.maxDrainTries));
   const verdict = judgeAttempt(outcome);
-  const next = recordAttempt(session.state, outcome, verdict, config);
+  const next = recordAttempt(session.state, outcome, verdict, config, session.slotOf(slot));
   const report = session.report('running', false, next);
   session.state = withoutRecorded(next);
   // Concurrent writes of slots are safe: the writer refuses a report older than the file's.

@@ -72,6 +72,11 @@ export class DrainSession {
     return this.slots.find((s) => s.current)?.current ?? null;
   }
 
+  /** The slot as progress events and results carry it: only when there are several. */
+  slotOf(slot: number): number | undefined {
+    return this.slots.length > 1 ? slot : undefined;
+  }
+
   /** Runs this session's slots hold right now. */
   busyRuns(): string[] {
     return this.slots.flatMap((s) => (s.run === null ? [] : [s.run]));

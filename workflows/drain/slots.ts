@@ -6,7 +6,7 @@
  * sequential loop it replaced (recorded histories replay, test/e2e/replay.test.ts).
  */
 import { condition, sleep, workflowInfo } from '@temporalio/workflow';
-import { appendEvents, skipEvents } from '../../src/domain/progress-log.js';
+import { appendEvents, skipEvents, slotTag } from '../../src/domain/progress-log.js';
 import { selectionParams } from '../../src/domain/selection.js';
 import { noteSkips, recordPlanned } from '../../src/domain/session-state.js';
 import { sessionStopReason } from '../../src/domain/stop-conditions.js';
@@ -109,11 +109,12 @@ async function pickStep(session: DrainSession, slot: number): Promise<Step> {
     return END;
   }
   const busy = session.busyRuns();
+  const tag = slotTag(session.slotOf(slot));
   const s = session.state;
   session.state = {
     ...s,
     log: appendEvents(s.log, [
-      { kind: 'select', index: s.processed + busy.length + 1, total: config.batchSize },
+      { kind: 'select', index: s.processed + busy.length + 1, total: config.batchSize, ...tag },
     ]),
   };
   const seen = session.finishedCount;
@@ -123,7 +124,7 @@ async function pickStep(session: DrainSession, slot: number): Promise<Step> {
     database: session.database,
   });
   session.state = noteSkips(session.state, sel.passedOver);
-  session.state = { ...session.state, log: appendEvents(session.state.log, skipEvents(sel.passedOver)) };
+  session.state = { ...session.state, log: appendEvents(session.state.log, skipEvents(sel.passedOver, tag)) };
   // Results that arrived while selecting may have ended the session (one slot: nothing arrives).
   if (parallel && (session.ending || checkStop(session))) return END;
   if (!sel.pick && sel.waitingForLease && !config.dryRun) return { kind: 'wait-lease', seen };
@@ -138,18 +139,23 @@ async function pickStep(session: DrainSession, slot: number): Promise<Step> {
     session.state = recordPlanned(session.state, sel.pick);
     return { kind: 'again' };
   }
-  if (!(await leaseRun(session, sel.pick.runId, sel.pick.phaseId))) return { kind: 'lease-miss' };
+  if (!(await leaseRun(session, sel.pick.runId, sel.pick.phaseId, tag))) return { kind: 'lease-miss' };
   session.slots[slot].run = sel.pick.runId;
   return { kind: 'drain', pick: sel.pick };
 }
 
 /** Takes the run's lease; when another session took it between pick and lease, passes it over. */
-async function leaseRun(session: DrainSession, runId: string, phaseId: string): Promise<boolean> {
+async function leaseRun(
+  session: DrainSession,
+  runId: string,
+  phaseId: string,
+  tag: { slot?: number },
+): Promise<boolean> {
   const sessionId = session.state.sessionId;
   const lease = await quick.acquireRunLease({ runId, sessionId, database: session.database });
   if (lease.acquired) return true;
   const skip = { runId, phaseId, reason: `run ${runId} is being drained by session ${lease.sessionId}` };
   session.state = noteSkips(session.state, [skip]);
-  session.state = { ...session.state, log: appendEvents(session.state.log, skipEvents([skip])) };
+  session.state = { ...session.state, log: appendEvents(session.state.log, skipEvents([skip], tag)) };
   return false;
 }
