@@ -374,6 +374,28 @@ export const SCENARIOS: Scenario[] = [
       return ended(await startSession(ctx, 'refused-reused-id', { batchSize: 1, runId }));
     },
   },
+  {
+    name: 'slots',
+    description:
+      'three slots (concurrency 3) drain three runs × two QUEUED phases in queued mode: picks take turns, phases of different runs at once, one run at a time',
+    async run(ctx) {
+      await ctx.ensureWorker();
+      for (const run of ['slots-a', 'slots-b', 'slots-c']) {
+        await seed(
+          ctx,
+          run,
+          [0, 1].map((i) => ({
+            phaseId: `q${i}`,
+            phaseIndex: i,
+            state: 'QUEUED',
+            sim: { scenario: 'complete', events: 1, seconds: 0.5 },
+          })),
+        );
+      }
+      // Queued mode: no other scenario leaves QUEUED phases, so only these are drained.
+      return ended(await startSession(ctx, 'slots', { batchSize: 6, concurrency: 3, mode: 'queued' }));
+    },
+  },
 ];
 
 /** Every run of a session's chain, from the handle's first run, following continue-as-new. */

@@ -92,6 +92,12 @@ describe('fresh histories of live sessions replay', () => {
     await assertReplays('live plain session', runs);
   });
 
+  test('a session with three slots (parallel activities)', async () => {
+    const runs = await recordScenario(ctx, scenario('slots'));
+    assert.equal(runs.length, 1);
+    await assertReplays('live session with slots', runs);
+  });
+
   test('a session that continues as new', async () => {
     const runs = await recordScenario(ctx, scenario('continue-as-new'));
     assert.ok(runs.length >= 2, `the session continued as new (${runs.length} runs)`);
