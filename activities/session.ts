@@ -14,6 +14,7 @@ import type { DatabaseIdentity } from '../src/db/identity.js';
 import { listSessionAttempts, phasesStillFailed, recordVerdict } from '../src/db/attempts.js';
 import { listSessionCaptures } from '../src/db/baselines.js';
 import { acquireLease, releaseLease } from '../src/db/leases.js';
+import { recordMemoryStop } from '../src/db/memory.js';
 import { backlogCounts } from '../src/db/phases.js';
 import { claimSession, endSession, hasLegacyAttempts } from '../src/db/sessions.js';
 import { countProcessesMatching } from '../src/runtime/process-group.js';
@@ -251,9 +252,12 @@ export function sessionActivities(deps: ActivityDeps) {
       verdict: AttemptVerdict;
       report: SessionReport;
       database?: DatabaseIdentity | null;
+      /** The fingerprint this attempt stopped: kept in failure memory for later sessions. */
+      memoryStop?: { fingerprint: string; repeats: number } | null;
     }): Promise<void> {
       const execRunId = workflowRun().runId;
       await recordVerdict(deps.pool, { ...o, execRunId }, o.verdict);
+      if (o.memoryStop) await recordMemoryStop(deps.pool, { ...o, ...o.memoryStop, execRunId });
       await writeSessionReport(o.report);
       await releaseLease(deps.pool, o.runId, o.sessionId);
       leaseHeld(-1);

@@ -124,6 +124,7 @@ async function drainLoop(session: DrainSession): Promise<'stopped' | 'continue-a
       ...selectionParams(session.state, config),
       fromRecords: !config.dryRun,
       database: session.database,
+      workspace: session.prepared?.workspace ?? null,
     });
     session.state = noteSkips(session.state, sel.passedOver);
     session.state = { ...session.state, log: appendEvents(session.state.log, skipEvents(sel.passedOver)) };

@@ -11,6 +11,7 @@ import { registerServe } from './commands/serve.js';
 import { registerStart } from './commands/start.js';
 import { registerStatus } from './commands/status.js';
 import { registerStranded } from './commands/stranded.js';
+import { registerMemory } from './commands/memory.js';
 import { registerTidy } from './commands/tidy.js';
 import { registerVerify } from './commands/verify.js';
 import { registerWatch } from './commands/watch.js';
@@ -35,6 +36,7 @@ registerDb(program);
 registerDemo(program);
 registerTidy(program);
 registerStranded(program);
+registerMemory(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -2,7 +2,13 @@ import { ActivityFailure, ApplicationFailure, isCancellation } from '@temporalio
 import type { DrainActivities } from '../../activities/index.js';
 import { judgeAttempt } from '../../src/domain/judge.js';
 import { appendEvents } from '../../src/domain/progress-log.js';
-import { own, pairKey, recordAttempt, withoutRecorded } from '../../src/domain/session-state.js';
+import {
+  own,
+  pairKey,
+  recordAttempt,
+  withoutRecorded,
+  type SessionState,
+} from '../../src/domain/session-state.js';
 import { cappedPhaseTimeout } from '../../src/domain/stop-conditions.js';
 import type { AttemptOutcome, PhaseRef } from '../../src/domain/types.js';
 import { baselineProxy, drainProxy, quick } from './proxies.js';
@@ -22,6 +28,17 @@ async function abandonOnExhaustedTries(
   if (cause instanceof ApplicationFailure && cause.nonRetryable) throw err;
   const reason = cause?.message ?? err.message;
   return quick.abandonAttempt({ req, triesUsed, reason, database: req.database });
+}
+
+/** The fingerprint this attempt stopped (it reached its repeat limit), for failure memory. */
+function newlyStopped(
+  before: SessionState,
+  after: SessionState,
+  fingerprint: string | null,
+): { fingerprint: string; repeats: number } | null {
+  if (!fingerprint || before.stoppedFingerprints.includes(fingerprint)) return null;
+  if (!after.stoppedFingerprints.includes(fingerprint)) return null;
+  return { fingerprint, repeats: own(after.fingerprintCounts, fingerprint) ?? 0 };
 }
 
 /** One phase: baseline → drain → judge → record (verdict, session JSON, lease released). */
@@ -74,6 +91,7 @@ export async function drainOne(session: DrainSession, pick: PhaseRef): Promise<v
   const verdict = judgeAttempt(outcome);
   const next = recordAttempt(session.state, outcome, verdict, config);
   await quick.finishPhase({
+    memoryStop: newlyStopped(session.state, next, verdict.fingerprint),
     sessionId: next.sessionId,
     runId: pick.runId,
     phaseId: pick.phaseId,
