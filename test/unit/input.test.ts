@@ -137,6 +137,11 @@ test('parseDrainInput accepts every field at once', () => {
     onKill: 'fail',
     apiProcessPattern: 'gunicorn',
     databaseId: '8d7f3c52-5b1e-4d0e-9a57-0c3a1b2c4d5e',
+    maxAttemptsPerPhaseTotal: 6,
+    ignoreMemory: true,
+    order: 'yield',
+    stallSeconds: 120,
+    maxPhaseTimeoutSeconds: 1200,
   };
   // Fields added later are caught here: each must appear above with a non-default value.
   assert.deepEqual(Object.keys(raw).sort(), Object.keys(DEFAULTS).sort(), 'covers every field');
