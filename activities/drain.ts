@@ -59,14 +59,16 @@ async function heartbeating<T>(deps: ActivityDeps, details: unknown, fn: () => P
 async function handBackIfStopped(
   deps: ActivityDeps,
   req: DrainRequest,
-  proc: { timedOut: boolean; cancelled: boolean },
+  proc: { timedOut: boolean; stalled: boolean; extendedToSeconds: number | null; cancelled: boolean },
   outcome: AttemptOutcome,
 ): Promise<void> {
   if (req.onKill !== 'fail' || !(proc.timedOut || proc.cancelled)) return;
   if (outcome.finalState && TERMINAL_STATES.includes(outcome.finalState)) return;
-  const what = proc.timedOut
-    ? `PHASE_TIMEOUT: stopped by autopack-drain after ${req.timeoutSeconds} s`
-    : 'PHASE_CANCELLED: stopped by autopack-drain (session cancelled)';
+  const what = proc.stalled
+    ? `PHASE_STALLED: stopped by autopack-drain (stall timeout: no output and no database change for ${req.stallSeconds ?? '?'} s)`
+    : proc.timedOut
+      ? `PHASE_TIMEOUT: stopped by autopack-drain after ${proc.extendedToSeconds ?? req.timeoutSeconds} s`
+      : 'PHASE_CANCELLED: stopped by autopack-drain (session cancelled)';
   const reason = `${what}, session ${req.sessionId}, attempt ${req.attempt}`;
   if (await handBackStrandedPhase(deps.pool, req.runId, req.phaseId, reason)) {
     outcome.errorMessage = `${outcome.errorMessage ?? what} [handed back as FAILED: --on-kill fail]`;

@@ -56,7 +56,7 @@ export function resultLines(d: ResultDigest): string[] {
   const lines = d.success
     ? [`  [OK] Success: ${d.finalState ?? 'COMPLETE'}`]
     : [
-        `  ${d.timedOut ? '[TIMEOUT]' : d.cancelled ? '[CANCELLED]' : '[FAIL]'} Failed: ${d.finalState ?? 'UNKNOWN'}`,
+        `  ${d.stalled ? '[STALLED]' : d.timedOut ? '[TIMEOUT]' : d.cancelled ? '[CANCELLED]' : '[FAIL]'} Failed: ${d.finalState ?? 'UNKNOWN'}`,
       ];
   if (!d.success && d.errorMessage) lines.push(`    Error: ${d.errorMessage}`);
   lines.push(`    [TELEMETRY] +${d.events} events (${rate(d.events, d.durationSeconds)}/min)`);

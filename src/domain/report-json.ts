@@ -30,6 +30,8 @@ export interface DrainResultJson {
   error_message: string | null;
   last_failure_reason: string | null;
   timed_out: boolean;
+  /** Stopped by --stall-seconds (timed_out is true as well); present only when true. */
+  stalled?: boolean;
   signal: string | null;
   subprocess_returncode: number | null;
   subprocess_duration_seconds: number | null;
@@ -102,6 +104,8 @@ export interface SessionJson {
   total_success: number;
   total_failed: number;
   total_timeouts: number;
+  /** Of the timeouts, those stopped by --stall-seconds (no output, no database change). */
+  total_stalled?: number;
   total_cancelled: number;
   total_interrupted: number;
   total_telemetry_events: number;
@@ -237,6 +241,7 @@ export function drainResultJson(row: AttemptRow): DrainResultJson {
     error_message: toStr(row.error_message),
     last_failure_reason: toStr(row.last_failure_reason),
     timed_out: row.timed_out === true,
+    ...(row.outcome?.stalled === true ? { stalled: true } : {}),
     signal: toStr(row.signal),
     subprocess_returncode: toNum(row.return_code),
     subprocess_duration_seconds: toNum(row.duration_seconds),
@@ -321,6 +326,7 @@ export function buildSessionJson(o: {
     total_success: n(s.succeeded),
     total_failed: n(s.failed),
     total_timeouts: n(s.timeouts),
+    total_stalled: n(s.stalled),
     total_cancelled: n(s.cancelled),
     total_interrupted: n(s.interrupted),
     total_telemetry_events: events,

@@ -52,7 +52,11 @@ export function formatResultLine(r: DrainResultJson, index: number, total: numbe
   else if (r.timed_out) {
     const after =
       r.subprocess_duration_seconds === null ? '' : ` (after ${fixed(r.subprocess_duration_seconds, 1)}s)`;
-    lines.push(`  [TIMEOUT] Timed out: ${state}${after}`);
+    lines.push(
+      r.stalled === true
+        ? `  [STALLED] Stalled: ${state}${after}`
+        : `  [TIMEOUT] Timed out: ${state}${after}`,
+    );
   } else if (r.success) lines.push(`  [OK] Success: ${state}`);
   else lines.push(`  [FAIL] Failed: ${state}`);
 
@@ -144,6 +148,7 @@ export function formatSummary(j: SummarySource): string {
     `  [FAIL] Failed: ${j.total_failed}`,
     `  [TIMEOUT] Timeouts: ${j.total_timeouts}`,
   );
+  if ((j.total_stalled ?? 0) > 0) out.push(`    [STALLED] of them stalled: ${j.total_stalled}`);
   if (j.total_cancelled > 0) out.push(`  [CANCELLED] Cancelled: ${j.total_cancelled}`);
   if (j.interrupted_attempts.length > 0) {
     out.push(`  [INTERRUPTED] Interrupted tries: ${j.interrupted_attempts.length}`);

@@ -147,7 +147,13 @@ export interface AttemptOutcome {
   success: boolean;
   returnCode: number | null;
   signal: string | null;
+  /** Our clock stopped it: the timeout (possibly extended), or a stall. */
   timedOut: boolean;
+  /**
+   * Stopped by --stall-seconds: no output and no database change for that long. A stall is also
+   * a timeout (timedOut is true). Optional: outcomes of older versions have no such field.
+   */
+  stalled?: boolean;
   cancelled: boolean;
   /** True when the outcome was reconciled after a crashed worker, without running the executor again. */
   reconciled: boolean;

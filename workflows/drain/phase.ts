@@ -10,6 +10,7 @@ import {
   type SessionState,
 } from '../../src/domain/session-state.js';
 import { cappedPhaseTimeout } from '../../src/domain/stop-conditions.js';
+import { cappedMaxPhaseTimeout } from '../../src/domain/try-clock.js';
 import type { AttemptOutcome, PhaseRef } from '../../src/domain/types.js';
 import { baselineProxy, drainProxy, quick } from './proxies.js';
 import type { DrainSession } from './session.js';
@@ -47,6 +48,8 @@ export async function drainOne(session: DrainSession, pick: PhaseRef): Promise<v
   const p = session.p;
   const database = session.database;
   const timeoutSeconds = cappedPhaseTimeout(session.state, config, Date.now());
+  // A phase that keeps producing output may run up to this (null: the base timeout is the limit).
+  const maxTimeoutSeconds = cappedMaxPhaseTimeout(session.state, config, Date.now());
   const baseline = await baselineProxy(config.phaseTimeoutSeconds).ensureBaseline({
     sessionId: session.state.sessionId,
     workspace: p.workspace,
@@ -77,6 +80,8 @@ export async function drainOne(session: DrainSession, pick: PhaseRef): Promise<v
     pickedState: pick.state,
     attempt,
     timeoutSeconds,
+    maxTimeoutSeconds,
+    stallSeconds: config.stallSeconds,
     killGraceSeconds: config.killGraceSeconds,
     onKill: config.onKill,
     executor: p.executor,
@@ -85,7 +90,8 @@ export async function drainOne(session: DrainSession, pick: PhaseRef): Promise<v
     baseline,
     database,
   };
-  const outcome = await drainProxy(timeoutSeconds, config)
+  // The activity's own timeout must cover the longest the executor may run.
+  const outcome = await drainProxy(maxTimeoutSeconds ?? timeoutSeconds, config)
     .drainPhase(req)
     .catch((err: unknown) => abandonOnExhaustedTries(err, req, config.maxDrainTries));
   const verdict = judgeAttempt(outcome);
