@@ -5,13 +5,14 @@ import type { ActivityDeps } from './deps.js';
 import { sessionJsonPath, sessionsDir } from './paths.js';
 import { writeSessionJsonGuarded } from './session-json.js';
 import { workflowRun } from './workflow-run.js';
+import { SessionRows } from './session-rows.js';
 import { renderCommand } from '../src/domain/command-template.js';
 import { redactDeep, redactSecrets, redactUrl } from '../src/domain/redact.js';
 import { buildSessionJson, type SessionSnapshot } from '../src/domain/report.js';
 import { DRAIN_SEARCH_ATTRIBUTES } from '../src/domain/search-attributes.js';
 import type { AttemptVerdict, DrainConfig } from '../src/domain/types.js';
 import type { DatabaseIdentity } from '../src/db/identity.js';
-import { listSessionAttempts, phasesStillFailed, recordVerdict } from '../src/db/attempts.js';
+import { phasesStillFailed, recordVerdict } from '../src/db/attempts.js';
 import { listSessionCaptures } from '../src/db/baselines.js';
 import { acquireLease, releaseLease } from '../src/db/leases.js';
 import { recordMemoryStop } from '../src/db/memory.js';
@@ -144,8 +145,10 @@ async function claimSessionId(deps: ActivityDeps, o: ClaimInput): Promise<void> 
 }
 
 export function sessionActivities(deps: ActivityDeps) {
+  const sessionRows = new SessionRows(deps.pool);
+
   async function writeSessionReport(r: SessionReport): Promise<string> {
-    const attempts = await listSessionAttempts(deps.pool, r.sessionId);
+    const attempts = await sessionRows.rowsOf(r.sessionId);
     const json = buildSessionJson({
       snapshot: r.snapshot,
       config: r.config,
@@ -163,6 +166,7 @@ export function sessionActivities(deps: ActivityDeps) {
       report_seq: r.seq,
     });
     if (r.completedAt) {
+      sessionRows.forget(r.sessionId);
       await endSession(deps.pool, {
         sessionId: r.sessionId,
         chainId: r.chainId,

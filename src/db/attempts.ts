@@ -267,3 +267,22 @@ export async function finalTryOf(db: Queryable, k: AttemptOf): Promise<AttemptRo
   );
   return res.rows[0] ?? null;
 }
+
+/**
+ * The session's rows that may differ from what a reader already holds: rows with an id above
+ * `afterId`, and the rows `ids` (those it holds that were still running or not yet judged).
+ */
+export async function listSessionAttemptsChanged(
+  db: Queryable,
+  sessionId: string,
+  afterId: string,
+  ids: string[],
+): Promise<AttemptRow[]> {
+  const res = await db.query<AttemptRow>(
+    `SELECT * FROM drain_attempts
+     WHERE session_id = $1 AND (id > $2::bigint OR id = ANY($3::bigint[]))
+     ORDER BY id`,
+    [sessionId, afterId, ids],
+  );
+  return res.rows;
+}
