@@ -1,4 +1,5 @@
 import type { ActivityDeps } from './deps.js';
+import type { ApiServerInfo } from '../src/runtime/api-servers.js';
 import type { ProcessResult } from './executor-process.js';
 import { redactArgv, redactUrl } from '../src/domain/redact.js';
 import { TAG_VAR } from '../src/runtime/containment.js';
@@ -38,8 +39,23 @@ export interface DrainRequest {
   executor: string;
   workspace: string;
   apiUrl: string | null;
+  /** The session's drain slot (0 with one slot): its managed API server, when the worker has them. */
+  slot?: number;
   baseline: BaselineInfo | null;
   database?: DatabaseIdentity | null;
+}
+
+/**
+ * The request with the API URL its executor gets: the session's (or the worker's --api-url),
+ * else the URL of the slot's managed API server (started or restarted here if needed).
+ */
+export async function withApiServer(
+  deps: ActivityDeps,
+  req: DrainRequest,
+): Promise<{ req: DrainRequest; apiServer: ApiServerInfo | null }> {
+  if (req.apiUrl || !deps.apiServers) return { req, apiServer: null };
+  const apiServer = await deps.apiServers.serverFor(req.slot ?? 0);
+  return { req: { ...req, apiUrl: apiServer.url }, apiServer };
 }
 
 /** The environment of the executor: the controller's, plus the contract's variables and the try's tags. */

@@ -129,6 +129,11 @@ export interface SessionJson {
   total_abandoned?: number;
   /** Processes that escaped an executor's group (setsid, double forks) and were reaped: leaks stopped. */
   total_processes_reaped?: number;
+  /**
+   * Managed API servers (worker --api-command) the session's executors were given, per slot
+   * in the order seen: a new pid on a slot is a restart.
+   */
+  api_servers?: ApiServersJson;
   stop_reason: string | null;
   skipped: SkippedJson[];
   /** Present only when the snapshot has planned phases (dry run). */
@@ -284,6 +289,28 @@ export function baselineCaptureJson(row: CaptureRow): BaselineCaptureJson {
 
 const round2 = (n: number): number => Math.round(n * 100) / 100;
 
+export interface ApiServersJson {
+  started: number;
+  restarted: number;
+  slots: Array<{ slot: number; url: string; pids: number[] }>;
+}
+
+/** The managed API servers seen in the attempts' outcomes (null when none was managed). */
+export function apiServersOf(rows: AttemptRow[]): ApiServersJson | null {
+  const slots = new Map<number, { slot: number; url: string; pids: number[] }>();
+  for (const row of rows) {
+    const a = row.outcome?.apiServer;
+    if (!a) continue;
+    const s = slots.get(a.slot) ?? { slot: a.slot, url: a.url, pids: [] };
+    if (!s.pids.includes(a.pid)) s.pids.push(a.pid);
+    slots.set(a.slot, s);
+  }
+  if (slots.size === 0) return null;
+  const list = [...slots.values()].sort((x, y) => x.slot - y.slot);
+  const started = list.reduce((n, s) => n + s.pids.length, 0);
+  return { started, restarted: started - list.length, slots: list };
+}
+
 export function buildSessionJson(o: {
   snapshot: SessionSnapshot;
   config: DrainConfig;
@@ -357,6 +384,8 @@ export function buildSessionJson(o: {
     interrupted_attempts: interrupted,
     in_progress: inProgress,
   };
+  const api = apiServersOf(rows);
+  if (api) json.api_servers = api;
   const captures = toArray(o.baselineCaptures) as CaptureRow[];
   if (captures.length > 0) json.baseline_captures = captures.map(baselineCaptureJson);
   if (planned.length > 0) {

@@ -192,6 +192,8 @@ export interface AttemptOutcome {
   finishedAt: string;
   workerIdentity: string;
   baselineCommit: string | null;
+  /** The managed API server the executor was given (worker --api-command), when there was one. */
+  apiServer?: { slot: number; url: string; pid: number; starts: number; restarts: number } | null;
 }
 
 /** Phase counts of one run by state, e.g. {"QUEUED": 2, "FAILED": 5, "COMPLETE": 3}. */

@@ -40,6 +40,8 @@ interface Slot {
   port: number;
   child: ChildProcess | null;
   ready: Promise<ApiServerInfo> | null;
+  /** The current server answered once (its start is over). */
+  answered: boolean;
   starts: number;
   restartTimer: NodeJS.Timeout | null;
 }
@@ -67,6 +69,7 @@ function answers(url: string, timeoutMs: number): Promise<boolean> {
 
 export class ApiServerPool {
   private readonly slots = new Map<number, Slot>();
+  private readonly turns = new Map<number, Promise<void>>();
   private stopping = false;
   private readonly host: string;
 
@@ -76,31 +79,39 @@ export class ApiServerPool {
     mkdirSync(o.logDir, { recursive: true });
   }
 
-  /** The slot's server, started (or restarted) and answering. */
-  async serverFor(slot: number): Promise<ApiServerInfo> {
+  /** The slot's server, started (or restarted) and answering. Callers of one slot take turns. */
+  serverFor(slot: number): Promise<ApiServerInfo> {
+    const turn = (this.turns.get(slot) ?? Promise.resolve()).then(() => this.ensure(slot));
+    this.turns.set(
+      slot,
+      turn.then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
+    return turn;
+  }
+
+  private async ensure(slot: number): Promise<ApiServerInfo> {
     if (this.stopping) throw new Error('the worker is shutting down: no API server');
     let s = this.slots.get(slot);
     if (!s) {
-      s = {
-        slot,
-        port: await getFreePort(this.host),
-        child: null,
-        ready: null,
-        starts: 0,
-        restartTimer: null,
-      };
+      const port = await getFreePort(this.host);
+      s = { slot, port, child: null, ready: null, answered: false, starts: 0, restartTimer: null };
       this.slots.set(slot, s);
     }
-    if (!s.child || s.child.exitCode !== null || s.child.signalCode !== null) {
+    if (!s.ready || !(await this.stillAnswers(s))) {
       if (s.restartTimer) clearTimeout(s.restartTimer);
       s.restartTimer = null;
       s.ready = this.start(s);
     }
-    const ready = s.ready as Promise<ApiServerInfo>;
-    return ready.catch((err: unknown) => {
+    const ready = s.ready;
+    try {
+      return await ready;
+    } catch (err) {
       if (s.ready === ready) s.ready = null;
       throw err;
-    });
+    }
   }
 
   /** Every slot's server as it is now. */
@@ -126,6 +137,21 @@ export class ApiServerPool {
     );
   }
 
+  /**
+   * A server handed out before must still answer: one that died (its exit may not have been
+   * seen yet) or hangs is stopped and started again. A start still under way counts as fine.
+   */
+  private async stillAnswers(s: Slot): Promise<boolean> {
+    const child = s.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return false;
+    if (!s.answered) return true;
+    if (await answers(`http://${this.host}:${s.port}`, 2000)) return true;
+    this.o.log?.(`api server slot ${s.slot}: pid ${child.pid} does not answer; starting it again`);
+    s.child = null; // its exit is not a crash to restart from
+    if (child.pid) await terminateGroup(child.pid, 1000);
+    return false;
+  }
+
   private logFile(slot: number): string {
     return path.join(this.o.logDir, `api_server.slot${slot}.log`);
   }
@@ -145,6 +171,7 @@ export class ApiServerPool {
       closeSync(fd);
     }
     s.child = child;
+    s.answered = false;
     s.starts += 1;
     child.on('error', () => {}); // a spawn error shows as an exit below
     child.on('exit', (code, signal) => this.exited(s, child, code, signal));
@@ -163,6 +190,7 @@ export class ApiServerPool {
         );
       }
       if (await answers(url, 1000)) {
+        s.answered = s.child === child;
         return { slot: s.slot, url, pid: child.pid, starts: s.starts, restarts: s.starts - 1 };
       }
       if (Date.now() > deadline) {

@@ -5,12 +5,16 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ApiServerPool, checkApiCommand } from '../../src/runtime/api-servers.js';
 import { isProcessAlive } from '../../src/runtime/process-group.js';
-import { eventually } from '../helpers/env.js';
+import { eventually, startTestEnv, type TestEnv } from '../helpers/env.js';
+import { seedPhases } from '../../src/sim/seed.js';
+import { listSessionAttempts } from '../../src/db/attempts.js';
+import type { SessionResult } from '../../src/domain/messages.js';
 
 const SERVER = `${JSON.stringify(process.execPath)} -e "require('http').createServer((q, r) => r.end('ok ' + process.pid)).listen(Number(process.argv[1]), '127.0.0.1')" {port}`;
 
@@ -60,7 +64,7 @@ describe('managed API servers', () => {
     assert.equal(after.restarts, 1);
     assert.equal(await get(after.url), `ok ${after.pid}`);
     assert.ok(
-      lines.some((l) => l.includes(`pid ${before.pid} exited`)),
+      lines.some((l) => new RegExp(`pid ${before.pid} (exited|does not answer)`).test(l)),
       lines.join('\n'),
     );
   });
@@ -90,5 +94,59 @@ describe('managed API servers', () => {
     assert.throws(() => checkApiCommand('uvicorn app:main'), /must contain \{port\}/);
     assert.throws(() => checkApiCommand('uvicorn --port {port} {nope}'), /unknown placeholder \{nope\}/);
     checkApiCommand('uvicorn autopack.main:app --port {port}');
+  });
+});
+
+describe('drains with managed API servers (drain worker --api-command)', () => {
+  let env: TestEnv;
+  before(async () => {
+    env = await startTestEnv();
+  });
+  after(() => env?.teardown());
+
+  test("each drain gets its slot's server; a killed one is started again; shutdown stops it", async () => {
+    // The executor asks its AUTOPACK_API_URL who answers; on phase p1 it kills that server.
+    const script = path.join(env.workspace, 'ask-api.mjs');
+    writeFileSync(
+      script,
+      [
+        'const said = await (await fetch(process.env.AUTOPACK_API_URL)).text();',
+        "console.log('api ' + process.env.AUTOPACK_API_URL + ' said ' + said);",
+        "if (process.argv[2] === 'p1') process.kill(Number(said.split(' ')[1]), 'SIGKILL');",
+      ].join('\n'),
+    );
+    await seedPhases(
+      env.pool,
+      ['p0', 'p1', 'p2'].map((p, i) => ({
+        runId: 'api-run',
+        phaseId: p,
+        phaseIndex: i,
+        lastFailureReason: 'x',
+      })),
+    );
+    const worker = await env.startWorker({ apiCommand: SERVER, executor: `node ${script} {phase_id}` });
+    const h = await env.client.workflow.start('batchDrain', {
+      taskQueue: env.taskQueue,
+      workflowId: 'api-managed',
+      args: [{ runId: 'api-run', batchSize: 3, maxAttemptsPerPhase: 1 }],
+    });
+    const r = (await h.result()) as SessionResult;
+    assert.equal(r.processed, 3);
+    const rows = await listSessionAttempts(env.pool, 'api-managed');
+    const said = rows.map((a) => /api (\S+) said ok (\d+)/.exec(readFileSync(a.stdout_path!, 'utf8')));
+    assert.ok(said.every(Boolean), 'every executor reached an API server');
+    const [p0, p1, p2] = said.map((m) => ({ url: m![1], pid: Number(m![2]) }));
+    assert.equal(p0.url, p1.url);
+    assert.equal(p0.pid, p1.pid, 'the same server for the same slot');
+    assert.equal(p2.url, p0.url, 'restarted on the same port');
+    assert.notEqual(p2.pid, p1.pid, 'the killed server was started again');
+    const json = JSON.parse(readFileSync(r.sessionJson!, 'utf8'));
+    assert.deepEqual(json.api_servers, {
+      started: 2,
+      restarted: 1,
+      slots: [{ slot: 0, url: p0.url, pids: [p0.pid, p2.pid] }],
+    });
+    await worker.shutdown();
+    assert.equal(isProcessAlive(p2.pid), false, 'shutdown stopped the API server');
   });
 });
