@@ -1,4 +1,4 @@
-import { access, constants, mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps.js';
@@ -19,14 +19,11 @@ import { recordMemoryStop } from '../src/db/memory.js';
 import { backlogCounts } from '../src/db/phases.js';
 import { claimSession, endSession, hasLegacyAttempts } from '../src/db/sessions.js';
 import { countProcessesMatching } from '../src/runtime/process-group.js';
+import { findOnPath } from '../src/runtime/binaries.js';
+import type { DbIdentity } from '../src/domain/report-json.js';
 import { leaseHeld } from '../src/runtime/metrics.js';
 
-export interface DbIdentity {
-  url: string;
-  runs: number;
-  phases: number;
-  byState: Record<string, number>;
-}
+export type { DbIdentity } from '../src/domain/report-json.js';
 
 export interface PreparedSession {
   workspace: string;
@@ -57,24 +54,6 @@ export interface SessionReport {
 }
 
 const configError = (msg: string) => ApplicationFailure.nonRetryable(msg, 'SessionConfigError');
-
-async function findOnPath(cmd: string, cwd: string): Promise<string | null> {
-  const candidates = cmd.includes('/')
-    ? [path.resolve(cwd, cmd)]
-    : (process.env.PATH ?? '')
-        .split(path.delimiter)
-        .filter(Boolean)
-        .map((d) => path.join(d, cmd));
-  for (const c of candidates) {
-    try {
-      await access(c, constants.X_OK);
-      if ((await stat(c)).isFile()) return c;
-    } catch {
-      /* next */
-    }
-  }
-  return null;
-}
 
 async function searchAttributesRegistered(): Promise<boolean> {
   try {
@@ -213,7 +192,7 @@ export function sessionActivities(deps: ActivityDeps) {
       } catch (err) {
         throw configError(`executor template is invalid: ${(err as Error).message}`);
       }
-      if (!c.dryRun && !(await findOnPath(argv[0], workspace))) {
+      if (!c.dryRun && !findOnPath(argv[0], workspace)) {
         throw configError(
           `executor command "${argv[0]}" was not found (template: ${executor}; workspace: ${workspace}). ` +
             'Pass --executor / the "executor" input field, or set DRAIN_EXECUTOR on the worker.',

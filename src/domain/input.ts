@@ -163,13 +163,3 @@ export function parseDrainInput(raw: unknown): DrainConfig {
   }
   return out;
 }
-
-/** The config as a compact input object (only non-default fields), e.g. for continue-as-new and memos. */
-export function configToInput(config: DrainConfig): Partial<DrainConfig> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(config)) {
-    const d = (DEFAULTS as unknown as Record<string, unknown>)[k];
-    if (JSON.stringify(v) !== JSON.stringify(d)) out[k] = v;
-  }
-  return out as Partial<DrainConfig>;
-}

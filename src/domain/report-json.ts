@@ -86,10 +86,13 @@ export interface BaselineCaptureJson {
   finished_at: string | null;
 }
 
+/** The backlog a session drains, as its banner and session JSON show it (URL redacted). */
 export interface DbIdentity {
   url: string;
   runs: number;
   phases: number;
+  /** Phases by state when the session started (absent in files written before it was kept). */
+  byState?: Record<string, number>;
 }
 
 export interface SessionJson {

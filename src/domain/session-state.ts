@@ -12,7 +12,7 @@ import type {
 
 /**
  * Internal key of a phase: unambiguous even when ids contain ':' (the display key is
- * `run_id:phase_id`, see phaseKey).
+ * `run_id:phase_id`).
  */
 export const pairKey = (runId: string, phaseId: string): string => JSON.stringify([runId, phaseId]);
 export function parsePairKey(key: string): [string, string] {

@@ -228,5 +228,3 @@ export interface RunStats {
   timeouts: number;
   events: number;
 }
-
-export const phaseKey = (runId: string, phaseId: string): string => `${runId}:${phaseId}`;
