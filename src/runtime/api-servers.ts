@@ -10,7 +10,7 @@ import { mkdirSync, openSync, closeSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { renderCommand } from '../domain/command-template.js';
-import { fileTail } from './log-tail.js';
+import { readTail } from './log-tail.js';
 import { getFreePort } from './ports.js';
 import { terminateGroup } from './process-group.js';
 
@@ -184,7 +184,7 @@ export class ApiServerPool {
     const deadline = Date.now() + (this.o.readyTimeoutMs ?? 30_000);
     for (;;) {
       if (child.exitCode !== null || child.signalCode !== null || !child.pid) {
-        const tail = (await fileTail(this.logFile(s.slot), 2000).catch(() => ({ text: '' }))).text;
+        const tail = (await readTail(this.logFile(s.slot), { maxBytes: 2000 })) ?? '';
         throw new Error(
           `API server of slot ${s.slot} exited before it answered on ${url}; its log ends:\n${tail}`,
         );
