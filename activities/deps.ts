@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { DatabaseIdentity } from '../src/db/identity.js';
+import type { ApiServerPool } from '../src/runtime/api-servers.js';
 
 /** What the worker gives its activities: connections and the worker's defaults. */
 export interface ActivityDeps {
@@ -18,6 +19,8 @@ export interface ActivityDeps {
   heartbeatIntervalMs: number;
   leaseTtlSeconds: number;
   maxLogBytes: number;
+  /** Managed API servers (`--api-command`): one per drain slot; null when not managed. */
+  apiServers: ApiServerPool | null;
 }
 
 export const AUTOPACK_EXECUTOR =

@@ -1,4 +1,5 @@
 import type { ActivityDeps } from './deps.js';
+import type { ApiServerInfo } from '../src/runtime/api-servers.js';
 import type { ProcessResult } from './executor-process.js';
 import { redactArgv, redactUrl } from '../src/domain/redact.js';
 import { TAG_VAR } from '../src/runtime/containment.js';
@@ -23,15 +24,38 @@ export interface DrainRequest {
   /** The phase's state when it was picked: the first try runs only while it still is. */
   pickedState?: string | null;
   attempt: number;
+  /** The base timeout (--phase-timeout-seconds, capped by the session's time left). */
   timeoutSeconds: number;
+  /**
+   * How long a phase that keeps producing output may run (--max-phase-timeout-seconds, capped
+   * by the session's time left); null or absent: the base timeout is the limit.
+   */
+  maxTimeoutSeconds?: number | null;
+  /** Stop an executor that wrote nothing and changed nothing in the database for this long. */
+  stallSeconds?: number | null;
   killGraceSeconds: number;
   /** 'fail': a phase whose executor we stopped and left non-terminal is set back to FAILED. */
   onKill?: 'leave' | 'fail';
   executor: string;
   workspace: string;
   apiUrl: string | null;
+  /** The session's drain slot (0 with one slot): its managed API server, when the worker has them. */
+  slot?: number;
   baseline: BaselineInfo | null;
   database?: DatabaseIdentity | null;
+}
+
+/**
+ * The request with the API URL its executor gets: the session's (or the worker's --api-url),
+ * else the URL of the slot's managed API server (started or restarted here if needed).
+ */
+export async function withApiServer(
+  deps: ActivityDeps,
+  req: DrainRequest,
+): Promise<{ req: DrainRequest; apiServer: ApiServerInfo | null }> {
+  if (req.apiUrl || !deps.apiServers) return { req, apiServer: null };
+  const apiServer = await deps.apiServers.serverFor(req.slot ?? 0);
+  return { req: { ...req, apiUrl: apiServer.url }, apiServer };
 }
 
 /** The environment of the executor: the controller's, plus the contract's variables and the try's tags. */
@@ -76,10 +100,32 @@ export function identityHeader(
     `# autopack-drain session=${req.sessionId} run_id=${req.runId} phase_id=${req.phaseId} attempt=${req.attempt} try=${tryNo}`,
     `# command: ${JSON.stringify(redactArgv(argv))}`,
     `# cwd: ${req.workspace}`,
-    `# started_at: ${new Date().toISOString()} timeout: ${req.timeoutSeconds}s`,
+    `# started_at: ${new Date().toISOString()} timeout: ${req.timeoutSeconds}s${limitsNote(req)}`,
     '# ---',
     '',
   ].join('\n');
+}
+
+/** ` max: 900s while writing output, stall: 120s` for the progress-aware limits that are set. */
+function limitsNote(req: DrainRequest): string {
+  const max = req.maxTimeoutSeconds;
+  return [
+    max != null && max > req.timeoutSeconds ? ` max: ${max}s while writing output` : '',
+    req.stallSeconds != null ? ` stall: ${req.stallSeconds}s` : '',
+  ].join('');
+}
+
+/** How our clock stopped the executor: stalled, timed out (after being extended), or null. */
+export function stopNote(
+  req: Pick<DrainRequest, 'timeoutSeconds' | 'stallSeconds'>,
+  proc: Pick<ProcessResult, 'timedOut' | 'stalled' | 'extendedToSeconds'>,
+): string | null {
+  if (proc.stalled) return `stalled: no output and no database change for ${req.stallSeconds ?? '?'}s`;
+  if (!proc.timedOut) return null;
+  if (proc.extendedToSeconds !== null) {
+    return `timed out after ${proc.extendedToSeconds}s (ran past its ${req.timeoutSeconds}s timeout while writing output)`;
+  }
+  return `timed out after ${req.timeoutSeconds}s`;
 }
 
 /** The last line of both log files: how the executor ended. */
@@ -87,7 +133,7 @@ export function trailerOf(req: DrainRequest, proc: ProcessResult): string {
   const notes = [
     proc.spawnError,
     proc.outputCapped ? 'output cap reached' : null,
-    proc.timedOut ? `timed out after ${req.timeoutSeconds}s` : null,
+    stopNote(req, proc),
     proc.cancelled ? 'cancelled' : null,
     proc.stopped ? "stopped: the run's lease was lost" : null,
     proc.processesReaped ? `${proc.processesReaped} escaped process(es) reaped` : null,

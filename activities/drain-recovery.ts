@@ -140,6 +140,7 @@ async function reconcile(
       phaseId: req.phaseId,
       attempt: req.attempt,
       timeoutSeconds: req.timeoutSeconds,
+      stallSeconds: req.stallSeconds ?? null,
       initialState: null,
       final: { state: phase.state, lastFailureReason: phase.last_failure_reason },
       exit,
@@ -193,6 +194,8 @@ export async function readExitRecord(file: string): Promise<ExitFacts | null> {
       returnCode: typeof r.returnCode === 'number' ? r.returnCode : null,
       signal: typeof r.signal === 'string' ? r.signal : null,
       timedOut: r.timedOut === true,
+      ...(r.stalled === true ? { stalled: true } : {}),
+      ...(typeof r.extendedToSeconds === 'number' ? { extendedToSeconds: r.extendedToSeconds } : {}),
       cancelled: r.cancelled === true,
       durationSeconds: typeof r.durationSeconds === 'number' ? r.durationSeconds : 0,
     };

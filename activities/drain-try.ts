@@ -107,6 +107,63 @@ export async function startTry(
   };
 }
 
+/**
+ * Watches the phase while its executor runs (for --stall-seconds): how long its row (state,
+ * last_failure_reason, updated_at) and its telemetry row count are known to have stayed
+ * unchanged. Uses the readers of the try's start and end. A read that fails (the database is
+ * away) proves nothing: the known-quiet time stops growing until a read succeeds again.
+ */
+export class DbChangeWatch {
+  private phase: PhaseRow | null;
+  private telemetry: number;
+  private changedAt: number;
+  private checkedAt: number;
+  private busy = false;
+
+  constructor(
+    private readonly deps: Pick<ActivityDeps, 'pool'>,
+    private readonly req: Pick<DrainRequest, 'runId' | 'phaseId'>,
+    t: Pick<TryStart, 'initial' | 'before'>,
+    now = Date.now(),
+  ) {
+    this.phase = t.initial;
+    this.telemetry = t.before.phase;
+    this.changedAt = now;
+    this.checkedAt = now;
+  }
+
+  /** Seconds the phase is known to have stayed unchanged. */
+  quietSeconds(): number {
+    return Math.max(0, (this.checkedAt - this.changedAt) / 1000);
+  }
+
+  /** One read of the phase row and its telemetry count; never throws, never overlaps. */
+  async check(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      const at = Date.now(); // what the reads see is at least this recent
+      const phase = await getPhase(this.deps.pool, this.req.runId, this.req.phaseId);
+      const telemetry = (await countTelemetry(this.deps.pool, this.req.runId, this.req.phaseId)).phase;
+      if (phaseChanged(this.phase, phase) || telemetry !== this.telemetry) {
+        this.phase = phase;
+        this.telemetry = telemetry;
+        this.changedAt = at;
+      }
+      this.checkedAt = at;
+    } catch {
+      /* the database is away: nothing learned */
+    } finally {
+      this.busy = false;
+    }
+  }
+}
+
+/** How often the database is read for --stall-seconds: 4 reads per stall window, at least every heartbeat. */
+export function dbWatchIntervalMs(heartbeatIntervalMs: number, stallSeconds: number): number {
+  return Math.min(heartbeatIntervalMs, Math.max(250, (stallSeconds * 1000) / 4));
+}
+
 /** Runs the executor; heartbeats; renews the run's lease and stops the executor when it is gone. */
 export async function runTry(
   deps: ActivityDeps,
@@ -119,11 +176,21 @@ export async function runTry(
   const stop = new AbortController();
   let lostReason: string | null = null;
   let pidNoted = false;
+  const stallSeconds = req.stallSeconds ?? null;
+  const maxTimeoutSeconds = req.maxTimeoutSeconds ?? null;
+  const dbWatch = stallSeconds === null ? null : new DbChangeWatch(deps, req, t);
+  const dbTimer =
+    dbWatch &&
+    setInterval(() => void dbWatch.check(), dbWatchIntervalMs(deps.heartbeatIntervalMs, stallSeconds!));
   const proc = await runExecutorProcess({
     argv,
     cwd: req.workspace,
     env,
     timeoutSeconds: req.timeoutSeconds,
+    progress:
+      stallSeconds === null && maxTimeoutSeconds === null
+        ? undefined
+        : { stallSeconds, maxTimeoutSeconds, dbQuietSeconds: () => dbWatch?.quietSeconds() ?? 0 },
     killGraceSeconds: req.killGraceSeconds,
     stdoutPath: t.paths.stdout,
     stderrPath: t.paths.stderr,
@@ -162,17 +229,21 @@ export async function runTry(
         () => {}, // the database is away: keep running, the next tick tries again
       );
     },
+  }).finally(() => {
+    if (dbTimer) clearInterval(dbTimer);
   });
   return { proc, lostReason };
 }
 
 /** The exit facts next to the logs: what a retry reads when this worker dies before recording. */
 export async function writeExitRecord(file: string, proc: ProcessResult): Promise<void> {
-  const { returnCode, signal, timedOut, cancelled, durationSeconds } = proc;
+  const { returnCode, signal, timedOut, stalled, extendedToSeconds, cancelled, durationSeconds } = proc;
   const record: ExitFacts & { finishedAt: string } = {
     returnCode,
     signal,
     timedOut,
+    stalled,
+    extendedToSeconds,
     cancelled,
     durationSeconds,
     finishedAt: new Date().toISOString(),
@@ -195,6 +266,7 @@ export async function outcomeOfTry(
     phaseId: req.phaseId,
     attempt: req.attempt,
     timeoutSeconds: req.timeoutSeconds,
+    stallSeconds: req.stallSeconds ?? null,
     initialState: t.initial?.state ?? null,
     final: final && { state: final.state, lastFailureReason: final.last_failure_reason },
     exit: proc,

@@ -1,7 +1,7 @@
 import { appendFile } from 'node:fs/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps.js';
-import { executorEnv, identityHeader, trailerOf, type DrainRequest } from './drain-env.js';
+import { executorEnv, identityHeader, trailerOf, withApiServer, type DrainRequest } from './drain-env.js';
 import {
   endEarlierTries,
   markEarlierTries,
@@ -59,14 +59,16 @@ async function heartbeating<T>(deps: ActivityDeps, details: unknown, fn: () => P
 async function handBackIfStopped(
   deps: ActivityDeps,
   req: DrainRequest,
-  proc: { timedOut: boolean; cancelled: boolean },
+  proc: { timedOut: boolean; stalled: boolean; extendedToSeconds: number | null; cancelled: boolean },
   outcome: AttemptOutcome,
 ): Promise<void> {
   if (req.onKill !== 'fail' || !(proc.timedOut || proc.cancelled)) return;
   if (outcome.finalState && TERMINAL_STATES.includes(outcome.finalState)) return;
-  const what = proc.timedOut
-    ? `PHASE_TIMEOUT: stopped by autopack-drain after ${req.timeoutSeconds} s`
-    : 'PHASE_CANCELLED: stopped by autopack-drain (session cancelled)';
+  const what = proc.stalled
+    ? `PHASE_STALLED: stopped by autopack-drain (stall timeout: no output and no database change for ${req.stallSeconds ?? '?'} s)`
+    : proc.timedOut
+      ? `PHASE_TIMEOUT: stopped by autopack-drain after ${proc.extendedToSeconds ?? req.timeoutSeconds} s`
+      : 'PHASE_CANCELLED: stopped by autopack-drain (session cancelled)';
   const reason = `${what}, session ${req.sessionId}, attempt ${req.attempt}`;
   if (await handBackStrandedPhase(deps.pool, req.runId, req.phaseId, reason)) {
     outcome.errorMessage = `${outcome.errorMessage ?? what} [handed back as FAILED: --on-kill fail]`;
@@ -121,21 +123,22 @@ export function drainActivities(deps: ActivityDeps) {
      * failure. After a crashed worker the retry first ends what is left of the old try and
      * reconciles. What it returns (and so what enters the workflow history) is redacted.
      */
-    async drainPhase(req: DrainRequest): Promise<AttemptOutcome> {
+    async drainPhase(request: DrainRequest): Promise<AttemptOutcome> {
       const ctx = Context.current();
       // A database outage waits here (heartbeating) instead of using up the drain's tries. No
       // heartbeat when the database answers: an empty one would replace a retry's details.
       if (!(await databaseAnswers(deps))) {
         await heartbeating(deps, ctx.info.heartbeatDetails, () => untilDatabaseAnswers(deps));
       }
-      const key: AttemptKey = { ...req, tryNo: ctx.info.attempt, execRunId: workflowRun().runId };
+      const key: AttemptKey = { ...request, tryNo: ctx.info.attempt, execRunId: workflowRun().runId };
       let interruptedTries = 0;
       if (key.tryNo > 1) {
         const prev = ctx.info.heartbeatDetails as DrainHeartbeat | undefined;
-        const recovered = await heartbeating(deps, prev, () => recoverPreviousTry(deps, req, key, prev));
+        const recovered = await heartbeating(deps, prev, () => recoverPreviousTry(deps, request, key, prev));
         if (recovered.outcome) return forHistory(recordAttempt(recovered.outcome, 'reconciled'));
         interruptedTries = recovered.interruptedTries;
       }
+      const { req, apiServer } = await withApiServer(deps, request);
       const argv = renderArgv(req);
       const tag = tryTag(key);
       const env = executorEnv(deps, req, { tryNo: key.tryNo, execRunId: key.execRunId, tag });
@@ -156,7 +159,10 @@ export function drainActivities(deps: ActivityDeps) {
         () => {},
       );
       const unjudged = lostReason ? { kind: 'lost' as const, reason: lostReason } : null;
-      const outcome = redactOutcome(deps, await outcomeOfTry(deps, req, t, proc, unjudged));
+      const outcome = redactOutcome(deps, {
+        ...(await outcomeOfTry(deps, req, t, proc, unjudged)),
+        ...(apiServer ? { apiServer } : {}),
+      });
       const shutdown = ctx.cancellationDetails?.workerShutdown ?? false;
       if (!unjudged && !shutdown) await handBackIfStopped(deps, req, proc, outcome);
       if (proc.cancelled) {

@@ -6,6 +6,7 @@ import { LogTail } from '../src/runtime/log-tail.js';
 import { terminateGroup } from '../src/runtime/process-group.js';
 import { endTry, joinCgroup } from '../src/runtime/containment.js';
 import { detectLlmBoundary } from '../src/domain/llm-boundary.js';
+import { tryClock } from '../src/domain/try-clock.js';
 
 const WATCH_INTERVAL_MS = 200;
 
@@ -13,7 +14,12 @@ export interface ProcessResult {
   pid: number | null;
   returnCode: number | null;
   signal: string | null;
+  /** Our clock stopped it: its deadline passed, or it stalled (a stall is a timeout too). */
   timedOut: boolean;
+  /** Stopped by --stall-seconds: no output and no database change for that long. */
+  stalled: boolean;
+  /** The deadline it was stopped at when it ran past its base timeout (kept producing output); else null. */
+  extendedToSeconds: number | null;
   cancelled: boolean;
   /** The executor wrote more than maxLogBytes and was stopped. */
   outputCapped: boolean;
@@ -32,7 +38,15 @@ export interface RunOptions {
   argv: string[];
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /** The base timeout. */
   timeoutSeconds: number;
+  /** Progress-aware limits (src/domain/try-clock.ts); absent: the base timeout alone. */
+  progress?: {
+    maxTimeoutSeconds: number | null;
+    stallSeconds: number | null;
+    /** Seconds the database is known to have stayed unchanged for this phase. */
+    dbQuietSeconds: () => number;
+  };
   killGraceSeconds: number;
   stdoutPath: string;
   stderrPath: string;
@@ -92,11 +106,38 @@ export async function runExecutorProcess(o: RunOptions): Promise<ProcessResult> 
   if (pid) joinCgroup(o.cgroup, pid); // its children are born in the try's cgroup
 
   let timedOut = false;
+  let stalled = false;
+  let extendedToSeconds: number | null = null;
   let cancelled = false;
   let outputCapped = false;
   let killing: Promise<void> | null = null;
   const kill = (grace = graceMs) => {
     if (pid && !killing) killing = terminateGroup(pid, grace);
+  };
+  const lastOutputAt = () => Math.max(stdout.lastOutputAt ?? 0, stderr.lastOutputAt ?? 0) || null;
+  // Stalls and extensions are decided from the output (watched here) and the database (watched
+  // by the caller); the same kill path as the plain timeout.
+  const progress = o.progress;
+  const judgeClock = () => {
+    if (!progress || killing) return;
+    const elapsedSeconds = (performance.now() - started) / 1000;
+    const out = lastOutputAt();
+    const d = tryClock({
+      elapsedSeconds,
+      sinceOutputSeconds: out === null ? elapsedSeconds : Math.max(0, (Date.now() - out) / 1000),
+      sinceDbChangeSeconds: progress.dbQuietSeconds(),
+      baseTimeoutSeconds: o.timeoutSeconds,
+      maxTimeoutSeconds: progress.maxTimeoutSeconds,
+      stallSeconds: progress.stallSeconds,
+    });
+    if (d.kind === 'stalled') {
+      stalled = true;
+      kill();
+    } else if (d.kind === 'timeout') {
+      timedOut = true;
+      if (d.extended) extendedToSeconds = d.limitSeconds;
+      kill();
+    }
   };
   // Output is watched more often than heartbeats: a runaway writer must not fill the disk.
   const watch = async () => {
@@ -105,6 +146,7 @@ export async function runExecutorProcess(o: RunOptions): Promise<ProcessResult> 
       outputCapped = true;
       kill(0); // no grace: it would keep writing at full speed
     }
+    judgeClock();
   };
   const watcher = setInterval(() => void watch(), WATCH_INTERVAL_MS);
   const tick = async () => {
@@ -112,15 +154,20 @@ export async function runExecutorProcess(o: RunOptions): Promise<ProcessResult> 
     o.onTick({
       pid,
       bytesOut: stdout.bytes + stderr.bytes,
-      lastOutputAt: Math.max(stdout.lastOutputAt ?? 0, stderr.lastOutputAt ?? 0) || null,
+      lastOutputAt: lastOutputAt(),
     });
   };
   void tick();
   const ticker = setInterval(() => void tick(), o.heartbeatIntervalMs);
+  // The hard limit: the base timeout, or the maximum a phase that keeps producing output may run.
+  const max = progress?.maxTimeoutSeconds ?? null;
+  const hardLimit = max !== null && max > o.timeoutSeconds ? max : o.timeoutSeconds;
   const timer = setTimeout(() => {
+    if (killing) return; // already stopped by the clock, the cap, a cancellation or a stop
     timedOut = true;
+    if (hardLimit > o.timeoutSeconds) extendedToSeconds = hardLimit;
     kill();
-  }, o.timeoutSeconds * 1000);
+  }, hardLimit * 1000);
   const signal = Context.current().cancellationSignal;
   const onAbort = () => {
     cancelled = true;
@@ -165,7 +212,9 @@ export async function runExecutorProcess(o: RunOptions): Promise<ProcessResult> 
     pid,
     returnCode: result.exitCode ?? null,
     signal: result.signal ?? null,
-    timedOut: timedOut && !cancelled && !outputCapped && !stopped,
+    timedOut: (timedOut || stalled) && !cancelled && !outputCapped && !stopped,
+    stalled: stalled && !cancelled && !outputCapped && !stopped,
+    extendedToSeconds: timedOut && !stalled ? extendedToSeconds : null,
     stopped: stopped && !cancelled,
     cancelled,
     outputCapped,

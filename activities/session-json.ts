@@ -1,4 +1,4 @@
-import { open, readFile, rename } from 'node:fs/promises';
+import { open, readFile, rename, stat } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
@@ -37,7 +37,27 @@ export async function writeJsonDurably(file: string, value: unknown): Promise<vo
   await fsyncPath(path.dirname(file)).catch(() => {}); // not every file system syncs directories
 }
 
+/**
+ * The stamp this process last wrote to each file, with the file's identity right after the
+ * write: while the file is still that one (inode, size, mtime), its stamp is known without
+ * reading and parsing the whole file again.
+ */
+const lastWritten = new Map<string, { stamp: JsonStamp; ino: number; size: number; mtimeMs: number }>();
+const MAX_FILES_REMEMBERED = 256;
+
+async function rememberWrite(file: string, stamp: JsonStamp): Promise<void> {
+  const st = await stat(file).catch(() => null);
+  lastWritten.delete(file);
+  if (st) lastWritten.set(file, { stamp, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs });
+  while (lastWritten.size > MAX_FILES_REMEMBERED)
+    lastWritten.delete(lastWritten.keys().next().value as string);
+}
+
 async function currentStamp(file: string): Promise<Partial<JsonStamp> | null> {
+  const st = await stat(file).catch(() => null);
+  if (!st) return null;
+  const w = lastWritten.get(file);
+  if (w && w.ino === st.ino && w.size === st.size && w.mtimeMs === st.mtimeMs) return w.stamp;
   try {
     const j = JSON.parse(await readFile(file, 'utf8')) as Partial<JsonStamp>;
     return { chain_id: j.chain_id, exec_run_id: j.exec_run_id, report_seq: j.report_seq };
@@ -84,7 +104,10 @@ export async function writeSessionJsonGuarded(
     await client.query('BEGIN');
     await client.query("SELECT pg_advisory_xact_lock(hashtext('drain-session-json:' || $1))", [file]);
     const ok = await mayReplace(await currentStamp(file), stamp);
-    if (ok) await writeJsonDurably(file, { ...value, ...stamp });
+    if (ok) {
+      await writeJsonDurably(file, { ...value, ...stamp });
+      await rememberWrite(file, stamp);
+    }
     await client.query('COMMIT');
     return ok;
   } catch (err) {

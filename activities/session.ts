@@ -1,30 +1,29 @@
-import { access, constants, mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps.js';
 import { sessionJsonPath, sessionsDir } from './paths.js';
 import { writeSessionJsonGuarded } from './session-json.js';
 import { workflowRun } from './workflow-run.js';
+import { SessionRows } from './session-rows.js';
 import { renderCommand } from '../src/domain/command-template.js';
 import { redactDeep, redactSecrets, redactUrl } from '../src/domain/redact.js';
 import { buildSessionJson, type SessionSnapshot } from '../src/domain/report.js';
 import { DRAIN_SEARCH_ATTRIBUTES } from '../src/domain/search-attributes.js';
 import type { AttemptVerdict, DrainConfig } from '../src/domain/types.js';
 import type { DatabaseIdentity } from '../src/db/identity.js';
-import { listSessionAttempts, phasesStillFailed, recordVerdict } from '../src/db/attempts.js';
+import { phasesStillFailed, recordVerdict } from '../src/db/attempts.js';
 import { listSessionCaptures } from '../src/db/baselines.js';
 import { acquireLease, releaseLease } from '../src/db/leases.js';
+import { recordMemoryStop } from '../src/db/memory.js';
 import { backlogCounts } from '../src/db/phases.js';
 import { claimSession, endSession, hasLegacyAttempts } from '../src/db/sessions.js';
 import { countProcessesMatching } from '../src/runtime/process-group.js';
+import { findOnPath } from '../src/runtime/binaries.js';
+import type { DbIdentity } from '../src/domain/report-json.js';
 import { leaseHeld } from '../src/runtime/metrics.js';
 
-export interface DbIdentity {
-  url: string;
-  runs: number;
-  phases: number;
-  byState: Record<string, number>;
-}
+export type { DbIdentity } from '../src/domain/report-json.js';
 
 export interface PreparedSession {
   workspace: string;
@@ -55,24 +54,6 @@ export interface SessionReport {
 }
 
 const configError = (msg: string) => ApplicationFailure.nonRetryable(msg, 'SessionConfigError');
-
-async function findOnPath(cmd: string, cwd: string): Promise<string | null> {
-  const candidates = cmd.includes('/')
-    ? [path.resolve(cwd, cmd)]
-    : (process.env.PATH ?? '')
-        .split(path.delimiter)
-        .filter(Boolean)
-        .map((d) => path.join(d, cmd));
-  for (const c of candidates) {
-    try {
-      await access(c, constants.X_OK);
-      if ((await stat(c)).isFile()) return c;
-    } catch {
-      /* next */
-    }
-  }
-  return null;
-}
 
 async function searchAttributesRegistered(): Promise<boolean> {
   try {
@@ -143,8 +124,10 @@ async function claimSessionId(deps: ActivityDeps, o: ClaimInput): Promise<void> 
 }
 
 export function sessionActivities(deps: ActivityDeps) {
+  const sessionRows = new SessionRows(deps.pool);
+
   async function writeSessionReport(r: SessionReport): Promise<string> {
-    const attempts = await listSessionAttempts(deps.pool, r.sessionId);
+    const attempts = await sessionRows.rowsOf(r.sessionId);
     const json = buildSessionJson({
       snapshot: r.snapshot,
       config: r.config,
@@ -162,6 +145,7 @@ export function sessionActivities(deps: ActivityDeps) {
       report_seq: r.seq,
     });
     if (r.completedAt) {
+      sessionRows.forget(r.sessionId);
       await endSession(deps.pool, {
         sessionId: r.sessionId,
         chainId: r.chainId,
@@ -208,7 +192,7 @@ export function sessionActivities(deps: ActivityDeps) {
       } catch (err) {
         throw configError(`executor template is invalid: ${(err as Error).message}`);
       }
-      if (!c.dryRun && !(await findOnPath(argv[0], workspace))) {
+      if (!c.dryRun && !findOnPath(argv[0], workspace)) {
         throw configError(
           `executor command "${argv[0]}" was not found (template: ${executor}; workspace: ${workspace}). ` +
             'Pass --executor / the "executor" input field, or set DRAIN_EXECUTOR on the worker.',
@@ -251,9 +235,12 @@ export function sessionActivities(deps: ActivityDeps) {
       verdict: AttemptVerdict;
       report: SessionReport;
       database?: DatabaseIdentity | null;
+      /** The fingerprint this attempt stopped: kept in failure memory for later sessions. */
+      memoryStop?: { fingerprint: string; repeats: number } | null;
     }): Promise<void> {
       const execRunId = workflowRun().runId;
       await recordVerdict(deps.pool, { ...o, execRunId }, o.verdict);
+      if (o.memoryStop) await recordMemoryStop(deps.pool, { ...o, ...o.memoryStop, execRunId });
       await writeSessionReport(o.report);
       await releaseLease(deps.pool, o.runId, o.sessionId);
       leaseHeld(-1);

@@ -14,6 +14,8 @@
  *                   5 stopped runs, sampled/promising/deprioritized runs)
  *   failed/*-q      the same with {"skipRunsWithQueued": false}
  *   failed/worst    every run but the last 3 stopped: almost every FAILED phase is passed over
+ *   failed/yield    failed/fresh with {"order": "yield"} (scores every FAILED phase in the filter)
+ *   failed/memory   failed/fresh with failure memory passing over the first 500 FAILED phases
  *   queued/fresh    selectQueuedPhase, a new session with {"mode": "queued"}
  *   queued/mid      selectQueuedPhase, the mid-session state with {"mode": "queued"}
  * For the largest size it prints the EXPLAIN (ANALYZE, BUFFERS) summary of the main picks
@@ -115,12 +117,24 @@ async function main(): Promise<void> {
       blockedRuns: failedRuns.slice(0, -3),
       blockedReasons: failedRuns.slice(0, -3).map((r) => `run ${r} has 2 timeouts (limit: 2)`),
     };
+    // Failure memory passing over 500 FAILED phases (as selection receives it from the memory query).
+    const memoryBlocks = (
+      await pool.query<{ run_id: string; phase_id: string }>(
+        `SELECT run_id, phase_id FROM phases WHERE state = 'FAILED' ORDER BY id LIMIT 500`,
+      )
+    ).rows.map((r) => ({
+      runId: r.run_id,
+      phaseId: r.phase_id,
+      reason: 'fingerprint F stopped by session S',
+    }));
     const scenarios: Array<[string, Picker, SelectParams]> = [
       ['failed/fresh', selectFailedPhase, freshParams(failedCfg)],
       ['failed/mid', selectFailedPhase, midFailed],
       ['failed/fresh-q', selectFailedPhase, freshParams(noSkipCfg)],
       ['failed/mid-q', selectFailedPhase, midNoSkip],
       ['failed/worst', selectFailedPhase, worst],
+      ['failed/yield', selectFailedPhase, { ...freshParams(failedCfg), order: 'yield' }],
+      ['failed/memory', selectFailedPhase, { ...freshParams(failedCfg), memory: memoryBlocks }],
       ['queued/fresh', selectQueuedPhase, freshParams(queuedCfg)],
       ['queued/mid', selectQueuedPhase, midQueued],
     ];

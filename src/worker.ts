@@ -10,6 +10,7 @@ import { readDatabaseIdentity } from './db/identity.js';
 import { secretValuesOf } from './domain/redact.js';
 import { reapOrphanedExecutors } from './runtime/orphans.js';
 import { processesReaped } from './runtime/metrics.js';
+import { ApiServerPool } from './runtime/api-servers.js';
 
 export const DEFAULT_TASK_QUEUE = 'autopack-drain';
 export const WORKFLOWS_PATH = path.join(
@@ -28,6 +29,11 @@ export interface DrainWorkerOptions {
   workspace?: string;
   executor?: string;
   apiUrl?: string | null;
+  /**
+   * Start one API server per drain slot with this command ({port} is its port) and give each
+   * drain its slot's URL as AUTOPACK_API_URL (a session's apiUrl still wins).
+   */
+  apiCommand?: string | null;
   identity?: string;
   heartbeatIntervalMs?: number;
   leaseTtlSeconds?: number;
@@ -62,13 +68,22 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
   const pool = createPool(o.databaseUrl, 8);
   await migrate(pool);
   const identity = o.identity ?? `drain-worker@${hostname()}:${process.pid}`;
+  const workspace = path.resolve(o.workspace ?? process.cwd());
+  const apiServers = o.apiCommand
+    ? new ApiServerPool({
+        command: o.apiCommand,
+        cwd: workspace,
+        logDir: path.join(workspace, '.autonomous_runs'),
+        log: (line) => console.log(line),
+      })
+    : null;
   const deps: ActivityDeps = {
     pool,
     databaseUrl: o.databaseUrl,
     database: await readDatabaseIdentity(pool),
     knownSecrets: secretValuesOf(o.databaseUrl),
     defaults: {
-      workspace: path.resolve(o.workspace ?? process.cwd()),
+      workspace,
       executor: o.executor ?? AUTOPACK_EXECUTOR,
       apiUrl: o.apiUrl ?? null,
     },
@@ -77,6 +92,7 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
     heartbeatIntervalMs: o.heartbeatIntervalMs ?? (Number(process.env.DRAIN_HEARTBEAT_MS) || 5_000),
     leaseTtlSeconds: o.leaseTtlSeconds ?? 60,
     maxLogBytes: o.maxLogBytes ?? (Number(process.env.DRAIN_MAX_LOG_BYTES) || 256 * 1024 * 1024),
+    apiServers,
   };
   const reaped = await reapOrphanedExecutors(pool, hostname(), 2_000);
   processesReaped(reaped.length);
@@ -108,6 +124,7 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
     worker,
     run() {
       running ??= worker.run().finally(async () => {
+        await apiServers?.stop().catch(() => {});
         await connection.close().catch(() => {});
         await pool.end().catch(() => {});
         closed = true;
@@ -120,6 +137,7 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await running;
       } else {
+        await apiServers?.stop().catch(() => {});
         await connection.close().catch(() => {});
         await pool.end().catch(() => {});
         closed = true;

@@ -1,9 +1,11 @@
 import { Command, CommanderError } from 'commander';
 import { redactSecrets } from '../domain/redact.js';
 import { UsageError } from './env.js';
+import { registerAnalyze } from './commands/analyze.js';
 import { registerControl } from './commands/control.js';
 import { registerDb } from './commands/db.js';
 import { registerDemo } from './commands/demo.js';
+import { registerForecast } from './commands/forecast.js';
 import { registerList } from './commands/list.js';
 import { registerReport } from './commands/report.js';
 import { registerSchedule } from './commands/schedule.js';
@@ -11,6 +13,7 @@ import { registerServe } from './commands/serve.js';
 import { registerStart } from './commands/start.js';
 import { registerStatus } from './commands/status.js';
 import { registerStranded } from './commands/stranded.js';
+import { registerMemory } from './commands/memory.js';
 import { registerTidy } from './commands/tidy.js';
 import { registerVerify } from './commands/verify.js';
 import { registerWatch } from './commands/watch.js';
@@ -24,6 +27,7 @@ const program = new Command('drain')
 
 registerServe(program);
 registerStart(program);
+registerForecast(program);
 registerStatus(program);
 registerVerify(program);
 registerReport(program);
@@ -35,6 +39,8 @@ registerDb(program);
 registerDemo(program);
 registerTidy(program);
 registerStranded(program);
+registerMemory(program);
+registerAnalyze(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -99,12 +99,12 @@ export function addDrainFlags(cmd: Command): Command {
     )
     .option(
       '--stall-seconds <s>',
-      'stop an executor that wrote no output and changed nothing in the database for this long; recorded as stalled (default off)',
+      'stop an executor that wrote no output (stdout/stderr) and changed nothing in the database (its phase row, its telemetry rows) for this long; recorded as a timeout that stalled, fingerprint STALLED|stalled, zero-yield reason stalled (default off)',
       num('--stall-seconds'),
     )
     .option(
       '--max-phase-timeout-seconds <s>',
-      'let a phase that keeps writing output run past --phase-timeout-seconds, up to this, within the session budget (default off)',
+      'let a phase that keeps writing output run past --phase-timeout-seconds, up to this, within the session budget; "keeps writing" = output within the last W = min(--stall-seconds or 60, --phase-timeout-seconds) seconds when the timeout is reached, and again within every W seconds after it (default off)',
       num('--max-phase-timeout-seconds'),
     )
     .option(

@@ -101,7 +101,8 @@ export async function finishAttempt(
        stderr_excerpt = $17, stdout_bytes = $18, stderr_bytes = $19, error_message = $20,
        last_failure_reason = $21, telemetry_events = $22, telemetry_global_delta = $23, llm_boundary_hit = $24,
        finished_at = $25, run_counts_after = $26, telemetry_by_table = $27, phase_changed = $28,
-       interrupted_tries = $29, outcome = $30, processes_reaped = $31
+       interrupted_tries = $29, outcome = $30, processes_reaped = $31,
+       final_reason_md5 = (SELECT md5(p.last_failure_reason) FROM phases p WHERE p.run_id = $3 AND p.phase_id = $4)
      WHERE ${KEY_WHERE} AND status = 'running'`,
     [
       ...keyParams(k),
@@ -265,4 +266,23 @@ export async function finalTryOf(db: Queryable, k: AttemptOf): Promise<AttemptRo
     attemptParams(k),
   );
   return res.rows[0] ?? null;
+}
+
+/**
+ * The session's rows that may differ from what a reader already holds: rows with an id above
+ * `afterId`, and the rows `ids` (those it holds that were still running or not yet judged).
+ */
+export async function listSessionAttemptsChanged(
+  db: Queryable,
+  sessionId: string,
+  afterId: string,
+  ids: string[],
+): Promise<AttemptRow[]> {
+  const res = await db.query<AttemptRow>(
+    `SELECT * FROM drain_attempts
+     WHERE session_id = $1 AND (id > $2::bigint OR id = ANY($3::bigint[]))
+     ORDER BY id`,
+    [sessionId, afterId, ids],
+  );
+  return res.rows;
 }

@@ -1,11 +1,13 @@
 /**
  * Parts shared by the FAILED and QUEUED selection statements (select-failed.ts,
- * select-queued.ts): the result type, the parameter list, the skip reason of a candidate
- * phase, and the final "pick and passed-over rows" step.
+ * select-queued.ts): the result type, the named parameters, the skip reason of a candidate
+ * phase, and the final "pick and passed-over rows" step. Statements use `:name` parameters
+ * (named-sql.ts), so each sends only its own.
  */
 import type { SelectParams } from '../domain/selection.js';
 import { categorizeFailure } from '../domain/categories.js';
 import type { PhaseRef, SkipRecord } from '../domain/types.js';
+import type { MemoryBlock } from './memory.js';
 
 export interface SelectResult {
   pick: PhaseRef | null;
@@ -24,62 +26,121 @@ export interface Row {
   state: string;
   last_failure_reason: string | null;
   skip_reason: string | null;
-  lease_session: string | null;
+  skip_kind: SkipKind | null;
 }
 
+/** Phases failure memory passes over (activities/select.ts fills them; none when absent). */
+export type MemoryBlocks = MemoryBlock[];
+
+/** Why a candidate was passed over, as a column (skip_kind) next to its text (skip_reason). */
+export type SkipKind = 'prefix' | 'stopped-run' | 'memory' | 'attempts' | 'queued' | 'lease';
+
 /**
- * Skip reason of one candidate row `p` (prefix, stop condition, attempts, queued phases,
- * lease), NULL when it can be picked. Needs the aliases `pf` (matching skip prefix), `b`
- * (stopped run), `a` (attempts), `q` (queued phases of the run) and `l` (foreign lease).
+ * The skip tests of one candidate row `p`, first match wins: [kind, condition, reason text].
+ * Needs the aliases `pf` (matching skip prefix), `b` (stopped run), `m` (memory), `a`
+ * (attempts), `l` (foreign lease) and, with `queued`, `q` (queued phases of the run).
  */
-export const SKIP_REASON = `
-  CASE
-    WHEN pf.prefix IS NOT NULL THEN 'run ' || p.run_id || ' matches skip-run-prefix ' || pf.prefix
-    WHEN b.reason IS NOT NULL THEN b.reason
-    WHEN COALESCE(a.n, 0) >= $6 THEN 'phase already attempted ' || a.n || ' times (limit: ' || $6 || ')'
-    WHEN q.n IS NOT NULL THEN 'run ' || p.run_id || ' has ' || q.n || ' queued phase(s) (skip-runs-with-queued)'
-    WHEN l.session_id IS NOT NULL THEN 'run ' || p.run_id || ' is being drained by session ' || l.session_id
-  END`;
+function skipTests(o: { queued: boolean }): Array<[SkipKind, string, string]> {
+  const tests: Array<[SkipKind, string, string]> = [
+    ['prefix', 'pf.prefix IS NOT NULL', `'run ' || p.run_id || ' matches skip-run-prefix ' || pf.prefix`],
+    ['stopped-run', 'b.reason IS NOT NULL', 'b.reason'],
+    ['memory', 'm.reason IS NOT NULL', 'm.reason'],
+    [
+      'attempts',
+      'COALESCE(a.n, 0) >= :maxAttempts',
+      `'phase already attempted ' || a.n || ' times (limit: ' || :maxAttempts || ')'`,
+    ],
+    [
+      'queued',
+      'q.n IS NOT NULL',
+      `'run ' || p.run_id || ' has ' || q.n || ' queued phase(s) (skip-runs-with-queued)'`,
+    ],
+    [
+      'lease',
+      'l.session_id IS NOT NULL',
+      `'run ' || p.run_id || ' is being drained by session ' || l.session_id`,
+    ],
+  ];
+  return tests.filter(([kind]) => o.queued || kind !== 'queued');
+}
+
+/** `skip_reason` and `skip_kind` columns of a candidate row: both NULL when it can be picked. */
+export function skipColumns(o: { queued: boolean }): string {
+  const t = skipTests(o);
+  const reason = t.map(([, cond, text]) => `WHEN ${cond} THEN ${text}`).join('\n      ');
+  const kind = t.map(([k, cond]) => `WHEN ${cond} THEN '${k}'`).join(' ');
+  return `CASE ${reason} END AS skip_reason, CASE ${kind} END AS skip_kind`;
+}
+
+/** Joins of the skip-reason inputs other than `q`, for candidate rows `p`. */
+export const SKIP_JOINS = `
+    LEFT JOIN unnest(:attemptedRuns::text[], :attemptedPhases::text[], :attemptCounts::int[]) AS a(run_id, phase_id, n)
+      ON a.run_id = p.run_id AND a.phase_id = p.phase_id
+    LEFT JOIN unnest(:blockedRuns::text[], :blockedReasons::text[]) AS b(run_id, reason) ON b.run_id = p.run_id
+    LEFT JOIN unnest(:memoryRuns::text[], :memoryPhases::text[], :memoryReasons::text[]) AS m(run_id, phase_id, reason)
+      ON m.run_id = p.run_id AND m.phase_id = p.phase_id
+    LEFT JOIN drain_leases l ON l.run_id = p.run_id AND l.expires_at > now() AND l.session_id <> :sessionId
+    LEFT JOIN LATERAL (SELECT x AS prefix FROM unnest(:skipRunPrefixes::text[]) x WHERE starts_with(p.run_id, x) LIMIT 1) pf ON true`;
+
+/**
+ * Run yield for `--order yield`: telemetry events per minute of the run's judged attempts in
+ * every session (NULL: no history). Needs a CTE `candidates` with run_id.
+ */
+export const RUN_YIELD = `
+  run_yield AS (
+    SELECT a.run_id, sum(COALESCE(a.telemetry_events, 0))::float8 / (sum(a.duration_seconds) / 60.0) AS ypm
+    FROM drain_attempts a
+    WHERE a.run_id IN (SELECT run_id FROM candidates) AND a.status IN ('finished', 'reconciled')
+      AND a.duration_seconds > 0
+    GROUP BY a.run_id)`;
+
+/** Order keys of --order yield within a priority group: runs without history first, then by yield. */
+export const YIELD_KEYS = `(run_ypm IS NOT NULL), run_ypm DESC`;
 
 /**
  * Final step over `ordered` (candidates numbered by `pos` in selection order): the first row
  * without a skip reason (the pick), preceded by the skipped rows ranked ahead of it, at most
- * $17 of them (all skipped rows within the first $17 when nothing can be picked).
+ * :maxSkips of them (all skipped rows within the first :maxSkips when nothing can be picked).
  */
 export const PICK_AND_SKIPS = `
   pick AS (SELECT min(pos) AS pos FROM ordered WHERE skip_reason IS NULL)
   SELECT o.id, o.run_id, o.phase_id, o.phase_index, o.state, o.last_failure_reason, o.skip_reason,
-         o.lease_session
+         o.skip_kind
   FROM ordered o CROSS JOIN pick
   WHERE o.pos = pick.pos
-     OR (o.skip_reason IS NOT NULL AND (pick.pos IS NULL OR o.pos < pick.pos) AND o.pos <= $17)
+     OR (o.skip_reason IS NOT NULL AND (pick.pos IS NULL OR o.pos < pick.pos) AND o.pos <= :maxSkips)
   ORDER BY o.pos`;
 
 /**
- * $1…$18 of both statements. The parallel arrays have equal lengths and no NULL elements
- * (selectionParams builds them from the session state).
+ * The named parameters of both statements (each binds only the ones it uses). The parallel
+ * arrays have equal lengths and no NULL elements (selectionParams builds them from the
+ * session state; memory blocks come from activities/select.ts).
  */
-export function baseParams(p: SelectParams, third: string | null, fourth: boolean): unknown[] {
-  return [
-    p.sessionId, // $1
-    p.runId, // $2
-    third, // $3
-    fourth, // $4
-    p.skipRunPrefixes, // $5
-    p.maxAttemptsPerPhase, // $6
-    p.attemptedRuns, // $7
-    p.attemptedPhases, // $8
-    p.attemptCounts, // $9
-    p.doneRuns, // $10
-    p.donePhases, // $11
-    p.blockedRuns, // $12
-    p.blockedReasons, // $13
-    p.sampledRuns, // $14
-    p.promisingRuns, // $15
-    p.deprioritizedRuns, // $16
-    p.maxSkipsReported, // $17
-    p.busyRuns ?? [], // $18
-  ];
+export function namedParams(p: SelectParams): Record<string, unknown> {
+  const memory = p.memory ?? [];
+  return {
+    sessionId: p.sessionId,
+    runId: p.runId,
+    currentRun: p.currentRun,
+    skipRunsWithQueued: p.skipRunsWithQueued,
+    skipRunPrefixes: p.skipRunPrefixes,
+    maxAttempts: p.maxAttemptsPerPhase,
+    attemptedRuns: p.attemptedRuns,
+    attemptedPhases: p.attemptedPhases,
+    attemptCounts: p.attemptCounts,
+    doneRuns: p.doneRuns,
+    donePhases: p.donePhases,
+    blockedRuns: p.blockedRuns,
+    blockedReasons: p.blockedReasons,
+    sampledRuns: p.sampledRuns,
+    promisingRuns: p.promisingRuns,
+    deprioritizedRuns: p.deprioritizedRuns,
+    maxSkips: p.maxSkipsReported,
+    memoryRuns: memory.map((m) => m.runId),
+    memoryPhases: memory.map((m) => m.phaseId),
+    memoryReasons: memory.map((m) => m.reason),
+    busyRuns: p.busyRuns ?? [],
+  };
 }
 
 export function toResult(rows: Row[]): SelectResult {
@@ -97,8 +158,6 @@ export function toResult(rows: Row[]): SelectResult {
     passedOver: rows
       .filter((r) => r.skip_reason !== null)
       .map((r) => ({ runId: r.run_id, phaseId: r.phase_id, reason: r.skip_reason as string })),
-    waitingForLease: rows.some(
-      (r) => r.skip_reason !== null && r.lease_session !== null && r.skip_reason.includes(r.lease_session),
-    ),
+    waitingForLease: rows.some((r) => r.skip_kind === 'lease'),
   };
 }

@@ -16,6 +16,10 @@ export interface ExitFacts {
   returnCode: number | null;
   signal: string | null;
   timedOut: boolean;
+  /** Stopped by --stall-seconds (then timedOut too: a stall is a timeout). Absent in older records. */
+  stalled?: boolean;
+  /** The deadline it was stopped at after running past its base timeout (kept writing output). */
+  extendedToSeconds?: number | null;
   cancelled: boolean;
   durationSeconds: number;
 }
@@ -45,6 +49,8 @@ export interface AttemptFacts {
   phaseId: string;
   attempt: number;
   timeoutSeconds: number;
+  /** --stall-seconds of the try (for the error message of a stalled one). */
+  stallSeconds?: number | null;
   initialState: string | null;
   /** The phase row after the attempt; null when it vanished. */
   final: PhaseFacts | null;
@@ -102,6 +108,9 @@ function errorMessageOf(f: AttemptFacts, success: boolean): string | null {
     signal: exit?.signal ?? null,
     timedOut: exit?.timedOut ?? false,
     timeoutSeconds: f.timeoutSeconds,
+    stalled: exit?.stalled === true,
+    stallSeconds: f.stallSeconds ?? null,
+    extendedToSeconds: exit?.extendedToSeconds ?? null,
     cancelled: exit?.cancelled ?? false,
     stdoutPath: f.logs.stdoutPath,
     stderrPath: f.logs.stderrPath,
@@ -123,6 +132,8 @@ export function outcomeFromFacts(f: AttemptFacts): AttemptOutcome {
     returnCode: f.exit?.returnCode ?? null,
     signal: f.exit?.signal ?? null,
     timedOut: f.exit?.timedOut ?? false,
+    // Only when true: outcomes of older versions (recorded histories, rows) have no such field.
+    ...(f.exit?.stalled === true ? { stalled: true } : {}),
     cancelled: f.exit?.cancelled ?? false,
     reconciled: f.reconciled,
     exitKnown: f.exit !== null,

@@ -18,6 +18,11 @@ export interface ErrorMessageInput {
   signal: string | null;
   timedOut: boolean;
   timeoutSeconds: number;
+  /** Stopped by --stall-seconds (timedOut is true as well). */
+  stalled?: boolean;
+  stallSeconds?: number | null;
+  /** The deadline a timed-out phase reached after running past its base timeout (kept writing output). */
+  extendedToSeconds?: number | null;
   cancelled?: boolean;
   stdoutPath: string | null;
   stderrPath: string | null;
@@ -54,7 +59,7 @@ const state = (s: string | null): string => s?.trim() || 'UNKNOWN';
 /**
  * Error message of an attempt; null on success. With a failure reason: the reason
  * (plus RETRYABLE_SUFFIX when it contains TOKEN_ESCALATION). Without one, in order:
- * timed out, cancelled, crashed (non-zero return code, signal, or no return code),
+ * stalled, timed out, cancelled, crashed (non-zero return code, signal, or no return code),
  * exited 0 without reaching COMPLETE; each names the evidence and the log paths.
  */
 export function buildErrorMessage(o: ErrorMessageInput): string | null {
@@ -68,8 +73,16 @@ export function buildErrorMessage(o: ErrorMessageInput): string | null {
   const stderr = logRef('stderr', o.stderrPath, o.stderrBytes);
   const stdout = logRef('stdout', o.stdoutPath, o.stdoutBytes);
   const NO_REASON = 'no failure reason recorded';
+  if (o.stalled) {
+    const quiet = o.stallSeconds != null ? ` for ${o.stallSeconds}s` : '';
+    return `phase stalled: no output and no database change${quiet} (${NO_REASON}; ${exit}; ${finalState}; ${stderr}; ${stdout})`;
+  }
   if (o.timedOut) {
-    return `phase timed out after ${o.timeoutSeconds}s (${NO_REASON}; ${exit}; ${finalState}; ${stderr}; ${stdout})`;
+    const after =
+      o.extendedToSeconds != null && o.extendedToSeconds > o.timeoutSeconds
+        ? `${o.extendedToSeconds}s (ran past its ${o.timeoutSeconds}s timeout while writing output)`
+        : `${o.timeoutSeconds}s`;
+    return `phase timed out after ${after} (${NO_REASON}; ${exit}; ${finalState}; ${stderr}; ${stdout})`;
   }
   if (o.cancelled) {
     return `phase cancelled (${NO_REASON}; ${exit}; ${finalState}; ${stderr}; ${stdout})`;

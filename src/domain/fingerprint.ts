@@ -49,19 +49,23 @@ export interface FingerprintInput {
   finalState: string | null;
   returnCode: number | null;
   timedOut: boolean;
+  /** Stopped by --stall-seconds: its own bucket, `STALLED|stalled|…`. */
+  stalled?: boolean;
   signal?: string | null;
   errorMessage: string | null;
 }
 
 /**
  * `STATE|bucket|normalised error[:200]`, or `STATE|bucket` without an error message
- * (or one that normalises to nothing); null for a success. STATE is `TIMEOUT` when
- * our timeout fired, else the final state (`UNKNOWN` when null or blank).
+ * (or one that normalises to nothing); null for a success. STATE|bucket is `STALLED|stalled`
+ * when --stall-seconds stopped the executor; else STATE is `TIMEOUT` when our timeout fired,
+ * else the final state (`UNKNOWN` when null or blank).
  */
 export function computeFingerprint(r: FingerprintInput): string | null {
   if (r.success) return null;
-  const state = r.timedOut ? 'TIMEOUT' : r.finalState?.trim() || 'UNKNOWN';
-  const parts = [state, returnCodeBucket(r.returnCode, r.timedOut, r.signal)];
+  const state = r.stalled ? 'STALLED' : r.timedOut ? 'TIMEOUT' : r.finalState?.trim() || 'UNKNOWN';
+  const bucket = r.stalled ? 'stalled' : returnCodeBucket(r.returnCode, r.timedOut, r.signal);
+  const parts = [state, bucket];
   if (r.errorMessage) {
     const normalised = sliceCodePoints(normalizeErrorText(r.errorMessage), FINGERPRINT_ERROR_MAX).trimEnd();
     if (normalised !== '') parts.push(normalised);

@@ -58,13 +58,22 @@ const SECRET_HINT =
 const noSecret = (s: string) => redactSecrets(s) === s;
 const commandText = nonEmpty.refine(noSecret, SECRET_HINT);
 
-/** A URL with credentials would put a secret into workflow history: refuse it. */
-const apiUrl = z
-  .string()
-  .max(2048)
-  .refine((s) => /^https?:\/\/[^\s]+$/i.test(s), 'must be an http(s) URL')
-  .refine((s) => !/^[a-z]+:\/\/[^/@\s]*@/i.test(s), 'must not contain credentials (user:password@)')
-  .refine(noSecret, SECRET_HINT);
+/**
+ * What is wrong with an AUTOPACK_API_URL (null: nothing). The one rule for workflow input and
+ * the worker's --api-url: a URL with credentials would put a secret into workflow history.
+ */
+export function apiUrlProblem(s: string): string | null {
+  if (s.length > 2048) return 'must be at most 2048 characters';
+  if (!/^https?:\/\/[^\s]+$/i.test(s)) return 'must be an http(s) URL';
+  if (/^[a-z]+:\/\/[^/@\s]*@/i.test(s)) return 'must not contain credentials (user:password@)';
+  if (!noSecret(s)) return SECRET_HINT;
+  return null;
+}
+
+const apiUrl = z.string().superRefine((s, ctx) => {
+  const problem = apiUrlProblem(s);
+  if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+});
 
 const schema = z
   .object({
@@ -158,14 +167,4 @@ export function parseDrainInput(raw: unknown): DrainConfig {
     );
   }
   return out;
-}
-
-/** The config as a compact input object (only non-default fields), e.g. for continue-as-new and memos. */
-export function configToInput(config: DrainConfig): Partial<DrainConfig> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(config)) {
-    const d = (DEFAULTS as unknown as Record<string, unknown>)[k];
-    if (JSON.stringify(v) !== JSON.stringify(d)) out[k] = v;
-  }
-  return out as Partial<DrainConfig>;
 }

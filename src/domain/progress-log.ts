@@ -5,6 +5,7 @@
  */
 import type { ResultDigest } from './session-state.js';
 import type { SkipRecord } from './types.js';
+import { oneLine } from './one-line.js';
 
 /**
  * `slot` (1-based) is set only in sessions with several slots, whose lines interleave: each
@@ -60,14 +61,14 @@ const rate = (events: number, seconds: number) => (seconds > 0 ? (events / secon
 export function resultLines(d: ResultDigest): string[] {
   if (d.unjudged) {
     const tag = d.unjudged === 'lost' ? '[LOST]' : '[ABANDONED]';
-    return [`  ${tag} Not judged: ${d.errorMessage ?? d.unjudged}`];
+    return [`  ${tag} Not judged: ${oneLine(d.errorMessage ?? d.unjudged)}`];
   }
   const lines = d.success
-    ? [`  [OK] Success: ${d.finalState ?? 'COMPLETE'}`]
+    ? [`  [OK] Success: ${oneLine(d.finalState ?? 'COMPLETE')}`]
     : [
-        `  ${d.timedOut ? '[TIMEOUT]' : d.cancelled ? '[CANCELLED]' : '[FAIL]'} Failed: ${d.finalState ?? 'UNKNOWN'}`,
+        `  ${d.stalled ? '[STALLED]' : d.timedOut ? '[TIMEOUT]' : d.cancelled ? '[CANCELLED]' : '[FAIL]'} Failed: ${oneLine(d.finalState ?? 'UNKNOWN')}`,
       ];
-  if (!d.success && d.errorMessage) lines.push(`    Error: ${d.errorMessage}`);
+  if (!d.success && d.errorMessage) lines.push(`    Error: ${oneLine(d.errorMessage)}`);
   lines.push(`    [TELEMETRY] +${d.events} events (${rate(d.events, d.durationSeconds)}/min)`);
   return lines;
 }
@@ -76,7 +77,8 @@ export function resultLines(d: ResultDigest): string[] {
 export function eventLines(e: ProgressEvent): string[] {
   const lines = plainLines(e);
   if (e.slot === undefined) return lines;
-  if (e.kind === 'result' && lines.length) lines[0] += ` (${e.digest.runId} / ${e.digest.phaseId})`;
+  if (e.kind === 'result' && lines.length)
+    lines[0] += ` (${oneLine(e.digest.runId)} / ${oneLine(e.digest.phaseId)})`;
   return lines.map((l) => `[slot ${e.slot}] ${l}`);
 }
 
@@ -85,11 +87,11 @@ function plainLines(e: ProgressEvent): string[] {
     case 'select':
       return [`[${e.index}/${e.total}] Selecting next phase...`];
     case 'skip':
-      return [`  [SKIP] ${e.runId}/${e.phaseId}: ${e.reason}`];
+      return [`  [SKIP] ${oneLine(e.runId)}/${oneLine(e.phaseId)}: ${oneLine(e.reason)}`];
     case 'skips-omitted':
       return [`  [SKIP] ... and ${e.count} more phases passed over`];
     case 'draining':
-      return [`  Draining: ${e.runId} / ${e.phaseId} (index ${e.phaseIndex})`];
+      return [`  Draining: ${oneLine(e.runId)} / ${oneLine(e.phaseId)} (index ${e.phaseIndex})`];
     case 'result':
       return resultLines(e.digest);
   }

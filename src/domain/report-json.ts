@@ -31,6 +31,8 @@ export interface DrainResultJson {
   error_message: string | null;
   last_failure_reason: string | null;
   timed_out: boolean;
+  /** Stopped by --stall-seconds (timed_out is true as well); present only when true. */
+  stalled?: boolean;
   signal: string | null;
   subprocess_returncode: number | null;
   subprocess_duration_seconds: number | null;
@@ -85,10 +87,13 @@ export interface BaselineCaptureJson {
   finished_at: string | null;
 }
 
+/** The backlog a session drains, as its banner and session JSON show it (URL redacted). */
 export interface DbIdentity {
   url: string;
   runs: number;
   phases: number;
+  /** Phases by state when the session started (absent in files written before it was kept). */
+  byState?: Record<string, number>;
 }
 
 export interface SessionJson {
@@ -103,6 +108,8 @@ export interface SessionJson {
   total_success: number;
   total_failed: number;
   total_timeouts: number;
+  /** Of the timeouts, those stopped by --stall-seconds (no output, no database change). */
+  total_stalled?: number;
   total_cancelled: number;
   total_interrupted: number;
   total_telemetry_events: number;
@@ -126,6 +133,11 @@ export interface SessionJson {
   total_abandoned?: number;
   /** Processes that escaped an executor's group (setsid, double forks) and were reaped: leaks stopped. */
   total_processes_reaped?: number;
+  /**
+   * Managed API servers (worker --api-command) the session's executors were given, per slot
+   * in the order seen: a new pid on a slot is a restart.
+   */
+  api_servers?: ApiServersJson;
   stop_reason: string | null;
   /** Slots of the session (phases drained at once, never two of one run); absent in older files. */
   concurrency?: number;
@@ -242,6 +254,7 @@ export function drainResultJson(row: AttemptRow): DrainResultJson {
     error_message: toStr(row.error_message),
     last_failure_reason: toStr(row.last_failure_reason),
     timed_out: row.timed_out === true,
+    ...(row.outcome?.stalled === true ? { stalled: true } : {}),
     signal: toStr(row.signal),
     subprocess_returncode: toNum(row.return_code),
     subprocess_duration_seconds: toNum(row.duration_seconds),
@@ -283,6 +296,28 @@ export function baselineCaptureJson(row: CaptureRow): BaselineCaptureJson {
 }
 
 const round2 = (n: number): number => Math.round(n * 100) / 100;
+
+export interface ApiServersJson {
+  started: number;
+  restarted: number;
+  slots: Array<{ slot: number; url: string; pids: number[] }>;
+}
+
+/** The managed API servers seen in the attempts' outcomes (null when none was managed). */
+export function apiServersOf(rows: AttemptRow[]): ApiServersJson | null {
+  const slots = new Map<number, { slot: number; url: string; pids: number[] }>();
+  for (const row of rows) {
+    const a = row.outcome?.apiServer;
+    if (!a) continue;
+    const s = slots.get(a.slot) ?? { slot: a.slot, url: a.url, pids: [] };
+    if (!s.pids.includes(a.pid)) s.pids.push(a.pid);
+    slots.set(a.slot, s);
+  }
+  if (slots.size === 0) return null;
+  const list = [...slots.values()].sort((x, y) => x.slot - y.slot);
+  const started = list.reduce((n, s) => n + s.pids.length, 0);
+  return { started, restarted: started - list.length, slots: list };
+}
 
 export function buildSessionJson(o: {
   snapshot: SessionSnapshot;
@@ -327,6 +362,7 @@ export function buildSessionJson(o: {
     total_success: n(s.succeeded),
     total_failed: n(s.failed),
     total_timeouts: n(s.timeouts),
+    total_stalled: n(s.stalled),
     total_cancelled: n(s.cancelled),
     total_interrupted: n(s.interrupted),
     total_telemetry_events: events,
@@ -366,6 +402,8 @@ export function buildSessionJson(o: {
     interrupted_attempts: interrupted,
     in_progress: inProgress,
   };
+  const api = apiServersOf(rows);
+  if (api) json.api_servers = api;
   const captures = toArray(o.baselineCaptures) as CaptureRow[];
   if (captures.length > 0) json.baseline_captures = captures.map(baselineCaptureJson);
   if (planned.length > 0) {

@@ -1,10 +1,11 @@
 /**
- * Human-readable output in the shape of the original controller: the per-phase progress
- * lines, the BATCH DRAIN SUMMARY block and the dry-run plan. Pure: no Node builtins, no
+ * Human-readable output in the shape of the original controller: the BATCH DRAIN SUMMARY
+ * block and the dry-run plan (the progress lines are src/domain/progress-log.ts). Pure: no Node builtins, no
  * I/O. Every string taken from data (ids, reasons, errors) is shown on one line: control
  * characters, line separators and bidi overrides are escaped as \uXXXX (\n, \r, \t as such).
  */
-import type { PlannedPhase, SkipRecord } from './types.js';
+import type { PlannedPhase } from './types.js';
+import { oneLine } from './one-line.js';
 import {
   byCodeUnit,
   type BaselineCaptureJson,
@@ -12,63 +13,13 @@ import {
   type SessionJson,
 } from './report-json.js';
 
+export { oneLine };
+
 const RULE = '='.repeat(80);
 const THIN_RULE = '-'.repeat(80);
-const ERROR_MAX_CHARS = 100;
-
-// C0, DEL, C1, line/paragraph separators, bidi embeddings/overrides/isolates.
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-
-/** One display line of an arbitrary string. */
-export function oneLine(s: string | null | undefined): string {
-  if (s === null || s === undefined) return '';
-  return String(s).replace(UNSAFE, (c) => NAMED[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-/** At most `max` code points (never splits a surrogate pair), with `…` when cut. */
-function clip(s: string, max: number): string {
-  const cps = Array.from(s);
-  return cps.length <= max ? s : `${cps.slice(0, max).join('')}…`;
-}
 
 const fixed = (n: number | null, digits: number): string =>
   n === null || !Number.isFinite(n) ? (0).toFixed(digits) : n.toFixed(digits);
-
-// ---------------------------------------------------------------------------------------
-// Progress lines
-
-/**
- * The progress block of one attempt. `index` is the 1-based position shown as is
- * (`[index/total]`), e.g. the session's processed count after recording the attempt.
- */
-export function formatResultLine(r: DrainResultJson, index: number, total: number): string {
-  const retry =
-    r.try > 1 ? ` (attempt ${r.attempt}, try ${r.try})` : r.attempt > 1 ? ` (attempt ${r.attempt})` : '';
-  const lines = [`[${index}/${total}] Draining: ${oneLine(r.run_id)} / ${oneLine(r.phase_id)}${retry}`];
-  const state = oneLine(r.final_state ?? 'UNKNOWN');
-  if (r.status === 'interrupted') lines.push(`  [INTERRUPTED] Interrupted: ${state}`);
-  else if (r.status === 'cancelled') lines.push(`  [CANCELLED] Cancelled: ${state}`);
-  else if (r.timed_out) {
-    const after =
-      r.subprocess_duration_seconds === null ? '' : ` (after ${fixed(r.subprocess_duration_seconds, 1)}s)`;
-    lines.push(`  [TIMEOUT] Timed out: ${state}${after}`);
-  } else if (r.success) lines.push(`  [OK] Success: ${state}`);
-  else lines.push(`  [FAIL] Failed: ${state}`);
-
-  if (!r.success && r.error_message && r.error_message.trim() !== '') {
-    lines.push(`    Error: ${clip(oneLine(r.error_message), ERROR_MAX_CHARS)}`);
-  }
-  const events = r.telemetry_events_collected ?? 0;
-  const why = events === 0 && r.zero_yield_reason ? ` (reason: ${oneLine(r.zero_yield_reason)})` : '';
-  lines.push(`    [TELEMETRY] +${events} events (${fixed(r.telemetry_yield_per_minute, 2)}/min)${why}`);
-  if (r.llm_boundary_hit) lines.push('    [LLM-BOUNDARY] Hit message/context limit during execution');
-  return lines.join('\n');
-}
-
-export function formatSkipLine(s: SkipRecord): string {
-  return `  [SKIP] ${oneLine(s.runId)}/${oneLine(s.phaseId)}: ${oneLine(s.reason)}`;
-}
 
 // ---------------------------------------------------------------------------------------
 // Summary
@@ -144,6 +95,7 @@ export function formatSummary(j: SummarySource): string {
     `  [FAIL] Failed: ${j.total_failed}`,
     `  [TIMEOUT] Timeouts: ${j.total_timeouts}`,
   );
+  if ((j.total_stalled ?? 0) > 0) out.push(`    [STALLED] of them stalled: ${j.total_stalled}`);
   if (j.total_cancelled > 0) out.push(`  [CANCELLED] Cancelled: ${j.total_cancelled}`);
   if (j.interrupted_attempts.length > 0) {
     out.push(`  [INTERRUPTED] Interrupted tries: ${j.interrupted_attempts.length}`);

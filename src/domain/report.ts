@@ -17,4 +17,4 @@ export {
   type PlannedJson,
   type DbIdentity,
 } from './report-json.js';
-export { formatResultLine, formatSkipLine, formatSummary, formatPlan, oneLine } from './report-text.js';
+export { formatSummary, formatPlan, oneLine } from './report-text.js';

@@ -1,4 +1,4 @@
-import type { DrainConfig, DrainMode } from './types.js';
+import type { DrainConfig, DrainMode, DrainOrder } from './types.js';
 import { parsePairKey, type SessionState } from './session-state.js';
 
 /**
@@ -42,6 +42,19 @@ export interface SelectParams {
   fromRecords?: boolean;
   /** The database the session is pinned to (checked by the worker, not by selection). */
   database?: { id: string; name: string } | null;
+  /** Order within a priority group (default 'priority', the original's). */
+  order?: DrainOrder;
+  /** Failure memory: ignore what earlier sessions stopped (the total cap still applies). */
+  ignoreMemory?: boolean;
+  /** Failure memory: attempts of a phase across sessions (null: unlimited). */
+  maxAttemptsPerPhaseTotal?: number | null;
+  /** The workspace whose git commit memory stops are compared with. */
+  workspace?: string | null;
+  /**
+   * Phases failure memory passes over, with the reason: filled by the selection activity
+   * from the database (never part of workflow input).
+   */
+  memory?: Array<{ runId: string; phaseId: string; reason: string }>;
 }
 
 export function selectionParams(
@@ -73,5 +86,8 @@ export function selectionParams(
     currentRun: config.dryRun ? lastPlanned : last,
     busyRuns,
     maxSkipsReported: 50,
+    order: config.order,
+    ignoreMemory: config.ignoreMemory,
+    maxAttemptsPerPhaseTotal: config.maxAttemptsPerPhaseTotal,
   };
 }

@@ -12,7 +12,7 @@ import type {
 
 /**
  * Internal key of a phase: unambiguous even when ids contain ':' (the display key is
- * `run_id:phase_id`, see phaseKey).
+ * `run_id:phase_id`).
  */
 export const pairKey = (runId: string, phaseId: string): string => JSON.stringify([runId, phaseId]);
 export function parsePairKey(key: string): [string, string] {
@@ -31,6 +31,8 @@ export interface ResultDigest {
   success: boolean;
   finalState: string | null;
   timedOut: boolean;
+  /** Stopped by --stall-seconds (timedOut too); only present when true. */
+  stalled?: boolean;
   cancelled: boolean;
   events: number;
   durationSeconds: number;
@@ -56,6 +58,8 @@ export interface SessionState {
   succeeded: number;
   failed: number;
   timeouts: number;
+  /** Of the timeouts, those stopped by --stall-seconds (absent until the first; older states lack it). */
+  stalled?: number;
   cancelled: number;
   interrupted: number;
   /** Attempts not judged: the run's lease was gone or the phase changed (lost), or out of tries (abandoned). */
@@ -200,6 +204,8 @@ export function recordAttempt(
   if (o.success) s.succeeded += 1;
   else s.failed += 1;
   if (o.timedOut) s.timeouts += 1;
+  // A stall is a timeout (it counts for maxTimeoutsPerRun) and is counted on its own as well.
+  if (o.stalled) s.stalled = (s.stalled ?? 0) + 1;
   if (o.cancelled) s.cancelled += 1;
   s.interrupted += o.interruptedTries;
   s.telemetryEvents += o.telemetryEvents;
@@ -286,6 +292,7 @@ function withDigest(s: SessionState, o: AttemptOutcome, slot?: number): SessionS
     success: o.success,
     finalState: o.finalState,
     timedOut: o.timedOut,
+    ...(o.stalled ? { stalled: true } : {}),
     cancelled: o.cancelled,
     events: o.telemetryEvents,
     durationSeconds: o.durationSeconds,

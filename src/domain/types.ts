@@ -150,7 +150,13 @@ export interface AttemptOutcome {
   success: boolean;
   returnCode: number | null;
   signal: string | null;
+  /** Our clock stopped it: the timeout (possibly extended), or a stall. */
   timedOut: boolean;
+  /**
+   * Stopped by --stall-seconds: no output and no database change for that long. A stall is also
+   * a timeout (timedOut is true). Optional: outcomes of older versions have no such field.
+   */
+  stalled?: boolean;
   cancelled: boolean;
   /** True when the outcome was reconciled after a crashed worker, without running the executor again. */
   reconciled: boolean;
@@ -189,6 +195,8 @@ export interface AttemptOutcome {
   finishedAt: string;
   workerIdentity: string;
   baselineCommit: string | null;
+  /** The managed API server the executor was given (worker --api-command), when there was one. */
+  apiServer?: { slot: number; url: string; pid: number; starts: number; restarts: number } | null;
 }
 
 /** Phase counts of one run by state, e.g. {"QUEUED": 2, "FAILED": 5, "COMPLETE": 3}. */
@@ -223,5 +231,3 @@ export interface RunStats {
   timeouts: number;
   events: number;
 }
-
-export const phaseKey = (runId: string, phaseId: string): string => `${runId}:${phaseId}`;

@@ -14,6 +14,8 @@ export interface ZeroYieldInput {
   events: number;
   success: boolean;
   timedOut: boolean;
+  /** Stopped by --stall-seconds (a stall is a timeout too). */
+  stalled?: boolean;
   llmBoundaryHit: boolean;
   returnCode: number | null;
   /** Signal that ended the executor, if any (counts as a crash like a non-zero return code). */
@@ -24,13 +26,14 @@ export interface ZeroYieldInput {
 
 /**
  * Why an attempt yielded no telemetry (null when it yielded some). In order:
- * timed out → `timeout`; succeeded → `success_no_llm_calls`; LLM boundary seen →
+ * stalled (--stall-seconds) → `stalled`; timed out → `timeout`; succeeded → `success_no_llm_calls`; LLM boundary seen →
  * `llm_boundary_hit`; FAILED with a failure reason (a deterministic failure before
  * the LLM) → `failed_before_llm`; non-zero return code or a signal without a reason →
  * `execution_error`; anything else → `unknown`.
  */
 export function zeroYieldReason(o: ZeroYieldInput): ZeroYieldReason | null {
   if (o.events > 0) return null;
+  if (o.stalled) return 'stalled';
   if (o.timedOut) return 'timeout';
   if (o.success) return 'success_no_llm_calls';
   if (o.llmBoundaryHit) return 'llm_boundary_hit';

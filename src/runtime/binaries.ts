@@ -29,6 +29,22 @@ export function isExecutableFile(p: string): boolean {
   }
 }
 
+/**
+ * Where `cmd` would be run from: a path with a `/` relative to `cwd`, else the first directory
+ * of PATH holding an executable file of that name. null when there is none. The one PATH search.
+ */
+export function findOnPath(cmd: string, cwd: string, env: NodeJS.ProcessEnv = process.env): string | null {
+  if (cmd.includes('/')) {
+    const p = path.resolve(cwd, cmd);
+    return isExecutableFile(p) ? p : null;
+  }
+  for (const dir of (env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
+    const p = path.join(dir, cmd);
+    if (isExecutableFile(p)) return p;
+  }
+  return null;
+}
+
 function findBinary(name: string, envVar: string, env: NodeJS.ProcessEnv, root: string): string {
   const explicit = env[envVar];
   if (explicit) {
@@ -38,10 +54,8 @@ function findBinary(name: string, envVar: string, env: NodeJS.ProcessEnv, root: 
     );
   }
   const tried = [`${envVar} (not set)`];
-  for (const dir of (env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
-    const p = path.join(dir, name);
-    if (isExecutableFile(p)) return p;
-  }
+  const onPath = findOnPath(name, root, env);
+  if (onPath) return onPath;
   tried.push(`PATH (${name} in none of its directories)`);
   for (const p of [path.join(root, '.tools', 'venv', 'bin', name), path.join(root, '.tools', 'bin', name)]) {
     if (isExecutableFile(p)) return p;

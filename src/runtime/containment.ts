@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fnv1a32Hex } from '../domain/files.js';
-import { groupMembers, isProcessAlive, terminateGroup } from './process-group.js';
+import { groupMembers, isProcessAlive, stopProcesses, terminateGroup } from './process-group.js';
 
 export const TAG_VAR = 'DRAIN_ATTEMPT_TAG';
 
@@ -135,18 +135,8 @@ async function killCgroup(dir: string): Promise<number> {
 async function killTagged(tag: string, notBeforeMs: number, graceMs: number): Promise<number> {
   const found = taggedProcesses(tag, notBeforeMs);
   if (found.length === 0) return 0;
-  for (const p of found) signal(p, 'SIGTERM');
-  for (let waited = 0; waited < graceMs && found.some(isProcessAlive); waited += 50) await sleep(50);
-  for (const p of found) if (isProcessAlive(p)) signal(p, 'SIGKILL');
+  await stopProcesses(found, graceMs);
   return found.length;
-}
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    /* gone */
-  }
 }
 
 export interface Containment {

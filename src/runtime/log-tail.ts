@@ -74,6 +74,21 @@ async function readRange(file: string, from: number, to: number): Promise<string
 export const HEADER_END = '# ---\n';
 
 /**
+ * The text of `file` from byte `from` (default 0) to its end, at most the last `maxBytes` of
+ * it (invalid UTF-8 replaced); null when the file cannot be read. The one tail reader for
+ * logs other than an attempt's (those: fileTail, LogTail).
+ */
+export async function readTail(file: string, o: { from?: number; maxBytes: number }): Promise<string | null> {
+  try {
+    const { size } = await stat(file);
+    const start = Math.max(o.from ?? 0, size - o.maxBytes);
+    return (await readRangeRaw(file, start, size)).toString('utf8');
+  } catch {
+    return null;
+  }
+}
+
+/**
  * The last `bytes` of a log file (invalid UTF-8 replaced, NUL removed) and the number of bytes
  * the executor wrote (the file's size less our header). Missing file: empty, 0. Never throws.
  */

@@ -3,7 +3,7 @@ import { chown, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { PgBinaries, PgUser } from './postgres-binaries.js';
-import { isProcessAlive } from './process-group.js';
+import { stopProcesses } from './process-group.js';
 
 /** Last lines of a server's output, for error messages. */
 export class OutputTail {
@@ -134,21 +134,5 @@ export function releaseServer(p: ChildProcess): void {
 
 /** Fast shutdown of a postmaster this process did not spawn, by pid; SIGKILL after `ms`. */
 export async function stopPostmaster(pid: number, ms = 30_000): Promise<void> {
-  const signal = (s: NodeJS.Signals) => {
-    try {
-      process.kill(pid, s);
-    } catch {
-      /* already gone */
-    }
-  };
-  signal('SIGINT');
-  const deadline = Date.now() + ms;
-  while (isProcessAlive(pid)) {
-    if (Date.now() > deadline) {
-      signal('SIGKILL');
-      for (let i = 0; i < 100 && isProcessAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await stopProcesses([pid], ms, 'SIGINT');
 }

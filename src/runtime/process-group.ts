@@ -65,6 +65,43 @@ export async function waitGroupGone(pgid: number, ms: number): Promise<boolean> 
 }
 
 /**
+ * Waits until none of `pids` is alive (zombies count as gone); true if so, false after `ms`.
+ * The one wait for processes to go away (groups: waitGroupGone).
+ */
+export async function waitProcessesGone(pids: number[], ms: number, stepMs = 50): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (pids.some(isProcessAlive)) {
+    if (Date.now() >= until) return false;
+    await sleep(stepMs);
+  }
+  return true;
+}
+
+/**
+ * Sends `signal` (default SIGTERM) to each of `pids`, waits up to `graceMs` for them to go,
+ * then SIGKILLs whatever is left and waits up to 5 s more. Returns whether all are gone.
+ */
+export async function stopProcesses(
+  pids: number[],
+  graceMs: number,
+  signal: NodeJS.Signals = 'SIGTERM',
+): Promise<boolean> {
+  const send = (pid: number, sig: NodeJS.Signals) => {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* already gone */
+    }
+  };
+  const alive = pids.filter(isProcessAlive);
+  if (alive.length === 0) return true;
+  for (const pid of alive) send(pid, signal);
+  if (await waitProcessesGone(alive, graceMs)) return true;
+  for (const pid of alive) if (isProcessAlive(pid)) send(pid, 'SIGKILL');
+  return waitProcessesGone(alive, 5_000);
+}
+
+/**
  * SIGTERM to the whole group, then SIGKILL after `graceMs` for whatever is left
  * (children that ignore SIGTERM, grandchildren). Resolves when the group is gone.
  */

@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, rm, writeFile, open } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { findTemporalCli } from './binaries.js';
 import { assertPortFree } from './ports.js';
-import { isProcessAlive } from './process-group.js';
+import { isProcessAlive, stopProcesses } from './process-group.js';
+import { readTail } from './log-tail.js';
 import { commandLine } from './state-lock.js';
 
 export interface TemporalDevServerOptions {
@@ -70,26 +71,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** SIGTERM, wait up to graceMs, then SIGKILL; resolves once the process is gone. */
 async function terminate(pid: number, graceMs: number, exited?: Promise<unknown>): Promise<void> {
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  const deadline = Date.now() + graceMs;
-  const gone = () => (exited ? false : !isProcessAlive(pid));
-  let done = false;
-  void exited?.then(() => (done = true));
-  while (Date.now() < deadline) {
-    if (done || gone()) return;
-    await sleep(100);
-  }
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    return;
-  }
-  if (exited) await exited;
-  else for (let i = 0; i < 100 && isProcessAlive(pid); i++) await sleep(50);
+  await stopProcesses([pid], graceMs);
+  await exited;
 }
 
 /** A dev server running on a db file, as its pid file and command line tell. */
@@ -130,20 +113,8 @@ export function runningDevServer(dbFile: string): RunningDevServer | null {
 }
 
 async function logTail(logFile: string, from: number, lines = 20): Promise<string> {
-  try {
-    const fh = await open(logFile, 'r');
-    try {
-      const size = (await fh.stat()).size;
-      const start = Math.max(from, size - 64 * 1024);
-      const buf = Buffer.alloc(Math.max(0, size - start));
-      await fh.read(buf, 0, buf.length, start);
-      return buf.toString('utf8').trimEnd().split('\n').slice(-lines).join('\n    ');
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    return '(no log)';
-  }
+  const text = await readTail(logFile, { from, maxBytes: 64 * 1024 });
+  return text === null ? '(no log)' : text.trimEnd().split('\n').slice(-lines).join('\n    ');
 }
 
 function parseSearchAttribute(spec: string): [string, number] {

@@ -162,7 +162,8 @@ function referenceSql(nPatterns: number): string {
     (_, i) => `WHEN p.last_failure_reason ~* $${18 + 2 * i} THEN $${19 + 2 * i}::int`,
   );
   const rank = `CASE WHEN p.last_failure_reason IS NULL OR btrim(p.last_failure_reason) = '' THEN 0 ${whens.join(' ')} ELSE 4 END`;
-  const busy = `$${18 + 2 * nPatterns}::text[]`; // runs other slots of the session hold
+  const m = 18 + 2 * nPatterns; // failure memory: three parallel arrays after the patterns
+  const busy = `$${m + 3}::text[]`; // then the runs other slots of the session hold
   return `
   WITH queued_runs AS (
     SELECT run_id, count(*)::int AS n FROM phases WHERE state = 'QUEUED' AND $4::boolean GROUP BY run_id
@@ -172,10 +173,14 @@ function referenceSql(nPatterns: number): string {
       CASE
         WHEN pf.prefix IS NOT NULL THEN 'run ' || p.run_id || ' matches skip-run-prefix ' || pf.prefix
         WHEN b.reason IS NOT NULL THEN b.reason
+        WHEN m.reason IS NOT NULL THEN m.reason
         WHEN COALESCE(a.n, 0) >= $6 THEN 'phase already attempted ' || a.n || ' times (limit: ' || $6 || ')'
         WHEN q.n IS NOT NULL THEN 'run ' || p.run_id || ' has ' || q.n || ' queued phase(s) (skip-runs-with-queued)'
         WHEN l.session_id IS NOT NULL THEN 'run ' || p.run_id || ' is being drained by session ' || l.session_id
-      END AS skip_reason, l.session_id AS lease_session,
+      END AS skip_reason,
+      CASE WHEN pf.prefix IS NOT NULL THEN 'prefix' WHEN b.reason IS NOT NULL THEN 'stopped-run'
+        WHEN m.reason IS NOT NULL THEN 'memory' WHEN COALESCE(a.n, 0) >= $6 THEN 'attempts'
+        WHEN q.n IS NOT NULL THEN 'queued' WHEN l.session_id IS NOT NULL THEN 'lease' END AS skip_kind,
       (COALESCE(a.n, 0) > 0)::int AS retry,
       CASE WHEN p.run_id = ANY($16::text[]) THEN 3
            WHEN NOT (p.run_id = ANY($14::text[])) THEN 0
@@ -186,6 +191,8 @@ function referenceSql(nPatterns: number): string {
       LEFT JOIN unnest($7::text[], $8::text[], $9::int[]) AS a(run_id, phase_id, n)
         ON a.run_id = p.run_id AND a.phase_id = p.phase_id
       LEFT JOIN unnest($12::text[], $13::text[]) AS b(run_id, reason) ON b.run_id = p.run_id
+      LEFT JOIN unnest($${m}::text[], $${m + 1}::text[], $${m + 2}::text[]) AS m(run_id, phase_id, reason)
+        ON m.run_id = p.run_id AND m.phase_id = p.phase_id
       LEFT JOIN queued_runs q ON q.run_id = p.run_id
       LEFT JOIN drain_leases l ON l.run_id = p.run_id AND l.expires_at > now() AND l.session_id <> $1
       LEFT JOIN LATERAL (SELECT x AS prefix FROM unnest($5::text[]) x WHERE starts_with(p.run_id, x) LIMIT 1) pf ON true
@@ -199,7 +206,7 @@ function referenceSql(nPatterns: number): string {
   ),
   pick AS (SELECT min(pos) AS pos FROM ordered WHERE skip_reason IS NULL)
   SELECT o.id, o.run_id, o.phase_id, o.phase_index, o.state, o.last_failure_reason, o.skip_reason,
-         o.lease_session
+         o.skip_kind
   FROM ordered o CROSS JOIN pick
   WHERE o.pos = pick.pos
      OR (o.skip_reason IS NOT NULL AND (pick.pos IS NULL OR o.pos < pick.pos) AND o.pos <= $17)
@@ -213,6 +220,8 @@ async function referenceSelect(db: pg.ClientBase, p: SelectParams): Promise<Sele
     ...[p.blockedRuns, p.blockedReasons, p.sampledRuns, p.promisingRuns, p.deprioritizedRuns],
     p.maxSkipsReported,
     ...CATEGORY_RULES.flatMap((r) => [r.pattern, categoryRank(r.category)]),
+    ...[(p.memory ?? []).map((b) => b.runId), (p.memory ?? []).map((b) => b.phaseId)],
+    (p.memory ?? []).map((b) => b.reason),
     p.busyRuns ?? [],
   ]);
   return toResult(res.rows);
@@ -318,8 +327,14 @@ describe('selectFailedPhase = the full-sort reference statement', () => {
           runId: rnd() < 0.15 ? runs[Math.floor(rnd() * runs.length)] : null,
         },
       );
+      // failure memory passes over some phases (most of them FRONT phases)
+      const memory = some(failed, i % 2 === 0 ? 0.05 : 0).map((r) => ({
+        runId: r.run_id,
+        phaseId: r.phase_id,
+        reason: `fingerprint F${i} stopped by session earlier-${i} (failure memory)`,
+      }));
       const busyRuns = i % 3 === 0 ? some([...sampled, ...some(runs, 0.05)], 0.4) : [];
-      out.push([`random #${i}`, { ...p, busyRuns, maxSkipsReported: [50, 50, 5, 1][i % 4] }]);
+      out.push([`random #${i}`, { ...p, memory, busyRuns, maxSkipsReported: [50, 50, 5, 1][i % 4] }]);
     }
     return out;
   }
@@ -331,6 +346,23 @@ describe('selectFailedPhase = the full-sort reference statement', () => {
       ['fresh', params({})],
       ['fresh, no skip-runs-with-queued', params({}, noQ)],
       ['mid', params(m)],
+      [
+        'every FAILED phase stopped by memory: nothing to pick',
+        {
+          ...params({}, noQ),
+          memory: failed.map((r) => ({ runId: r.run_id, phaseId: r.phase_id, reason: 'memory: all' })),
+        },
+      ],
+      [
+        'memory passes over the fresh pick’s run but one phase',
+        {
+          ...params({}, noQ),
+          memory: failed
+            .filter((r) => r.run_id === runs[0])
+            .slice(1)
+            .map((r) => ({ runId: r.run_id, phaseId: r.phase_id, reason: 'memory: run 0' })),
+        },
+      ],
       ['mid, no skip-runs-with-queued', params(m, noQ)],
       ['mid, maxAttemptsPerPhase 1', params(m, { ...noQ, maxAttemptsPerPhase: 1 })],
       ['fresh, skip prefixes', params({}, { skipRunPrefixes: ['synth-run-00000', 'skip-odd', 'odd-'] })],

@@ -13,6 +13,8 @@ import { listSessionAttempts } from '../../src/db/attempts.js';
 import { findTestServer } from '../../src/runtime/binaries.js';
 import { createDrainWorker } from '../../src/worker.js';
 import { pauseSignal, resumeSignal, type SessionResult } from '../../src/domain/messages.js';
+import { sessionRowsRead } from '../../activities/session-rows.js';
+import { drainResultJson } from '../../src/domain/report-json.js';
 
 describe('long sessions', () => {
   let env: TestEnv;
@@ -30,6 +32,7 @@ describe('long sessions', () => {
       lastFailureReason: 'deliverable missing: src/x.py',
     }));
     await seedPhases(env.pool, phases);
+    const read0 = { ...sessionRowsRead };
     const handle = await env.client.workflow.start('batchDrain', {
       taskQueue: env.taskQueue,
       workflowId: 'can-300',
@@ -62,7 +65,16 @@ describe('long sessions', () => {
     assert.deepEqual(json.stopped_fingerprints, Object.keys(json.fingerprint_counts));
     assert.equal(json.sampled_runs.length, 6);
     assert.equal(json.deprioritized_runs.length, 6);
-    assert.equal((await listSessionAttempts(env.pool, 'can-300')).length, 300);
+    const rows = await listSessionAttempts(env.pool, 'can-300');
+    assert.equal(rows.length, 300);
+    // The session JSON is written incrementally: its writes read the rows that changed, not
+    // every row each time (which would be ~300 × 301 / 2 = 45150 rows), and the result is the
+    // same as a rebuild from every row.
+    const writes = sessionRowsRead.writes - read0.writes;
+    const read = sessionRowsRead.rows - read0.rows;
+    assert.ok(writes >= 300, `one write per phase at least (${writes})`);
+    assert.ok(read <= 3 * rows.length, `${read} rows read by ${writes} session JSON writes`);
+    assert.deepEqual(json.results, JSON.parse(JSON.stringify(rows.map(drainResultJson))));
   });
 
   test('a phase timeout is capped to the time left; the budget then ends the session', async () => {

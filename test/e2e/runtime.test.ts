@@ -1,6 +1,6 @@
 // The runtime against the real binaries: Temporal dev server (persistence, search attributes,
 // orphans, port conflicts), embedded Postgres persistence, startServices, the test server.
-import { test, before, after } from 'node:test';
+import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { getFreePort } from '../../src/runtime/ports.js';
 import { startEmbeddedPostgres } from '../../src/runtime/postgres.js';
 import { startServices } from '../../src/runtime/services.js';
 import { startTemporalDevServer, type TemporalServerHandle } from '../../src/runtime/temporal-server.js';
+import { stopProcesses, waitProcessesGone } from '../../src/runtime/process-group.js';
 
 const base = mkdtempSync(path.join(tmpdir(), 'drain-runtime-'));
 chmodSync(base, 0o755); // embedded Postgres runs as the postgres user when we are root
@@ -310,4 +311,23 @@ test('the Java time-skipping test server binary starts', async () => {
   } finally {
     await env.teardown();
   }
+});
+
+describe('stopProcesses: the one "signal, wait, kill" of the runtime', () => {
+  const spawnNode = (code: string) => {
+    const c = spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
+    return c;
+  };
+  test('a process that ends on SIGTERM is gone within the grace; one that ignores it is killed', async () => {
+    const polite = spawnNode('setInterval(() => {}, 1000)');
+    const stubborn = spawnNode("process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)");
+    await new Promise((r) => setTimeout(r, 300)); // both have installed their handlers
+    const gotSignal = (c: typeof polite) =>
+      new Promise<string | null>((r) => c.on('exit', (_code, sig) => r(sig)));
+    const [politeSig, stubbornSig] = [gotSignal(polite), gotSignal(stubborn)];
+    assert.equal(await stopProcesses([polite.pid!, stubborn.pid!], 500), true);
+    assert.equal(await politeSig, 'SIGTERM');
+    assert.equal(await stubbornSig, 'SIGKILL');
+    assert.equal(await waitProcessesGone([polite.pid!, stubborn.pid!], 0), true);
+  });
 });

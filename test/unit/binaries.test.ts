@@ -3,7 +3,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { BinaryNotFoundError, findTemporalCli, findTestServer } from '../../src/runtime/binaries.js';
+import {
+  BinaryNotFoundError,
+  findOnPath,
+  findTemporalCli,
+  findTestServer,
+} from '../../src/runtime/binaries.js';
 import { projectRoot, stateDir, toolsDir } from '../../src/runtime/paths.js';
 
 const base = mkdtempSync(path.join(tmpdir(), 'drain-binaries-'));
@@ -106,4 +111,28 @@ test('paths: project root has package.json; state dir honours DRAIN_STATE_DIR', 
   assert.equal(stateDir({}), path.join(root, '.drain'));
   assert.equal(stateDir({ DRAIN_STATE_DIR: '/tmp/x-state' }), '/tmp/x-state');
   assert.equal(toolsDir(), path.join(root, '.tools'));
+});
+
+test('findOnPath: a path with a slash is taken from the directory; a name is looked up on PATH', () => {
+  const { dir, put } = sandbox();
+  const a = put(path.join(dir, 'a', 'tool'));
+  const b = put(path.join(dir, 'b', 'tool'));
+  put(path.join(dir, 'c', 'plain'), 0o644); // not executable
+  mkdirSync(path.join(dir, 'd', 'tool'), { recursive: true }); // a directory, not a file
+  const env = {
+    PATH: [path.join(dir, 'd'), path.join(dir, 'c'), path.join(dir, 'a'), path.join(dir, 'b')].join(
+      path.delimiter,
+    ),
+  };
+  const cases: Array<[string, string, string | null]> = [
+    ['tool', '/', a], // the first PATH directory with an executable file of that name
+    ['plain', '/', null], // not executable anywhere
+    ['missing', '/', null],
+    ['./tool', path.join(dir, 'b'), b], // relative to the working directory, PATH not used
+    ['b/tool', dir, b],
+    [a, '/', a], // absolute
+    ['c/plain', dir, null],
+  ];
+  for (const [cmd, cwd, want] of cases) assert.equal(findOnPath(cmd, cwd, env), want, `${cmd} in ${cwd}`);
+  assert.equal(findOnPath('tool', '/', {}), null, 'no PATH: nothing found');
 });

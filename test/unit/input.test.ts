@@ -1,11 +1,11 @@
 /**
  * Workflow input validation: parseDrainInput accepts one JSON object (every field optional),
  * fills in the reference defaults, and rejects anything else with an InputError that names
- * the offending field. configToInput is its inverse for non-default fields.
+ * the offending field.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULTS, InputError, configToInput, parseDrainInput } from '../../src/domain/input.js';
+import { DEFAULTS, InputError, parseDrainInput } from '../../src/domain/input.js';
 import type { DrainConfig } from '../../src/domain/types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -137,6 +137,11 @@ test('parseDrainInput accepts every field at once', () => {
     onKill: 'fail',
     apiProcessPattern: 'gunicorn',
     databaseId: '8d7f3c52-5b1e-4d0e-9a57-0c3a1b2c4d5e',
+    maxAttemptsPerPhaseTotal: 6,
+    ignoreMemory: true,
+    order: 'yield',
+    stallSeconds: 120,
+    maxPhaseTimeoutSeconds: 1200,
     concurrency: 4,
   };
   // Fields added later are caught here: each must appear above with a non-default value.
@@ -345,59 +350,6 @@ test('parseDrainInput rejects a non-plain object (Date) as the whole input', () 
     (err: unknown) => err instanceof InputError && err.field === '(input)',
   );
 });
-
-// ---------------------------------------------------------------------------------------------
-// configToInput: only non-default fields; parseDrainInput(configToInput(c)) = c.
-
-const roundTrip: Array<[name: string, raw: Record<string, unknown>, compact: Record<string, unknown>]> = [
-  ['defaults', {}, {}],
-  ['explicit defaults are dropped', { batchSize: 10, mode: 'failed', skipRunPrefixes: [] }, {}],
-  ['one changed field', { batchSize: 25 }, { batchSize: 25 }],
-  [
-    'high-throughput mode',
-    {
-      batchSize: 50,
-      phaseTimeoutSeconds: 600,
-      maxTotalMinutes: 60,
-      maxTimeoutsPerRun: 1,
-      maxAttemptsPerPhase: 1,
-    },
-    {
-      batchSize: 50,
-      phaseTimeoutSeconds: 600,
-      maxTotalMinutes: 60,
-      maxTimeoutsPerRun: 1,
-      maxAttemptsPerPhase: 1,
-    },
-  ],
-  [
-    'booleans flipped',
-    { skipRunsWithQueued: false, dryRun: true },
-    { skipRunsWithQueued: false, dryRun: true },
-  ],
-  [
-    'arrays and strings',
-    { skipRunPrefixes: ['a:', 'b"'], runId: 'ü:"x"' },
-    { skipRunPrefixes: ['a:', 'b"'], runId: 'ü:"x"' },
-  ],
-  ['trimmed strings are kept trimmed', { runId: '  r1 ' }, { runId: 'r1' }],
-  [
-    'nullable numbers',
-    { maxConsecutiveZeroYield: 3, maxTotalMinutes: 0.5 },
-    { maxConsecutiveZeroYield: 3, maxTotalMinutes: 0.5 },
-  ],
-];
-
-for (const [name, raw, compact] of roundTrip) {
-  test(`configToInput round trip: ${name}`, () => {
-    const config = parseDrainInput(raw);
-    const input = configToInput(config);
-    assert.deepEqual(input, compact);
-    assert.deepEqual(parseDrainInput(input), config);
-    // survives JSON (continue-as-new and memos are JSON)
-    assert.deepEqual(parseDrainInput(JSON.parse(JSON.stringify(input))), config);
-  });
-}
 
 // Workflow input is history: a field carrying a secret is refused and named.
 const secretInputs: Array<[string, Record<string, unknown>]> = [

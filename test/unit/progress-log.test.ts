@@ -5,8 +5,10 @@ import {
   MAX_SKIP_LINES,
   appendEvents,
   emptyLog,
+  eventLines,
   linesSince,
   skipEvents,
+  type ProgressEvent,
 } from '../../src/domain/progress-log.js';
 import type { ResultDigest } from '../../src/domain/session-state.js';
 
@@ -125,6 +127,28 @@ test('progress lines: many skips in one selection become MAX_SKIP_LINES lines an
   assert.equal(ev.length, MAX_SKIP_LINES + 1);
   const log = appendEvents(emptyLog(), ev);
   assert.equal(linesSince(log, 0).lines.at(-1), '  [SKIP] ... and 7 more phases passed over');
+});
+
+test('progress lines: ids, reasons and errors from data stay on one line and cannot drive the terminal', () => {
+  const cases: Array<[ProgressEvent, string[]]> = [
+    [
+      { seq: 1, kind: 'skip', runId: 'r\r', phaseId: 'p\t', reason: 'x\u0000\u001b[2J' },
+      ['  [SKIP] r\\r/p\\t: x\\u0000\\u001b[2J'],
+    ],
+    [
+      { seq: 2, kind: 'draining', runId: 'run\nfake', phaseId: 'p\u202e', phaseIndex: 1, attempt: 1 },
+      ['  Draining: run\\nfake / p\\u202e (index 1)'],
+    ],
+    [
+      {
+        seq: 3,
+        kind: 'result',
+        digest: digest({ success: false, finalState: 'FAILED\n', errorMessage: 'line1\nline2', events: 0 }),
+      },
+      ['  [FAIL] Failed: FAILED\\n', '    Error: line1\\nline2', '    [TELEMETRY] +0 events (0.00/min)'],
+    ],
+  ];
+  for (const [event, lines] of cases) assert.deepEqual(eventLines(event), lines);
 });
 
 test('progress lines of a session with slots: each line names its slot, a result its phase', () => {

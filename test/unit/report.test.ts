@@ -10,8 +10,6 @@ import {
   buildSessionJson,
   drainResultJson,
   formatPlan,
-  formatResultLine,
-  formatSkipLine,
   formatSummary,
   snapshotOf,
   type DrainResultJson,
@@ -572,97 +570,6 @@ describe('formatSummary', () => {
     ]);
     assert.ok(lines.includes('    - a\\nb — multi\\nline reason'));
     assert.ok(lines.includes('    - constructor'));
-  });
-});
-
-describe('formatResultLine / formatSkipLine', () => {
-  const cases: { name: string; r: Partial<AttemptRow>; index: number; total: number; expect: string }[] = [
-    {
-      name: 'failure (reference)',
-      r: {
-        run_id: 'research-system-v6',
-        phase_id: 'research-foundation-orchestrator',
-        zero_yield_reason: null,
-      },
-      index: 3,
-      total: 10,
-      expect:
-        '[3/10] Draining: research-system-v6 / research-foundation-orchestrator\n  [FAIL] Failed: FAILED\n    Error: CI collection/import error\n    [TELEMETRY] +0 events (0.00/min)',
-    },
-    {
-      name: 'success (reference)',
-      r: {
-        run_id: 'build130-schema-validation',
-        phase_id: 'schema-validation-phase',
-        success: true,
-        final_state: 'COMPLETE',
-        telemetry_events: 15,
-        yield_per_minute: 3.75,
-        zero_yield_reason: null,
-      },
-      index: 4,
-      total: 10,
-      expect:
-        '[4/10] Draining: build130-schema-validation / schema-validation-phase\n  [OK] Success: COMPLETE\n    [TELEMETRY] +15 events (3.75/min)',
-    },
-    {
-      name: 'timeout with zero-yield reason',
-      r: {
-        timed_out: true,
-        duration_seconds: 900,
-        error_message: 'timed out after 900s',
-        zero_yield_reason: 'timeout',
-      },
-      index: 1,
-      total: 2,
-      expect:
-        '[1/2] Draining: run-a / phase-1\n  [TIMEOUT] Timed out: FAILED (after 900.0s)\n    Error: timed out after 900s\n    [TELEMETRY] +0 events (0.00/min) (reason: timeout)',
-    },
-    {
-      name: 'cancelled, retry attempt, llm boundary, unknown state',
-      r: {
-        status: 'cancelled',
-        attempt: 2,
-        final_state: null,
-        error_message: null,
-        llm_boundary_hit: true,
-        zero_yield_reason: null,
-      },
-      index: 2,
-      total: 2,
-      expect:
-        '[2/2] Draining: run-a / phase-1 (attempt 2)\n  [CANCELLED] Cancelled: UNKNOWN\n    [TELEMETRY] +0 events (0.00/min)\n    [LLM-BOUNDARY] Hit message/context limit during execution',
-    },
-    {
-      name: 'interrupted try, multi-line long error clipped to one line',
-      r: {
-        status: 'interrupted',
-        try: 2,
-        error_message: `line1\nline2 ${'x'.repeat(200)}`,
-        zero_yield_reason: null,
-      },
-      index: 5,
-      total: 9,
-      expect: `[5/9] Draining: run-a / phase-1 (attempt 1, try 2)\n  [INTERRUPTED] Interrupted: FAILED\n    Error: line1\\nline2 ${'x'.repeat(87)}…\n    [TELEMETRY] +0 events (0.00/min)`,
-    },
-  ];
-  for (const c of cases) {
-    it(c.name, () => assert.equal(formatResultLine(drainResultJson(row(c.r)), c.index, c.total), c.expect));
-  }
-
-  it('skip line', () => {
-    assert.equal(
-      formatSkipLine({
-        runId: 'research-system-v6',
-        phaseId: 'research-meta-analysis',
-        reason: 'run research-system-v6 has 2 timeouts (limit: 2)',
-      }),
-      '  [SKIP] research-system-v6/research-meta-analysis: run research-system-v6 has 2 timeouts (limit: 2)',
-    );
-    assert.equal(
-      formatSkipLine({ runId: 'r\r', phaseId: 'p\t', reason: 'x\u0000' }),
-      '  [SKIP] r\\r/p\\t: x\\u0000',
-    );
   });
 });
 

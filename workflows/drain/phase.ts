@@ -2,8 +2,15 @@ import { ActivityFailure, ApplicationFailure, isCancellation } from '@temporalio
 import type { DrainActivities } from '../../activities/index.js';
 import { judgeAttempt } from '../../src/domain/judge.js';
 import { appendEvents, slotTag } from '../../src/domain/progress-log.js';
-import { own, pairKey, recordAttempt, withoutRecorded } from '../../src/domain/session-state.js';
+import {
+  own,
+  pairKey,
+  recordAttempt,
+  withoutRecorded,
+  type SessionState,
+} from '../../src/domain/session-state.js';
 import { cappedPhaseTimeout } from '../../src/domain/stop-conditions.js';
+import { cappedMaxPhaseTimeout } from '../../src/domain/try-clock.js';
 import type { AttemptOutcome, PhaseRef } from '../../src/domain/types.js';
 import { baselineProxy, drainProxy, quick } from './proxies.js';
 import type { DrainSession } from './session.js';
@@ -24,6 +31,17 @@ async function abandonOnExhaustedTries(
   return quick.abandonAttempt({ req, triesUsed, reason, database: req.database });
 }
 
+/** The fingerprint this attempt stopped (it reached its repeat limit), for failure memory. */
+function newlyStopped(
+  before: SessionState,
+  after: SessionState,
+  fingerprint: string | null,
+): { fingerprint: string; repeats: number } | null {
+  if (!fingerprint || before.stoppedFingerprints.includes(fingerprint)) return null;
+  if (!after.stoppedFingerprints.includes(fingerprint)) return null;
+  return { fingerprint, repeats: own(after.fingerprintCounts, fingerprint) ?? 0 };
+}
+
 /**
  * One phase in slot `slot`: baseline → drain → judge → record (verdict, session JSON, lease
  * released). The result is folded into the session state as soon as it arrives (other slots
@@ -34,6 +52,8 @@ export async function drainOne(session: DrainSession, pick: PhaseRef, slot = 0):
   const p = session.p;
   const database = session.database;
   const timeoutSeconds = cappedPhaseTimeout(session.state, config, Date.now());
+  // A phase that keeps producing output may run up to this (null: the base timeout is the limit).
+  const maxTimeoutSeconds = cappedMaxPhaseTimeout(session.state, config, Date.now());
   const baseline = await baselineProxy(config.phaseTimeoutSeconds).ensureBaseline({
     sessionId: session.state.sessionId,
     workspace: p.workspace,
@@ -71,6 +91,8 @@ export async function drainOne(session: DrainSession, pick: PhaseRef, slot = 0):
     pickedState: pick.state,
     attempt,
     timeoutSeconds,
+    maxTimeoutSeconds,
+    stallSeconds: config.stallSeconds,
     killGraceSeconds: config.killGraceSeconds,
     onKill: config.onKill,
     executor: p.executor,
@@ -79,15 +101,18 @@ export async function drainOne(session: DrainSession, pick: PhaseRef, slot = 0):
     baseline,
     database,
   };
-  const outcome = await drainProxy(timeoutSeconds, config)
+  // The activity's own timeout must cover the longest the executor may run.
+  const outcome = await drainProxy(maxTimeoutSeconds ?? timeoutSeconds, config)
     .drainPhase(req)
     .catch((err: unknown) => abandonOnExhaustedTries(err, req, config.maxDrainTries));
   const verdict = judgeAttempt(outcome);
-  const next = recordAttempt(session.state, outcome, verdict, config, session.slotOf(slot));
+  const before = session.state;
+  const next = recordAttempt(before, outcome, verdict, config, session.slotOf(slot));
   const report = session.report('running', false, next);
   session.state = withoutRecorded(next);
   // Concurrent writes of slots are safe: the writer refuses a report older than the file's.
   await quick.finishPhase({
+    memoryStop: newlyStopped(before, next, verdict.fingerprint),
     sessionId: next.sessionId,
     runId: pick.runId,
     phaseId: pick.phaseId,

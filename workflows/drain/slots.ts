@@ -122,6 +122,7 @@ async function pickStep(session: DrainSession, slot: number): Promise<Step> {
     ...selectionParams(session.state, config, busy),
     fromRecords: !config.dryRun,
     database: session.database,
+    workspace: session.prepared?.workspace ?? null,
   });
   session.state = noteSkips(session.state, sel.passedOver);
   session.state = { ...session.state, log: appendEvents(session.state.log, skipEvents(sel.passedOver, tag)) };

@@ -1,5 +1,6 @@
 /** `drain list`: recent and running drain sessions, from Temporal visibility and the sessions' memos. */
 import { Command, InvalidArgumentError } from 'commander';
+import { formatColumns } from '../../domain/text-table.js';
 import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { addConnFlags, withClient, type ConnFlags } from '../conn.js';
 
@@ -75,10 +76,7 @@ export function formatSessionTable(rows: SessionRow[]): string {
     orDash(r.runFilter),
     orDash(r.stopReason),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  return [head, ...body]
-    .map((cols) => cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]))).join('  '))
-    .join('\n');
+  return formatColumns(head, body);
 }
 
 const limitArg = (v: string) => {

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { createDrainWorker, DEFAULT_TASK_QUEUE } from '../../worker.js';
 import { startServices } from '../../runtime/services.js';
-import { redactUrl } from '../../domain/redact.js';
+import { redactSecrets, redactUrl } from '../../domain/redact.js';
+import { apiUrlProblem } from '../../domain/input.js';
+import { checkApiCommand } from '../../runtime/api-servers.js';
 import { AUTOPACK_EXECUTOR } from '../../../activities/deps.js';
 import { installRuntime, onceInterrupted, simExecutorTemplate, UsageError } from '../env.js';
 import { installMetrics, metricsEndpoint, type MetricsEndpoint } from '../../runtime/metrics.js';
@@ -11,6 +13,7 @@ interface ServeFlags {
   executor?: string;
   workspace?: string;
   apiUrl?: string;
+  apiCommand?: string;
   maxConcurrent?: string;
   metricsPort?: string;
   metricsHost?: string;
@@ -30,7 +33,11 @@ function workerFlags(cmd: Command, defaultMetricsHost: string): Command {
       "default executor template (else DRAIN_EXECUTOR; else Autopack's drain_one_phase.py, or the reference executor on the embedded database)",
     )
     .option('--workspace <dir>', 'default workspace (else DRAIN_WORKSPACE, else the current directory)')
-    .option('--api-url <url>', 'default AUTOPACK_API_URL for the executor')
+    .option('--api-url <url>', 'default AUTOPACK_API_URL for the executor (one external API server)')
+    .option(
+      '--api-command <template>',
+      "start one API server per drain slot with this command ({port}: a free port it must listen on; no shell), wait until it answers HTTP, start it again if it dies, stop it on shutdown; each drain gets its slot's URL as AUTOPACK_API_URL (logs: <workspace>/.autonomous_runs/api_server.slot<N>.log)",
+    )
     .option('--max-concurrent <n>', 'activities run at once by this worker', '20')
     .option(
       '--metrics-port <port>',
@@ -67,13 +74,18 @@ function checkFlags(flags: ServeFlags): number {
   if (!Number.isInteger(n) || n < 1 || n > 1000) {
     throw new UsageError(`--max-concurrent must be an integer from 1 to 1000, got "${flags.maxConcurrent}"`);
   }
-  if (flags.apiUrl && !/^https?:\/\/\S+$/i.test(flags.apiUrl)) {
-    throw new UsageError(`--api-url must be an http(s) URL, got "${flags.apiUrl}"`);
-  }
-  if (flags.apiUrl && /^[a-z]+:\/\/[^/@\s]*@/i.test(flags.apiUrl)) {
-    throw new UsageError(
-      '--api-url must not contain credentials: they would be recorded in workflow history',
-    );
+  const urlProblem = flags.apiUrl === undefined ? null : apiUrlProblem(flags.apiUrl);
+  if (urlProblem) throw new UsageError(`--api-url ${urlProblem}, got "${redactSecrets(flags.apiUrl ?? '')}"`);
+  if (flags.apiCommand !== undefined) {
+    if (flags.apiUrl)
+      throw new UsageError(
+        '--api-url and --api-command exclude each other: one external server, or one managed server per slot',
+      );
+    try {
+      checkApiCommand(flags.apiCommand);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
   }
   return n;
 }
@@ -106,6 +118,7 @@ async function serve(flags: ServeFlags, embedded: boolean): Promise<void> {
       workspace,
       executor,
       apiUrl: flags.apiUrl ?? null,
+      apiCommand: flags.apiCommand ?? null,
       maxConcurrentDrains: maxConcurrent,
     });
     console.log('autopack-drain worker running');
@@ -117,6 +130,8 @@ async function serve(flags: ServeFlags, embedded: boolean): Promise<void> {
     console.log(`  task queue:       ${flags.taskQueue}`);
     console.log(`  executor:         ${executor}`);
     console.log(`  workspace:        ${workspace}`);
+    if (flags.apiCommand)
+      console.log(`  API servers:      one per drain slot: ${redactSecrets(flags.apiCommand)}`);
     if (metrics) console.log(`  metrics:          http://${metrics.bindAddress}/metrics`);
     console.log('Press Ctrl-C to stop (running executors are killed and their attempts retried later).');
     const running = worker.run();

@@ -1,62 +1,13 @@
 import type { Command } from 'commander';
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
-import { connectClient, startDrain } from '../../client.js';
+import { connectClient } from '../../client.js';
 import { createPool } from '../../db/pool.js';
-import { backlogCounts } from '../../db/phases.js';
-import { readDatabaseIdentity } from '../../db/identity.js';
-import { sessionIdProblem } from '../../domain/files.js';
-import { formatPlan, formatSummary } from '../../domain/report.js';
-import { redactUrl } from '../../domain/redact.js';
+import { formatSummary } from '../../domain/report.js';
 import { addDrainFlags, validatedDrainInput } from '../start-options.js';
-import { followSession } from '../follow.js';
-import { databaseUrlOrEmbedded, onceInterrupted, temporalTarget, UsageError } from '../env.js';
+import { databaseUrlOrEmbedded, temporalTarget, UsageError } from '../env.js';
 import { newestSession, readSessionJson } from '../session-lookup.js';
 import { verdictLine, verifySession } from '../verify-session.js';
-import { DEFAULT_TASK_QUEUE } from '../../worker.js';
-
-/**
- * The DB identity banner; refuses an empty backlog unless allowed. Returns the database's
- * identity id (the session is pinned to it), or null when this machine cannot read it.
- */
-async function banner(allowEmpty: boolean, quiet: boolean): Promise<string | null> {
-  const url = databaseUrlOrEmbedded();
-  if (!url) {
-    if (!quiet) console.log("Database: (DATABASE_URL not set here; the worker's database is used)");
-    return null;
-  }
-  const embedded = !process.env.DATABASE_URL;
-  const pool = createPool(url, 1);
-  try {
-    let c;
-    try {
-      c = await backlogCounts(pool);
-    } catch (err) {
-      const msg = `cannot read the backlog at ${redactUrl(url)}: ${(err as Error).message}`;
-      // DATABASE_URL was given: a wrong one is an error. The embedded database may simply
-      // not be running here (the worker may be elsewhere): say so and go on.
-      if (!embedded) throw new Error(msg);
-      if (!quiet)
-        console.log(`Database: ${msg} (embedded database not running here; the worker's database is used)`);
-      return null;
-    }
-    if (!quiet) {
-      const states = Object.entries(c.byState)
-        .map(([s, n]) => `${s} ${n}`)
-        .join(', ');
-      console.log(
-        `Database: ${redactUrl(url)} — ${c.runs} runs, ${c.phases} phases${states ? ` (${states})` : ''}`,
-      );
-    }
-    if (c.phases === 0 && !allowEmpty) {
-      throw new UsageError(
-        `the database ${redactUrl(url)} has no phases: is DATABASE_URL pointing at the right database? (--allow-empty-db to start anyway)`,
-      );
-    }
-    return (await readDatabaseIdentity(pool).catch(() => null))?.id ?? null; // null: not migrated yet
-  } finally {
-    await pool.end();
-  }
-}
+import { addSessionFlags, checkSessionIdFlag, followToResult, startSession } from '../start-session.js';
+import { formatPlanWithForecast } from './forecast.js';
 
 /** The verdict of `drain verify` for a finished session, when this machine reaches its database. */
 async function verdictOf(sessionId: string): Promise<{ line: string; json: 'PASS' | 'FAIL' | null }> {
@@ -78,28 +29,31 @@ async function verdictOf(sessionId: string): Promise<{ line: string; json: 'PASS
 }
 
 export function registerStart(program: Command): void {
-  addDrainFlags(
-    program
-      .command('start')
-      .description(
-        'start a drain session (a batchDrain workflow); flags are those of the original controller',
-      ),
+  addSessionFlags(
+    addDrainFlags(
+      program
+        .command('start')
+        .description(
+          'start a drain session (a batchDrain workflow); flags are those of the original controller',
+        ),
+    ),
   )
-    .option('--session-id <id>', 'session id = workflow id (default batch-drain-YYYYMMDD-HHMMSS)')
-    .option('--task-queue <name>', 'task queue of the workers', DEFAULT_TASK_QUEUE)
     .option(
       '--wait',
       'follow the session, print its summary and the verdict of drain verify; exit 1 if a phase is still failed at the end (its last attempt failed), 130 if interrupted',
     )
-    .option('--json', 'machine-readable output')
+    .option(
+      '--json',
+      'machine-readable output (with --dry-run: {"planned":[{"runId","phaseId","phaseIndex","category"}],"skipped":[...]}; the forecast is in drain forecast --json)',
+    )
     .option('--resume', 'attach to the newest running session instead of starting a second one')
-    .option('--allow-empty-db', 'start even if the database has no phases')
-    .option('--address <host:port>', 'Temporal address (default TEMPORAL_ADDRESS or 127.0.0.1:7233)')
-    .option('--namespace <ns>', 'Temporal namespace (default TEMPORAL_NAMESPACE or default)')
+    .addHelpText(
+      'after',
+      '\n--dry-run prints the plan with a forecast per phase (telemetry events and minutes from past attempts: see drain forecast --help), the batch forecast and the error of past forecasts.',
+    )
     .action(async (flags: Record<string, unknown>) => {
       const input = validatedDrainInput(flags);
-      const idProblem = flags.sessionId === undefined ? null : sessionIdProblem(flags.sessionId);
-      if (idProblem) throw new UsageError(`--session-id: ${idProblem}`);
+      checkSessionIdFlag(flags);
       const json = Boolean(flags.json);
       const t = temporalTarget(flags as { address?: string; namespace?: string });
       const client = await connectClient(t.address, t.namespace);
@@ -110,21 +64,7 @@ export function registerStart(program: Command): void {
         handle = client.workflow.getHandle(id);
         if (!json) console.log(`Attached to running session ${id}`);
       } else {
-        const databaseId = await banner(Boolean(flags.allowEmptyDb), json);
-        if (databaseId && !input.dryRun) input.databaseId = databaseId;
-        try {
-          handle = await startDrain(client, input, {
-            sessionId: flags.sessionId as string | undefined,
-            taskQueue: flags.taskQueue as string,
-          });
-        } catch (err) {
-          if (err instanceof WorkflowExecutionAlreadyStartedError) {
-            throw new UsageError(
-              `session ${err.workflowId} is already running; watch it with \`drain watch ${err.workflowId}\`, or use --resume / another --session-id`,
-            );
-          }
-          throw err;
-        }
+        handle = await startSession(client, input, flags, json);
         if (json && !flags.wait && !input.dryRun) {
           console.log(JSON.stringify({ sessionId: handle.workflowId, runId: handle.firstExecutionRunId }));
           return;
@@ -136,23 +76,8 @@ export function registerStart(program: Command): void {
         console.log(`  status:     drain status ${handle.workflowId}`);
         return;
       }
-      const interrupted = onceInterrupted();
-      let result;
-      try {
-        result = await followSession(handle, { print: json ? () => {} : console.log, stop: interrupted });
-      } catch (err) {
-        if (err instanceof WorkflowFailedError) {
-          throw new Error(`session ${handle.workflowId} failed: ${err.cause?.message ?? err.message}`);
-        }
-        throw err;
-      }
-      if (!result) {
-        console.error(
-          `\ninterrupted; the session goes on in Temporal. Stop it with: drain stop ${handle.workflowId}`,
-        );
-        process.exitCode = 130;
-        return;
-      }
+      const result = await followToResult(handle, json);
+      if (!result) return;
       if (input.dryRun) {
         if (json) {
           const planned = result.planned.map((p) => ({
@@ -163,7 +88,7 @@ export function registerStart(program: Command): void {
           }));
           console.log(JSON.stringify({ planned, skipped: result.skipped }));
         } else {
-          console.log(formatPlan(result.planned));
+          console.log(await formatPlanWithForecast(result.planned));
         }
         return;
       }
