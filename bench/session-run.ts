@@ -51,6 +51,8 @@ export async function timedSession(
         maxAttemptsPerPhase: 1,
         skipRunsWithQueued: false,
         killGraceSeconds: 1,
+        // Every session drains the same phase ids again: failure memory must not pass them over.
+        ignoreMemory: true,
         ...input,
       },
     ],
