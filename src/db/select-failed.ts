@@ -44,7 +44,8 @@ import type { SelectParams } from '../domain/selection.js';
 import { bindNamed } from './named-sql.js';
 import {
   namedParams,
-  PICK_AND_SKIPS,
+  statementVariants,
+  pickAndSkips,
   RUN_YIELD,
   SKIP_JOINS,
   skipColumns,
@@ -60,8 +61,11 @@ import {
  */
 const NOT_DONE = `(p.run_id, p.phase_id) NOT IN (SELECT d.r, d.ph FROM unnest(:doneRuns::text[], :donePhases::text[]) AS d(r, ph))`;
 
+/** Not a run another slot of this session is draining (those are no candidates at all). */
+const NOT_BUSY = `NOT (p.run_id = ANY(:busyRuns::text[]))`;
+
 /** FAILED, in the run filter, not done, never attempted, run neither sampled nor deprioritized. */
-const FRONT = `p.state = 'FAILED' AND (:runId::text IS NULL OR p.run_id = :runId)
+const FRONT = `p.state = 'FAILED' AND (:runId::text IS NULL OR p.run_id = :runId) AND ${NOT_BUSY}
     AND NOT (p.run_id = ANY(:sampledRuns::text[])) AND NOT (p.run_id = ANY(:deprioritizedRuns::text[]))
     AND (p.run_id, p.phase_id) NOT IN (SELECT a.r, a.ph FROM unnest(:attemptedRuns::text[], :attemptedPhases::text[], :attemptCounts::int[]) AS a(r, ph, n) WHERE a.n > 0)
     AND ${NOT_DONE}`;
@@ -87,12 +91,13 @@ const COLS = `p.id, p.run_id, p.phase_id, p.phase_index, p.state, p.last_failure
 const REST = `
     SELECT ${COLS} FROM phases p
      WHERE p.state = 'FAILED' AND p.run_id = ANY(:sampledRuns::text[] || :deprioritizedRuns::text[])
-       AND (:runId::text IS NULL OR p.run_id = :runId) AND ${NOT_DONE}
+       AND (:runId::text IS NULL OR p.run_id = :runId) AND ${NOT_BUSY} AND ${NOT_DONE}
     UNION
     SELECT ${COLS}
       FROM unnest(:attemptedRuns::text[], :attemptedPhases::text[], :attemptCounts::int[]) AS a(r, ph, n)
       JOIN phases p ON p.run_id = a.r AND p.phase_id = a.ph
-     WHERE a.n > 0 AND p.state = 'FAILED' AND (:runId::text IS NULL OR p.run_id = :runId) AND ${NOT_DONE}`;
+     WHERE a.n > 0 AND p.state = 'FAILED' AND (:runId::text IS NULL OR p.run_id = :runId) AND ${NOT_BUSY}
+       AND ${NOT_DONE}`;
 
 /** The candidates: index-ordered FRONT windows (default order), or all of FRONT (yield order). */
 function candidates(yieldOrder: boolean): string {
@@ -117,7 +122,7 @@ const QUEUED_JOIN = `
                         WHERE :skipRunsWithQueued::boolean AND q.run_id = p.run_id AND q.state = 'QUEUED'
                        HAVING count(*) > 0) q ON true`;
 
-function failedSql(yieldOrder: boolean): string {
+function failedSql(yieldOrder: boolean, lease: boolean): string {
   return `
   WITH ${candidates(yieldOrder)},
   ${yieldOrder ? `${RUN_YIELD},` : ''}
@@ -138,14 +143,14 @@ function failedSql(yieldOrder: boolean): string {
       ORDER BY retry, grp, rank, ${yieldOrder ? `${YIELD_KEYS}, ` : ''}phase_index, id) AS pos
     FROM scored s
   ),
-  ${PICK_AND_SKIPS}`;
+  ${pickAndSkips({ lease })}`;
 }
 
-const FAILED_SQL = { priority: failedSql(false), yield: failedSql(true) };
+const FAILED_SQL = statementVariants(failedSql);
 
-/** Picks the next FAILED phase (one statement). */
+/** Picks the next FAILED phase, and with `p.lease` takes its run's lease (one statement). */
 export async function selectFailedPhase(db: Queryable, p: SelectParams): Promise<SelectResult> {
-  const q = bindNamed(FAILED_SQL[p.order ?? 'priority'], namedParams(p));
+  const q = bindNamed(FAILED_SQL(p), namedParams(p));
   const res = await db.query<Row>(q.text, q.values);
   return toResult(res.rows);
 }

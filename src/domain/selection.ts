@@ -27,6 +27,11 @@ export interface SelectParams {
   deprioritizedRuns: string[];
   /** queued mode: keep draining this run while it has queued phases. */
   currentRun: string | null;
+  /**
+   * Runs this session's other slots are draining right now: not candidates at all (the run's
+   * lease is the session's, so it does not keep them out). Absent or empty with one slot.
+   */
+  busyRuns?: string[];
   /** at most this many passed-over phases are reported per pick. */
   maxSkipsReported: number;
   /**
@@ -50,9 +55,17 @@ export interface SelectParams {
    * from the database (never part of workflow input).
    */
   memory?: Array<{ runId: string; phaseId: string; reason: string }>;
+  /** The workflow asks the selection activity to take the pick's run lease in the same statement. */
+  takeLease?: boolean;
+  /** Set by the selection activity from takeLease: who holds the lease, for how long. */
+  lease?: { holder: string; ttlSeconds: number } | null;
 }
 
-export function selectionParams(state: SessionState, config: DrainConfig): SelectParams {
+export function selectionParams(
+  state: SessionState,
+  config: DrainConfig,
+  busyRuns: string[] = [],
+): SelectParams {
   const attempted = Object.entries(state.attempts).map(([k, n]) => [...parsePairKey(k), n] as const);
   const done = state.done.map(parsePairKey);
   const last = state.recent.length ? state.recent[state.recent.length - 1].runId : null;
@@ -75,6 +88,7 @@ export function selectionParams(state: SessionState, config: DrainConfig): Selec
     promisingRuns: state.promisingRuns,
     deprioritizedRuns: state.deprioritizedRuns,
     currentRun: config.dryRun ? lastPlanned : last,
+    busyRuns,
     maxSkipsReported: 50,
     order: config.order,
     ignoreMemory: config.ignoreMemory,
