@@ -4,7 +4,7 @@ import { sessionProgress, type SessionProgress } from '../src/db/attempts.js';
 import type { SelectParams } from '../src/domain/selection.js';
 import { selectFailedPhase, selectQueuedPhase, type SelectResult } from '../src/db/select.js';
 import { phasesOverTotalAttempts, phasesStoppedByMemory, type MemoryBlock } from '../src/db/memory.js';
-import { workspaceCommit } from './baseline.js';
+import { workspaceCommit } from '../src/runtime/git.js';
 import { leaseHeld } from '../src/runtime/metrics.js';
 import type { SkipRecord } from '../src/domain/types.js';
 
