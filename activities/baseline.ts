@@ -4,6 +4,7 @@ import path from 'node:path';
 import { execa, type Options } from 'execa';
 import { Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps.js';
+import { workspaceCommit } from '../src/runtime/git.js';
 import type { BaselineInfo } from './drain.js';
 import {
   captureError,
@@ -70,12 +71,6 @@ const DEFAULT_KILL_GRACE_SECONDS = 10;
 const WAIT_POLL_MS = 500;
 const STALE_NOTE =
   'interrupted: the worker capturing it stopped renewing its claim (crash, kill or lost connection)';
-
-/** The workspace's git commit, or null outside a git checkout. */
-export async function workspaceCommit(workspace: string): Promise<string | null> {
-  const r = await execa('git', ['rev-parse', 'HEAD'], { cwd: workspace, reject: false });
-  return r.exitCode === 0 ? String(r.stdout).trim() : null;
-}
 
 interface CaptureProcess {
   exitCode: number | null;

@@ -1,4 +1,5 @@
 import type { ActivityDeps } from './deps.js';
+import { workspaceCommit } from '../src/runtime/git.js';
 import type { ApiServerInfo } from '../src/runtime/api-servers.js';
 import type { ProcessResult } from './executor-process.js';
 import { redactArgv, redactUrl } from '../src/domain/redact.js';
@@ -42,7 +43,32 @@ export interface DrainRequest {
   /** The session's drain slot (0 with one slot): its managed API server, when the worker has them. */
   slot?: number;
   baseline: BaselineInfo | null;
+  /**
+   * The baseline was not ensured for this drain: `baseline` is null (the session has no
+   * baseline command: the drain reads the commit itself) or a good capture an earlier drain of
+   * the session got (used only while the workspace is still on its commit).
+   */
+  baselineInDrain?: boolean;
   database?: DatabaseIdentity | null;
+}
+
+/**
+ * The request with its baseline facts when the workflow left them to the drain
+ * (`baselineInDrain`): no baseline command → the commit only; a cached good capture → kept
+ * while the workspace is on its commit, else not used (the executor is not told to skip its
+ * own baseline; status `pending` until the session ensures one for the new commit).
+ */
+export async function withBaselineFacts(req: DrainRequest): Promise<DrainRequest> {
+  if (!req.baselineInDrain) return req;
+  const commit = await workspaceCommit(req.workspace);
+  if (!req.baseline)
+    return { ...req, baseline: { commit, artifactPath: null, captured: false, status: 'none' } };
+  if (req.baseline.commit === commit) return req;
+  const error = `the workspace moved from commit ${req.baseline.commit ?? '(none)'} to ${commit ?? '(none)'} since the baseline capture`;
+  return {
+    ...req,
+    baseline: { commit, artifactPath: null, captured: false, status: 'pending', error, captureId: null },
+  };
 }
 
 /**

@@ -1,7 +1,14 @@
 import { appendFile } from 'node:fs/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps.js';
-import { executorEnv, identityHeader, trailerOf, withApiServer, type DrainRequest } from './drain-env.js';
+import {
+  executorEnv,
+  identityHeader,
+  trailerOf,
+  withApiServer,
+  withBaselineFacts,
+  type DrainRequest,
+} from './drain-env.js';
 import {
   endEarlierTries,
   markEarlierTries,
@@ -123,8 +130,9 @@ export function drainActivities(deps: ActivityDeps) {
      * failure. After a crashed worker the retry first ends what is left of the old try and
      * reconciles. What it returns (and so what enters the workflow history) is redacted.
      */
-    async drainPhase(request: DrainRequest): Promise<AttemptOutcome> {
+    async drainPhase(input: DrainRequest): Promise<AttemptOutcome> {
       const ctx = Context.current();
+      const request = await withBaselineFacts(input);
       // A database outage waits here (heartbeating) instead of using up the drain's tries. No
       // heartbeat when the database answers: an empty one would replace a retry's details.
       if (!(await databaseAnswers(deps))) {
@@ -185,7 +193,7 @@ export function drainActivities(deps: ActivityDeps) {
       reason: string;
       database?: DrainRequest['database'];
     }): Promise<AttemptOutcome> {
-      const { req } = o;
+      const req = await withBaselineFacts(o.req);
       const key: AttemptKey = { ...req, tryNo: o.triesUsed + 1, execRunId: workflowRun().runId };
       const interruptedTries = await markEarlierTries(deps, key);
       await heartbeating(deps, undefined, () => endEarlierTries(deps, req, key, undefined));

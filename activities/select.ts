@@ -4,24 +4,36 @@ import { sessionProgress, type SessionProgress } from '../src/db/attempts.js';
 import type { SelectParams } from '../src/domain/selection.js';
 import { selectFailedPhase, selectQueuedPhase, type SelectResult } from '../src/db/select.js';
 import { phasesOverTotalAttempts, phasesStoppedByMemory, type MemoryBlock } from '../src/db/memory.js';
-import { workspaceCommit } from './baseline.js';
+import { workspaceCommit } from '../src/runtime/git.js';
+import { leaseHeld } from '../src/runtime/metrics.js';
+import type { SkipRecord } from '../src/domain/types.js';
 
 export function selectActivities(deps: ActivityDeps) {
   return {
-    /** Picks the next phase to drain (read-only; one indexed query per mode). */
+    /**
+     * Picks the next phase to drain (one indexed statement per mode). With `takeLease` the same
+     * statement takes the pick's run lease; a run another session took meanwhile is passed over
+     * and the pick made again (at most 3 times, then the caller waits like for any held run).
+     */
     async selectNextPhase(input: SelectParams): Promise<SelectResult> {
-      const p = { ...input, memory: await memoryBlocks(input) };
-      if (!p.fromRecords) return redactSelection(deps, await select(p));
-      const done = await sessionProgress(deps.pool, p.sessionId);
-      const r = await select({
-        ...p,
-        attemptedRuns: done.runs,
-        attemptedPhases: done.phases,
-        attemptCounts: done.attempts,
-        doneRuns: done.doneRuns,
-        donePhases: done.donePhases,
-      });
-      return redactSelection(deps, withAttemptsSoFar(r, done));
+      const lease = input.takeLease ? { holder: deps.identity, ttlSeconds: deps.leaseTtlSeconds } : null;
+      const p: SelectParams = { ...input, lease, memory: await memoryBlocks(input) };
+      const done = p.fromRecords ? await sessionProgress(deps.pool, p.sessionId) : null;
+      const params = done ? { ...p, ...recordedProgress(done) } : p;
+      const missed: SkipRecord[] = [];
+      let r = await select(params);
+      for (let i = 0; r.pick && r.leased === false; i++) {
+        missed.push({
+          runId: r.pick.runId,
+          phaseId: r.pick.phaseId,
+          reason: `run ${r.pick.runId} was taken by another session between pick and lease`,
+        });
+        if (i === 2) return { pick: null, passedOver: missed, waitingForLease: true };
+        r = await select(params);
+      }
+      if (r.leased) leaseHeld(+1);
+      const withMissed = { ...r, passedOver: [...missed, ...r.passedOver] };
+      return redactSelection(deps, done ? withAttemptsSoFar(withMissed, done) : withMissed);
     },
   };
 
@@ -54,8 +66,20 @@ export function selectActivities(deps: ActivityDeps) {
       pick: failed.pick,
       passedOver: [...queued.passedOver, ...failed.passedOver],
       waitingForLease: queued.waitingForLease || failed.waitingForLease,
+      ...(failed.leased !== undefined ? { leased: failed.leased } : {}),
     };
   }
+}
+
+/** Attempted and done phases of the session, from its records (the state carries none). */
+function recordedProgress(done: SessionProgress): Partial<SelectParams> {
+  return {
+    attemptedRuns: done.runs,
+    attemptedPhases: done.phases,
+    attemptCounts: done.attempts,
+    doneRuns: done.doneRuns,
+    donePhases: done.donePhases,
+  };
 }
 
 /** The picked phase's attempts so far this session (its next attempt number is one more). */

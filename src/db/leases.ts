@@ -1,6 +1,18 @@
 import type { Queryable } from './pool.js';
 
 /**
+ * The conflict rule of taking a run's lease: the row is taken over only when this session holds
+ * it already (renewed, its acquired_at kept) or it has expired. Shared by acquireLease and the
+ * selection statement that picks and leases at once (select-shared.ts).
+ */
+export const LEASE_CONFLICT = `ON CONFLICT (run_id) DO UPDATE
+       SET session_id = EXCLUDED.session_id, holder = EXCLUDED.holder,
+           acquired_at = CASE WHEN drain_leases.session_id = EXCLUDED.session_id
+                              THEN drain_leases.acquired_at ELSE now() END,
+           expires_at = EXCLUDED.expires_at
+       WHERE drain_leases.session_id = EXCLUDED.session_id OR drain_leases.expires_at <= now()`;
+
+/**
  * Takes (or renews) the lease on a run for a session. Succeeds when the run is free, the
  * previous lease expired, or this session already holds it. Returns the holder after the call.
  */
@@ -14,12 +26,7 @@ export async function acquireLease(
   const res = await db.query<{ session_id: string }>(
     `INSERT INTO drain_leases (run_id, session_id, holder, acquired_at, expires_at)
      VALUES ($1, $2, $3, now(), now() + make_interval(secs => $4))
-     ON CONFLICT (run_id) DO UPDATE
-       SET session_id = EXCLUDED.session_id, holder = EXCLUDED.holder,
-           acquired_at = CASE WHEN drain_leases.session_id = EXCLUDED.session_id
-                              THEN drain_leases.acquired_at ELSE now() END,
-           expires_at = EXCLUDED.expires_at
-       WHERE drain_leases.session_id = EXCLUDED.session_id OR drain_leases.expires_at <= now()
+     ${LEASE_CONFLICT}
      RETURNING session_id`,
     [runId, sessionId, holder, ttlSeconds],
   );

@@ -44,7 +44,8 @@ import type { SelectParams } from '../domain/selection.js';
 import { bindNamed } from './named-sql.js';
 import {
   namedParams,
-  PICK_AND_SKIPS,
+  statementVariants,
+  pickAndSkips,
   RUN_YIELD,
   SKIP_JOINS,
   skipColumns,
@@ -121,7 +122,7 @@ const QUEUED_JOIN = `
                         WHERE :skipRunsWithQueued::boolean AND q.run_id = p.run_id AND q.state = 'QUEUED'
                        HAVING count(*) > 0) q ON true`;
 
-function failedSql(yieldOrder: boolean): string {
+function failedSql(yieldOrder: boolean, lease: boolean): string {
   return `
   WITH ${candidates(yieldOrder)},
   ${yieldOrder ? `${RUN_YIELD},` : ''}
@@ -142,14 +143,14 @@ function failedSql(yieldOrder: boolean): string {
       ORDER BY retry, grp, rank, ${yieldOrder ? `${YIELD_KEYS}, ` : ''}phase_index, id) AS pos
     FROM scored s
   ),
-  ${PICK_AND_SKIPS}`;
+  ${pickAndSkips({ lease })}`;
 }
 
-const FAILED_SQL = { priority: failedSql(false), yield: failedSql(true) };
+const FAILED_SQL = statementVariants(failedSql);
 
-/** Picks the next FAILED phase (one statement). */
+/** Picks the next FAILED phase, and with `p.lease` takes its run's lease (one statement). */
 export async function selectFailedPhase(db: Queryable, p: SelectParams): Promise<SelectResult> {
-  const q = bindNamed(FAILED_SQL[p.order ?? 'priority'], namedParams(p));
+  const q = bindNamed(FAILED_SQL(p), namedParams(p));
   const res = await db.query<Row>(q.text, q.values);
   return toResult(res.rows);
 }

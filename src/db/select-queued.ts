@@ -4,7 +4,8 @@ import type { SelectParams } from '../domain/selection.js';
 import { bindNamed } from './named-sql.js';
 import {
   namedParams,
-  PICK_AND_SKIPS,
+  statementVariants,
+  pickAndSkips,
   RUN_YIELD,
   SKIP_JOINS,
   skipColumns,
@@ -21,7 +22,7 @@ const NOT_DONE = `NOT EXISTS (SELECT 1 FROM unnest(:doneRuns::text[], :donePhase
  * QUEUED phases: the earliest queued phase of each run; the current run first, then runs by
  * age (with --order yield: runs without history, then by run yield, before age).
  */
-function queuedSql(yieldOrder: boolean): string {
+function queuedSql(yieldOrder: boolean, lease: boolean): string {
   return `
   WITH candidates AS (
     SELECT DISTINCT ON (p.run_id) p.id, p.run_id, p.phase_id, p.phase_index, p.state, p.last_failure_reason
@@ -43,14 +44,14 @@ function queuedSql(yieldOrder: boolean): string {
       ORDER BY is_current DESC, ${yieldOrder ? `${YIELD_KEYS}, ` : ''}run_created, run_id) AS pos
     FROM scored s
   ),
-  ${PICK_AND_SKIPS}`;
+  ${pickAndSkips({ lease })}`;
 }
 
-const QUEUED_SQL = { priority: queuedSql(false), yield: queuedSql(true) };
+const QUEUED_SQL = statementVariants(queuedSql);
 
-/** Picks the next QUEUED phase (one statement). */
+/** Picks the next QUEUED phase, and with `p.lease` takes its run's lease (one statement). */
 export async function selectQueuedPhase(db: Queryable, p: SelectParams): Promise<SelectResult> {
-  const q = bindNamed(QUEUED_SQL[p.order ?? 'priority'], namedParams(p));
+  const q = bindNamed(QUEUED_SQL(p), namedParams(p));
   const res = await db.query<Row>(q.text, q.values);
   return toResult(res.rows);
 }

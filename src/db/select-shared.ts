@@ -8,6 +8,7 @@ import type { SelectParams } from '../domain/selection.js';
 import { categorizeFailure } from '../domain/categories.js';
 import type { PhaseRef, SkipRecord } from '../domain/types.js';
 import type { MemoryBlock } from './memory.js';
+import { LEASE_CONFLICT } from './leases.js';
 
 export interface SelectResult {
   pick: PhaseRef | null;
@@ -15,6 +16,8 @@ export interface SelectResult {
   passedOver: SkipRecord[];
   /** Some candidates were passed over only because another session holds their run's lease. */
   waitingForLease: boolean;
+  /** When selection was asked to lease: whether this session now holds the pick's run lease. */
+  leased?: boolean;
 }
 
 /** A row of the final step: the pick (skip_reason NULL) and the passed-over phases, in order. */
@@ -27,6 +30,8 @@ export interface Row {
   last_failure_reason: string | null;
   skip_reason: string | null;
   skip_kind: SkipKind | null;
+  /** Only when the statement also took the pick's lease. */
+  leased?: boolean;
 }
 
 /** Phases failure memory passes over (activities/select.ts fills them; none when absent). */
@@ -101,15 +106,40 @@ export const YIELD_KEYS = `(run_ypm IS NOT NULL), run_ypm DESC`;
  * Final step over `ordered` (candidates numbered by `pos` in selection order): the first row
  * without a skip reason (the pick), preceded by the skipped rows ranked ahead of it, at most
  * :maxSkips of them (all skipped rows within the first :maxSkips when nothing can be picked).
+ * With `lease`, the same statement also takes the pick's run lease for :sessionId (held by
+ * :leaseHolder for :leaseTtl seconds, under the rule of leases.ts) and says whether it got it:
+ * another session may have taken it since this statement's snapshot.
  */
-export const PICK_AND_SKIPS = `
-  pick AS (SELECT min(pos) AS pos FROM ordered WHERE skip_reason IS NULL)
+export function pickAndSkips(o: { lease: boolean }): string {
+  const leased = o.lease
+    ? `,
+  leased AS (
+    INSERT INTO drain_leases (run_id, session_id, holder, acquired_at, expires_at)
+    SELECT o.run_id, :sessionId, :leaseHolder, now(), now() + make_interval(secs => :leaseTtl::double precision)
+    FROM ordered o JOIN pick ON o.pos = pick.pos
+    ${LEASE_CONFLICT}
+    RETURNING run_id)`
+    : '';
+  return `
+  pick AS (SELECT min(pos) AS pos FROM ordered WHERE skip_reason IS NULL)${leased}
   SELECT o.id, o.run_id, o.phase_id, o.phase_index, o.state, o.last_failure_reason, o.skip_reason,
-         o.skip_kind
+         o.skip_kind${o.lease ? ', EXISTS (SELECT 1 FROM leased) AS leased' : ''}
   FROM ordered o CROSS JOIN pick
   WHERE o.pos = pick.pos
      OR (o.skip_reason IS NOT NULL AND (pick.pos IS NULL OR o.pos < pick.pos) AND o.pos <= :maxSkips)
   ORDER BY o.pos`;
+}
+
+/** The four texts of a statement (order × leasing), built once; the one `p` needs. */
+export function statementVariants(build: (yieldOrder: boolean, lease: boolean) => string) {
+  const texts = new Map<string, string>();
+  return (p: SelectParams): string => {
+    const key = `${p.order ?? 'priority'}/${p.lease ? 'lease' : 'read'}`;
+    let text = texts.get(key);
+    if (text === undefined) texts.set(key, (text = build(p.order === 'yield', !!p.lease)));
+    return text;
+  };
+}
 
 /**
  * The named parameters of both statements (each binds only the ones it uses). The parallel
@@ -122,6 +152,7 @@ export function namedParams(p: SelectParams): Record<string, unknown> {
     sessionId: p.sessionId,
     runId: p.runId,
     currentRun: p.currentRun,
+    busyRuns: p.busyRuns ?? [],
     skipRunsWithQueued: p.skipRunsWithQueued,
     skipRunPrefixes: p.skipRunPrefixes,
     maxAttempts: p.maxAttemptsPerPhase,
@@ -139,7 +170,8 @@ export function namedParams(p: SelectParams): Record<string, unknown> {
     memoryRuns: memory.map((m) => m.runId),
     memoryPhases: memory.map((m) => m.phaseId),
     memoryReasons: memory.map((m) => m.reason),
-    busyRuns: p.busyRuns ?? [],
+    leaseHolder: p.lease?.holder,
+    leaseTtl: p.lease?.ttlSeconds,
   };
 }
 
@@ -159,5 +191,6 @@ export function toResult(rows: Row[]): SelectResult {
       .filter((r) => r.skip_reason !== null)
       .map((r) => ({ runId: r.run_id, phaseId: r.phase_id, reason: r.skip_reason as string })),
     waitingForLease: rows.some((r) => r.skip_kind === 'lease'),
+    ...(pickRow && pickRow.leased !== undefined ? { leased: pickRow.leased } : {}),
   };
 }

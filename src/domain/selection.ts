@@ -55,6 +55,10 @@ export interface SelectParams {
    * from the database (never part of workflow input).
    */
   memory?: Array<{ runId: string; phaseId: string; reason: string }>;
+  /** The workflow asks the selection activity to take the pick's run lease in the same statement. */
+  takeLease?: boolean;
+  /** Set by the selection activity from takeLease: who holds the lease, for how long. */
+  lease?: { holder: string; ttlSeconds: number } | null;
 }
 
 export function selectionParams(

@@ -455,3 +455,62 @@ describe('selectFailedPhase = the full-sort reference statement', () => {
     });
   }
 });
+
+// ---------------------------------------------------------------------------------------------
+// Pick and lease in one statement
+
+describe('pick and lease in one statement', () => {
+  const SESSION_ID = 'batch-drain-lease';
+  const lease = { holder: 'test-worker', ttlSeconds: 60 };
+  const base = (runId: string): SelectParams => ({
+    ...selectionParams(
+      newSessionState(SESSION_ID, NOW, parseDrainInput({ runId })),
+      parseDrainInput({ runId }),
+    ),
+  });
+  before(async () => {
+    await seedPhases(pool, [
+      { runId: 'lease-a', phaseId: 'a0', phaseIndex: 0, lastFailureReason: null },
+      { runId: 'lease-b', phaseId: 'b0', phaseIndex: 0, lastFailureReason: null },
+    ]);
+  });
+  after(() => pool.query(`DELETE FROM drain_leases WHERE run_id LIKE 'lease-%'`));
+
+  test('the leasing statement returns what the reading one does, and holds the pick’s run', async () => {
+    const read = await selectFailedPhase(pool, base('lease-a'));
+    const got = await selectFailedPhase(pool, { ...base('lease-a'), lease });
+    assert.deepEqual({ ...got, leased: undefined }, { ...read, leased: undefined });
+    assert.equal(got.leased, true);
+    const row = await pool.query(`SELECT session_id, holder FROM drain_leases WHERE run_id = 'lease-a'`);
+    assert.deepEqual(row.rows, [{ session_id: SESSION_ID, holder: 'test-worker' }]);
+    // this session again: renewed, still its own
+    assert.equal((await selectFailedPhase(pool, { ...base('lease-a'), lease })).leased, true);
+    // another session: the run is passed over as held, nothing leased
+    const other = await selectFailedPhase(pool, { ...base('lease-a'), sessionId: 'another', lease });
+    assert.equal(other.pick, null);
+    assert.equal(other.waitingForLease, true);
+  });
+
+  test('a lease another session takes between the snapshot and the insert is not taken over', async () => {
+    const rival = await pool.connect();
+    try {
+      await rival.query('BEGIN');
+      await rival.query(
+        `INSERT INTO drain_leases (run_id, session_id, holder, expires_at)
+         VALUES ('lease-b', 'rival-session', 'rival', now() + interval '1 hour')`,
+      );
+      // Not committed: this statement's snapshot does not see it, picks lease-b, and its insert
+      // waits for the rival's transaction.
+      const racing = selectFailedPhase(pool, { ...base('lease-b'), lease });
+      await new Promise((r) => setTimeout(r, 300));
+      await rival.query('COMMIT');
+      const r = await racing;
+      assert.equal(r.pick?.runId, 'lease-b');
+      assert.equal(r.leased, false, 'the rival holds it');
+      const row = await pool.query(`SELECT session_id FROM drain_leases WHERE run_id = 'lease-b'`);
+      assert.deepEqual(row.rows, [{ session_id: 'rival-session' }]);
+    } finally {
+      rival.release();
+    }
+  });
+});

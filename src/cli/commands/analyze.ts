@@ -1,7 +1,7 @@
 /** `drain analyze`: yield, fingerprints, runs worth another drain and wasted minutes, from drain_attempts. */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { workspaceCommit } from '../../../activities/baseline.js';
+import { workspaceCommit } from '../../runtime/git.js';
 import { analyzeTotals, openRunsWithTelemetry, sessionKnown, topFingerprints } from '../../db/history.js';
 import { memoryStopsInForce, phasesStoppedByMemory } from '../../db/memory.js';
 import { buildAnalysis, formatAnalysis, TOP_FINGERPRINTS, type AnalyzeScope } from '../../domain/analyze.js';

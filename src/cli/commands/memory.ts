@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import type pg from 'pg';
-import { workspaceCommit } from '../../../activities/baseline.js';
+import { workspaceCommit } from '../../runtime/git.js';
 import {
   clearCandidates,
   clearMemory,
