@@ -96,6 +96,21 @@ describe('slots: several phases of one session at once', () => {
     );
   });
 
+  test('two sessions with two slots each: no run drained by two slots or sessions at once', async () => {
+    const runs = ['tw-a', 'tw-b', 'tw-c', 'tw-d'];
+    await backlog(runs, 3, { scenario: 'complete', events: 1, seconds: 0.6 });
+    const input = { batchSize: 12, concurrency: 2, maxAttemptsPerPhase: 1 };
+    const [h1, h2] = await Promise.all([start('slots-two-1', input), start('slots-two-2', input)]);
+    const [r1, r2] = (await Promise.all([h1.result(), h2.result()])) as SessionResult[];
+    assert.equal(r1.succeeded + r2.succeeded, 12, 'each phase drained once overall');
+    const rows = [
+      ...(await listSessionAttempts(env.pool, h1.workflowId)),
+      ...(await listSessionAttempts(env.pool, h2.workflowId)),
+    ].filter((x) => x.status !== 'lost');
+    assert.deepEqual(runOverlaps(spans(rows)), [], 'no run drained twice at once, across both sessions');
+    assert.equal((await env.pool.query('SELECT * FROM drain_leases')).rowCount, 0);
+  });
+
   test('queued mode: each run drains its queued phases in order, one at a time', async () => {
     const runs = ['qu-a', 'qu-b', 'qu-c'];
     await backlog(runs, 3, { scenario: 'complete', events: 1, seconds: 0.5 }, { state: 'QUEUED' });

@@ -123,11 +123,17 @@ async function pickStep(session: DrainSession, slot: number): Promise<Step> {
     fromRecords: !config.dryRun,
     database: session.database,
     workspace: session.prepared?.workspace ?? null,
+    // With slots, the pick's run lease is taken by the selection statement itself: one activity
+    // less while the other slots wait for their turn. (One slot keeps its recorded commands.)
+    ...(parallel && !config.dryRun ? { takeLease: true } : {}),
   });
   session.state = noteSkips(session.state, sel.passedOver);
   session.state = { ...session.state, log: appendEvents(session.state.log, skipEvents(sel.passedOver, tag)) };
   // Results that arrived while selecting may have ended the session (one slot: nothing arrives).
-  if (parallel && (session.ending || checkStop(session))) return END;
+  if (parallel && (session.ending || checkStop(session))) {
+    if (sel.pick && sel.leased) await giveBack(session, slot, sel.pick.runId);
+    return END;
+  }
   if (!sel.pick && sel.waitingForLease && !config.dryRun) return { kind: 'wait-lease', seen };
   if (!sel.pick) {
     // Another slot's run may still have phases left once its phase is done.
@@ -140,9 +146,17 @@ async function pickStep(session: DrainSession, slot: number): Promise<Step> {
     session.state = recordPlanned(session.state, sel.pick);
     return { kind: 'again' };
   }
-  if (!(await leaseRun(session, sel.pick.runId, sel.pick.phaseId, tag))) return { kind: 'lease-miss' };
+  if (!sel.leased && !(await leaseRun(session, sel.pick.runId, sel.pick.phaseId, tag)))
+    return { kind: 'lease-miss' };
   session.slots[slot].run = sel.pick.runId;
   return { kind: 'drain', pick: sel.pick };
+}
+
+/** Releases a run leased with a pick the slot will not drain (the session ended meanwhile). */
+async function giveBack(session: DrainSession, slot: number, runId: string): Promise<void> {
+  session.slots[slot].run = runId; // held until released, so a cancellation releases it too
+  await quick.releaseRunLease({ runId, sessionId: session.state.sessionId, database: session.database });
+  session.slots[slot].run = null;
 }
 
 /** Takes the run's lease; when another session took it between pick and lease, passes it over. */
