@@ -14,6 +14,7 @@ import { isProcessAlive } from '../../src/runtime/process-group.js';
 import { peakParallel, runOverlaps, spansOf } from '../../src/domain/overlap.js';
 import { progressQuery, type Progress, type SessionResult } from '../../src/domain/messages.js';
 import { linesSince } from '../../src/domain/progress-log.js';
+import { historyCost } from '../helpers/history-payloads.js';
 import type { SessionJson } from '../../src/domain/report.js';
 
 const spans = (rows: AttemptRow[]) =>
@@ -109,6 +110,19 @@ describe('slots: several phases of one session at once', () => {
     ].filter((x) => x.status !== 'lost');
     assert.deepEqual(runOverlaps(spans(rows)), [], 'no run drained twice at once, across both sessions');
     assert.equal((await env.pool.query('SELECT * FROM drain_leases')).rowCount, 0);
+  });
+
+  test('continue-as-new with slots: every slot finishes its phase, the next run goes on', async () => {
+    await backlog(['cn-a', 'cn-b', 'cn-c'], 4, { scenario: 'complete', events: 1, seconds: 0.2 });
+    const h = await start('slots-continue', { batchSize: 12, concurrency: 3, continueAsNewAfterEvents: 200 });
+    const r = (await h.result()) as SessionResult;
+    assert.equal(r.processed, 12);
+    assert.equal(r.succeeded, 12);
+    const cost = await historyCost(env.client, h.workflowId);
+    assert.ok(cost.runs >= 2, `the session continued as new (${cost.runs} runs)`);
+    const rows = await listSessionAttempts(env.pool, h.workflowId);
+    assert.equal(rows.length, 12);
+    assert.deepEqual(runOverlaps(spans(rows)), []);
   });
 
   test('queued mode: each run drains its queued phases in order, one at a time', async () => {
