@@ -257,20 +257,20 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'continue-as-new',
     description:
-      'twelve instant phases with continueAsNewAfterEvents 200: the session continues as new, carrying its state',
+      'forty instant phases with continueAsNewAfterEvents 200: the session continues as new, carrying its state',
     async run(ctx) {
       await ctx.ensureWorker();
       const runId = await seed(
         ctx,
         'can-run',
-        Array.from({ length: 12 }, (_, i) => ({
+        Array.from({ length: 40 }, (_, i) => ({
           phaseId: `p${String(i).padStart(2, '0')}`,
           phaseIndex: i,
           sim: { scenario: 'complete', events: 1, seconds: 0.01 },
         })),
       );
       return ended(
-        await startSession(ctx, 'continue-as-new', { batchSize: 12, runId, continueAsNewAfterEvents: 200 }),
+        await startSession(ctx, 'continue-as-new', { batchSize: 40, runId, continueAsNewAfterEvents: 200 }),
       );
     },
   },

@@ -239,12 +239,23 @@ describe('honest T0 baselines', () => {
       told,
       [1, 2, 3].map(() => `skip=[1] path=[${artifact}] commit=[${sha}]`),
     );
+    // Ensured once per session: the second phase of session 1 used the session's good capture
+    // (the drain checked the workspace was still on its commit); its row says so.
     assert.deepEqual(
       (await baselineResults('baseline-good-1')).map((r) => [r.status, r.captured, r.captureId]),
-      [
-        ['ok', true, rows[0].id],
-        ['ok', false, rows[0].id],
-      ],
+      [['ok', true, rows[0].id]],
+    );
+    assert.deepEqual(
+      (await baselineResults('baseline-good-2')).map((r) => [r.status, r.captured, r.captureId]),
+      [['ok', false, rows[0].id]],
+    );
+    const attemptBaselines = await env.pool.query(
+      `SELECT baseline_status, baseline_capture_id::text AS id, baseline_skip FROM drain_attempts
+        WHERE session_id IN ('baseline-good-1', 'baseline-good-2') ORDER BY id`,
+    );
+    assert.deepEqual(
+      attemptBaselines.rows.map((r) => [r.baseline_status, r.id, r.baseline_skip]),
+      [1, 2, 3].map(() => ['ok', rows[0].id, true]),
     );
 
     const c5 = (await verifySession(env.pool, 'baseline-good-2')).criteria[4];
@@ -332,6 +343,45 @@ describe('honest T0 baselines', () => {
     assert.deepEqual(
       (await baselineResults('baseline-hang')).map((r) => [r.status, r.artifactPath]),
       [['timeout', null]],
+    );
+  });
+  test('a cached capture is used only on its commit: when the workspace moves, the next phase is not told to skip and the one after gets a capture of the new commit', async () => {
+    const { ws, sha } = await repo('moving');
+    await seedPhases(
+      env.pool,
+      ['a', 'b', 'c'].map((p, i) => ({ runId: 'bl-moving', phaseId: p, phaseIndex: i })),
+    );
+    // The executor of phase a commits to the workspace after printing what it was told.
+    const executor =
+      "sh -c 'echo baseline-env skip=[$AUTOPACK_SKIP_BASELINE] path=[$AUTOPACK_BASELINE_PATH] commit=[$AUTOPACK_BASELINE_COMMIT]; " +
+      "if [ $0 = a ]; then git -c user.email=t@t -c user.name=t commit -q --allow-empty -m moved; fi' {phase_id}";
+    await drain('baseline-moving', {
+      workspace: ws,
+      runId: 'bl-moving',
+      executor,
+      baselineCommand: "sh -c 'echo T0 of {commit}'",
+    });
+    const moved = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ws }).toString().trim();
+    assert.notEqual(moved, sha);
+    const [first] = await captures(sha);
+    const [second] = await captures(moved);
+    assert.ok(first && second, 'one capture per commit');
+    const told = await toldExecutors('baseline-moving');
+    assert.deepEqual(told, [
+      `skip=[1] path=[${first.artifact_path}] commit=[${sha}]`,
+      `skip=[] path=[] commit=[${moved}]`, // the cached capture is of the old commit: not used
+      `skip=[1] path=[${second.artifact_path}] commit=[${moved}]`,
+    ]);
+    const statuses = await env.pool.query(
+      `SELECT baseline_status, baseline_commit FROM drain_attempts WHERE session_id = 'baseline-moving' ORDER BY id`,
+    );
+    assert.deepEqual(
+      statuses.rows.map((r) => [r.baseline_status, r.baseline_commit]),
+      [
+        ['ok', sha],
+        ['pending', moved],
+        ['ok', moved],
+      ],
     );
   });
 });

@@ -113,15 +113,15 @@ describe('slots: several phases of one session at once', () => {
   });
 
   test('continue-as-new with slots: every slot finishes its phase, the next run goes on', async () => {
-    await backlog(['cn-a', 'cn-b', 'cn-c'], 4, { scenario: 'complete', events: 1, seconds: 0.2 });
-    const h = await start('slots-continue', { batchSize: 12, concurrency: 3, continueAsNewAfterEvents: 200 });
+    await backlog(['cn-a', 'cn-b', 'cn-c'], 12, { scenario: 'complete', events: 1, seconds: 0.2 });
+    const h = await start('slots-continue', { batchSize: 36, concurrency: 3, continueAsNewAfterEvents: 200 });
     const r = (await h.result()) as SessionResult;
-    assert.equal(r.processed, 12);
-    assert.equal(r.succeeded, 12);
+    assert.equal(r.processed, 36);
+    assert.equal(r.succeeded, 36);
     const cost = await historyCost(env.client, h.workflowId);
     assert.ok(cost.runs >= 2, `the session continued as new (${cost.runs} runs)`);
     const rows = await listSessionAttempts(env.pool, h.workflowId);
-    assert.equal(rows.length, 12);
+    assert.equal(rows.length, 36);
     assert.deepEqual(runOverlaps(spans(rows)), []);
   });
 

@@ -12,7 +12,7 @@ import {
 import { cappedPhaseTimeout } from '../../src/domain/stop-conditions.js';
 import { cappedMaxPhaseTimeout } from '../../src/domain/try-clock.js';
 import type { AttemptOutcome, PhaseRef } from '../../src/domain/types.js';
-import { baselineProxy, drainProxy, quick } from './proxies.js';
+import { baselineProxy, drainProxy, leanOrchestration, local, quick } from './proxies.js';
 import type { DrainSession } from './session.js';
 
 /**
@@ -54,14 +54,19 @@ export async function drainOne(session: DrainSession, pick: PhaseRef, slot = 0):
   const timeoutSeconds = cappedPhaseTimeout(session.state, config, Date.now());
   // A phase that keeps producing output may run up to this (null: the base timeout is the limit).
   const maxTimeoutSeconds = cappedMaxPhaseTimeout(session.state, config, Date.now());
-  const baseline = await baselineProxy(config.phaseTimeoutSeconds).ensureBaseline({
-    sessionId: session.state.sessionId,
-    workspace: p.workspace,
-    baselineCommand: config.baselineCommand,
-    timeoutSeconds: config.phaseTimeoutSeconds,
-    killGraceSeconds: config.killGraceSeconds,
-    database,
-  });
+  const lean = leanOrchestration();
+  const baselineInDrain = lean && (!config.baselineCommand || session.baseline?.status === 'ok');
+  const baseline = baselineInDrain
+    ? (session.baseline ?? null)
+    : await baselineProxy(config.phaseTimeoutSeconds).ensureBaseline({
+        sessionId: session.state.sessionId,
+        workspace: p.workspace,
+        baselineCommand: config.baselineCommand,
+        timeoutSeconds: config.phaseTimeoutSeconds,
+        killGraceSeconds: config.killGraceSeconds,
+        database,
+      });
+  if (config.baselineCommand && !baselineInDrain) session.baseline = baseline;
   const attempt =
     (pick.attemptsSoFar ?? own(session.state.attempts, pairKey(pick.runId, pick.phaseId)) ?? 0) + 1;
   session.slots[slot].current = {
@@ -98,20 +103,24 @@ export async function drainOne(session: DrainSession, pick: PhaseRef, slot = 0):
     executor: p.executor,
     workspace: p.workspace,
     apiUrl: p.apiUrl,
+    slot,
     baseline,
+    ...(baselineInDrain ? { baselineInDrain } : {}),
     database,
   };
   // The activity's own timeout must cover the longest the executor may run.
   const outcome = await drainProxy(maxTimeoutSeconds ?? timeoutSeconds, config)
     .drainPhase(req)
     .catch((err: unknown) => abandonOnExhaustedTries(err, req, config.maxDrainTries));
+  // A cached capture is for one commit: when the drain found the workspace elsewhere, ensure again.
+  if (session.baseline && outcome.baselineCommit !== session.baseline.commit) session.baseline = null;
   const verdict = judgeAttempt(outcome);
   const before = session.state;
   const next = recordAttempt(before, outcome, verdict, config, session.slotOf(slot));
   const report = session.report('running', false, next);
   session.state = withoutRecorded(next);
   // Concurrent writes of slots are safe: the writer refuses a report older than the file's.
-  await quick.finishPhase({
+  await (lean ? local : quick).finishPhase({
     memoryStop: newlyStopped(before, next, verdict.fingerprint),
     sessionId: next.sessionId,
     runId: pick.runId,

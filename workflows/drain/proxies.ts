@@ -1,4 +1,10 @@
-import { proxyActivities } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  patched,
+  proxyActivities,
+  proxyLocalActivities,
+} from '@temporalio/workflow';
 import type { DrainActivities } from '../../activities/index.js';
 import type { DrainConfig } from '../../src/domain/types.js';
 
@@ -10,6 +16,50 @@ export const quick = proxyActivities<DrainActivities>({
   startToCloseTimeout: '2 minutes',
   retry: { ...INFRA_RETRY, nonRetryableErrorTypes: NON_RETRYABLE },
 });
+
+/**
+ * Selection and recording as local activities: short, idempotent (a re-run after a lost
+ * workflow task picks or records the same again), and no task round trip of their own.
+ */
+const localActivities = proxyLocalActivities<DrainActivities>({
+  startToCloseTimeout: '2 minutes',
+  // A local activity runs on this workflow's worker: one pointed at another database must hand
+  // the call to a worker that is not (below), so WrongDatabase is not retried here.
+  retry: { ...INFRA_RETRY, nonRetryableErrorTypes: [...NON_RETRYABLE, 'WrongDatabase'] },
+});
+
+/** A local activity's failure arrives as the ApplicationFailure itself, a regular one's as its cause. */
+const isWrongDatabase = (err: unknown): boolean => {
+  const failure = err instanceof ActivityFailure ? err.cause : err;
+  return failure instanceof ApplicationFailure && failure.type === 'WrongDatabase';
+};
+
+type Short = Pick<DrainActivities, 'selectNextPhase' | 'finishPhase'>;
+
+/**
+ * selectNextPhase and finishPhase as local activities, falling back to the same call as a
+ * regular activity (which any worker may take) when this worker's database is not the session's.
+ */
+export const local: Short = {
+  selectNextPhase: (p) =>
+    localActivities.selectNextPhase(p).catch((err: unknown) => {
+      if (isWrongDatabase(err)) return quick.selectNextPhase(p);
+      throw err;
+    }),
+  finishPhase: (o) =>
+    localActivities.finishPhase(o).catch((err: unknown) => {
+      if (isWrongDatabase(err)) return quick.finishPhase(o);
+      throw err;
+    }),
+};
+
+/**
+ * Lean orchestration (three round trips per phase instead of five): the pick takes its run's
+ * lease, selection and recording run as local activities, and the baseline is left to the drain
+ * when the session has no baseline command or a good capture for the commit. Sessions recorded
+ * before it replay their own commands (patched).
+ */
+export const leanOrchestration = (): boolean => patched('lean-orchestration');
 
 export function drainProxy(timeoutSeconds: number, config: DrainConfig) {
   return proxyActivities<DrainActivities>({

@@ -5,6 +5,7 @@
  */
 import { condition, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import type { PreparedSession, SessionReport } from '../../activities/session.js';
+import type { BaselineInfo } from '../../activities/drain-env.js';
 import type { CurrentPhase, Progress, SessionStatus } from '../../src/domain/messages.js';
 import { snapshotOf } from '../../src/domain/report.js';
 import {
@@ -52,6 +53,8 @@ export class DrainSession {
   stopNote: string | null;
   prepared: PreparedSession | null;
   reportSeq: number;
+  /** The good baseline capture of this session's commit, once ensured (lean orchestration). */
+  baseline: BaselineInfo | null = null;
 
   constructor(
     readonly config: DrainConfig,

@@ -12,7 +12,7 @@ import { noteSkips, recordPlanned } from '../../src/domain/session-state.js';
 import { sessionStopReason } from '../../src/domain/stop-conditions.js';
 import type { PhaseRef } from '../../src/domain/types.js';
 import { drainOne } from './phase.js';
-import { quick } from './proxies.js';
+import { leanOrchestration, local, quick } from './proxies.js';
 import type { DrainSession } from './session.js';
 
 /** What one turn at picking came to. */
@@ -118,14 +118,15 @@ async function pickStep(session: DrainSession, slot: number): Promise<Step> {
     ]),
   };
   const seen = session.finishedCount;
-  const sel = await quick.selectNextPhase({
+  const lean = leanOrchestration();
+  const sel = await (lean ? local : quick).selectNextPhase({
     ...selectionParams(session.state, config, busy),
     fromRecords: !config.dryRun,
     database: session.database,
     workspace: session.prepared?.workspace ?? null,
-    // With slots, the pick's run lease is taken by the selection statement itself: one activity
-    // less while the other slots wait for their turn. (One slot keeps its recorded commands.)
-    ...(parallel && !config.dryRun ? { takeLease: true } : {}),
+    // The pick's run lease is taken by the selection statement itself: one activity less (with
+    // slots, while the others wait for their turn). Sessions recorded before keep their commands.
+    ...((parallel || lean) && !config.dryRun ? { takeLease: true } : {}),
   });
   session.state = noteSkips(session.state, sel.passedOver);
   session.state = { ...session.state, log: appendEvents(session.state.log, skipEvents(sel.passedOver, tag)) };
