@@ -149,4 +149,37 @@ describe('drains with managed API servers (drain worker --api-command)', () => {
     await worker.shutdown();
     assert.equal(isProcessAlive(p2.pid), false, 'shutdown stopped the API server');
   });
+  test('with two slots each slot drains with its own server', async () => {
+    const script = path.join(env.workspace, 'ask-api-slots.mjs');
+    writeFileSync(
+      script,
+      [
+        'const said = await (await fetch(process.env.AUTOPACK_API_URL)).text();',
+        "console.log('api ' + process.env.AUTOPACK_API_URL + ' said ' + said);",
+        'await new Promise((r) => setTimeout(r, 800));', // both slots busy at once
+      ].join('\n'),
+    );
+    await seedPhases(
+      env.pool,
+      ['s-a', 's-b'].flatMap((run) =>
+        [0, 1].map((i) => ({ runId: run, phaseId: `${run}-${i}`, phaseIndex: i, lastFailureReason: 'x' })),
+      ),
+    );
+    const worker = await env.startWorker({ apiCommand: SERVER, executor: `node ${script} {phase_id}` });
+    const h = await env.client.workflow.start('batchDrain', {
+      taskQueue: env.taskQueue,
+      workflowId: 'api-managed-slots',
+      args: [{ skipRunPrefixes: ['api-run'], batchSize: 4, concurrency: 2, maxAttemptsPerPhase: 1 }],
+    });
+    const r = (await h.result()) as SessionResult;
+    assert.equal(r.processed, 4);
+    const json = JSON.parse(readFileSync(r.sessionJson!, 'utf8'));
+    assert.equal(json.api_servers.slots.length, 2, JSON.stringify(json.api_servers));
+    const [s0, s1] = json.api_servers.slots as Array<{ slot: number; url: string; pids: number[] }>;
+    assert.deepEqual([s0.slot, s1.slot], [0, 1]);
+    assert.notEqual(s0.url, s1.url, 'one server per slot, each on its own port');
+    assert.deepEqual([s0.pids.length, s1.pids.length, json.api_servers.restarted], [1, 1, 0]);
+    await worker.shutdown();
+    for (const pid of [...s0.pids, ...s1.pids]) assert.equal(isProcessAlive(pid), false);
+  });
 });
