@@ -32,7 +32,7 @@
  * source. Because the scored attempt's own recorded category is used, the category step of the
  * backtest knows how the attempt ended: where it decides, the backtest flatters the model.
  */
-import { oneLine } from './report-text.js';
+import { formatPlan } from './report-text.js';
 import type { FailureCategory } from './types.js';
 
 /** Judged attempts the backtest reads at most (the newest, by start). */
@@ -306,33 +306,12 @@ export function forecastCells(f: PhaseForecast): string[] {
   ];
 }
 
-const width = (s: string): number => Array.from(s).length;
-const pad = (s: string, w: number): string => s + ' '.repeat(Math.max(0, w - width(s)));
-
-/**
- * The dry-run plan table of formatPlan (src/domain/report-text.ts) with the forecast columns
- * after `category`, and its count line.
- */
+/** The dry-run plan table (formatPlan) with the forecast columns after `category`, and its count line. */
 export function formatForecastTable(
   planned: readonly ForecastPlanned[],
   forecasts: readonly PhaseForecast[],
 ): string {
-  if (planned.length === 0) return 'nothing would be drained';
-  const header = ['#', 'run_id', 'phase_id', 'index', 'category', ...FORECAST_HEADER];
-  const rows = planned.map((p, i) => [
-    String(i + 1),
-    oneLine(p.runId),
-    oneLine(p.phaseId),
-    String(p.phaseIndex),
-    oneLine(p.category),
-    ...forecastCells(forecasts[i]),
-  ]);
-  const widths = header.map((h, c) => Math.max(width(h), ...rows.map((r) => width(r[c]))));
-  const fmt = (cells: string[]): string =>
-    `  ${cells.map((cell, c) => (c === cells.length - 1 ? cell : pad(cell, widths[c]))).join('  ')}`;
-  const lines = [fmt(header), `  ${widths.map((w) => '-'.repeat(w)).join('  ')}`, ...rows.map(fmt)];
-  lines.push(`${planned.length} phase(s) would be drained`);
-  return lines.join('\n');
+  return formatPlan(planned, { header: FORECAST_HEADER, cells: (i) => forecastCells(forecasts[i]) });
 }
 
 const pct = (x: number | null) => (x === null ? 'n/a' : `${Math.round(x * 100)}%`);

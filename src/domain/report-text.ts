@@ -165,15 +165,25 @@ export function formatSummary(j: SummarySource): string {
 const width = (s: string): number => Array.from(s).length;
 const pad = (s: string, w: number): string => s + ' '.repeat(Math.max(0, w - width(s)));
 
-export function formatPlan(planned: PlannedPhase[]): string {
+/** Columns after `category` (the forecast's): their headers and the cells of the i-th phase. */
+export interface PlanColumns {
+  header: readonly string[];
+  cells: (i: number) => string[];
+}
+
+export function formatPlan(
+  planned: ReadonlyArray<Omit<PlannedPhase, 'category'> & { category: string }>,
+  extra?: PlanColumns,
+): string {
   if (planned.length === 0) return 'nothing would be drained';
-  const header = ['#', 'run_id', 'phase_id', 'index', 'category'];
+  const header = ['#', 'run_id', 'phase_id', 'index', 'category', ...(extra?.header ?? [])];
   const rows = planned.map((p, i) => [
     String(i + 1),
     oneLine(p.runId),
     oneLine(p.phaseId),
     String(p.phaseIndex),
     oneLine(p.category),
+    ...(extra?.cells(i) ?? []),
   ]);
   const widths = header.map((h, c) => Math.max(width(h), ...rows.map((r) => width(r[c]))));
   const fmt = (cells: string[]): string =>
