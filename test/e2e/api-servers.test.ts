@@ -104,16 +104,25 @@ describe('drains with managed API servers (drain worker --api-command)', () => {
   });
   after(() => env?.teardown());
 
-  test("each drain gets its slot's server; a killed one is started again; shutdown stops it", async () => {
-    // The executor asks its AUTOPACK_API_URL who answers; on phase p1 it kills that server.
-    const script = path.join(env.workspace, 'ask-api.mjs');
+  /** An executor script that asks its AUTOPACK_API_URL who answers, prints it, then runs `then`. */
+  function askApiExecutor(name: string, then: string): string {
+    const script = path.join(env.workspace, name);
     writeFileSync(
       script,
       [
         'const said = await (await fetch(process.env.AUTOPACK_API_URL)).text();',
         "console.log('api ' + process.env.AUTOPACK_API_URL + ' said ' + said);",
-        "if (process.argv[2] === 'p1') process.kill(Number(said.split(' ')[1]), 'SIGKILL');",
+        then,
       ].join('\n'),
+    );
+    return script;
+  }
+
+  test("each drain gets its slot's server; a killed one is started again; shutdown stops it", async () => {
+    // The executor asks its AUTOPACK_API_URL who answers; on phase p1 it kills that server.
+    const script = askApiExecutor(
+      'ask-api.mjs',
+      "if (process.argv[2] === 'p1') process.kill(Number(said.split(' ')[1]), 'SIGKILL');",
     );
     await seedPhases(
       env.pool,
@@ -149,16 +158,9 @@ describe('drains with managed API servers (drain worker --api-command)', () => {
     await worker.shutdown();
     assert.equal(isProcessAlive(p2.pid), false, 'shutdown stopped the API server');
   });
+
   test('with two slots each slot drains with its own server', async () => {
-    const script = path.join(env.workspace, 'ask-api-slots.mjs');
-    writeFileSync(
-      script,
-      [
-        'const said = await (await fetch(process.env.AUTOPACK_API_URL)).text();',
-        "console.log('api ' + process.env.AUTOPACK_API_URL + ' said ' + said);",
-        'await new Promise((r) => setTimeout(r, 800));', // both slots busy at once
-      ].join('\n'),
-    );
+    const script = askApiExecutor('ask-api-slots.mjs', 'await new Promise((r) => setTimeout(r, 800));'); // both slots busy at once
     await seedPhases(
       env.pool,
       ['s-a', 's-b'].flatMap((run) =>
