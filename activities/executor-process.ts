@@ -1,7 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
-import { execa, type Options } from 'execa';
+import { spawn } from 'node:child_process';
 import { LogTail } from '../src/runtime/log-tail.js';
 import { terminateGroup } from '../src/runtime/process-group.js';
 import { endTry, joinCgroup } from '../src/runtime/containment.js';
@@ -63,6 +63,45 @@ export interface RunOptions {
   onTick: (p: { pid: number | null; bytesOut: number; lastOutputAt: number | null }) => void;
 }
 
+interface Exit {
+  exitCode: number | null;
+  signal: string | null;
+  /** The process could not be started (or waited for): the error, else null. */
+  error: Error | null;
+}
+
+/**
+ * Starts the executor in its own process group (pgid = pid) with its stdout/stderr going
+ * straight into the log files: raw file descriptors, no pipe through this process, so the
+ * output survives a crashed worker and never blocks on it. `pid` is null when it could not start.
+ */
+function spawnToLogFiles(o: Pick<RunOptions, 'argv' | 'cwd' | 'env' | 'stdoutPath' | 'stderrPath'>): {
+  pid: number | null;
+  exited: Promise<Exit>;
+} {
+  const outFd = openSync(o.stdoutPath, 'a');
+  const errFd = openSync(o.stderrPath, 'a');
+  try {
+    const child = spawn(o.argv[0], o.argv.slice(1), {
+      cwd: o.cwd,
+      env: o.env,
+      detached: true,
+      stdio: ['ignore', outFd, errFd],
+    });
+    const exited = new Promise<Exit>((resolve) => {
+      child.once('error', (error) => resolve({ exitCode: null, signal: null, error }));
+      child.once('exit', (exitCode, signal) => resolve({ exitCode, signal, error: null }));
+    });
+    return { pid: child.pid ?? null, exited };
+  } catch (err) {
+    // A synchronous spawn failure (a bad cwd, an invalid argument): not started.
+    return { pid: null, exited: Promise.resolve({ exitCode: null, signal: null, error: err as Error }) };
+  } finally {
+    closeSync(outFd); // the child has its own copies
+    closeSync(errFd);
+  }
+}
+
 /**
  * Runs the executor in its own process group with its stdout/stderr going straight to the
  * log files (so they outlive a crashed worker), enforces the timeout (SIGTERM to the group,
@@ -80,29 +119,8 @@ export async function runExecutorProcess(o: RunOptions): Promise<ProcessResult> 
   const started = performance.now();
   const startedMs = Date.now();
 
-  // Raw file descriptors: the child writes straight into the log files, no pipe through
-  // this process, so the output survives a crashed worker and never blocks on it.
-  const outFd = openSync(o.stdoutPath, 'a');
-  const errFd = openSync(o.stderrPath, 'a');
-  const options = {
-    cwd: o.cwd,
-    env: o.env,
-    extendEnv: false,
-    detached: true, // own process group: pgid = pid
-    // execa's types only admit fd literals; at run time it hands numbers to child_process.
-    stdio: ['ignore', outFd, errFd] as unknown as Options['stdio'],
-    reject: false,
-    cleanup: false,
-    forceKillAfterDelay: false,
-  } satisfies Options;
-  let sub;
-  try {
-    sub = execa(o.argv[0], o.argv.slice(1), options);
-  } finally {
-    closeSync(outFd); // the child has its own copies
-    closeSync(errFd);
-  }
-  const pid = sub.pid ?? null;
+  const sub = spawnToLogFiles(o);
+  const pid = sub.pid;
   if (pid) joinCgroup(o.cgroup, pid); // its children are born in the try's cgroup
 
   let timedOut = false;
@@ -185,7 +203,7 @@ export async function runExecutorProcess(o: RunOptions): Promise<ProcessResult> 
   let result;
   let processesReaped = 0;
   try {
-    result = await sub;
+    result = await sub.exited;
     clearTimeout(timer);
     // The main process is gone; nothing it started may outlive it (its group, its cgroup,
     // anything carrying its tag). Heartbeats go on while this takes the kill grace.
@@ -205,13 +223,13 @@ export async function runExecutorProcess(o: RunOptions): Promise<ProcessResult> 
   }
 
   const spawnError =
-    pid === null || (result.failed && result.exitCode === undefined && !result.signal)
-      ? `executor could not be started: ${result.shortMessage ?? result.message ?? 'unknown spawn error'}`
+    pid === null || (result.error && result.exitCode === null && !result.signal)
+      ? `executor could not be started: ${result.error?.message ?? 'unknown spawn error'}`
       : null;
   return {
     pid,
-    returnCode: result.exitCode ?? null,
-    signal: result.signal ?? null,
+    returnCode: result.exitCode,
+    signal: result.signal,
     timedOut: (timedOut || stalled) && !cancelled && !outputCapped && !stopped,
     stalled: stalled && !cancelled && !outputCapped && !stopped,
     extendedToSeconds: timedOut && !stalled ? extendedToSeconds : null,

@@ -22,19 +22,23 @@ async function fsyncPath(p: string, flags: 'r' | 'r+' = 'r'): Promise<void> {
   }
 }
 
-/** Writes JSON atomically and durably: a temp file, fsync, rename, fsync of the directory. */
-export async function writeJsonDurably(file: string, value: unknown): Promise<void> {
+/**
+ * Writes JSON atomically (a temp file renamed over the file: readers see the old or the new
+ * file, never a part) and, when `durable`, survives a power loss too (fsync of the file before
+ * the rename and of the directory after it).
+ */
+export async function writeJsonAtomically(file: string, value: unknown, durable = true): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
   const fh = await open(tmp, 'wx');
   try {
     await fh.writeFile(JSON.stringify(value, null, 2) + '\n');
-    await fh.sync();
+    if (durable) await fh.sync();
   } finally {
     await fh.close();
   }
   await rename(tmp, file);
-  await fsyncPath(path.dirname(file)).catch(() => {}); // not every file system syncs directories
+  if (durable) await fsyncPath(path.dirname(file)).catch(() => {}); // not every file system syncs directories
 }
 
 /**
@@ -91,13 +95,16 @@ export async function mayReplace(cur: Partial<JsonStamp> | null, mine: JsonStamp
 
 /**
  * Writes the session JSON unless a newer snapshot is there already. Concurrent writers of one
- * session take turns on an advisory lock. Returns whether the file was written.
+ * session take turns on an advisory lock. Returns whether the file was written. `durable`: see
+ * writeJsonAtomically (the snapshots of a running session are not fsynced: each is rebuilt
+ * from rows Postgres keeps durably and replaced after the next phase; the final one is).
  */
 export async function writeSessionJsonGuarded(
   pool: pg.Pool,
   file: string,
   value: object,
   stamp: JsonStamp,
+  durable = true,
 ): Promise<boolean> {
   const client = await pool.connect();
   try {
@@ -105,7 +112,7 @@ export async function writeSessionJsonGuarded(
     await client.query("SELECT pg_advisory_xact_lock(hashtext('drain-session-json:' || $1))", [file]);
     const ok = await mayReplace(await currentStamp(file), stamp);
     if (ok) {
-      await writeJsonDurably(file, { ...value, ...stamp });
+      await writeJsonAtomically(file, { ...value, ...stamp }, durable);
       await rememberWrite(file, stamp);
     }
     await client.query('COMMIT');

@@ -139,11 +139,17 @@ export function sessionActivities(deps: ActivityDeps) {
     });
     const file = sessionJsonPath(r.workspace, r.sessionId);
     const execRunId = workflowRun().runId;
-    await writeSessionJsonGuarded(deps.pool, file, redactDeep(json, deps.knownSecrets), {
-      chain_id: r.chainId,
-      exec_run_id: execRunId,
-      report_seq: r.seq,
-    });
+    await writeSessionJsonGuarded(
+      deps.pool,
+      file,
+      redactDeep(json, deps.knownSecrets),
+      {
+        chain_id: r.chainId,
+        exec_run_id: execRunId,
+        report_seq: r.seq,
+      },
+      Boolean(r.completedAt),
+    );
     if (r.completedAt) {
       sessionRows.forget(r.sessionId);
       await endSession(deps.pool, {

@@ -34,12 +34,20 @@ const pids = (): number[] =>
     .filter((n) => /^\d+$/.test(n))
     .map(Number);
 
-function environOf(pid: number): string[] {
+/** Does the process's environment hold exactly the entry `entry` (`NAME=value`)? */
+function environHas(pid: number, entry: Buffer): boolean {
+  let env: Buffer;
   try {
-    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    env = readFileSync(`/proc/${pid}/environ`);
   } catch {
-    return [];
+    return false;
   }
+  for (let i = env.indexOf(entry); i >= 0; i = env.indexOf(entry, i + 1)) {
+    const starts = i === 0 || env[i - 1] === 0;
+    const ends = i + entry.length === env.length || env[i + entry.length] === 0;
+    if (starts && ends) return true;
+  }
+  return false;
 }
 
 let bootMs: number | null = null;
@@ -58,9 +66,10 @@ export function processStartMs(pid: number): number | null {
 /** Live processes carrying the tag that started no earlier than `notBeforeMs` (less 2 s of slack). */
 export function taggedProcesses(tag: string, notBeforeMs = 0): number[] {
   if (process.platform !== 'linux') return [];
-  const want = `${TAG_VAR}=${tag}`;
+  const want = Buffer.from(`${TAG_VAR}=${tag}`);
+  // The environment first: one read rules out almost every process.
   return pids().filter((pid) => {
-    if (pid === process.pid || !isProcessAlive(pid) || !environOf(pid).includes(want)) return false;
+    if (pid === process.pid || !environHas(pid, want) || !isProcessAlive(pid)) return false;
     const start = processStartMs(pid);
     return start !== null && start >= notBeforeMs - 2000;
   });

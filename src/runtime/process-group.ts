@@ -19,8 +19,19 @@ export function isProcessAlive(pid: number): boolean {
   return live(procStat(pid));
 }
 
+/** Is there any process (zombies included) in the group? One kill(-pgid, 0): no /proc scan. */
+function groupMayExist(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH'; // EPERM: it exists, not ours to signal
+  }
+}
+
 /** Live (non-zombie) pids of a process group; Linux reads /proc, elsewhere kill(-pgid, 0). */
 export function groupMembers(pgid: number): number[] {
+  if (!groupMayExist(pgid)) return []; // no process at all, not even a zombie: no scan needed
   if (process.platform === 'linux') {
     return readdirSync('/proc')
       .filter((name) => /^\d+$/.test(name))
@@ -30,12 +41,7 @@ export function groupMembers(pgid: number): number[] {
       })
       .map(Number);
   }
-  try {
-    process.kill(-pgid, 0);
-    return [pgid];
-  } catch {
-    return [];
-  }
+  return [pgid];
 }
 
 export function isGroupAlive(pgid: number): boolean {

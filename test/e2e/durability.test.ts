@@ -78,6 +78,22 @@ describe('durable without edges', () => {
         stdio: 'ignore',
         env: { ...process.env, DRAIN_ATTEMPT_TAG: 'tag-of-a-later-try' },
       });
+      // A tag that only starts with the try's (another try's tag, or the value cut short) is not it.
+      const lookalike = spawn('sleep', ['300'], {
+        detached: true,
+        stdio: 'ignore',
+        env: { DRAIN_ATTEMPT_TAG: 'tag-of-a-later-try-2', X_DRAIN_ATTEMPT_TAG: 'tag-of-a-later-try' },
+      });
+      try {
+        await eventually(
+          () => taggedProcesses('tag-of-a-later-try-2').includes(lookalike.pid!),
+          5000,
+          'the lookalike to be seen',
+        );
+        assert.deepEqual(taggedProcesses('tag-of-a-later-try'), [tagged.pid!], 'only the exact tag matches');
+      } finally {
+        lookalike.kill('SIGKILL');
+      }
       // Tagged, but it started before the try it would belong to: not ours either.
       await endTry(
         { pgid: tagged.pid!, tag: 'tag-of-a-later-try', cgroup: null, startedMs: Date.now() + 60_000 },
