@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { AUTOPACK_EXECUTOR, type ActivityDeps } from '../activities/deps.js';
 import { createPool } from './db/pool.js';
@@ -11,6 +11,7 @@ import { secretValuesOf } from './domain/redact.js';
 import { reapOrphanedExecutors } from './runtime/orphans.js';
 import { processesReaped } from './runtime/metrics.js';
 import { ApiServerPool } from './runtime/api-servers.js';
+import { cachedWorkflowBundle } from './runtime/workflow-bundle.js';
 
 export const DEFAULT_TASK_QUEUE = 'autopack-drain';
 export const WORKFLOWS_PATH = path.join(
@@ -39,7 +40,7 @@ export interface DrainWorkerOptions {
   leaseTtlSeconds?: number;
   maxLogBytes?: number;
   maxConcurrentDrains?: number;
-  /** A pre-built workflow bundle (tests build it once); bundled from workflows/ otherwise. */
+  /** A pre-built workflow bundle (tests build it once); else bundleWorkflows() (cached by content). */
   workflowBundle?: WorkflowBundle;
   shutdownGraceTime?: string | number;
 }
@@ -51,8 +52,9 @@ export interface DrainWorker {
   shutdown(): Promise<void>;
 }
 
+/** The workflow bundle (built once per content of the sources: src/runtime/workflow-bundle.ts). */
 export async function bundleWorkflows(): Promise<WorkflowBundle> {
-  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+  return cachedWorkflowBundle(WORKFLOWS_PATH, quietLogger);
 }
 
 const quietLogger = {
@@ -112,7 +114,7 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
     taskQueue: o.taskQueue ?? DEFAULT_TASK_QUEUE,
     identity,
     activities: createActivities(deps),
-    ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    workflowBundle: o.workflowBundle ?? (await bundleWorkflows()),
     maxConcurrentActivityTaskExecutions: o.maxConcurrentDrains ?? 20,
     shutdownGraceTime: o.shutdownGraceTime ?? '2s',
     // Heartbeats (and so cancellation and progress) reach the server every 2 s at most.

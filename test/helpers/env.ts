@@ -13,6 +13,7 @@ import type pg from 'pg';
 import { createPool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrate.js';
 import { getFreePort } from '../../src/runtime/ports.js';
+import { copyPostgresTemplate } from './pg-template.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../src/runtime/postgres.js';
 import { startTemporalDevServer, type TemporalServerHandle } from '../../src/runtime/temporal-server.js';
 import { projectRoot } from '../../src/runtime/paths.js';
@@ -53,8 +54,9 @@ export async function startTestEnv(o: { taskQueue?: string; ui?: boolean } = {})
   await chmod(dir, 0o755); // as root, Postgres runs as 'postgres' and must reach its data dir
   const workspace = path.join(dir, 'workspace');
   await mkdir(workspace, { recursive: true });
-  const postgres = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: await getFreePort() });
-  const temporalPort = await getFreePort();
+  const pgPort = await getFreePort();
+  let temporalPort = await getFreePort();
+  while (temporalPort === pgPort) temporalPort = await getFreePort();
   const uiPort = o.ui ? await getFreePort() : null;
   const startTemporal = () =>
     startTemporalDevServer({
@@ -64,7 +66,22 @@ export async function startTestEnv(o: { taskQueue?: string; ui?: boolean } = {})
       uiPort,
       searchAttributes: DRAIN_SEARCH_ATTRIBUTE_FLAGS,
     });
-  let temporal = await startTemporal();
+  // Both services at once; the cluster is a copy of an initialised one (no initdb per env).
+  const startPostgres = async () => {
+    await copyPostgresTemplate(dir);
+    return startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: pgPort });
+  };
+  const [pgStarted, temporalStarted] = await Promise.allSettled([startPostgres(), startTemporal()]);
+  if (pgStarted.status === 'rejected' || temporalStarted.status === 'rejected') {
+    if (pgStarted.status === 'fulfilled') await pgStarted.value.stop().catch(() => {});
+    if (temporalStarted.status === 'fulfilled') await temporalStarted.value.stop().catch(() => {});
+    await rm(dir, { recursive: true, force: true }).catch(() => {});
+    throw pgStarted.status === 'rejected'
+      ? pgStarted.reason
+      : (temporalStarted as PromiseRejectedResult).reason;
+  }
+  const postgres = pgStarted.value;
+  let temporal = temporalStarted.value;
   const pool = createPool(postgres.url, 4);
   await migrate(pool);
   const connection = await Connection.connect({ address: temporal.address });
@@ -136,12 +153,21 @@ export async function startTestEnv(o: { taskQueue?: string; ui?: boolean } = {})
       await Promise.all(workers.map((w) => w.shutdown().catch(() => {})));
       await connection.close().catch(() => {});
       await pool.end().catch(() => {});
-      await temporal.stop().catch(() => {});
-      await postgres.stop().catch(() => {});
+      // The env's server and its db file go away: no graceful shutdown of the dev server (~1 s).
+      if (temporal.owned) killQuietly(temporal.pid);
+      await Promise.all([temporal.stop().catch(() => {}), postgres.stop().catch(() => {})]);
       await rm(dir, { recursive: true, force: true }).catch(() => {});
     },
   };
   return env;
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
 }
 
 /** Polls `fn` until it returns a truthy value (or throws after `ms`). */
