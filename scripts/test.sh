@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests (in parallel), then end-to-end tests against a real
-# Temporal dev server and a real embedded Postgres (one file at a time: 2-core machines).
+# Temporal dev server and a real embedded Postgres, two files at a time (each file has its own
+# services; most of an end-to-end test is waiting for executors, timeouts and kill graces).
 # Usage: bash scripts/test.sh [unit|e2e|all] [extra node --test args, e.g. a file]
 # Ends with the line "N passed, N failed".
 set -uo pipefail
@@ -21,13 +22,22 @@ run() { # name, concurrency, files...
   node --import tsx --test --test-concurrency="$conc" --test-reporter=spec "$@" 2>&1 | tee -a "$log"
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 }
+# The longest files first, so that no long file is left to run alone at the end.
+LONG_FIRST="slots long-session crash-worker operations-cli chaos durability crash-infra evidence-crash"
+e2e_files() {
+  local f
+  for f in $LONG_FIRST; do [ -f "test/e2e/$f.test.ts" ] && echo "test/e2e/$f.test.ts"; done
+  for f in test/e2e/*.test.ts; do
+    case " $LONG_FIRST " in *" $(basename "$f" .test.ts) "*) ;; *) echo "$f" ;; esac
+  done
+}
 if [ $# -gt 0 ]; then
   run "$what" 1 "$@"
 else
   case $what in
     unit) run unit 2 test/unit/*.test.ts ;;
-    e2e) run e2e 1 test/e2e/*.test.ts ;;
-    *) run unit 2 test/unit/*.test.ts; run e2e 1 test/e2e/*.test.ts ;;
+    e2e) run e2e 2 $(e2e_files) ;;
+    *) run unit 2 test/unit/*.test.ts; run e2e 2 $(e2e_files) ;;
   esac
 fi
 passed=$(grep -aE '^ℹ pass [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')
