@@ -3,7 +3,8 @@
  * no-op executor (`true`: exits at once, the phase stays FAILED, so every pick is a new phase)
  * on real services, then prints what the controller spent per phase (wall time minus the
  * executor's own run time) and where it went (each activity from scheduled to completed, and
- * the workflow tasks), from the session's history:
+ * the workflow tasks), from the session's history; then the server's own floor (bench/floor: a
+ * workflow looping over no-op activities on the same server):
  *
  *   npx tsx bench/overhead.ts [--phases 100]
  *
@@ -11,6 +12,7 @@
  */
 import { startTestEnv } from '../test/helpers/env.js';
 import { arg, freshBacklog, timedSession } from './session-run.js';
+import { measureFloor } from './floor/run.js';
 
 const phases = Number(arg('--phases', '100'));
 if (!Number.isInteger(phases) || phases < 2) {
@@ -72,6 +74,13 @@ try {
       `  ${name.padEnd(24)} ${String(n).padStart(5)}× ${(total / n).toFixed(1).padStart(7)} ms each, ${(total / phases).toFixed(1).padStart(7)} ms/phase`,
     );
   }
+  // The same server's own cost of a round, without any of this project's code.
+  const floor = await measureFloor(env.temporal.address, env.client, phases);
+  console.log(
+    `Temporal floor on this server (bench/floor, no database, files or processes): ` +
+      `${floor.activityMs.toFixed(0)} ms per round of one no-op activity, ` +
+      `${floor.activityAndTwoLocalsMs.toFixed(0)} ms with two no-op local activities after it`,
+  );
 } finally {
   await env.teardown();
 }
