@@ -1,7 +1,6 @@
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { execa, type Options } from 'execa';
 import { Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps.js';
 import { workspaceCommit } from '../src/runtime/git.js';
@@ -34,7 +33,7 @@ import {
 } from '../src/db/baselines.js';
 import type { DatabaseIdentity } from '../src/db/identity.js';
 import { terminateGroup } from '../src/runtime/process-group.js';
-import { TAG_VAR, createTryCgroup, endTry, joinCgroup } from '../src/runtime/containment.js';
+import { TAG_VAR, createTryCgroup, endTry, spawnContained } from '../src/runtime/containment.js';
 
 /** The containment tag of one baseline capture. */
 const captureTag = (captureId: string) => `baseline-capture-${captureId}`;
@@ -99,18 +98,15 @@ async function runCaptureProcess(o: {
   const started = performance.now();
   const startedMs = Date.now();
   const cgroup = createTryCgroup(o.tag);
-  const options = {
+  const sub = spawnContained({
+    argv: o.argv,
     cwd: o.cwd,
     env: { ...process.env, [TAG_VAR]: o.tag },
-    detached: true, // own process group: pgid = pid
-    stdio: ['ignore', o.fd, o.fd] as unknown as Options['stdio'],
-    reject: false,
-    cleanup: false,
-    forceKillAfterDelay: false,
-  } satisfies Options;
-  const sub = execa(o.argv[0], o.argv.slice(1), options);
-  const pid = sub.pid ?? null;
-  if (pid) joinCgroup(cgroup, pid);
+    stdoutFd: o.fd,
+    stderrFd: o.fd,
+    cgroup,
+  });
+  const pid = sub.pid;
   o.onStart(pid);
   let timedOut = false;
   let cancelled = false;
@@ -131,7 +127,7 @@ async function runCaptureProcess(o: {
   else signal.addEventListener('abort', onAbort);
   let result;
   try {
-    result = await sub;
+    result = await sub.exited;
   } finally {
     clearTimeout(timer);
     signal.removeEventListener('abort', onAbort);
@@ -139,14 +135,15 @@ async function runCaptureProcess(o: {
   // The main process is gone; nothing it started may outlive it (its group, its cgroup, anything
   // carrying its tag: setsid and double forks included).
   if (pid) await killing;
+  await sub.joined;
   await endTry({ pgid: pid, tag: o.tag, cgroup, startedMs }, o.graceMs);
   const spawnError =
-    pid === null || (result.failed && result.exitCode === undefined && !result.signal)
-      ? (result.shortMessage ?? result.message ?? 'unknown spawn error')
+    pid === null || (result.error && result.exitCode === null && !result.signal)
+      ? (result.error?.message ?? 'unknown spawn error')
       : null;
   return {
-    exitCode: result.exitCode ?? null,
-    signal: result.signal ?? null,
+    exitCode: result.exitCode,
+    signal: result.signal,
     timedOut: timedOut && !cancelled,
     cancelled,
     spawnError,

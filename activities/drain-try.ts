@@ -16,7 +16,12 @@ import type { AttemptOutcome } from '../src/domain/types.js';
 import { setAttemptProcess, startAttempt, type AttemptKey } from '../src/db/attempts.js';
 import { leaseAndReadPhase, renewLease } from '../src/db/leases.js';
 import { getPhase, runStateCounts, type PhaseRow } from '../src/db/phases.js';
-import { countTelemetry, tableDelta, type TelemetryCounts } from '../src/db/telemetry.js';
+import {
+  countPhaseTelemetry,
+  countTelemetry,
+  tableDelta,
+  type TelemetryCounts,
+} from '../src/db/telemetry.js';
 import { createTryCgroup } from '../src/runtime/containment.js';
 
 export interface TryStart {
@@ -110,7 +115,8 @@ export async function startTry(
 /**
  * Watches the phase while its executor runs (for --stall-seconds): how long its row (state,
  * last_failure_reason, updated_at) and its telemetry row count are known to have stayed
- * unchanged. Uses the readers of the try's start and end. A read that fails (the database is
+ * unchanged. Reads the phase row as the try's start and end do, and only the phase's telemetry
+ * (an indexed count, never the tables' overall counts). A read that fails (the database is
  * away) proves nothing: the known-quiet time stops growing until a read succeeds again.
  */
 export class DbChangeWatch {
@@ -144,7 +150,7 @@ export class DbChangeWatch {
     try {
       const at = Date.now(); // what the reads see is at least this recent
       const phase = await getPhase(this.deps.pool, this.req.runId, this.req.phaseId);
-      const telemetry = (await countTelemetry(this.deps.pool, this.req.runId, this.req.phaseId)).phase;
+      const telemetry = await countPhaseTelemetry(this.deps.pool, this.req.runId, this.req.phaseId);
       if (phaseChanged(this.phase, phase) || telemetry !== this.telemetry) {
         this.phase = phase;
         this.telemetry = telemetry;

@@ -1,10 +1,9 @@
 import { closeSync, openSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
-import { spawn } from 'node:child_process';
 import { LogTail } from '../src/runtime/log-tail.js';
 import { terminateGroup } from '../src/runtime/process-group.js';
-import { endTry, joinCgroup } from '../src/runtime/containment.js';
+import { endTry, spawnContained } from '../src/runtime/containment.js';
 import { detectLlmBoundary } from '../src/domain/llm-boundary.js';
 import { tryClock } from '../src/domain/try-clock.js';
 
@@ -63,42 +62,15 @@ export interface RunOptions {
   onTick: (p: { pid: number | null; bytesOut: number; lastOutputAt: number | null }) => void;
 }
 
-interface Exit {
-  exitCode: number | null;
-  signal: string | null;
-  /** The process could not be started (or waited for): the error, else null. */
-  error: Error | null;
-}
-
-/**
- * Starts the executor in its own process group (pgid = pid) with its stdout/stderr going
- * straight into the log files: raw file descriptors, no pipe through this process, so the
- * output survives a crashed worker and never blocks on it. `pid` is null when it could not start.
- */
-function spawnToLogFiles(o: Pick<RunOptions, 'argv' | 'cwd' | 'env' | 'stdoutPath' | 'stderrPath'>): {
-  pid: number | null;
-  exited: Promise<Exit>;
-} {
-  const outFd = openSync(o.stdoutPath, 'a');
-  const errFd = openSync(o.stderrPath, 'a');
+/** Starts the executor with its output going straight into the log files (containment.ts). */
+function spawnToLogFiles(o: RunOptions): ReturnType<typeof spawnContained> {
+  const stdoutFd = openSync(o.stdoutPath, 'a');
+  const stderrFd = openSync(o.stderrPath, 'a');
   try {
-    const child = spawn(o.argv[0], o.argv.slice(1), {
-      cwd: o.cwd,
-      env: o.env,
-      detached: true,
-      stdio: ['ignore', outFd, errFd],
-    });
-    const exited = new Promise<Exit>((resolve) => {
-      child.once('error', (error) => resolve({ exitCode: null, signal: null, error }));
-      child.once('exit', (exitCode, signal) => resolve({ exitCode, signal, error: null }));
-    });
-    return { pid: child.pid ?? null, exited };
-  } catch (err) {
-    // A synchronous spawn failure (a bad cwd, an invalid argument): not started.
-    return { pid: null, exited: Promise.resolve({ exitCode: null, signal: null, error: err as Error }) };
+    return spawnContained({ argv: o.argv, cwd: o.cwd, env: o.env, stdoutFd, stderrFd, cgroup: o.cgroup });
   } finally {
-    closeSync(outFd); // the child has its own copies
-    closeSync(errFd);
+    closeSync(stdoutFd); // the child has its own copies
+    closeSync(stderrFd);
   }
 }
 
@@ -121,7 +93,6 @@ export async function runExecutorProcess(o: RunOptions): Promise<ProcessResult> 
 
   const sub = spawnToLogFiles(o);
   const pid = sub.pid;
-  if (pid) joinCgroup(o.cgroup, pid); // its children are born in the try's cgroup
 
   let timedOut = false;
   let stalled = false;
@@ -208,6 +179,7 @@ export async function runExecutorProcess(o: RunOptions): Promise<ProcessResult> 
     // The main process is gone; nothing it started may outlive it (its group, its cgroup,
     // anything carrying its tag). Heartbeats go on while this takes the kill grace.
     if (pid) await killing;
+    await sub.joined; // a move into the cgroup still under way would miss cgroup.kill
     processesReaped = await endTry({ pgid: pid, tag: o.tag, cgroup: o.cgroup, startedMs }, graceMs);
   } finally {
     clearTimeout(timer);

@@ -31,6 +31,20 @@ export async function countTelemetry(
   return { phase: Number(r.est) + Number(r.esc), global: Number(r.global), byTable };
 }
 
+/**
+ * Telemetry rows for one run/phase in both tables: indexed, unlike the overall counts of
+ * countTelemetry (a full count of both tables), so cheap enough to ask every second while an
+ * executor runs (--stall-seconds).
+ */
+export async function countPhaseTelemetry(db: Queryable, runId: string, phaseId: string): Promise<number> {
+  const res = await db.query<{ n: string }>(
+    `SELECT (SELECT count(*) FROM token_estimation_v2_events WHERE run_id = $1 AND phase_id = $2)
+          + (SELECT count(*) FROM token_budget_escalation_events WHERE run_id = $1 AND phase_id = $2) AS n`,
+    [runId, phaseId],
+  );
+  return Number(res.rows[0].n);
+}
+
 /** Per-table difference after − before (never negative). */
 export function tableDelta(
   before: Record<string, number>,

@@ -6,7 +6,9 @@
  * tag and started after the try did: a recycled pid is never killed. Linux; elsewhere only
  * the process group is used.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fnv1a32Hex } from '../domain/files.js';
 import { groupMembers, isProcessAlive, stopProcesses, terminateGroup } from './process-group.js';
@@ -110,15 +112,60 @@ export function createTryCgroup(tag: string): string | null {
   }
 }
 
-/** Moves a process into the try's cgroup (its later children are born there). */
-export function joinCgroup(dir: string | null, pid: number): boolean {
+/**
+ * Moves a process into the try's cgroup (its later children are born there). Asynchronous: a
+ * cgroup migration waits for an RCU grace period (~10 ms here), which must not stall the worker.
+ */
+export async function joinCgroup(dir: string | null, pid: number): Promise<boolean> {
   if (!dir) return false;
   try {
-    writeFileSync(path.join(dir, 'cgroup.procs'), String(pid));
+    await writeFile(path.join(dir, 'cgroup.procs'), String(pid));
     return true;
   } catch {
     return false;
   }
+}
+
+export interface ContainedExit {
+  exitCode: number | null;
+  signal: string | null;
+  /** The process could not be started: the error, else null. */
+  error: Error | null;
+}
+
+/**
+ * Starts a command in its own process group (pgid = pid) with stdout/stderr going to the given
+ * file descriptors (no pipe through this process: the output outlives a crashed worker and never
+ * blocks on it) and moves it into `cgroup`. `pid` is null when it could not start; `joined`
+ * settles when the move is done (endTry waits for it).
+ */
+export function spawnContained(o: {
+  argv: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  stdoutFd: number;
+  stderrFd: number;
+  cgroup: string | null;
+}): { pid: number | null; exited: Promise<ContainedExit>; joined: Promise<boolean> } {
+  let child;
+  try {
+    child = spawn(o.argv[0], o.argv.slice(1), {
+      cwd: o.cwd,
+      env: o.env,
+      detached: true,
+      stdio: ['ignore', o.stdoutFd, o.stderrFd],
+    });
+  } catch (err) {
+    // A synchronous spawn failure (an invalid argument): not started.
+    const exited = Promise.resolve({ exitCode: null, signal: null, error: err as Error });
+    return { pid: null, exited, joined: Promise.resolve(false) };
+  }
+  const exited = new Promise<ContainedExit>((resolve) => {
+    child.once('error', (error) => resolve({ exitCode: null, signal: null, error }));
+    child.once('exit', (exitCode, signal) => resolve({ exitCode, signal, error: null }));
+  });
+  const pid = child.pid ?? null;
+  return { pid, exited, joined: pid ? joinCgroup(o.cgroup, pid) : Promise.resolve(false) };
 }
 
 function cgroupMembers(dir: string): number[] {

@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { execa } from 'execa';
+import { execFile } from 'node:child_process';
 
 /**
  * The workspace's git commit (HEAD) is asked for around every drain (selection, the drain's
@@ -75,12 +75,16 @@ async function askGit(workspace: string, prev: Known | undefined): Promise<Known
   ];
   const signature = signatureOf(files);
   gitAsked.count += 1;
-  const r = await execa('git', ['rev-parse', '--absolute-git-dir', '--git-common-dir', 'HEAD'], {
-    cwd: workspace,
-    reject: false,
-  });
-  const [gitDir, common, commit] = String(r.stdout ?? '').split('\n');
-  if (r.exitCode !== 0 || !gitDir || !common || !commit) {
+  const stdout = await new Promise<string | null>((resolve) =>
+    execFile(
+      'git',
+      ['rev-parse', '--absolute-git-dir', '--git-common-dir', 'HEAD'],
+      { cwd: workspace },
+      (err, out) => resolve(err ? null : out),
+    ),
+  );
+  const [gitDir, common, commit] = (stdout ?? '').split('\n');
+  if (stdout === null || !gitDir || !common || !commit) {
     return { commit: null, dirs: null, files, signature: prev?.dirs ? '' : signature };
   }
   const dirs = { gitDir, commonDir: path.resolve(workspace, common) };

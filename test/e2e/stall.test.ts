@@ -46,6 +46,23 @@ const SCRIPTS: Record<string, string> = {
     'await c.end();',
     '',
   ].join('\n'),
+  // Writes nothing and leaves its phase row alone, but adds a telemetry row every 0.5 s for 6 s,
+  // then completes the phase.
+  'telemetry-busy.mjs': [
+    "import { createRequire } from 'node:module';",
+    `const pg = createRequire(${JSON.stringify(path.join(projectRoot(), 'package.json'))})('pg');`,
+    'const [runId, phaseId] = process.argv.slice(2);',
+    'const c = new pg.Client({ connectionString: process.env.DATABASE_URL });',
+    'await c.connect();',
+    'const until = Date.now() + 6000;',
+    'while (Date.now() < until) {',
+    "  await c.query('INSERT INTO token_budget_escalation_events (run_id, phase_id) VALUES ($1, $2)', [runId, phaseId]);",
+    '  await new Promise((r) => setTimeout(r, 500));',
+    '}',
+    'await c.query("UPDATE phases SET state = \'COMPLETE\', last_failure_reason = NULL, updated_at = now() WHERE run_id = $1 AND phase_id = $2", [runId, phaseId]);',
+    'await c.end();',
+    '',
+  ].join('\n'),
 };
 
 describe('progress-aware timeouts: --stall-seconds and --max-phase-timeout-seconds', () => {
@@ -184,6 +201,20 @@ describe('progress-aware timeouts: --stall-seconds and --max-phase-timeout-secon
     assert.equal(a.outcome?.stalled, undefined);
     assert.equal(Number(a.stdout_bytes) + Number(a.stderr_bytes), 0, 'it wrote nothing');
     assert.ok(a.duration_seconds! >= 6, `it ran past the stall time (${a.duration_seconds}s)`);
+    assert.equal(r.succeeded, 1);
+  });
+
+  test('an executor that writes nothing but keeps adding telemetry for its phase is not stalled', async () => {
+    const { r, a } = await drainOnce('stall-telemetry-busy', {
+      executor: executor('telemetry-busy.mjs'),
+      phaseTimeoutSeconds: 60,
+      stallSeconds: 3,
+    });
+    assert.equal(a.success, true, `completed: ${a.error_message}`);
+    assert.equal(a.outcome?.stalled, undefined);
+    assert.equal(Number(a.stdout_bytes) + Number(a.stderr_bytes), 0, 'it wrote nothing');
+    assert.ok(a.duration_seconds! >= 6, `it ran past the stall time (${a.duration_seconds}s)`);
+    assert.ok(a.telemetry_events! >= 10, `its telemetry was counted (${a.telemetry_events})`);
     assert.equal(r.succeeded, 1);
   });
 });

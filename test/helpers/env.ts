@@ -54,10 +54,8 @@ export async function startTestEnv(o: { taskQueue?: string; ui?: boolean } = {})
   await chmod(dir, 0o755); // as root, Postgres runs as 'postgres' and must reach its data dir
   const workspace = path.join(dir, 'workspace');
   await mkdir(workspace, { recursive: true });
-  const pgPort = await getFreePort();
-  let temporalPort = await getFreePort();
-  while (temporalPort === pgPort) temporalPort = await getFreePort();
   const uiPort = o.ui ? await getFreePort() : null;
+  let temporalPort = 0;
   const startTemporal = () =>
     startTemporalDevServer({
       dbFile: path.join(dir, 'temporal.db'),
@@ -66,12 +64,13 @@ export async function startTestEnv(o: { taskQueue?: string; ui?: boolean } = {})
       uiPort,
       searchAttributes: DRAIN_SEARCH_ATTRIBUTE_FLAGS,
     });
-  // Both services at once; the cluster is a copy of an initialised one (no initdb per env).
-  const startPostgres = async () => {
-    await copyPostgresTemplate(dir);
-    return startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: pgPort });
-  };
-  const [pgStarted, temporalStarted] = await Promise.allSettled([startPostgres(), startTemporal()]);
+  await copyPostgresTemplate(dir); // an initialised cluster: no initdb per env
+  // Both services at once, each on a port that was free a moment ago (another file's services
+  // may take it meanwhile: then another one).
+  const [pgStarted, temporalStarted] = await Promise.allSettled([
+    onFreePort((port) => startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port })),
+    onFreePort((port) => ((temporalPort = port), startTemporal())),
+  ]);
   if (pgStarted.status === 'rejected' || temporalStarted.status === 'rejected') {
     if (pgStarted.status === 'fulfilled') await pgStarted.value.stop().catch(() => {});
     if (temporalStarted.status === 'fulfilled') await temporalStarted.value.stop().catch(() => {});
@@ -160,6 +159,17 @@ export async function startTestEnv(o: { taskQueue?: string; ui?: boolean } = {})
     },
   };
   return env;
+}
+
+/** Starts a service on a free port; a port taken before the service bound it is replaced (4 tries). */
+async function onFreePort<T>(start: (port: number) => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await start(await getFreePort());
+    } catch (err) {
+      if (tries >= 4 || !/in use/i.test(String((err as Error)?.message))) throw err;
+    }
+  }
 }
 
 function killQuietly(pid: number): void {
