@@ -234,7 +234,10 @@ function fakePool(read: () => { state: string; reason: string | null; updated: n
           ],
         });
       }
-      return Promise.resolve({ rows: [{ est: String(r.est), esc: '0', global: String(r.est + 100) }] });
+      // The telemetry counts: countTelemetry's columns and countPhaseTelemetry's sum.
+      return Promise.resolve({
+        rows: [{ est: String(r.est), esc: '0', global: String(r.est + 100), n: String(r.est) }],
+      });
     },
   };
   return pool;
