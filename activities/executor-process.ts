@@ -74,6 +74,125 @@ function spawnToLogFiles(o: RunOptions): ReturnType<typeof spawnContained> {
   }
 }
 
+/** Why the executor was stopped (each cause noted when it happens) and the kill of its group. */
+class Stops {
+  timedOut = false;
+  stalled = false;
+  extendedToSeconds: number | null = null;
+  cancelled = false;
+  outputCapped = false;
+  stopped = false;
+  killing: Promise<void> | null = null;
+
+  constructor(
+    private readonly pid: number | null,
+    private readonly graceMs: number,
+  ) {}
+
+  /** SIGTERM to the group, SIGKILL after the grace; only the first call kills. */
+  kill(grace = this.graceMs): void {
+    if (this.pid && !this.killing) this.killing = terminateGroup(this.pid, grace);
+  }
+
+  /** What the result says: a cancellation, the output cap or a stop wins over our clock. */
+  reported(): Pick<
+    ProcessResult,
+    'timedOut' | 'stalled' | 'extendedToSeconds' | 'stopped' | 'cancelled' | 'outputCapped'
+  > {
+    const other = this.cancelled || this.outputCapped || this.stopped;
+    return {
+      timedOut: (this.timedOut || this.stalled) && !other,
+      stalled: this.stalled && !other,
+      extendedToSeconds: this.timedOut && !this.stalled ? this.extendedToSeconds : null,
+      stopped: this.stopped && !this.cancelled,
+      cancelled: this.cancelled,
+      outputCapped: this.outputCapped,
+    };
+  }
+}
+
+interface Tails {
+  stdout: LogTail;
+  stderr: LogTail;
+  lastOutputAt(): number | null;
+}
+
+/**
+ * Stalls and extensions are decided from the output (watched here) and the database (watched
+ * by the caller); the same kill path as the plain timeout.
+ */
+function judgeClock(o: RunOptions, stops: Stops, tails: Tails, started: number): void {
+  const progress = o.progress;
+  if (!progress || stops.killing) return;
+  const elapsedSeconds = (performance.now() - started) / 1000;
+  const out = tails.lastOutputAt();
+  const d = tryClock({
+    elapsedSeconds,
+    sinceOutputSeconds: out === null ? elapsedSeconds : Math.max(0, (Date.now() - out) / 1000),
+    sinceDbChangeSeconds: progress.dbQuietSeconds(),
+    baseTimeoutSeconds: o.timeoutSeconds,
+    maxTimeoutSeconds: progress.maxTimeoutSeconds,
+    stallSeconds: progress.stallSeconds,
+  });
+  if (d.kind === 'stalled') {
+    stops.stalled = true;
+    stops.kill();
+  } else if (d.kind === 'timeout') {
+    stops.timedOut = true;
+    if (d.extended) stops.extendedToSeconds = d.limitSeconds;
+    stops.kill();
+  }
+}
+
+/**
+ * Watches the running executor until `stop()`: its output (the cap and
+ * the clock, more often than heartbeats: a runaway writer must not fill the disk), the
+ * heartbeat ticks, the hard time limit, activity cancellation and `o.stop`.
+ */
+function watchExecutor(o: RunOptions, pid: number | null, stops: Stops, tails: Tails, started: number) {
+  const watch = async () => {
+    await Promise.all([tails.stdout.poll(), tails.stderr.poll()]);
+    if (tails.stdout.bytes + tails.stderr.bytes > o.maxLogBytes && !stops.outputCapped) {
+      stops.outputCapped = true;
+      stops.kill(0); // no grace: it would keep writing at full speed
+    }
+    judgeClock(o, stops, tails, started);
+  };
+  const tick = async () => {
+    await watch();
+    o.onTick({ pid, bytesOut: tails.stdout.bytes + tails.stderr.bytes, lastOutputAt: tails.lastOutputAt() });
+  };
+  const watcher = setInterval(() => void watch(), WATCH_INTERVAL_MS);
+  void tick();
+  const ticker = setInterval(() => void tick(), o.heartbeatIntervalMs);
+  // The hard limit: the base timeout, or the maximum a phase that keeps producing output may run.
+  const max = o.progress?.maxTimeoutSeconds ?? null;
+  const hardLimit = max !== null && max > o.timeoutSeconds ? max : o.timeoutSeconds;
+  const timer = setTimeout(() => {
+    if (stops.killing) return; // already stopped by the clock, the cap, a cancellation or a stop
+    stops.timedOut = true;
+    if (hardLimit > o.timeoutSeconds) stops.extendedToSeconds = hardLimit;
+    stops.kill();
+  }, hardLimit * 1000);
+  const signal = Context.current().cancellationSignal;
+  const onAbort = () => ((stops.cancelled = true), stops.kill());
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort);
+  const onStop = () => ((stops.stopped = true), stops.kill());
+  o.stop?.addEventListener('abort', onStop);
+  return {
+    /** The executor exited: its time limit no longer applies (ticks go on while the group is ended). */
+    exited: () => clearTimeout(timer),
+    stop: () => {
+      clearTimeout(timer);
+      clearInterval(ticker);
+      clearInterval(watcher);
+      signal.removeEventListener('abort', onAbort);
+      o.stop?.removeEventListener('abort', onStop);
+    },
+  };
+}
+
 /**
  * Runs the executor in its own process group with its stdout/stderr going straight to the
  * log files (so they outlive a crashed worker), enforces the timeout (SIGTERM to the group,
@@ -87,113 +206,36 @@ export async function runExecutorProcess(o: RunOptions): Promise<ProcessResult> 
   };
   const stdout = new LogTail(o.stdoutPath, o.headerBytes, scan);
   const stderr = new LogTail(o.stderrPath, o.headerBytes, scan);
+  const tails: Tails = {
+    stdout,
+    stderr,
+    lastOutputAt: () => Math.max(stdout.lastOutputAt ?? 0, stderr.lastOutputAt ?? 0) || null,
+  };
   const graceMs = o.killGraceSeconds * 1000;
   const started = performance.now();
   const startedMs = Date.now();
-
   const sub = spawnToLogFiles(o);
   const pid = sub.pid;
-
-  let timedOut = false;
-  let stalled = false;
-  let extendedToSeconds: number | null = null;
-  let cancelled = false;
-  let outputCapped = false;
-  let killing: Promise<void> | null = null;
-  const kill = (grace = graceMs) => {
-    if (pid && !killing) killing = terminateGroup(pid, grace);
-  };
-  const lastOutputAt = () => Math.max(stdout.lastOutputAt ?? 0, stderr.lastOutputAt ?? 0) || null;
-  // Stalls and extensions are decided from the output (watched here) and the database (watched
-  // by the caller); the same kill path as the plain timeout.
-  const progress = o.progress;
-  const judgeClock = () => {
-    if (!progress || killing) return;
-    const elapsedSeconds = (performance.now() - started) / 1000;
-    const out = lastOutputAt();
-    const d = tryClock({
-      elapsedSeconds,
-      sinceOutputSeconds: out === null ? elapsedSeconds : Math.max(0, (Date.now() - out) / 1000),
-      sinceDbChangeSeconds: progress.dbQuietSeconds(),
-      baseTimeoutSeconds: o.timeoutSeconds,
-      maxTimeoutSeconds: progress.maxTimeoutSeconds,
-      stallSeconds: progress.stallSeconds,
-    });
-    if (d.kind === 'stalled') {
-      stalled = true;
-      kill();
-    } else if (d.kind === 'timeout') {
-      timedOut = true;
-      if (d.extended) extendedToSeconds = d.limitSeconds;
-      kill();
-    }
-  };
-  // Output is watched more often than heartbeats: a runaway writer must not fill the disk.
-  const watch = async () => {
-    await Promise.all([stdout.poll(), stderr.poll()]);
-    if (stdout.bytes + stderr.bytes > o.maxLogBytes && !outputCapped) {
-      outputCapped = true;
-      kill(0); // no grace: it would keep writing at full speed
-    }
-    judgeClock();
-  };
-  const watcher = setInterval(() => void watch(), WATCH_INTERVAL_MS);
-  const tick = async () => {
-    await watch();
-    o.onTick({
-      pid,
-      bytesOut: stdout.bytes + stderr.bytes,
-      lastOutputAt: lastOutputAt(),
-    });
-  };
-  void tick();
-  const ticker = setInterval(() => void tick(), o.heartbeatIntervalMs);
-  // The hard limit: the base timeout, or the maximum a phase that keeps producing output may run.
-  const max = progress?.maxTimeoutSeconds ?? null;
-  const hardLimit = max !== null && max > o.timeoutSeconds ? max : o.timeoutSeconds;
-  const timer = setTimeout(() => {
-    if (killing) return; // already stopped by the clock, the cap, a cancellation or a stop
-    timedOut = true;
-    if (hardLimit > o.timeoutSeconds) extendedToSeconds = hardLimit;
-    kill();
-  }, hardLimit * 1000);
-  const signal = Context.current().cancellationSignal;
-  const onAbort = () => {
-    cancelled = true;
-    kill();
-  };
-  if (signal.aborted) onAbort();
-  else signal.addEventListener('abort', onAbort);
-  let stopped = false;
-  const onStop = () => {
-    stopped = true;
-    kill();
-  };
-  o.stop?.addEventListener('abort', onStop);
-
+  const stops = new Stops(pid, graceMs);
+  const watching = watchExecutor(o, pid, stops, tails, started);
   let result;
   let processesReaped = 0;
   try {
     result = await sub.exited;
-    clearTimeout(timer);
+    watching.exited();
     // The main process is gone; nothing it started may outlive it (its group, its cgroup,
     // anything carrying its tag). Heartbeats go on while this takes the kill grace.
-    if (pid) await killing;
+    if (pid) await stops.killing;
     await sub.joined; // a move into the cgroup still under way would miss cgroup.kill
     processesReaped = await endTry({ pgid: pid, tag: o.tag, cgroup: o.cgroup, startedMs }, graceMs);
   } finally {
-    clearTimeout(timer);
-    clearInterval(ticker);
-    clearInterval(watcher);
-    signal.removeEventListener('abort', onAbort);
-    o.stop?.removeEventListener('abort', onStop);
+    watching.stop();
   }
   await Promise.all([stdout.poll(), stderr.poll()]);
-  if (outputCapped) {
+  if (stops.outputCapped) {
     const note = `\n[autopack-drain: output exceeded ${o.maxLogBytes} bytes; the executor was stopped]\n`;
     await Promise.all([appendFile(o.stdoutPath, note), appendFile(o.stderrPath, note)]).catch(() => {});
   }
-
   const spawnError =
     pid === null || (result.error && result.exitCode === null && !result.signal)
       ? `executor could not be started: ${result.error?.message ?? 'unknown spawn error'}`
@@ -202,12 +244,7 @@ export async function runExecutorProcess(o: RunOptions): Promise<ProcessResult> 
     pid,
     returnCode: result.exitCode,
     signal: result.signal,
-    timedOut: (timedOut || stalled) && !cancelled && !outputCapped && !stopped,
-    stalled: stalled && !cancelled && !outputCapped && !stopped,
-    extendedToSeconds: timedOut && !stalled ? extendedToSeconds : null,
-    stopped: stopped && !cancelled,
-    cancelled,
-    outputCapped,
+    ...stops.reported(),
     spawnError,
     durationSeconds: Math.round(performance.now() - started) / 1000,
     processesReaped,
