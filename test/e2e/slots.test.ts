@@ -95,6 +95,18 @@ describe('slots: several phases of one session at once', () => {
       lines.some((l) => /^\[slot [123]\] {3}\[OK\] Success: COMPLETE \(ex-[a-d] \/ ex-[a-d]-p\d\)$/.test(l)),
       lines.join('\n'),
     );
+    // Selection and recording of concurrent slots are regular activities (history events), not
+    // local activities (markers), whose resolutions a replay of concurrent slots may order
+    // differently: the query above replayed the completed session.
+    const events = (await h.fetchHistory()).events ?? [];
+    const scheduled = (name: string) =>
+      events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === name).length;
+    const localMarkers = events.filter(
+      (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+    );
+    assert.equal(localMarkers.length, 0, 'no local activities with several slots');
+    assert.equal(scheduled('finishPhase'), 12);
+    assert.ok(scheduled('selectNextPhase') >= 12, `${scheduled('selectNextPhase')} selections`);
   });
 
   test('two sessions with two slots each: no run drained by two slots or sessions at once', async () => {

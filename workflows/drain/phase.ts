@@ -12,7 +12,7 @@ import {
 import { cappedPhaseTimeout } from '../../src/domain/stop-conditions.js';
 import { cappedMaxPhaseTimeout } from '../../src/domain/try-clock.js';
 import type { AttemptOutcome, PhaseRef } from '../../src/domain/types.js';
-import { baselineProxy, drainProxy, leanOrchestration, local, quick } from './proxies.js';
+import { baselineProxy, drainProxy, leanOrchestration, quick, shortActivities } from './proxies.js';
 import type { DrainSession } from './session.js';
 
 /**
@@ -120,7 +120,7 @@ export async function drainOne(session: DrainSession, pick: PhaseRef, slot = 0):
   const report = session.report('running', false, next);
   session.state = withoutRecorded(next);
   // Concurrent writes of slots are safe: the writer refuses a report older than the file's.
-  await (lean ? local : quick).finishPhase({
+  await shortActivities(session.slots.length).finishPhase({
     memoryStop: newlyStopped(before, next, verdict.fingerprint),
     sessionId: next.sessionId,
     runId: pick.runId,

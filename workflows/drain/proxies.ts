@@ -61,6 +61,20 @@ export const local: Short = {
  */
 export const leanOrchestration = (): boolean => patched('lean-orchestration');
 
+/**
+ * Where selection and recording run: local activities in a lean one-slot session; regular
+ * activities with several slots. Local activities of concurrent slots resolve inside a workflow
+ * task in an order a replay does not always reproduce (a query replaying a three-slot session
+ * met "ModifyWorkflowPropertiesMachine does not handle ActivityTaskScheduled"), while regular
+ * activities resolve as history events. Sessions recorded before keep their commands (patched;
+ * one-slot sessions never ask, so their histories are unchanged).
+ */
+export function shortActivities(slots: number): Short {
+  if (!leanOrchestration()) return quick;
+  if (slots > 1 && patched('slots-regular-activities')) return quick;
+  return local;
+}
+
 export function drainProxy(timeoutSeconds: number, config: DrainConfig) {
   return proxyActivities<DrainActivities>({
     startToCloseTimeout: (timeoutSeconds + config.killGraceSeconds + 120) * 1000,

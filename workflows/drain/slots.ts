@@ -12,7 +12,7 @@ import { noteSkips, recordPlanned } from '../../src/domain/session-state.js';
 import { sessionStopReason } from '../../src/domain/stop-conditions.js';
 import type { PhaseRef } from '../../src/domain/types.js';
 import { drainOne } from './phase.js';
-import { leanOrchestration, local, quick } from './proxies.js';
+import { leanOrchestration, quick, shortActivities } from './proxies.js';
 import type { DrainSession } from './session.js';
 
 /** What one turn at picking came to. */
@@ -119,7 +119,7 @@ async function pickStep(session: DrainSession, slot: number): Promise<Step> {
   };
   const seen = session.finishedCount;
   const lean = leanOrchestration();
-  const sel = await (lean ? local : quick).selectNextPhase({
+  const sel = await shortActivities(session.slots.length).selectNextPhase({
     ...selectionParams(session.state, config, busy),
     fromRecords: !config.dryRun,
     database: session.database,
