@@ -6,10 +6,10 @@
  * tag and started after the try did: a recycled pid is never killed. Linux; elsewhere only
  * the process group is used.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { execa, type Options } from 'execa';
 import { fnv1a32Hex } from '../domain/files.js';
 import { groupMembers, isProcessAlive, stopProcesses, terminateGroup } from './process-group.js';
 
@@ -137,7 +137,13 @@ export interface ContainedExit {
  * Starts a command in its own process group (pgid = pid) with stdout/stderr going to the given
  * file descriptors (no pipe through this process: the output outlives a crashed worker and never
  * blocks on it) and moves it into `cgroup`. `pid` is null when it could not start; `joined`
- * settles when the move is done (endTry waits for it).
+ * settles when the move is done (endTry waits for it); `exited` never rejects.
+ *
+ * Spawned through execa (its command resolution is cross-platform, e.g. `.cmd` shims on Windows)
+ * with everything that costs per start or changes the containment turned off: the fds are handed
+ * to the child as they are (no streams, nothing buffered), no timeout or kill of execa's own (the
+ * caller's clock kills the group), and no cleanup hook: a worker that crashes or is stopped must
+ * leave the detached group running, for recovery to find and judge (execa would kill it on exit).
  */
 export function spawnContained(o: {
   argv: string[];
@@ -147,24 +153,41 @@ export function spawnContained(o: {
   stderrFd: number;
   cgroup: string | null;
 }): { pid: number | null; exited: Promise<ContainedExit>; joined: Promise<boolean> } {
-  let child;
+  let sub;
   try {
-    child = spawn(o.argv[0], o.argv.slice(1), {
+    sub = execa(o.argv[0], o.argv.slice(1), {
       cwd: o.cwd,
       env: o.env,
-      detached: true,
-      stdio: ['ignore', o.stdoutFd, o.stderrFd],
+      extendEnv: false, // exactly `env`, as the caller built it
+      detached: true, // own process group: pgid = pid
+      // execa's types admit only a few fd literals; at run time any fd goes to child_process as is.
+      stdio: ['ignore', o.stdoutFd, o.stderrFd] as unknown as Options['stdio'],
+      buffer: false,
+      reject: false, // a non-zero exit or a signal is a result, never a rejection
+      cleanup: false,
+      forceKillAfterDelay: false,
     });
   } catch (err) {
-    // A synchronous spawn failure (an invalid argument): not started.
+    // A synchronous failure (an invalid argument or option): not started.
     const exited = Promise.resolve({ exitCode: null, signal: null, error: err as Error });
     return { pid: null, exited, joined: Promise.resolve(false) };
   }
-  const exited = new Promise<ContainedExit>((resolve) => {
-    child.once('error', (error) => resolve({ exitCode: null, signal: null, error }));
-    child.once('exit', (exitCode, signal) => resolve({ exitCode, signal, error: null }));
-  });
-  const pid = child.pid ?? null;
+  const exited = sub.then(
+    (r): ContainedExit => {
+      const exitCode = r.exitCode ?? null;
+      const signal = r.signal ?? null;
+      if (exitCode !== null || signal !== null) return { exitCode, signal, error: null };
+      // Never ran (ENOENT, EACCES, a bad cwd): the spawn's own error, as child_process reports it.
+      const error = r.cause instanceof Error ? r.cause : new Error(r.shortMessage ?? r.message);
+      return { exitCode: null, signal: null, error };
+    },
+    (err: unknown): ContainedExit => ({
+      exitCode: null,
+      signal: null,
+      error: err instanceof Error ? err : new Error(String(err)),
+    }),
+  );
+  const pid = sub.pid ?? null;
   return { pid, exited, joined: pid ? joinCgroup(o.cgroup, pid) : Promise.resolve(false) };
 }
 
