@@ -1,11 +1,15 @@
 import type pg from 'pg';
+import type { Backlog } from '../src/db/backlog.js';
 import type { DatabaseIdentity } from '../src/db/identity.js';
 import type { ApiServerPool } from '../src/runtime/api-servers.js';
 
 /** What the worker gives its activities: connections and the worker's defaults. */
 export interface ActivityDeps {
+  /** Our records (drain_* tables). */
   pool: pg.Pool;
-  /** The same DATABASE_URL the executor gets. Never leaves the worker unredacted. */
+  /** Autopack's tables: per-try reads, the hand-back, and `sql()` for statements joining both. */
+  backlog: Backlog;
+  /** The same DATABASE_URL the executor gets (a SQLite one absolute). Never leaves the worker unredacted. */
   databaseUrl: string;
   /** The database DATABASE_URL points at; sessions pinned to another one are refused. */
   database: DatabaseIdentity;

@@ -73,7 +73,7 @@ export async function recoverPreviousTry(
   const interruptedTries = await markEarlierTries(deps, key);
   await endEarlierTries(deps, req, key, prev);
   if (!prev) return { outcome: null, interruptedTries };
-  const phase = await getPhase(deps.pool, req.runId, req.phaseId);
+  const phase = await deps.backlog.getPhase(req.runId, req.phaseId);
   if (!phase || !TERMINAL_STATES.includes(phase.state) || !changedSince(phase, prev.phaseUpdatedAt)) {
     return { outcome: null, interruptedTries };
   }
@@ -129,10 +129,10 @@ async function reconcile(
   const [out, err] = await Promise.all([fileTail(prev.logPaths.stdout), fileTail(prev.logPaths.stderr)]);
   const byTable = tableDelta(
     prev.telemetryBefore,
-    (await countTelemetry(deps.pool, req.runId, req.phaseId)).byTable,
+    (await deps.backlog.countTelemetry(req.runId, req.phaseId)).byTable,
   );
   const events = Object.values(byTable).reduce((a, b) => a + b, 0);
-  const runCounts = await runStateCounts(deps.pool, req.runId);
+  const runCounts = await deps.backlog.runStateCounts(req.runId);
   const outcome = redactOutcome(
     deps,
     outcomeFromFacts({
@@ -182,7 +182,7 @@ async function reconcile(
     startedAt: prev.startedAt,
     runCountsBefore: null,
   });
-  await finishAttempt(deps.pool, key, 'reconciled', outcome);
+  await finishAttempt(deps.backlog.sql({ runId: req.runId, phaseId: req.phaseId }), key, 'reconciled', outcome);
   return outcome;
 }
 

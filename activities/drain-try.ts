@@ -68,7 +68,7 @@ export async function startTry(
   req: DrainRequest,
   t: { key: AttemptKey; tag: string; header: string; interruptedTries: number },
 ): Promise<TryStart> {
-  const check = await leaseAndReadPhase(deps.pool, {
+  const check = await leaseAndReadPhase(deps.backlog.sql({ runId: req.runId, phaseId: req.phaseId }), {
     runId: req.runId,
     phaseId: req.phaseId,
     sessionId: req.sessionId,
@@ -76,9 +76,9 @@ export async function startTry(
     ttlSeconds: deps.leaseTtlSeconds,
   });
   const paths = await claimAttemptLogs({ ...req, tryNo: t.key.tryNo, execRunId: t.key.execRunId }, t.header);
-  const before = await countTelemetry(deps.pool, req.runId, req.phaseId);
-  const initial = check.state === null ? null : await getPhase(deps.pool, req.runId, req.phaseId);
-  const runCountsBefore = await runStateCounts(deps.pool, req.runId);
+  const before = await deps.backlog.countTelemetry(req.runId, req.phaseId);
+  const initial = check.state === null ? null : await deps.backlog.getPhase(req.runId, req.phaseId);
+  const runCountsBefore = await deps.backlog.runStateCounts(req.runId);
   const startedAt = new Date().toISOString();
   await startAttempt(deps.pool, t.key, {
     initialState: initial?.state ?? null,
@@ -127,7 +127,7 @@ export class DbChangeWatch {
   private busy = false;
 
   constructor(
-    private readonly deps: Pick<ActivityDeps, 'pool'>,
+    private readonly deps: Pick<ActivityDeps, 'backlog'>,
     private readonly req: Pick<DrainRequest, 'runId' | 'phaseId'>,
     t: Pick<TryStart, 'initial' | 'before'>,
     now = Date.now(),
@@ -149,8 +149,8 @@ export class DbChangeWatch {
     this.busy = true;
     try {
       const at = Date.now(); // what the reads see is at least this recent
-      const phase = await getPhase(this.deps.pool, this.req.runId, this.req.phaseId);
-      const telemetry = await countPhaseTelemetry(this.deps.pool, this.req.runId, this.req.phaseId);
+      const phase = await this.deps.backlog.getPhase(this.req.runId, this.req.phaseId);
+      const telemetry = await this.deps.backlog.countPhaseTelemetry(this.req.runId, this.req.phaseId);
       if (phaseChanged(this.phase, phase) || telemetry !== this.telemetry) {
         this.phase = phase;
         this.telemetry = telemetry;
@@ -265,8 +265,8 @@ export async function outcomeOfTry(
   proc: ProcessResult | null,
   unjudged: Unjudged | null,
 ): Promise<AttemptOutcome> {
-  const final = await getPhase(deps.pool, req.runId, req.phaseId);
-  const after = await countTelemetry(deps.pool, req.runId, req.phaseId);
+  const final = await deps.backlog.getPhase(req.runId, req.phaseId);
+  const after = await deps.backlog.countTelemetry(req.runId, req.phaseId);
   const facts: AttemptFacts = {
     runId: req.runId,
     phaseId: req.phaseId,
@@ -293,7 +293,7 @@ export async function outcomeOfTry(
     telemetryGlobalDelta: Math.max(0, after.global - t.before.global),
     telemetryByTable: tableDelta(t.before.byTable, after.byTable),
     runCountsBefore: t.runCountsBefore,
-    runCountsAfter: await runStateCounts(deps.pool, req.runId),
+    runCountsAfter: await deps.backlog.runStateCounts(req.runId),
     phaseChanged: phaseChanged(t.initial, final),
     interruptedTries: t.interruptedTries,
     processesReaped: proc?.processesReaped ?? 0,

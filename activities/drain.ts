@@ -77,7 +77,7 @@ async function handBackIfStopped(
       ? `PHASE_TIMEOUT: stopped by autopack-drain after ${proc.extendedToSeconds ?? req.timeoutSeconds} s`
       : 'PHASE_CANCELLED: stopped by autopack-drain (session cancelled)';
   const reason = `${what}, session ${req.sessionId}, attempt ${req.attempt}`;
-  if (await handBackStrandedPhase(deps.pool, req.runId, req.phaseId, reason)) {
+  if (await deps.backlog.handBackStrandedPhase(req.runId, req.phaseId, reason)) {
     outcome.errorMessage = `${outcome.errorMessage ?? what} [handed back as FAILED: --on-kill fail]`;
   }
 }
@@ -156,7 +156,7 @@ export function drainActivities(deps: ActivityDeps) {
         const unjudged = { kind: 'lost' as const, reason: t.lostReason };
         const lost = redactOutcome(deps, await outcomeOfTry(deps, req, t, null, unjudged));
         await appendFile(t.paths.stdout, `\n# --- not run: ${t.lostReason}\n`).catch(() => {});
-        await finishAttempt(deps.pool, key, 'lost', lost);
+        await finishAttempt(deps.backlog.sql({ runId: key.runId, phaseId: key.phaseId }), key, 'lost', lost);
         return forHistory(recordAttempt(lost, 'lost'));
       }
       executorStarted();
@@ -174,11 +174,11 @@ export function drainActivities(deps: ActivityDeps) {
       const shutdown = ctx.cancellationDetails?.workerShutdown ?? false;
       if (!unjudged && !shutdown) await handBackIfStopped(deps, req, proc, outcome);
       if (proc.cancelled) {
-        await finishAttempt(deps.pool, key, shutdown ? 'interrupted' : 'cancelled', outcome);
+        await finishAttempt(deps.backlog.sql({ runId: key.runId, phaseId: key.phaseId }), key, shutdown ? 'interrupted' : 'cancelled', outcome);
         recordAttempt(outcome, shutdown ? 'interrupted' : 'cancelled');
         await ctx.cancelled; // rethrows the cancellation
       }
-      await finishAttempt(deps.pool, key, lostReason ? 'lost' : 'finished', outcome);
+      await finishAttempt(deps.backlog.sql({ runId: key.runId, phaseId: key.phaseId }), key, lostReason ? 'lost' : 'finished', outcome);
       return forHistory(recordAttempt(outcome, lostReason ? 'lost' : 'finished'));
     },
 
@@ -204,7 +204,7 @@ export function drainActivities(deps: ActivityDeps) {
       const t = await startTry(deps, { ...req, pickedState: null }, { key, tag, header, interruptedTries });
       const unjudged = { kind: 'abandoned' as const, reason };
       const outcome = redactOutcome(deps, await outcomeOfTry(deps, req, t, null, unjudged));
-      await finishAttempt(deps.pool, key, 'abandoned', outcome);
+      await finishAttempt(deps.backlog.sql({ runId: key.runId, phaseId: key.phaseId }), key, 'abandoned', outcome);
       return forHistory(recordAttempt(outcome, 'abandoned'));
     },
   };

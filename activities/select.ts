@@ -8,7 +8,14 @@ import { workspaceCommit } from '../src/runtime/git.js';
 import { leaseHeld } from '../src/runtime/metrics.js';
 import type { SkipRecord } from '../src/domain/types.js';
 
+/**
+ * The backlog rows selection reads: candidates are FAILED or QUEUED phases (a SQLite backlog
+ * is read as a snapshot of just those per pick; a PostgreSQL one is queried in place).
+ */
+const SELECTION_SCOPE = { phaseStates: ['FAILED', 'QUEUED'] } as const;
+
 export function selectActivities(deps: ActivityDeps) {
+  const backlog = () => deps.backlog.sql(SELECTION_SCOPE);
   return {
     /**
      * Picks the next phase to drain (one indexed statement per mode). With `takeLease` the same
@@ -44,7 +51,7 @@ export function selectActivities(deps: ActivityDeps) {
   async function memoryBlocks(p: SelectParams): Promise<MemoryBlock[]> {
     const stopped = p.ignoreMemory
       ? []
-      : await phasesStoppedByMemory(deps.pool, {
+      : await phasesStoppedByMemory(backlog(), {
           commit: p.workspace ? await workspaceCommit(p.workspace) : null,
           sessionId: p.sessionId,
           runId: p.runId,
@@ -58,10 +65,10 @@ export function selectActivities(deps: ActivityDeps) {
   }
 
   async function select(p: SelectParams): Promise<SelectResult> {
-    if (p.mode === 'failed') return selectFailedPhase(deps.pool, p);
-    const queued = await selectQueuedPhase(deps.pool, p);
+    if (p.mode === 'failed') return selectFailedPhase(backlog(), p);
+    const queued = await selectQueuedPhase(backlog(), p);
     if (p.mode === 'queued' || queued.pick) return queued;
-    const failed = await selectFailedPhase(deps.pool, p);
+    const failed = await selectFailedPhase(backlog(), p);
     return {
       pick: failed.pick,
       passedOver: [...queued.passedOver, ...failed.passedOver],

@@ -204,7 +204,7 @@ export function sessionActivities(deps: ActivityDeps) {
             'Pass --executor / the "executor" input field, or set DRAIN_EXECUTOR on the worker.',
         );
       }
-      const counts = await backlogCounts(deps.pool);
+      const counts = await deps.backlog.backlogCounts();
       if (!c.dryRun) {
         await mkdir(sessionsDir(workspace), { recursive: true });
         await claimSessionId(deps, { sessionId: o.sessionId, chainId: o.chainId, workspace, config: c });

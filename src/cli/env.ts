@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { Runtime, DefaultLogger } from '@temporalio/worker';
+import { databaseTargets } from '../db/targets.js';
 import { projectRoot, stateDir } from '../runtime/paths.js';
 import { embeddedUrl, resolveDataDir, runningPostmaster } from '../runtime/postgres.js';
 import { portFromEnv } from '../runtime/services.js';
@@ -29,12 +30,15 @@ export function temporalTarget(o: { address?: string; namespace?: string }): Tem
 }
 
 /**
- * DATABASE_URL, else the embedded Postgres of this project (if it was ever started): on the
- * port its running postmaster listens on (e.g. that of `drain dev`), else DRAIN_PG_PORT.
- * Nothing is started; to start it when it is not running, use withEmbeddedServices.
+ * The PostgreSQL of our records (db/targets.ts): a PostgreSQL backlog's own URL, else
+ * DRAIN_RECORDS_URL for a SQLite backlog, else the embedded Postgres of this project (if it
+ * was ever started): on the port its running postmaster listens on (e.g. that of `drain dev`),
+ * else DRAIN_PG_PORT. Nothing is started; to start it when it is not running, use
+ * withEmbeddedServices.
  */
 export function databaseUrlOrEmbedded(env = process.env): string | null {
-  if (env.DATABASE_URL) return env.DATABASE_URL;
+  const given = databaseTargets(env, process.cwd()).recordsUrl;
+  if (given) return given;
   const dataDir = resolveDataDir(path.join(stateDir(env), 'pg'));
   const pwFile = path.join(path.dirname(dataDir), 'pg-password');
   if (!existsSync(pwFile)) return null;
@@ -53,11 +57,18 @@ export function simExecutorTemplate(): string {
   return `${quoteArg(process.execPath)} ${quoteArg(bin)} --run-id {run_id} --phase-id {phase_id} --force`;
 }
 
+const loadCommonJs = createRequire(import.meta.url);
 let runtimeInstalled = false;
-/** Quiet Temporal core logs; signals are handled by the commands themselves. */
+/**
+ * Quiet Temporal core logs; signals are handled by the commands themselves. For commands that run
+ * a worker only: @temporalio/worker (and its native core bridge) is loaded here, on the first
+ * call, not when this module is imported, so client commands never load it. It is a CommonJS
+ * package: a require gets the very instance `import` gets (one Runtime per process).
+ */
 export function installRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
+  const { Runtime, DefaultLogger } = loadCommonJs('@temporalio/worker') as typeof import('@temporalio/worker');
   Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
 }
 

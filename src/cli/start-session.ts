@@ -12,37 +12,47 @@ import {
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
 import { startDrain, type SessionResult } from '../client.js';
-import { createPool } from '../db/pool.js';
-import { backlogCounts } from '../db/phases.js';
-import { readDatabaseIdentity } from '../db/identity.js';
+import { databaseTargets } from '../db/targets.js';
+import { reachableStores } from './database.js';
 import { sessionIdProblem } from '../domain/files.js';
-import { redactUrl } from '../domain/redact.js';
 import type { DrainInput } from '../domain/types.js';
 import { followSession } from './follow.js';
-import { databaseUrlOrEmbedded, onceInterrupted, UsageError } from './env.js';
-import { DEFAULT_TASK_QUEUE } from '../worker.js';
+import { onceInterrupted, UsageError } from './env.js';
+import { DEFAULT_TASK_QUEUE } from '../domain/task-queue.js';
 
 /**
  * The DB identity banner; refuses an empty backlog unless allowed. Returns the database's
  * identity id (the session is pinned to it), or null when this machine cannot read it.
  */
 export async function banner(allowEmpty: boolean, quiet: boolean): Promise<string | null> {
-  const url = databaseUrlOrEmbedded();
-  if (!url) {
-    if (!quiet) console.log("Database: (DATABASE_URL not set here; the worker's database is used)");
+  let reached: Awaited<ReturnType<typeof reachableStores>>;
+  try {
+    reached = await reachableStores();
+  } catch (err) {
+    // A named backlog (or records database) that cannot be opened is the operator's error.
+    if (databaseTargets(process.env, process.cwd()).backlog) throw err;
+    if (!quiet) console.log(`Database: ${(err as Error).message} (the worker's database is used)`);
     return null;
   }
-  const embedded = !process.env.DATABASE_URL;
-  const pool = createPool(url, 1);
+  const { stores, named, label } = reached;
+  if (!stores) {
+    if (!quiet)
+      console.log(
+        named
+          ? `Database: ${label} (our records' PostgreSQL is not reachable here; the worker's is used)`
+          : "Database: (DATABASE_URL not set here; the worker's database is used)",
+      );
+    return null;
+  }
   try {
     let c;
     try {
-      c = await backlogCounts(pool);
+      c = await stores.backlog.backlogCounts();
     } catch (err) {
-      const msg = `cannot read the backlog at ${redactUrl(url)}: ${(err as Error).message}`;
+      const msg = `cannot read the backlog at ${label}: ${(err as Error).message}`;
       // DATABASE_URL was given: a wrong one is an error. The embedded database may simply
       // not be running here (the worker may be elsewhere): say so and go on.
-      if (!embedded) throw new Error(msg);
+      if (named) throw new Error(msg);
       if (!quiet)
         console.log(`Database: ${msg} (embedded database not running here; the worker's database is used)`);
       return null;
@@ -51,18 +61,16 @@ export async function banner(allowEmpty: boolean, quiet: boolean): Promise<strin
       const states = Object.entries(c.byState)
         .map(([s, n]) => `${s} ${n}`)
         .join(', ');
-      console.log(
-        `Database: ${redactUrl(url)} — ${c.runs} runs, ${c.phases} phases${states ? ` (${states})` : ''}`,
-      );
+      console.log(`Database: ${label} — ${c.runs} runs, ${c.phases} phases${states ? ` (${states})` : ''}`);
     }
     if (c.phases === 0 && !allowEmpty) {
       throw new UsageError(
-        `the database ${redactUrl(url)} has no phases: is DATABASE_URL pointing at the right database? (--allow-empty-db to start anyway)`,
+        `the database ${label} has no phases: is DATABASE_URL pointing at the right database? (--allow-empty-db to start anyway)`,
       );
     }
-    return (await readDatabaseIdentity(pool).catch(() => null))?.id ?? null; // null: not migrated yet
+    return stores.database.id;
   } finally {
-    await pool.end();
+    await stores.close();
   }
 }
 

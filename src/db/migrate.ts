@@ -21,8 +21,20 @@ export async function listMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
   });
 }
 
+/**
+ * Migrations that create Autopack's own tables (their names say `autopack`): skipped, and
+ * recorded as such, where the backlog lives elsewhere (a SQLite backlog's records schema),
+ * so no statement can silently read an empty copy of Autopack's tables there.
+ */
+const createsBacklogTables = (m: Migration) => /autopack/.test(m.name);
+
+export interface MigrateOptions {
+  /** Autopack's tables belong in this database (a PostgreSQL backlog; default true). */
+  backlogHere?: boolean;
+}
+
 /** Applies pending migrations in order, each in its own transaction. Idempotent. Returns the applied names. */
-export async function migrate(pool: pg.Pool): Promise<string[]> {
+export async function migrate(pool: pg.Pool, o: MigrateOptions = {}): Promise<string[]> {
   const client = await pool.connect();
   const applied: string[] = [];
   try {
@@ -38,7 +50,8 @@ export async function migrate(pool: pg.Pool): Promise<string[]> {
     );
     for (const m of await listMigrations()) {
       if (done.has(m.version)) continue;
-      const sql = await readFile(m.file, 'utf8');
+      const skip = o.backlogHere === false && createsBacklogTables(m);
+      const sql = skip ? '-- skipped: the backlog is not in this database' : await readFile(m.file, 'utf8');
       await client.query('BEGIN');
       try {
         await client.query(sql);

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { databaseTargets } from '../db/targets.js';
 import { DRAIN_SEARCH_ATTRIBUTE_FLAGS } from '../domain/search-attributes.js';
 import { stateDir as defaultStateDir } from './paths.js';
 import {
@@ -18,7 +19,7 @@ export interface StartServicesOptions {
   stateDir?: string;
   /** Set false to skip Temporal (temporalAddress is then '' unless TEMPORAL_ADDRESS is set). */
   temporal?: boolean;
-  /** Set false to skip Postgres (databaseUrl is then '' unless DATABASE_URL is set). */
+  /** Set false to skip Postgres (databaseUrl is then ''). */
   postgres?: boolean;
   log?: (line: string) => void;
   /**
@@ -29,6 +30,7 @@ export interface StartServicesOptions {
 }
 
 export interface Services {
+  /** The PostgreSQL of our records: a PostgreSQL backlog's own, DRAIN_RECORDS_URL or the embedded one. */
   databaseUrl: string;
   temporalAddress: string;
   namespace: string;
@@ -66,7 +68,8 @@ interface Plan {
 
 /** What to provide, validated before anything starts. */
 function planServices(o: StartServicesOptions, env: NodeJS.ProcessEnv): Plan {
-  const embedPg = o.postgres !== false && !env.DATABASE_URL;
+  // The embedded Postgres holds our records unless a PostgreSQL URL names them (db/targets.ts).
+  const embedPg = o.postgres !== false && !databaseTargets(env, process.cwd()).recordsUrl;
   const embedTemporal = o.temporal !== false && !env.TEMPORAL_ADDRESS;
   const p: Plan = {
     dir: path.resolve(o.stateDir ?? defaultStateDir(env)),
@@ -239,7 +242,7 @@ export async function startServices(o: StartServicesOptions = {}): Promise<Servi
   const log = o.log ?? (() => {});
   const p = planServices(o, env);
   const base = {
-    databaseUrl: env.DATABASE_URL ?? '',
+    databaseUrl: databaseTargets(env, process.cwd()).recordsUrl ?? '',
     temporalAddress: env.TEMPORAL_ADDRESS ?? '',
     namespace: p.namespace,
     uiUrl: null,

@@ -4,6 +4,7 @@
  * judged (its own fingerprint bucket, zero-yield reason, error message, counters).
  */
 import { test } from 'node:test';
+import { PostgresBacklog } from '../../src/db/backlog.js';
 import assert from 'node:assert/strict';
 import {
   activeWindowSeconds,
@@ -243,12 +244,16 @@ function fakePool(read: () => { state: string; reason: string | null; updated: n
   return pool;
 }
 
+/** A PostgreSQL backlog over the fake pool: its reads are the real statement functions. */
+const fakeBacklog = (pool: unknown) =>
+  new PostgresBacklog({ kind: 'postgres', url: 'postgres://fake/db' }, pool as never);
+
 test('DbChangeWatch: the phase row or its telemetry changing resets the known-quiet time', async () => {
   const row = { state: 'EXECUTING', reason: null as string | null, updated: 1000, est: 4 };
   const pool = fakePool(() => row);
   const start = Date.now();
   const watch = new DbChangeWatch(
-    { pool: pool as never },
+    { backlog: fakeBacklog(pool) },
     { runId: 'r', phaseId: 'p' },
     {
       initial: {
@@ -271,7 +276,7 @@ test('DbChangeWatch: the phase row or its telemetry changing resets the known-qu
   assert.ok(watch.quietSeconds() < 1, 'a row change is a sign of life');
 
   const w2 = new DbChangeWatch(
-    { pool: pool as never },
+    { backlog: fakeBacklog(pool) },
     { runId: 'r', phaseId: 'p' },
     {
       initial: {
@@ -291,7 +296,7 @@ test('DbChangeWatch: the phase row or its telemetry changing resets the known-qu
 
   // The database away: nothing learned; the known-quiet time does not grow.
   const w3 = new DbChangeWatch(
-    { pool: pool as never },
+    { backlog: fakeBacklog(pool) },
     { runId: 'r', phaseId: 'p' },
     {
       initial: {

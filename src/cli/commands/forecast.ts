@@ -1,6 +1,6 @@
 /** `drain forecast`: the dry-run plan with the telemetry events and minutes to expect, from history. */
 import type { Command } from 'commander';
-import type pg from 'pg';
+import type { Queryable } from '../../db/pool.js';
 import { connectClient } from '../../client.js';
 import { forecastPools, recentJudgedAttempts } from '../../db/history.js';
 import {
@@ -65,7 +65,7 @@ export interface PlanForecast {
 }
 
 /** The forecast of a plan and the backtest, from the history in `pool`. */
-export async function forecastOfPlan(pool: pg.Pool, planned: readonly PlannedPhase[]): Promise<PlanForecast> {
+export async function forecastOfPlan(pool: Queryable, planned: readonly PlannedPhase[]): Promise<PlanForecast> {
   const pools = poolsFromRows(
     await forecastPools(
       pool,

@@ -1,7 +1,7 @@
 /** `drain memory list|clear`: what sessions learned across sessions (failure memory), and undoing it. */
 import path from 'node:path';
 import type { Command } from 'commander';
-import type pg from 'pg';
+import type { Queryable } from '../../db/pool.js';
 import { workspaceCommit } from '../../runtime/git.js';
 import {
   clearCandidates,
@@ -106,7 +106,7 @@ export function formatMemory(o: { commit: string | null; stops: StopRow[]; histo
 }
 
 async function resolveTarget(
-  pool: pg.Pool,
+  pool: Queryable,
   target: string | undefined,
   flags: { run?: string; kind?: string },
 ): Promise<ClearTarget> {

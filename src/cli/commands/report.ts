@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type pg from 'pg';
+import type { Queryable } from '../../db/pool.js';
 import { listReportAttempts, reportAttempt } from '../../db/report-facts.js';
 import { getSessionRecord } from '../../db/verify-facts.js';
 import { renderReportHtml } from '../../domain/report-html.js';
@@ -51,7 +51,7 @@ interface ReportFlags {
 }
 
 /** Gathers the report's data and writes the HTML file (atomically: a temp file, then rename). */
-async function writeReport(pool: pg.Pool, sessionId: string, flags: ReportFlags): Promise<string> {
+async function writeReport(pool: Queryable, sessionId: string, flags: ReportFlags): Promise<string> {
   const given = flags.workspace ? path.resolve(flags.workspace) : null;
   const verify = await verifySession(pool, sessionId, { workspace: given });
   const recorded = (await getSessionRecord(pool, sessionId))?.workspace ?? undefined;

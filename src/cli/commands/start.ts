@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { connectClient } from '../../client.js';
-import { createPool } from '../../db/pool.js';
+import { reachableStores } from '../database.js';
 import { formatSummary } from '../../domain/report.js';
 import { addDrainFlags, validatedDrainInput } from '../start-options.js';
-import { databaseUrlOrEmbedded, temporalTarget, UsageError } from '../env.js';
+import { temporalTarget, UsageError } from '../env.js';
 import { newestSession, readSessionJson } from '../session-lookup.js';
 import { verdictLine, verifySession } from '../verify-session.js';
 import { addSessionFlags, checkSessionIdFlag, followToResult, startSession } from '../start-session.js';
@@ -11,20 +11,21 @@ import { formatPlanWithForecast } from './forecast.js';
 
 /** The verdict of `drain verify` for a finished session, when this machine reaches its database. */
 async function verdictOf(sessionId: string): Promise<{ line: string; json: 'PASS' | 'FAIL' | null }> {
-  const url = databaseUrlOrEmbedded();
   const elsewhere = {
     line: `Verdict: not checked here (run \`drain verify ${sessionId}\` where DATABASE_URL reaches the backlog)`,
     json: null,
   };
-  if (!url) return elsewhere;
-  const pool = createPool(url, 1);
+  const stores = await reachableStores()
+    .then((r) => r.stores)
+    .catch(() => null);
+  if (!stores) return elsewhere;
   try {
-    const r = await verifySession(pool, sessionId);
+    const r = await verifySession(stores.backlog.sql(), sessionId);
     return { line: `${verdictLine(r)} — details: drain verify ${sessionId}`, json: r.verdict };
   } catch {
     return elsewhere;
   } finally {
-    await pool.end();
+    await stores.close();
   }
 }
 

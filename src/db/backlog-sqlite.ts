@@ -1,0 +1,177 @@
+/**
+ * A SQLite backlog (Autopack's `DATABASE_URL=sqlite:///autopack.db`), shared with an executor
+ * that writes it through Python's sqlite3 (5 s lock wait, journal mode `delete`). The rules:
+ *   - every read is one synchronous better-sqlite3 call: no read or transaction is ever held
+ *     open across an await;
+ *   - locks are waited on: a short busy timeout inside SQLite (so the worker's event loop is
+ *     never blocked for long), then retries with backoff outside it, up to LOCK_WAIT_MS;
+ *   - the journal mode is never changed (Autopack's processes expect `delete`);
+ *   - the one write (`--on-kill fail`'s hand-back) is a short BEGIN IMMEDIATE transaction,
+ *     with the upper-case state and a naive UTC time Autopack's ORM reads back.
+ * Our records never go into this file: they live in PostgreSQL (records.ts).
+ */
+import Database from 'better-sqlite3';
+import type { Queryable } from './pool.js';
+import type { Backlog, SnapshotScope } from './backlog.js';
+import type { BacklogLocation } from './database-url.js';
+import type { BacklogCounts, PhaseRow } from './phases.js';
+import { TELEMETRY_TABLES, type TelemetryCounts } from './telemetry.js';
+import {
+  SNAPSHOT_COLUMNS,
+  scopeWhere,
+  tablesNamedIn,
+  toPgValue,
+  withSnapshots,
+  type BacklogTable,
+  type ColumnArrays,
+} from './backlog-snapshot.js';
+import { fromNaiveUtc, naiveUtcText } from './autopack-time.js';
+
+/** How long one call waits for a lock in all (Python's sqlite3 waits 5 s; we are more patient). */
+export const LOCK_WAIT_MS = 30_000;
+/** SQLite's own busy wait per try: short, because it blocks the event loop while it waits. */
+const BUSY_SLICE_MS = 50;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const isBusy = (err: unknown) => /SQLITE_BUSY|SQLITE_LOCKED/.test((err as { code?: string }).code ?? '');
+
+export class SqliteBacklog implements Backlog {
+  readonly sharesRecords = false;
+  private readonly db: Database.Database;
+  private readonly columns = new Map<string, Set<string> | null>();
+
+  constructor(
+    readonly location: BacklogLocation & { kind: 'sqlite' },
+    private readonly records: Queryable,
+  ) {
+    if (location.windows)
+      throw new Error(
+        `${location.path} is a Windows path: run the worker in WSL2 with the .db file on WSL's own file system (see "Running from Windows" in the README)`,
+      );
+    try {
+      this.db = new Database(location.path, { fileMustExist: true, timeout: BUSY_SLICE_MS });
+    } catch (err) {
+      throw new Error(`cannot open the SQLite backlog ${location.path}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Runs `fn` (synchronous SQLite work), retrying while the file is locked by another process. */
+  private async locked<T>(fn: () => T): Promise<T> {
+    const until = Date.now() + LOCK_WAIT_MS;
+    for (let pause = 10; ; pause = Math.min(pause * 2, 250)) {
+      try {
+        return fn();
+      } catch (err) {
+        if (!isBusy(err) || Date.now() > until) throw err;
+      }
+      await sleep(pause);
+    }
+  }
+
+  /** The columns a table has in this file (null: no such table). */
+  private tableColumns(table: string): Set<string> | null {
+    if (!this.columns.has(table)) {
+      const rows = this.db.prepare(`SELECT name FROM pragma_table_info(?)`).all(table) as { name: string }[];
+      this.columns.set(table, rows.length ? new Set(rows.map((r) => r.name)) : null);
+    }
+    return this.columns.get(table) ?? null;
+  }
+
+  private readArrays(table: BacklogTable, scope: SnapshotScope): ColumnArrays {
+    const cols = SNAPSHOT_COLUMNS[table];
+    const have = this.tableColumns(table);
+    if (!have) throw new Error(`the SQLite backlog ${this.location.path} has no table ${table}`);
+    const { where, values } = scopeWhere(table, scope);
+    const list = cols.map(([c]) => (have.has(c) ? `"${c}"` : 'NULL')).join(', ');
+    const rows = this.db.prepare(`SELECT ${list} FROM "${table}" ${where}`).raw().all(...values) as unknown[][];
+    return cols.map(([, type], i) => rows.map((r) => toPgValue(r[i], type)));
+  }
+
+  sql(scope: SnapshotScope = {}): Queryable {
+    const query = async (text: string, values: unknown[] = []) => {
+      const tables = tablesNamedIn(text);
+      const snap = await this.locked(() => {
+        const m = new Map<BacklogTable, ColumnArrays>();
+        for (const t of tables) m.set(t, this.readArrays(t, scope));
+        return m;
+      });
+      const q = withSnapshots(text, values, snap);
+      return this.records.query(q.text, q.values);
+    };
+    return { query } as unknown as Queryable;
+  }
+
+  getPhase(runId: string, phaseId: string): Promise<PhaseRow | null> {
+    return this.locked(() => {
+      const r = this.db
+        .prepare(
+          `SELECT run_id, phase_id, state, last_failure_reason, updated_at FROM phases WHERE run_id = ? AND phase_id = ?`,
+        )
+        .get(runId, phaseId) as (Omit<PhaseRow, 'updated_at'> & { updated_at: string | null }) | undefined;
+      return r ? { ...r, updated_at: fromNaiveUtc(r.updated_at) } : null;
+    });
+  }
+
+  backlogCounts(): Promise<BacklogCounts> {
+    return this.locked(() => {
+      const rows = this.db.prepare('SELECT state, count(*) AS n FROM phases GROUP BY state').all() as {
+        state: string;
+        n: number;
+      }[];
+      const runs = (this.db.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n;
+      const byState = Object.fromEntries(rows.map((r) => [r.state, r.n]));
+      return { runs, phases: rows.reduce((s, r) => s + r.n, 0), byState };
+    });
+  }
+
+  runStateCounts(runId: string): Promise<Record<string, number>> {
+    return this.locked(() => {
+      const rows = this.db
+        .prepare('SELECT state, count(*) AS n FROM phases WHERE run_id = ? GROUP BY state')
+        .all(runId) as { state: string; n: number }[];
+      return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+    });
+  }
+
+  countTelemetry(runId: string, phaseId: string): Promise<TelemetryCounts> {
+    return this.locked(() => {
+      const byTable: Record<string, number> = {};
+      let global = 0;
+      for (const t of TELEMETRY_TABLES) {
+        if (!this.tableColumns(t)) {
+          byTable[t] = 0;
+          continue;
+        }
+        byTable[t] = this.count(`SELECT count(*) AS n FROM ${t} WHERE run_id = ? AND phase_id = ?`, runId, phaseId);
+        global += this.count(`SELECT count(*) AS n FROM ${t}`);
+      }
+      return { phase: byTable[TELEMETRY_TABLES[0]] + byTable[TELEMETRY_TABLES[1]], global, byTable };
+    });
+  }
+
+  countPhaseTelemetry(runId: string, phaseId: string): Promise<number> {
+    return this.locked(() =>
+      TELEMETRY_TABLES.filter((t) => this.tableColumns(t)).reduce(
+        (s, t) => s + this.count(`SELECT count(*) AS n FROM ${t} WHERE run_id = ? AND phase_id = ?`, runId, phaseId),
+        0,
+      ),
+    );
+  }
+
+  private count(text: string, ...args: unknown[]): number {
+    return (this.db.prepare(text).get(...args) as { n: number }).n;
+  }
+
+  handBackStrandedPhase(runId: string, phaseId: string, reason: string): Promise<boolean> {
+    const update = this.db.prepare(
+      `UPDATE phases SET state = 'FAILED', last_failure_reason = ?, updated_at = ?
+       WHERE run_id = ? AND phase_id = ? AND state NOT IN ('COMPLETE', 'FAILED', 'SKIPPED')`,
+    );
+    const tx = this.db.transaction(() => update.run(reason, naiveUtcText(new Date()), runId, phaseId).changes);
+    return this.locked(() => tx.immediate() > 0);
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}
