@@ -108,11 +108,12 @@ export async function countEscalationsByAttempt(
   sessionId: string,
 ): Promise<Record<string, number>> {
   const res = await db.query<{ id: string; n: number }>(
-    `SELECT a.id::text AS id, count(e.id)::int AS n
+    `SELECT a.id::text AS id, count(e.event_id)::int AS n
      FROM drain_attempts a
      JOIN token_budget_escalation_events e
        ON e.run_id = a.run_id AND e.phase_id = a.phase_id
-      AND e.timestamp >= a.started_at AND e.timestamp <= coalesce(a.finished_at, now())
+      AND (e.timestamp AT TIME ZONE 'UTC') >= a.started_at
+      AND (e.timestamp AT TIME ZONE 'UTC') <= coalesce(a.finished_at, now())
      WHERE a.session_id = $1 AND a.status IN ('finished', 'reconciled', 'cancelled', 'lost', 'abandoned')
      GROUP BY a.id`,
     [sessionId],

@@ -1,57 +1,52 @@
 import type { Command } from 'commander';
-import { createPool } from '../../db/pool.js';
 import { migrate } from '../../db/migrate.js';
-import { backlogCounts } from '../../db/phases.js';
+import { backlogLabel } from '../../db/database-url.js';
+import { openAutopackSqlite } from '../../db/autopack-sqlite.js';
 import { redactUrl } from '../../domain/redact.js';
 import { seedSample } from '../../sim/seed.js';
-import { withEmbeddedServices } from '../../runtime/services.js';
+import { databaseTargets } from '../../db/targets.js';
+import { withStores } from '../database.js';
 import { UsageError } from '../env.js';
 
-/**
- * Runs `fn` with a pool on DATABASE_URL, else on the embedded Postgres: the running one (of
- * `drain dev`, say), left running, or one started for the call. Progress lines go to stderr.
- */
-function withDatabase<T>(fn: (pool: ReturnType<typeof createPool>, url: string) => Promise<T>): Promise<T> {
-  return withEmbeddedServices(
-    { need: ['postgres'], log: (l) => console.error(`  ${l}`) },
-    async (services) => {
-      const pool = createPool(services.databaseUrl);
-      try {
-        return await fn(pool, services.databaseUrl);
-      } finally {
-        await pool.end();
-      }
-    },
-  );
-}
+const progress = (l: string) => console.error(`  ${l}`);
 
 export function registerDb(program: Command): void {
   const db = program
     .command('db')
-    .description('database commands (DATABASE_URL, else the embedded Postgres under .drain/)');
+    .description(
+      'database commands (DATABASE_URL — PostgreSQL or sqlite:///file.db — else the embedded Postgres under .drain/)',
+    );
   db.command('migrate')
-    .description("create the drain_ tables (and Autopack's tables when absent); idempotent")
+    .description(
+      "create the drain_ tables (and Autopack's tables when absent, on PostgreSQL); idempotent. A SQLite backlog's records go to DRAIN_RECORDS_URL or the embedded Postgres, never into the file",
+    )
     .action(async () => {
-      await withDatabase(async (pool, url) => {
-        const applied = await migrate(pool);
+      await withStores({ log: progress }, async (stores) => {
+        const applied = await migrate(stores.records, { backlogHere: stores.backlog.sharesRecords });
         console.log(
-          `database ${redactUrl(url)}: ${applied.length ? `applied ${applied.join(', ')}` : 'already up to date'}`,
+          `records for ${redactUrl(backlogLabel(stores.backlog.location))}: ${applied.length ? `applied ${applied.join(', ')}` : 'already up to date'}`,
         );
       });
     });
   db.command('seed')
-    .description('create a demo backlog for the reference executor (src/sim)')
+    .description(
+      "create a demo backlog for the reference executor (src/sim); a SQLite file is created with Autopack's SQLite schema when absent",
+    )
     .option('--sample', 'the sample backlog: 4+ runs, 20+ phases, mixed scenarios')
     .action(async (o: { sample?: boolean }) => {
       if (!o.sample) throw new UsageError('say what to seed: drain db seed --sample');
-      await withDatabase(async (pool, url) => {
-        await migrate(pool);
-        const c = await seedSample(pool);
-        const counts = await backlogCounts(pool);
-        console.log(`seeded the sample backlog into ${redactUrl(url)}: ${JSON.stringify(c)}`);
-        console.log(
-          `backlog now: ${counts.runs} runs, ${counts.phases} phases ${JSON.stringify(counts.byState)}`,
-        );
-      });
+      await seedInto();
     });
+}
+
+async function seedInto(): Promise<void> {
+  const target = databaseTargets(process.env, process.cwd()).backlog;
+  if (target?.kind === 'sqlite' && !target.windows) openAutopackSqlite(target.path, { create: true }).close();
+  await withStores({ migrate: true, log: progress }, async (stores) => {
+    const loc = stores.backlog.location;
+    const c = await seedSample(loc.kind === 'sqlite' ? loc.path : stores.records);
+    const counts = await stores.backlog.backlogCounts();
+    console.log(`seeded the sample backlog into ${redactUrl(backlogLabel(loc))}: ${JSON.stringify(c)}`);
+    console.log(`backlog now: ${counts.runs} runs, ${counts.phases} phases ${JSON.stringify(counts.byState)}`);
+  });
 }

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Command } from 'commander';
 import { Client, Connection } from '@temporalio/client';
 import { startDrain } from '../../client.js';
@@ -7,7 +8,10 @@ import { redactUrl } from '../../domain/redact.js';
 import { formatSummary } from '../../domain/report.js';
 import { defaultSessionId } from '../../domain/session-id.js';
 import { withEmbeddedServices, type Services } from '../../runtime/services.js';
-import { projectRoot } from '../../runtime/paths.js';
+import { projectRoot, stateDir } from '../../runtime/paths.js';
+import { parseDatabaseUrl } from '../../db/database-url.js';
+import { openStores } from '../../db/stores.js';
+import { openAutopackSqlite } from '../../db/autopack-sqlite.js';
 import { seedSample } from '../../sim/seed.js';
 import { createDrainWorker } from '../../worker.js';
 import { followSession } from '../follow.js';
@@ -15,15 +19,19 @@ import { verdictLine, verifySession } from '../verify-session.js';
 import { installRuntime, onceInterrupted, simExecutorTemplate } from '../env.js';
 import { readSessionJson } from '../session-lookup.js';
 
-/** The demo on provided services: worker, sample backlog, one batch, summary and verdict. */
-async function runDemo(
-  services: Services,
-  flags: { batchSize: string; phaseTimeoutSeconds: string },
-  interrupted: Promise<NodeJS.Signals>,
-  started: number,
-): Promise<void> {
-  let worker: Awaited<ReturnType<typeof createDrainWorker>> | null = null;
-  try {
+interface DemoFlags {
+  batchSize: string;
+  phaseTimeoutSeconds: string;
+  sqlite?: boolean;
+}
+
+/**
+ * Seeds the sample backlog: into the embedded Postgres (records beside it), or with `sqlite`
+ * into a SQLite file made with Autopack's SQLite schema (records in the embedded Postgres).
+ * Returns the backlog's URL.
+ */
+async function seedDemoBacklog(services: Services, sqlite: boolean): Promise<string> {
+  if (!sqlite) {
     const pool = createPool(services.databaseUrl);
     await migrate(pool);
     const seeded = await seedSample(pool);
@@ -31,11 +39,33 @@ async function runDemo(
     console.log(
       `  database ${redactUrl(services.databaseUrl)}: sample backlog seeded (${seeded.runs} runs, ${seeded.phases} phases)`,
     );
+    return services.databaseUrl;
+  }
+  const file = path.join(stateDir(), 'demo-autopack.db');
+  openAutopackSqlite(file, { create: true }).close();
+  const seeded = await seedSample(file);
+  console.log(
+    `  SQLite backlog ${file}: sample backlog seeded (${seeded.runs} runs, ${seeded.phases} phases); our records in ${redactUrl(services.databaseUrl)}`,
+  );
+  return `sqlite:///${file}`;
+}
+
+/** The demo on provided services: worker, sample backlog, one batch, summary and verdict. */
+async function runDemo(
+  services: Services,
+  flags: DemoFlags,
+  interrupted: Promise<NodeJS.Signals>,
+  started: number,
+): Promise<void> {
+  let worker: Awaited<ReturnType<typeof createDrainWorker>> | null = null;
+  try {
+    const backlogUrl = await seedDemoBacklog(services, flags.sqlite === true);
     const workspace = projectRoot();
     worker = await createDrainWorker({
       temporalAddress: services.temporalAddress,
       namespace: services.namespace,
-      databaseUrl: services.databaseUrl,
+      databaseUrl: backlogUrl,
+      recordsUrl: services.databaseUrl,
       workspace,
       executor: simExecutorTemplate(),
     });
@@ -69,8 +99,13 @@ async function runDemo(
     }
     const { file, json } = await readSessionJson(client, sessionId, workspace);
     console.log('\n' + formatSummary(json));
-    const verifyPool = createPool(services.databaseUrl, 1);
-    const verdict = await verifySession(verifyPool, sessionId).finally(() => verifyPool.end());
+    const stores = await openStores({
+      location: parseDatabaseUrl(backlogUrl, { workspace }),
+      recordsUrl: services.databaseUrl,
+      poolSize: 1,
+      migrate: false,
+    });
+    const verdict = await verifySession(stores.backlog.sql(), sessionId).finally(() => stores.close());
     console.log(`\n${verdictLine(verdict)} — details: npx drain verify ${sessionId} --format md`);
     console.log(`\nSession file: ${file}`);
     console.log(`Per-phase logs: ${file.replace(/\.json$/, '')}/logs/`);
@@ -102,7 +137,11 @@ export function registerDemo(program: Command): void {
     .description('run a real drain of the sample backlog on embedded services, print the summary, exit')
     .option('--batch-size <n>', 'phases to drain', '10')
     .option('--phase-timeout-seconds <s>', 'short, so the hanging phase shows a real timeout', '6')
-    .action(async (flags: { batchSize: string; phaseTimeoutSeconds: string }) => {
+    .option(
+      '--sqlite',
+      "the backlog in a SQLite file with Autopack's SQLite schema (.drain/demo-autopack.db), as Autopack's own guides keep it; our records stay in the embedded Postgres",
+    )
+    .action(async (flags: DemoFlags) => {
       installRuntime();
       const interrupted = onceInterrupted();
       const started = Date.now();
