@@ -7,7 +7,7 @@ import {
 import { defaultSessionId } from './domain/session-id.js';
 import type { DrainInput } from './domain/types.js';
 import type { SessionResult } from './domain/messages.js';
-import { DEFAULT_TASK_QUEUE } from './worker.js';
+import { DEFAULT_TASK_QUEUE } from './domain/task-queue.js';
 
 export async function connectClient(address: string, namespace: string): Promise<Client> {
   const connection = await Connection.connect({ address, connectTimeout: '5s' }).catch((err: Error) => {

@@ -6,7 +6,7 @@ import {
   ScheduleOverlapPolicy,
   type Client,
 } from '@temporalio/client';
-import { DEFAULT_TASK_QUEUE } from '../../worker.js';
+import { DEFAULT_TASK_QUEUE } from '../../domain/task-queue.js';
 import { addDrainFlags, validatedDrainInput } from '../start-options.js';
 import { UsageError } from '../env.js';
 import { addConnFlags, withClient, type ConnFlags } from '../conn.js';
