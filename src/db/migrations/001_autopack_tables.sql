@@ -1,60 +1,209 @@
--- Autopack's own tables, created only when absent, with Autopack's column names,
--- so a real Autopack database works unchanged.
+-- Autopack's own tables, exactly as Autopack's SQLAlchemy models create them on PostgreSQL
+-- (src/autopack/models.py, Base.metadata.create_all; ../shared/reference/autopack-schema.md),
+-- created only when absent: a real Autopack database is used as it is, and a fresh one (the
+-- demo, the tests) has the same shape. What that shape means for our statements:
+--   - runs.state / phases.state / tiers.state are the enum types runstate / phasestate /
+--     tierstate: compare them with literals (or `state::text`); a parameter typed text needs a
+--     cast to be assigned (src/sim/autopack-rows.ts writes through the column's own type);
+--   - times are naive `timestamp without time zone` holding UTC: write
+--     (now() AT TIME ZONE 'UTC'), compare with our timestamptz columns through
+--     AT TIME ZONE 'UTC' (src/db/pool.ts reads them back as UTC);
+--   - no server defaults (Autopack's defaults are Python-side): every insert gives every
+--     NOT NULL column, and a phase needs its run's tiers row (phases.tier_id NOT NULL);
+--   - the telemetry tables are keyed by event_id.
+-- Databases made by earlier releases of this project (a simpler shape) are converted by
+-- 008_autopack_shape.sql.
+
+DO $$
+BEGIN
+  IF to_regtype('runstate') IS NULL THEN
+    CREATE TYPE runstate AS ENUM ('QUEUED', 'PLAN_BOOTSTRAP', 'RUN_CREATED', 'PHASE_QUEUEING',
+      'PHASE_EXECUTION', 'GATE', 'CI_RUNNING', 'SNAPSHOT_CREATED', 'DONE_SUCCESS',
+      'DONE_FAILED_BUDGET_EXHAUSTED', 'DONE_FAILED_POLICY_VIOLATION',
+      'DONE_FAILED_REQUIRES_HUMAN_REVIEW', 'DONE_FAILED_ENVIRONMENT');
+  END IF;
+  IF to_regtype('phasestate') IS NULL THEN
+    CREATE TYPE phasestate AS ENUM ('QUEUED', 'EXECUTING', 'GATE', 'CI_RUNNING', 'COMPLETE',
+      'FAILED', 'SKIPPED');
+  END IF;
+  IF to_regtype('tierstate') IS NULL THEN
+    CREATE TYPE tierstate AS ENUM ('PENDING', 'IN_PROGRESS', 'COMPLETE', 'FAILED', 'SKIPPED');
+  END IF;
+END $$;
+
 CREATE TABLE IF NOT EXISTS runs (
-  id text PRIMARY KEY,
-  state text NOT NULL DEFAULT 'QUEUED',
-  created_at timestamptz NOT NULL DEFAULT now(),
-  updated_at timestamptz NOT NULL DEFAULT now()
+  id VARCHAR NOT NULL,
+  state runstate NOT NULL,
+  created_at TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+  updated_at TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+  started_at TIMESTAMP WITHOUT TIME ZONE,
+  completed_at TIMESTAMP WITHOUT TIME ZONE,
+  safety_profile VARCHAR NOT NULL,
+  run_scope VARCHAR NOT NULL,
+  token_cap INTEGER NOT NULL,
+  max_phases INTEGER NOT NULL,
+  max_duration_minutes INTEGER NOT NULL,
+  max_minor_issues_total INTEGER,
+  tokens_used INTEGER NOT NULL,
+  ci_runs_used INTEGER NOT NULL,
+  minor_issues_count INTEGER NOT NULL,
+  major_issues_count INTEGER NOT NULL,
+  promotion_eligible_to_main VARCHAR NOT NULL,
+  debt_status VARCHAR,
+  failure_reason TEXT,
+  goal_anchor TEXT,
+  PRIMARY KEY (id)
 );
+CREATE INDEX IF NOT EXISTS ix_runs_state_created ON runs (state, created_at);
+CREATE INDEX IF NOT EXISTS ix_runs_id ON runs (id);
+
+CREATE TABLE IF NOT EXISTS tiers (
+  id SERIAL NOT NULL,
+  tier_id VARCHAR NOT NULL,
+  run_id VARCHAR NOT NULL,
+  tier_index INTEGER NOT NULL,
+  name VARCHAR NOT NULL,
+  description TEXT,
+  state tierstate NOT NULL,
+  token_cap INTEGER,
+  ci_run_cap INTEGER,
+  max_minor_issues_tolerated INTEGER,
+  max_major_issues_tolerated INTEGER NOT NULL,
+  tokens_used INTEGER NOT NULL,
+  ci_runs_used INTEGER NOT NULL,
+  minor_issues_count INTEGER NOT NULL,
+  major_issues_count INTEGER NOT NULL,
+  cleanliness VARCHAR NOT NULL,
+  created_at TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+  updated_at TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+  started_at TIMESTAMP WITHOUT TIME ZONE,
+  completed_at TIMESTAMP WITHOUT TIME ZONE,
+  PRIMARY KEY (id),
+  FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS ix_tiers_tier_id ON tiers (tier_id);
+CREATE INDEX IF NOT EXISTS ix_tiers_id ON tiers (id);
 
 CREATE TABLE IF NOT EXISTS phases (
-  id serial PRIMARY KEY,
-  run_id text NOT NULL REFERENCES runs(id),
-  phase_id text NOT NULL,
-  phase_index integer NOT NULL DEFAULT 0,
-  name text,
-  description text,
-  state text NOT NULL DEFAULT 'QUEUED',
-  last_failure_reason text,
-  task_category text,
-  complexity text,
-  phase_type text,
-  scope json,
-  started_at timestamptz,
-  completed_at timestamptz,
-  created_at timestamptz NOT NULL DEFAULT now(),
-  updated_at timestamptz NOT NULL DEFAULT now(),
-  UNIQUE (run_id, phase_id)
+  id SERIAL NOT NULL,
+  phase_id VARCHAR NOT NULL,
+  run_id VARCHAR NOT NULL,
+  tier_id INTEGER NOT NULL,
+  phase_index INTEGER NOT NULL,
+  name VARCHAR NOT NULL,
+  description TEXT,
+  state phasestate NOT NULL,
+  task_category VARCHAR,
+  complexity VARCHAR,
+  builder_mode VARCHAR,
+  phase_type VARCHAR,
+  scope JSON,
+  deployment_config JSON,
+  max_builder_attempts INTEGER,
+  max_auditor_attempts INTEGER,
+  incident_token_cap INTEGER,
+  builder_attempts INTEGER NOT NULL,
+  auditor_attempts INTEGER NOT NULL,
+  tokens_used INTEGER NOT NULL,
+  minor_issues_count INTEGER NOT NULL,
+  major_issues_count INTEGER NOT NULL,
+  issue_state VARCHAR NOT NULL,
+  quality_level VARCHAR,
+  quality_blocked BOOLEAN NOT NULL,
+  retry_attempt INTEGER NOT NULL,
+  revision_epoch INTEGER NOT NULL,
+  escalation_level INTEGER NOT NULL,
+  last_attempt_timestamp TIMESTAMP WITHOUT TIME ZONE,
+  last_failure_reason VARCHAR,
+  created_at TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+  updated_at TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+  started_at TIMESTAMP WITHOUT TIME ZONE,
+  completed_at TIMESTAMP WITHOUT TIME ZONE,
+  PRIMARY KEY (id),
+  CONSTRAINT uq_phases_run_id_phase_id UNIQUE (run_id, phase_id),
+  FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE,
+  FOREIGN KEY(tier_id) REFERENCES tiers (id)
 );
-
-CREATE INDEX IF NOT EXISTS phases_state_order_idx ON phases (state, phase_index, id);
-CREATE INDEX IF NOT EXISTS phases_run_state_idx ON phases (run_id, state);
+CREATE INDEX IF NOT EXISTS ix_phases_state ON phases (state);
+CREATE INDEX IF NOT EXISTS ix_phases_id ON phases (id);
+CREATE INDEX IF NOT EXISTS ix_phases_phase_id ON phases (phase_id);
+CREATE INDEX IF NOT EXISTS ix_phases_state_started ON phases (state, started_at);
+CREATE INDEX IF NOT EXISTS ix_phases_run_state ON phases (run_id, state);
+CREATE INDEX IF NOT EXISTS ix_phases_run_id ON phases (run_id);
 
 CREATE TABLE IF NOT EXISTS token_estimation_v2_events (
-  id serial PRIMARY KEY,
-  run_id text NOT NULL,
-  phase_id text NOT NULL,
-  timestamp timestamptz NOT NULL DEFAULT now(),
-  category text,
-  complexity text,
-  deliverable_count integer,
-  predicted_output_tokens integer,
-  actual_output_tokens integer,
-  success boolean
+  event_id SERIAL NOT NULL,
+  run_id VARCHAR NOT NULL,
+  phase_id VARCHAR NOT NULL,
+  timestamp TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+  category VARCHAR NOT NULL,
+  complexity VARCHAR NOT NULL,
+  deliverable_count INTEGER NOT NULL,
+  deliverables_json TEXT NOT NULL,
+  predicted_output_tokens INTEGER NOT NULL,
+  actual_output_tokens INTEGER NOT NULL,
+  selected_budget INTEGER NOT NULL,
+  actual_max_tokens INTEGER,
+  success BOOLEAN NOT NULL,
+  truncated BOOLEAN NOT NULL,
+  stop_reason VARCHAR,
+  model VARCHAR NOT NULL,
+  smape_percent FLOAT,
+  waste_ratio FLOAT,
+  underestimated BOOLEAN,
+  is_truncated_output BOOLEAN NOT NULL,
+  api_reference_required BOOLEAN,
+  examples_required BOOLEAN,
+  research_required BOOLEAN,
+  usage_guide_required BOOLEAN,
+  context_quality VARCHAR,
+  is_sot_file BOOLEAN,
+  sot_file_name VARCHAR,
+  sot_entry_count_hint INTEGER,
+  created_at TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+  PRIMARY KEY (event_id),
+  CONSTRAINT fk_token_est_v2_run_phase FOREIGN KEY(run_id, phase_id) REFERENCES phases (run_id, phase_id) ON DELETE CASCADE,
+  FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE
 );
-CREATE INDEX IF NOT EXISTS token_estimation_v2_events_run_phase_idx
-  ON token_estimation_v2_events (run_id, phase_id);
+CREATE INDEX IF NOT EXISTS ix_token_estimation_v2_events_deliverable_count ON token_estimation_v2_events (deliverable_count);
+CREATE INDEX IF NOT EXISTS ix_token_estimation_v2_events_truncated ON token_estimation_v2_events (truncated);
+CREATE INDEX IF NOT EXISTS ix_token_estimation_v2_events_timestamp ON token_estimation_v2_events (timestamp);
+CREATE INDEX IF NOT EXISTS ix_telemetry_category_timestamp ON token_estimation_v2_events (category, timestamp);
+CREATE INDEX IF NOT EXISTS ix_token_estimation_v2_events_is_truncated_output ON token_estimation_v2_events (is_truncated_output);
+CREATE INDEX IF NOT EXISTS ix_token_estimation_v2_events_created_at ON token_estimation_v2_events (created_at);
+CREATE INDEX IF NOT EXISTS ix_token_estimation_v2_events_complexity ON token_estimation_v2_events (complexity);
+CREATE INDEX IF NOT EXISTS ix_token_estimation_v2_events_success ON token_estimation_v2_events (success);
+CREATE INDEX IF NOT EXISTS ix_token_estimation_v2_events_category ON token_estimation_v2_events (category);
+CREATE INDEX IF NOT EXISTS ix_token_estimation_v2_events_run_id ON token_estimation_v2_events (run_id);
+CREATE INDEX IF NOT EXISTS ix_telemetry_run_category ON token_estimation_v2_events (run_id, category);
+CREATE INDEX IF NOT EXISTS ix_token_estimation_v2_events_event_id ON token_estimation_v2_events (event_id);
+CREATE INDEX IF NOT EXISTS ix_token_estimation_v2_events_phase_id ON token_estimation_v2_events (phase_id);
+CREATE INDEX IF NOT EXISTS ix_token_estimation_v2_events_underestimated ON token_estimation_v2_events (underestimated);
 
 CREATE TABLE IF NOT EXISTS token_budget_escalation_events (
-  id serial PRIMARY KEY,
-  run_id text NOT NULL,
-  phase_id text NOT NULL,
-  timestamp timestamptz NOT NULL DEFAULT now(),
-  attempt_index integer,
-  reason text,
-  was_truncated boolean,
-  base_value integer,
-  retry_max_tokens integer
+  event_id SERIAL NOT NULL,
+  run_id VARCHAR NOT NULL,
+  phase_id VARCHAR NOT NULL,
+  timestamp TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+  attempt_index INTEGER NOT NULL,
+  reason VARCHAR NOT NULL,
+  was_truncated BOOLEAN NOT NULL,
+  output_utilization FLOAT,
+  escalation_factor FLOAT NOT NULL,
+  base_value INTEGER NOT NULL,
+  base_source VARCHAR NOT NULL,
+  retry_max_tokens INTEGER NOT NULL,
+  selected_budget INTEGER,
+  actual_max_tokens INTEGER,
+  tokens_used INTEGER,
+  PRIMARY KEY (event_id),
+  CONSTRAINT fk_token_budget_escalation_run_phase FOREIGN KEY(run_id, phase_id) REFERENCES phases (run_id, phase_id) ON DELETE CASCADE,
+  FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE
 );
-CREATE INDEX IF NOT EXISTS token_budget_escalation_events_run_phase_idx
-  ON token_budget_escalation_events (run_id, phase_id);
+CREATE INDEX IF NOT EXISTS ix_token_budget_escalation_events_event_id ON token_budget_escalation_events (event_id);
+CREATE INDEX IF NOT EXISTS ix_token_budget_escalation_events_phase_id ON token_budget_escalation_events (phase_id);
+CREATE INDEX IF NOT EXISTS ix_escalation_run_timestamp ON token_budget_escalation_events (run_id, timestamp);
+CREATE INDEX IF NOT EXISTS ix_token_budget_escalation_events_timestamp ON token_budget_escalation_events (timestamp);
+CREATE INDEX IF NOT EXISTS ix_escalation_reason_timestamp ON token_budget_escalation_events (reason, timestamp);
+CREATE INDEX IF NOT EXISTS ix_token_budget_escalation_events_run_id ON token_budget_escalation_events (run_id);
+

@@ -28,6 +28,13 @@ AS $$
   END
 $$;
 
-CREATE INDEX IF NOT EXISTS phases_failed_rank_idx
-  ON phases (drain_failure_rank(last_failure_reason), phase_index, id)
-  WHERE state = 'FAILED';
+-- Only where Autopack's phases table is in this database: a records-only schema (the records
+-- of a SQLite backlog) has none, and nothing after 001 may assume it.
+DO $$
+BEGIN
+  IF to_regclass('phases') IS NOT NULL THEN
+    CREATE INDEX IF NOT EXISTS phases_failed_rank_idx
+      ON phases (drain_failure_rank(last_failure_reason), phase_index, id)
+      WHERE state = 'FAILED';
+  END IF;
+END $$;
