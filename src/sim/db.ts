@@ -1,13 +1,19 @@
 /**
- * The reference executor's SQL: Autopack's phase transitions and telemetry rows, one
- * statement per function. A phase is always addressed by the pair (run_id, phase_id).
+ * The reference executor's database: the backlog DATABASE_URL names, PostgreSQL or a SQLite
+ * file, opened the way Autopack's executor opens it (on SQLite: Python's sqlite3 defaults, a
+ * 5 s busy timeout and the journal mode left alone). Its reads are here; its writes (phase
+ * transitions, telemetry rows, tokens) are autopack-rows.ts, the one writer of Autopack's rows.
+ * A phase is always addressed by the pair (run_id, phase_id).
  */
-import type pg from 'pg';
+import pg from 'pg';
+import type Database from 'better-sqlite3';
+import { parseDatabaseUrl } from '../db/database-url.js';
+import { openAutopackSqlite } from '../db/autopack-sqlite.js';
+import '../db/pool.js'; // naive timestamps read as UTC
+import * as rows from './autopack-rows.js';
+import type { EstimationEvent, PhaseKey } from './autopack-rows.js';
 
-export interface PhaseKey {
-  runId: string;
-  phaseId: string;
-}
+export type { EstimationEvent, PhaseKey } from './autopack-rows.js';
 
 export interface SimPhase extends PhaseKey {
   state: string;
@@ -18,15 +24,58 @@ export interface SimPhase extends PhaseKey {
   complexity: string | null;
 }
 
-type Db = Pick<pg.Client, 'query'>;
+/** An open backlog connection: a pg client or a better-sqlite3 connection. */
+export type SimDb = pg.Client | Database.Database;
 
-export async function loadPhase(db: Db, key: PhaseKey): Promise<SimPhase | null> {
-  const r = await db.query(
-    `SELECT state, last_failure_reason, scope, name, task_category, complexity
-       FROM phases WHERE run_id = $1 AND phase_id = $2`,
-    [key.runId, key.phaseId],
-  );
-  const row = r.rows[0];
+/**
+ * Opens the backlog a DATABASE_URL names (a postgres URL, or sqlite:/// resolved against `cwd`
+ * as Autopack resolves it). Throws DatabaseUrlError for a URL it cannot use.
+ */
+export async function openSimDb(url: string, cwd = process.cwd()): Promise<SimDb> {
+  const loc = parseDatabaseUrl(url, { workspace: cwd });
+  if (loc.kind === 'sqlite') {
+    if (loc.windows) throw new Error(`${loc.path} is a Windows path: it cannot be opened here`);
+    return openAutopackSqlite(loc.path);
+  }
+  const client = new pg.Client({ connectionString: loc.url, connectionTimeoutMillis: 10_000 });
+  client.on('error', () => {
+    /* the server went away while idle: the next query reports it */
+  });
+  await client.connect();
+  return client;
+}
+
+export async function closeSimDb(db: SimDb): Promise<void> {
+  if (rows.isSqlite(db)) db.close();
+  else await db.end();
+}
+
+interface PhaseColumns {
+  state: string;
+  last_failure_reason: string | null;
+  scope: unknown;
+  name: string | null;
+  task_category: string | null;
+  complexity: string | null;
+}
+
+export async function loadPhase(db: SimDb, key: PhaseKey): Promise<SimPhase | null> {
+  let row: PhaseColumns | undefined;
+  if (rows.isSqlite(db)) {
+    row = db
+      .prepare(
+        `SELECT state, last_failure_reason, scope, name, task_category, complexity
+           FROM phases WHERE run_id = ? AND phase_id = ?`,
+      )
+      .get(key.runId, key.phaseId) as PhaseColumns | undefined;
+  } else {
+    const r = await db.query<PhaseColumns>(
+      `SELECT state::text AS state, last_failure_reason, scope, name, task_category, complexity
+         FROM phases WHERE run_id = $1 AND phase_id = $2`,
+      [key.runId, key.phaseId],
+    );
+    row = r.rows[0];
+  }
   if (!row) return null;
   return {
     ...key,
@@ -40,78 +89,41 @@ export async function loadPhase(db: Db, key: PhaseKey): Promise<SimPhase | null>
 }
 
 /** fromState → QUEUED, clearing the failure reason (Autopack's --force requeue). False if the state moved. */
-export async function requeuePhase(db: Db, key: PhaseKey, fromState: string): Promise<boolean> {
-  const r = await db.query(
-    `UPDATE phases SET state = 'QUEUED', last_failure_reason = NULL, started_at = NULL,
-            completed_at = NULL, updated_at = now()
-      WHERE run_id = $1 AND phase_id = $2 AND state = $3`,
-    [key.runId, key.phaseId, fromState],
-  );
-  return r.rowCount === 1;
+export function requeuePhase(db: SimDb, key: PhaseKey, fromState: string): Promise<boolean> {
+  return rows.requeuePhase(db, key, fromState);
 }
 
 /** QUEUED → EXECUTING. False if the phase was not QUEUED any more (another executor took it). */
-export async function startPhase(db: Db, key: PhaseKey): Promise<boolean> {
-  const r = await db.query(
-    `UPDATE phases SET state = 'EXECUTING', started_at = now(), updated_at = now()
-      WHERE run_id = $1 AND phase_id = $2 AND state = 'QUEUED'`,
-    [key.runId, key.phaseId],
-  );
-  return r.rowCount === 1;
+export function startPhase(db: SimDb, key: PhaseKey): Promise<boolean> {
+  return rows.startPhase(db, key);
 }
 
 export async function finishPhase(
-  db: Db,
+  db: SimDb,
   key: PhaseKey,
   state: 'COMPLETE' | 'FAILED',
   reason: string | null,
 ): Promise<void> {
-  await db.query(
-    `UPDATE phases SET state = $3, last_failure_reason = $4, updated_at = now(),
-            completed_at = CASE WHEN $3 = 'COMPLETE' THEN now() ELSE completed_at END
-      WHERE run_id = $1 AND phase_id = $2`,
-    [key.runId, key.phaseId, state, state === 'COMPLETE' ? null : reason],
-  );
+  await rows.setPhaseState(db, key, state, state === 'COMPLETE' ? null : reason);
 }
 
-export interface EstimationEvent {
-  category: string;
-  complexity: string;
-  deliverableCount: number;
-  predictedOutputTokens: number;
-  actualOutputTokens: number;
-  success: boolean;
+/** A telemetry row of one model call; its output tokens count in the phase's and run's tokens_used. */
+export function insertEstimationEvent(db: SimDb, key: PhaseKey, e: EstimationEvent): Promise<void> {
+  return rows.insertEstimationEvent(db, key, e);
 }
 
-export async function insertEstimationEvent(db: Db, key: PhaseKey, e: EstimationEvent): Promise<void> {
-  await db.query(
-    `INSERT INTO token_estimation_v2_events
-       (run_id, phase_id, timestamp, category, complexity, deliverable_count,
-        predicted_output_tokens, actual_output_tokens, success)
-     VALUES ($1, $2, now(), $3, $4, $5, $6, $7, $8)`,
-    [
-      key.runId,
-      key.phaseId,
-      e.category,
-      e.complexity,
-      e.deliverableCount,
-      e.predictedOutputTokens,
-      e.actualOutputTokens,
-      e.success,
-    ],
-  );
-}
-
-export async function insertEscalationEvent(
-  db: Db,
+/** A truncated attempt at max_tokens=baseValue, which spent `tokens` output tokens (null: unknown). */
+export function insertEscalationEvent(
+  db: SimDb,
   key: PhaseKey,
   attemptIndex: number,
   baseValue: number,
+  tokens: number | null = baseValue,
 ): Promise<void> {
-  await db.query(
-    `INSERT INTO token_budget_escalation_events
-       (run_id, phase_id, timestamp, attempt_index, reason, was_truncated, base_value, retry_max_tokens)
-     VALUES ($1, $2, now(), $3, 'truncation', true, $4, $5)`,
-    [key.runId, key.phaseId, attemptIndex, baseValue, Math.min(baseValue * 2, 64_000)],
-  );
+  return rows.insertEscalationEvent(db, key, { attemptIndex, baseValue, tokensUsed: tokens });
+}
+
+/** Tokens spent by model calls whose telemetry is not written (TELEMETRY_DB_ENABLED off). */
+export function addTokens(db: SimDb, key: PhaseKey, tokens: number): Promise<void> {
+  return rows.addTokens(db, key, tokens);
 }

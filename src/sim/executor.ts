@@ -3,10 +3,9 @@
  * the phase's scenario acted out (see scenario.ts). Hanging scenarios return a `forever`
  * function that main.ts runs after it closed the database connection.
  */
-import type pg from 'pg';
 import { spawnStubbornTree } from './children.js';
 import * as db from './db.js';
-import type { PhaseKey, SimPhase } from './db.js';
+import type { PhaseKey, SimDb, SimPhase } from './db.js';
 import {
   INVALID_UTF8,
   UNICODE_LINES,
@@ -30,14 +29,14 @@ export interface ExecutorOptions extends PhaseKey {
 }
 
 interface Ctx {
-  client: pg.Client;
+  client: SimDb;
   key: PhaseKey;
   label: string;
   phase: SimPhase;
   telemetry: boolean;
 }
 
-export async function runExecutor(client: pg.Client, o: ExecutorOptions): Promise<Outcome> {
+export async function runExecutor(client: SimDb, o: ExecutorOptions): Promise<Outcome> {
   const key: PhaseKey = { runId: o.runId, phaseId: o.phaseId };
   const label = `${o.runId}/${o.phaseId}`;
   const phase = await db.loadPhase(client, key);
@@ -145,15 +144,22 @@ async function act(ctx: Ctx, sc: Scenario): Promise<Outcome> {
   }
 }
 
-/** Works for sc.seconds, writing sc.events telemetry rows spread over that time. */
+/**
+ * Works for sc.seconds, making sc.events model calls spread over that time: each spends output
+ * tokens (phases.tokens_used, runs.tokens_used) and, with telemetry on, writes its
+ * token_estimation_v2_events row.
+ */
 async function work(ctx: Ctx, sc: Scenario, success: boolean): Promise<void> {
-  const events = ctx.telemetry ? sc.events : 0;
-  const steps = Math.max(events, 1);
+  const steps = Math.max(sc.events, 1);
   for (let i = 0; i < steps; i++) {
     await sleep(sc.seconds / steps);
-    if (i >= events) continue;
+    if (i >= sc.events) continue;
     const predicted = 800 + ((i * 977 + ctx.key.phaseId.length * 131) % 6000);
-    const actual = Math.round(predicted * (0.7 + ((i * 37) % 60) / 100));
+    const actual = sc.tokens ?? Math.round(predicted * (0.7 + ((i * 37) % 60) / 100));
+    if (!ctx.telemetry) {
+      await db.addTokens(ctx.client, ctx.key, actual);
+      continue;
+    }
     await db.insertEstimationEvent(ctx.client, ctx.key, {
       category: ctx.phase.taskCategory ?? 'implementation',
       complexity: ctx.phase.complexity ?? 'medium',
@@ -163,17 +169,22 @@ async function work(ctx: Ctx, sc: Scenario, success: boolean): Promise<void> {
       success,
     });
     await out(
-      `[sim] estimation sample ${i + 1}/${events}: predicted=${predicted} actual=${actual} (telemetry row written)`,
+      `[sim] estimation sample ${i + 1}/${sc.events}: predicted=${predicted} actual=${actual} (telemetry row written)`,
     );
   }
-  if (events === 0) await out(`[sim] worked ${sc.seconds}s without telemetry`);
+  if (!ctx.telemetry || sc.events === 0) await out(`[sim] worked ${sc.seconds}s without telemetry`);
 }
 
+/** sc.escalations truncated calls at doubling budgets, each spending its budget (or sc.tokens). */
 async function escalate(ctx: Ctx, sc: Scenario): Promise<void> {
-  const n = ctx.telemetry ? sc.escalations : 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < sc.escalations; i++) {
     const base = 4096 * 2 ** i;
-    await db.insertEscalationEvent(ctx.client, ctx.key, i + 1, base);
+    const tokens = sc.tokens ?? base;
+    if (!ctx.telemetry) {
+      await db.addTokens(ctx.client, ctx.key, tokens);
+      continue;
+    }
+    await db.insertEscalationEvent(ctx.client, ctx.key, i + 1, base, tokens);
     await out(
       `[sim] TOKEN_ESCALATION: attempt ${i + 1} truncated at max_tokens=${base}; asking for ${Math.min(base * 2, 64_000)}`,
     );

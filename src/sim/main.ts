@@ -1,11 +1,14 @@
 /**
  * Entry point of the reference executor (imported by bin/drain-sim.js; runs on import):
  *   DATABASE_URL=… drain-sim --run-id R --phase-id P [--force]
+ * DATABASE_URL: a postgres URL or a SQLite one (sqlite:////abs/path.db; a relative
+ * sqlite:///x.db is resolved against the current directory, as Autopack's executor does).
  * Exit codes: see USAGE in args.ts.
  */
-import pg from 'pg';
+import { DatabaseUrlError } from '../db/database-url.js';
 import { redactSecrets, secretValuesOf } from '../domain/redact.js';
 import { USAGE, parseSimArgs } from './args.js';
+import { closeSimDb, openSimDb, type SimDb } from './db.js';
 import { runExecutor, type Outcome } from './executor.js';
 import { err, guardStdio, out } from './output.js';
 
@@ -28,19 +31,14 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<Outcome> {
   }
   const known = secretValuesOf(url);
   const safe = (e: unknown) => redactSecrets(e instanceof Error ? e.message : String(e), known);
-  let client: pg.Client;
+  let client: SimDb;
   try {
-    client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+    client = await openSimDb(url);
   } catch (e) {
-    await err(`drain-sim: DATABASE_URL is not a valid connection string: ${safe(e)}`);
-    return { exitCode: 2 };
-  }
-  client.on('error', () => {
-    /* the server went away while idle: the next query reports it */
-  });
-  try {
-    await client.connect();
-  } catch (e) {
+    if (e instanceof DatabaseUrlError) {
+      await err(`drain-sim: DATABASE_URL is not usable: ${safe(e)}`);
+      return { exitCode: 2 };
+    }
     await err(`drain-sim: cannot connect to the database: ${safe(e)}`);
     return { exitCode: 2 };
   }
@@ -56,7 +54,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<Outcome> {
     await err(`drain-sim: database error: ${safe(e)}`);
     return { exitCode: 1 };
   } finally {
-    await client.end().catch(() => {});
+    await closeSimDb(client).catch(() => {});
   }
 }
 

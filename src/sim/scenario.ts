@@ -33,6 +33,12 @@ export interface Scenario {
   exitCode: number;
   /** Bytes of stdout for big-output. */
   bytes: number;
+  /**
+   * Output tokens each model call spends (an estimation row's actual_output_tokens, an
+   * escalation row's tokens_used), added to phases.tokens_used and runs.tokens_used; null:
+   * derived from the call's prediction (estimation) or budget (escalation).
+   */
+  tokens: number | null;
 }
 
 export const SIM_KEYS = [
@@ -43,6 +49,7 @@ export const SIM_KEYS = [
   'reason',
   'exitCode',
   'bytes',
+  'tokens',
 ] as const;
 
 export const DEFAULT_SECONDS = 0.2;
@@ -52,8 +59,10 @@ export const TOKEN_ESCALATION_MARK = 'TOKEN_ESCALATION';
 const MAX_SECONDS = 24 * 3600;
 const MAX_EVENTS = 100_000;
 const MAX_BYTES = 4 * 1024 * 1024 * 1024;
+/** An INTEGER column holds the sums: one call stays far below it. */
+const MAX_TOKENS = 1_000_000;
 
-type Defaults = Omit<Scenario, 'name' | 'seconds' | 'bytes'>;
+type Defaults = Omit<Scenario, 'name' | 'seconds' | 'bytes' | 'tokens'>;
 const DEFAULTS: Record<ScenarioName, Defaults> = {
   complete: { events: 1, escalations: 0, reason: null, exitCode: 0 },
   fail: { events: 0, escalations: 0, reason: 'patch apply failed', exitCode: 1 },
@@ -94,7 +103,7 @@ export function isScenarioName(s: string): s is ScenarioName {
 }
 
 export function defaultScenario(name: ScenarioName = 'complete'): Scenario {
-  return { name, seconds: DEFAULT_SECONDS, bytes: DEFAULT_BIG_OUTPUT_BYTES, ...DEFAULTS[name] };
+  return { name, seconds: DEFAULT_SECONDS, bytes: DEFAULT_BIG_OUTPUT_BYTES, tokens: null, ...DEFAULTS[name] };
 }
 
 /** The failure reason an unknown or invalid scenario is recorded with. */
@@ -168,7 +177,12 @@ export function parseSim(sim: unknown): ParseResult {
   });
   const exitCode = num(sim, 'exitCode', base.exitCode, { integer: true, min: 0, max: 255 });
   const bytes = num(sim, 'bytes', base.bytes, { integer: true, min: 0, max: MAX_BYTES });
-  for (const v of [seconds, events, escalations, exitCode, bytes]) if (typeof v === 'string') return bad(v);
+  const tokens =
+    sim.tokens === undefined || sim.tokens === null
+      ? null
+      : num(sim, 'tokens', 0, { integer: true, min: 0, max: MAX_TOKENS });
+  for (const v of [seconds, events, escalations, exitCode, bytes, tokens])
+    if (typeof v === 'string') return bad(v);
 
   let reason = base.reason;
   if (sim.reason !== undefined && sim.reason !== null) {
@@ -194,6 +208,7 @@ export function parseSim(sim: unknown): ParseResult {
       reason,
       exitCode: exitCode as number,
       bytes: bytes as number,
+      tokens: tokens as number | null,
     },
   };
 }

@@ -1,13 +1,36 @@
 /**
  * Backlog seeding for the demo, the tests and the benchmarks: hand-written phases that act
  * out sim scenarios (seedPhases / sampleBacklog), and bulk synthetic backlogs (seedSynthetic).
+ * A target is a PostgreSQL pool or connection, a SQLite file path (created with Autopack's
+ * tables when absent) or an open SQLite connection; the rows are written by autopack-rows.ts.
  */
-import type pg from 'pg';
-import type { Queryable } from '../db/pool.js';
+import type Database from 'better-sqlite3';
+import { openAutopackSqlite } from '../db/autopack-sqlite.js';
 import { PHASE_STATES } from '../domain/types.js';
 import { sampleBacklog } from './sample.js';
+import {
+  isSqlite,
+  writeRunsAndPhases,
+  writeSyntheticBacklog,
+  type AutopackTarget,
+  type PgTarget,
+} from './autopack-rows.js';
 
 export { sampleBacklog } from './sample.js';
+
+/** Where seeds go: PostgreSQL, an open SQLite connection, or a SQLite file path. */
+export type SeedTarget = PgTarget | Database.Database | string;
+
+/** Runs `fn` on the target; a SQLite path is opened (Autopack's tables created when absent) and closed. */
+async function onTarget<T>(target: SeedTarget, fn: (t: AutopackTarget) => Promise<T>): Promise<T> {
+  if (typeof target !== 'string') return fn(target);
+  const db = openAutopackSqlite(target, { create: true });
+  try {
+    return await fn(db);
+  } finally {
+    db.close();
+  }
+}
 
 export interface PhaseSeed {
   runId: string;
@@ -37,10 +60,10 @@ export interface SeedCounts {
 }
 
 /**
- * Upserts the runs and phases (ON CONFLICT (run_id, phase_id) DO UPDATE: seeding twice is
- * safe and resets the phases to their seeded state). A later seed of the same key wins.
+ * Upserts the runs (each with its tier) and phases in one transaction: seeding twice is safe
+ * and resets the phases to their seeded state. A later seed of the same key wins.
  */
-export async function seedPhases(pool: Queryable, specs: readonly PhaseSeed[]): Promise<SeedCounts> {
+export async function seedPhases(target: SeedTarget, specs: readonly PhaseSeed[]): Promise<SeedCounts> {
   const byKey = new Map<string, PhaseSeed & { phaseIndex: number; state: string }>();
   const perRun = new Map<string, number>();
   for (const s of specs) {
@@ -66,41 +89,30 @@ export async function seedPhases(pool: Queryable, specs: readonly PhaseSeed[]): 
     const prev = RUN_STATE_RANK.findIndex(([s]) => s === runStates.get(r.runId));
     if (mine > prev) runStates.set(r.runId, RUN_STATE_RANK[mine][0]);
   }
-  await pool.query(
-    `INSERT INTO runs (id, state)
-     SELECT * FROM unnest($1::text[], $2::text[])
-     ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, updated_at = now()`,
-    [[...runStates.keys()], [...runStates.values()]],
-  );
-  await pool.query(
-    `INSERT INTO phases (run_id, phase_id, phase_index, name, description, state, last_failure_reason,
-                         task_category, complexity, phase_type, scope)
-     SELECT r, p, i, n, d, s, f, c, x, 'implementation', j::json
-       FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[],
-                   $8::text[], $9::text[], $10::text[]) AS t(r, p, i, n, d, s, f, c, x, j)
-     ON CONFLICT (run_id, phase_id) DO UPDATE SET
-       phase_index = EXCLUDED.phase_index, name = EXCLUDED.name, description = EXCLUDED.description,
-       state = EXCLUDED.state, last_failure_reason = EXCLUDED.last_failure_reason,
-       task_category = EXCLUDED.task_category, complexity = EXCLUDED.complexity,
-       scope = EXCLUDED.scope, started_at = NULL, completed_at = NULL, updated_at = now()`,
-    [
-      rows.map((r) => r.runId),
-      rows.map((r) => r.phaseId),
-      rows.map((r) => r.phaseIndex),
-      rows.map((r) => r.name ?? r.phaseId),
-      rows.map((r) => r.description ?? null),
-      rows.map((r) => r.state),
-      rows.map((r) => r.lastFailureReason ?? null),
-      rows.map((r) => r.taskCategory ?? 'implementation'),
-      rows.map((r) => r.complexity ?? 'medium'),
-      rows.map((r) => (r.sim === undefined ? null : JSON.stringify({ sim: r.sim }))),
-    ],
+  await onTarget(target, (t) =>
+    writeRunsAndPhases(
+      t,
+      [...runStates].map(([id, state]) => ({ id, state })),
+      rows.map((r) => ({
+        runId: r.runId,
+        phaseId: r.phaseId,
+        phaseIndex: r.phaseIndex,
+        state: r.state,
+        name: r.name ?? r.phaseId,
+        description: r.description ?? null,
+        lastFailureReason: r.lastFailureReason ?? null,
+        taskCategory: r.taskCategory ?? 'implementation',
+        complexity: r.complexity ?? 'medium',
+        phaseType: 'implementation',
+        scope: r.sim === undefined ? null : { sim: r.sim },
+      })),
+    ),
   );
   return { runs: runStates.size, phases: rows.length };
 }
 
-export function seedSample(pool: Queryable): Promise<SeedCounts> {
-  return seedPhases(pool, sampleBacklog());
+export function seedSample(target: SeedTarget): Promise<SeedCounts> {
+  return seedPhases(target, sampleBacklog());
 }
 
 export interface SyntheticOptions {
@@ -128,39 +140,13 @@ export const SYNTHETIC_REASONS: readonly (string | null)[] = [
   'Builder returned invalid JSON',
 ];
 
-function isPool(p: Queryable): p is pg.Pool {
-  return 'totalCount' in p && typeof (p as pg.Pool).connect === 'function';
-}
-
-/** $1 prefix, $2 phases, $3 runs, $4 FAILED buckets (of 10,000), $5 reasons. Counts rows per state. */
-const SYNTHETIC_PHASES_SQL = `WITH src AS (
-       SELECT g, (g::bigint * 7919 + 17) % 10000 AS bucket FROM generate_series(1, $2::int) AS g
-     ), ins AS (
-       INSERT INTO phases (run_id, phase_id, phase_index, name, state, last_failure_reason,
-                           task_category, complexity, phase_type)
-       SELECT $1 || '-run-' || lpad((((g - 1) % $3::int) + 1)::text, 6, '0'),
-              $1 || '-phase-' || lpad(g::text, 7, '0'),
-              (g - 1) / $3::int,
-              'synthetic phase ' || g,
-              CASE WHEN bucket < $4::int THEN 'FAILED' WHEN bucket < $4::int + 200 THEN 'QUEUED' ELSE 'COMPLETE' END,
-              CASE WHEN bucket < $4::int THEN ($5::text[])[1 + (g % array_length($5::text[], 1))] END,
-              (ARRAY['implementation','tests','docs','refactor'])[1 + g % 4],
-              (ARRAY['low','medium','high'])[1 + g % 3],
-              'implementation'
-         FROM src
-       ON CONFLICT (run_id, phase_id) DO UPDATE SET
-         state = EXCLUDED.state, last_failure_reason = EXCLUDED.last_failure_reason,
-         phase_index = EXCLUDED.phase_index, started_at = NULL, completed_at = NULL, updated_at = now()
-       RETURNING state
-     )
-     SELECT state, count(*) AS n FROM ins GROUP BY state`;
-
 /**
- * Bulk insert of a deterministic synthetic backlog with one INSERT … SELECT FROM
- * generate_series (for benchmarks: ~1,000,000 phases in seconds). Phase g belongs to run
- * ((g-1) mod runs)+1; its state comes from a fixed scramble of g. Re-seeding resets the rows.
+ * Bulk insert of a deterministic synthetic backlog (for benchmarks): on PostgreSQL one
+ * INSERT … SELECT FROM generate_series (~1,000,000 phases in seconds), on SQLite one prepared
+ * statement in one transaction. Phase g belongs to run ((g-1) mod runs)+1; its state comes
+ * from a fixed scramble of g (autopack-rows.ts syntheticPhase). Re-seeding resets the rows.
  */
-export async function seedSynthetic(pool: Queryable, o: SyntheticOptions): Promise<SyntheticCounts> {
+export async function seedSynthetic(target: SeedTarget, o: SyntheticOptions): Promise<SyntheticCounts> {
   const failed = o.failedFraction ?? 0.1;
   const prefix = o.prefix ?? 'synth';
   if (!Number.isInteger(o.phases) || o.phases < 0)
@@ -170,36 +156,18 @@ export async function seedSynthetic(pool: Queryable, o: SyntheticOptions): Promi
     throw new Error('seedSynthetic: failedFraction must be within [0, 0.98]');
   if (o.phases === 0) return { runs: 0, phases: 0, byState: {} };
   const runs = Math.min(o.runs, o.phases);
-  await pool.query(
-    `INSERT INTO runs (id, state)
-     SELECT $1 || '-run-' || lpad(g::text, 6, '0'), 'DONE_FAILED_REQUIRES_HUMAN_REVIEW'
-       FROM generate_series(1, $2::int) AS g
-     ON CONFLICT (id) DO NOTHING`,
-    [prefix, runs],
-  );
-  const params = [prefix, o.phases, runs, Math.round(failed * 10_000), SYNTHETIC_REASONS];
-  // On a pool: one transaction on one connection and, where allowed (a superuser, e.g. the
-  // embedded Postgres), without the per-row foreign-key checks: every run exists (just above).
-  const client = isPool(pool) ? await pool.connect() : null;
-  let r: pg.QueryResult<{ state: string; n: string }>;
-  try {
-    if (client) {
-      await client.query('BEGIN');
-      await client.query('SAVEPOINT fk');
-      await client
-        .query("SET LOCAL session_replication_role = 'replica'")
-        .catch(() => client.query('ROLLBACK TO SAVEPOINT fk'));
-    }
-    r = await (client ?? pool).query(SYNTHETIC_PHASES_SQL, params);
-    if (client) await client.query('COMMIT');
-  } catch (e) {
-    if (client) await client.query('ROLLBACK').catch(() => {});
-    throw e;
-  } finally {
-    client?.release();
-  }
-  await pool.query('ANALYZE phases');
-  const byState: Record<string, number> = {};
-  for (const row of r.rows) byState[row.state] = Number(row.n);
+  const spec = {
+    prefix,
+    phases: o.phases,
+    runs,
+    failedBuckets: Math.round(failed * 10_000),
+    reasons: SYNTHETIC_REASONS,
+  };
+  const byState = await onTarget(target, async (t) => {
+    const counts = await writeSyntheticBacklog(t, spec);
+    // Statistics for the planner on PostgreSQL; a SQLite file is left as Autopack has it (no ANALYZE).
+    if (!isSqlite(t)) await t.query('ANALYZE phases');
+    return counts;
+  });
   return { runs, phases: o.phases, byState };
 }

@@ -102,10 +102,21 @@ describe('parseSim: valid input with defaults', () => {
       base({ name: 'llm-boundary', events: 0, exitCode: 1 }),
     ],
     ['null fields mean default', { scenario: 'fail', events: null, reason: null }, base({ name: 'fail' })],
+    [
+      'tokens per model call',
+      { scenario: 'complete', events: 2, tokens: 1500 },
+      base({ events: 2, tokens: 1500 }),
+    ],
+    ['tokens 0', { scenario: 'escalate', tokens: 0 }, base({ name: 'escalate', tokens: 0 })],
+    ['tokens null means derived', { scenario: 'complete', tokens: null }, base({ tokens: null })],
   ];
   for (const [title, input, expected] of cases) {
     test(title, () => assert.deepEqual(parseSim(input), { ok: true, scenario: expected }));
   }
+
+  test('tokens default to null (derived per call) for every scenario', () => {
+    for (const name of SCENARIO_NAMES) assert.equal(defaultScenario(name).tokens, null, name);
+  });
 
   test('every scenario name parses with its defaults', () => {
     for (const name of SCENARIO_NAMES) {
@@ -146,6 +157,10 @@ describe('parseSim: invalid input', () => {
     ['huge seconds', { seconds: 1e9 }, 'complete', /'seconds' must be between/],
     ['exitCode 256', { scenario: 'fail', exitCode: 256 }, 'fail', /'exitCode' must be between 0 and 255/],
     ['bytes negative', { scenario: 'big-output', bytes: -5 }, 'big-output', /'bytes'/],
+    ['tokens negative', { tokens: -1 }, 'complete', /'tokens' must be between 0 and 1000000/],
+    ['tokens fractional', { tokens: 2.5 }, 'complete', /'tokens' must be an integer/],
+    ['tokens as string', { tokens: '100' }, 'complete', /'tokens' must be a number/],
+    ['tokens beyond a call', { tokens: 2_000_000 }, 'complete', /'tokens' must be between/],
     [
       'escalations fractional',
       { scenario: 'escalate', escalations: 0.5 },
