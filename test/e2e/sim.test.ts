@@ -12,9 +12,11 @@ import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { migrate } from '../../src/db/migrate.js';
 import { createPool } from '../../src/db/pool.js';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../src/runtime/postgres.js';
+import Database from 'better-sqlite3';
+import type { EmbeddedPostgresHandle } from '../../src/runtime/postgres.js';
 import { getFreePort } from '../../src/runtime/ports.js';
 import { seedPhases, seedSample, seedSynthetic, sampleBacklog, type PhaseSeed } from '../../src/sim/seed.js';
+import { startTestPostgres, TEST_PG_TIMEZONE } from '../helpers/pg-template.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'bin/drain-sim.js');
@@ -27,7 +29,7 @@ const started: ChildProcess[] = [];
 before(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'drain-sim-test-'));
   await chmod(tmp, 0o755); // as root, Postgres runs as 'postgres' and must reach the data dir
-  pgh = await startEmbeddedPostgres({ dataDir: path.join(tmp, 'pg'), port: await getFreePort() });
+  pgh = await startTestPostgres(tmp); // TimeZone Pacific/Chatham: Autopack's naive UTC times must not shift
   pool = createPool(pgh.url);
   await migrate(pool);
 });
@@ -571,5 +573,224 @@ describe('seeding', () => {
     assert.deepEqual(await seedSynthetic(pool, o), c);
     const again = await pool.query(`SELECT count(*)::int AS n FROM phases WHERE run_id LIKE 'bench-run-%'`);
     assert.equal(again.rows[0].n, 10_000);
+  });
+});
+
+describe("Autopack's shape on PostgreSQL (TimeZone not UTC)", () => {
+  const tokens = async (k: { runId: string; phaseId: string }) =>
+    (
+      await pool.query(
+        `SELECT p.tokens_used AS phase, r.tokens_used AS run FROM phases p JOIN runs r ON r.id = p.run_id
+          WHERE p.run_id = $1 AND p.phase_id = $2`,
+        [k.runId, k.phaseId],
+      )
+    ).rows[0];
+
+  test('the server runs with a TimeZone that is not UTC; times written are naive UTC and read back as such', async () => {
+    assert.equal((await pool.query('SHOW TimeZone')).rows[0].TimeZone, TEST_PG_TIMEZONE);
+    const k = await seedOne({ scenario: 'complete', events: 1, seconds: 0 });
+    const before = Date.now();
+    assert.equal((await sim(k.runId, k.phaseId)).code, 0);
+    const row = await phaseRow(k);
+    for (const t of [row.started_at, row.completed_at, row.updated_at] as Date[])
+      assert.ok(
+        Math.abs(t.getTime() - before) < 60_000,
+        `${t.toISOString()} is not now (${new Date(before).toISOString()})`,
+      );
+    const { rows } = await pool.query(
+      `SELECT e.timestamp, e.created_at, e.event_id, pg_typeof(e.timestamp)::text AS type,
+              abs(extract(epoch FROM e.timestamp - (now() AT TIME ZONE 'UTC'))) < 60 AS utc_now
+         FROM token_estimation_v2_events e WHERE run_id = $1 AND phase_id = $2`,
+      [k.runId, k.phaseId],
+    );
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].type, 'timestamp without time zone');
+    assert.ok(rows[0].utc_now, 'the telemetry timestamp is UTC now');
+    assert.ok(Number(rows[0].event_id) > 0);
+  });
+
+  test('state columns are the enum types; every run has its tier and every phase points at it', async () => {
+    const { rows } = await pool.query(
+      `SELECT (SELECT pg_typeof(state)::text FROM phases LIMIT 1) AS phase_state,
+              (SELECT pg_typeof(state)::text FROM runs LIMIT 1) AS run_state,
+              (SELECT count(*)::int FROM runs r WHERE NOT EXISTS (SELECT 1 FROM tiers t WHERE t.run_id = r.id)) AS tierless,
+              (SELECT count(*)::int FROM phases p JOIN tiers t ON t.id = p.tier_id WHERE t.run_id <> p.run_id) AS foreign_tier`,
+    );
+    assert.deepEqual(rows[0], {
+      phase_state: 'phasestate',
+      run_state: 'runstate',
+      tierless: 0,
+      foreign_tier: 0,
+    });
+  });
+
+  test("model calls add their output tokens to the phase's and the run's tokens_used; --force does not reset them", async () => {
+    const k = await seedOne({ scenario: 'complete', events: 3, seconds: 0, tokens: 500 });
+    assert.equal((await sim(k.runId, k.phaseId)).code, 0);
+    assert.deepEqual(await tokens(k), { phase: 1500, run: 1500 });
+    assert.equal((await sim(k.runId, k.phaseId)).code, 0); // already COMPLETE: no calls
+    await pool.query(`UPDATE phases SET state = 'FAILED' WHERE run_id = $1 AND phase_id = $2`, [
+      k.runId,
+      k.phaseId,
+    ]);
+    assert.equal((await sim(k.runId, k.phaseId)).code, 0);
+    assert.deepEqual(await tokens(k), { phase: 3000, run: 3000 });
+
+    const e = await seedOne({ scenario: 'escalate', escalations: 2, seconds: 0 });
+    assert.equal((await sim(e.runId, e.phaseId)).code, 1);
+    assert.deepEqual(await tokens(e), { phase: 4096 + 8192, run: 4096 + 8192 });
+
+    const off = await seedOne({ scenario: 'complete', events: 2, seconds: 0, tokens: 7 });
+    assert.equal((await sim(off.runId, off.phaseId, { env: { TELEMETRY_DB_ENABLED: undefined } })).code, 0);
+    assert.deepEqual(
+      await tokens(off),
+      { phase: 14, run: 14 },
+      'tokens are spent without telemetry rows too',
+    );
+    assert.equal(await events(off), 0);
+  });
+});
+
+describe('a SQLite backlog (sqlite:/// URLs, Autopack’s SQLite shape)', () => {
+  const NAIVE_UTC = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$/;
+  let file: string;
+  const open = () => new Database(file, { readonly: true });
+  const phase = (k: { runId: string; phaseId: string }) => {
+    const db = open();
+    try {
+      return db
+        .prepare('SELECT * FROM phases WHERE run_id = ? AND phase_id = ?')
+        .get(k.runId, k.phaseId) as Record<string, unknown>;
+    } finally {
+      db.close();
+    }
+  };
+
+  before(async () => {
+    file = path.join(tmp, 'autopack.db');
+    await seedPhases(file, [
+      { runId: 'sq-run', phaseId: 'done', sim: { scenario: 'complete', events: 2, seconds: 0, tokens: 100 } },
+      { runId: 'sq-run', phaseId: 'fails', sim: { scenario: 'fail', reason: 'Missing deliverables: a.py' } },
+      { runId: 'sq-run', phaseId: 'escalates', sim: { scenario: 'escalate', escalations: 1, seconds: 0 } },
+      { runId: 'sq-other', phaseId: 'queued', state: 'QUEUED', sim: { seconds: 0 } },
+    ]);
+  });
+
+  test('the seeded file has Autopack’s rows: upper-case states, naive UTC times, a tier per run, journal mode delete', () => {
+    const db = open();
+    try {
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'delete');
+      const runs = db
+        .prepare('SELECT id, state, created_at, token_cap FROM runs ORDER BY id')
+        .all() as Record<string, unknown>[];
+      assert.deepEqual(
+        runs.map((r) => [r.id, r.state, r.token_cap]),
+        [
+          ['sq-other', 'PHASE_EXECUTION', 5_000_000],
+          ['sq-run', 'DONE_FAILED_REQUIRES_HUMAN_REVIEW', 5_000_000],
+        ],
+      );
+      for (const r of runs) assert.match(String(r.created_at), NAIVE_UTC);
+      const tiers = db.prepare('SELECT run_id, tier_id, state FROM tiers ORDER BY run_id').all();
+      assert.deepEqual(tiers, [
+        { run_id: 'sq-other', tier_id: 'T1', state: 'IN_PROGRESS' },
+        { run_id: 'sq-run', tier_id: 'T1', state: 'FAILED' },
+      ]);
+      const orphans = db
+        .prepare(
+          'SELECT count(*) AS n FROM phases p LEFT JOIN tiers t ON t.id = p.tier_id WHERE t.id IS NULL',
+        )
+        .get();
+      assert.deepEqual(orphans, { n: 0 });
+    } finally {
+      db.close();
+    }
+  });
+
+  test('the executor drains it by an absolute URL: states, reasons, telemetry, tokens, times as Autopack writes them', async () => {
+    const url = `sqlite:///${file}`; // sqlite:////abs/path
+    const done = { runId: 'sq-run', phaseId: 'done' };
+    const r = await sim(done.runId, done.phaseId, { env: { DATABASE_URL: url } });
+    assert.equal(r.code, 0, r.stderr);
+    const row = phase(done);
+    assert.equal(row.state, 'COMPLETE');
+    assert.equal(row.tokens_used, 200);
+    for (const c of ['started_at', 'completed_at', 'updated_at']) assert.match(String(row[c]), NAIVE_UTC, c);
+    assert.ok(Math.abs(Date.parse(String(row.completed_at).replace(' ', 'T') + 'Z') - Date.now()) < 60_000);
+
+    const fails = { runId: 'sq-run', phaseId: 'fails' };
+    assert.equal((await sim(fails.runId, fails.phaseId, { env: { DATABASE_URL: url } })).code, 1);
+    assert.deepEqual(
+      [phase(fails).state, phase(fails).last_failure_reason],
+      ['FAILED', 'Missing deliverables: a.py'],
+    );
+
+    const esc = { runId: 'sq-run', phaseId: 'escalates' };
+    assert.equal((await sim(esc.runId, esc.phaseId, { env: { DATABASE_URL: url } })).code, 1);
+    const db = open();
+    try {
+      const est = db
+        .prepare('SELECT event_id, timestamp, model, success FROM token_estimation_v2_events')
+        .all() as Record<string, unknown>[];
+      assert.equal(est.length, 2);
+      for (const e of est) {
+        assert.match(String(e.timestamp), NAIVE_UTC);
+        assert.deepEqual([e.model, e.success], ['sim-model', 1]);
+      }
+      const escRows = db
+        .prepare('SELECT attempt_index, base_value, tokens_used FROM token_budget_escalation_events')
+        .all();
+      assert.deepEqual(escRows, [{ attempt_index: 1, base_value: 4096, tokens_used: 4096 }]);
+      assert.deepEqual(db.prepare(`SELECT tokens_used FROM runs WHERE id = 'sq-run'`).get(), {
+        tokens_used: 200 + 4096,
+      });
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'delete');
+    } finally {
+      db.close();
+    }
+  });
+
+  test('a relative sqlite:/// URL is resolved against the executor’s directory; a missing file is exit 2', async () => {
+    const q = { runId: 'sq-other', phaseId: 'queued' };
+    const r = await sim(q.runId, q.phaseId, { force: false, env: { DATABASE_URL: 'sqlite:///autopack.db' } }); // cwd: tmp
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(phase(q).state, 'COMPLETE');
+    const missing = await sim(q.runId, q.phaseId, { env: { DATABASE_URL: 'sqlite:///no-such.db' } });
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /cannot connect to the database/);
+    const bad = await sim(q.runId, q.phaseId, { env: { DATABASE_URL: 'sqlite://autopack.db' } });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /not usable/);
+  });
+
+  test('seedSynthetic on SQLite: the same backlog as on PostgreSQL, idempotent', async () => {
+    const o = { phases: 10_000, runs: 100, failedFraction: 0.2, prefix: 'sqbench' };
+    const target = path.join(tmp, 'synthetic.db');
+    const c = await seedSynthetic(target, o);
+    assert.deepEqual(c, {
+      runs: 100,
+      phases: 10_000,
+      byState: { FAILED: 2_000, QUEUED: 200, COMPLETE: 7_800 },
+    });
+    assert.deepEqual(await seedSynthetic(target, o), c);
+    const pgRows = await seedSynthetic(pool, o).then(() =>
+      pool.query(
+        `SELECT run_id, phase_id, phase_index, state::text AS state, last_failure_reason FROM phases
+          WHERE run_id LIKE 'sqbench-run-%' ORDER BY phase_id`,
+      ),
+    );
+    const db = new Database(target, { readonly: true });
+    try {
+      const sqRows = db
+        .prepare(
+          `SELECT run_id, phase_id, phase_index, state, last_failure_reason FROM phases
+            WHERE run_id LIKE 'sqbench-run-%' ORDER BY phase_id`,
+        )
+        .all();
+      assert.equal(sqRows.length, 10_000);
+      assert.deepEqual(sqRows, pgRows.rows);
+    } finally {
+      db.close();
+    }
   });
 });

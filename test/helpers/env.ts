@@ -13,7 +13,7 @@ import type pg from 'pg';
 import { createPool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrate.js';
 import { getFreePort } from '../../src/runtime/ports.js';
-import { copyPostgresTemplate } from './pg-template.js';
+import { copyPostgresTemplate, TEST_PG_TIMEZONE } from './pg-template.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../src/runtime/postgres.js';
 import { startTemporalDevServer, type TemporalServerHandle } from '../../src/runtime/temporal-server.js';
 import { projectRoot } from '../../src/runtime/paths.js';
@@ -83,6 +83,9 @@ export async function startTestEnv(o: { taskQueue?: string; ui?: boolean } = {})
   let temporal = temporalStarted.value;
   const pool = createPool(postgres.url, 4);
   await migrate(pool);
+  const tz = (await pool.query<{ tz: string }>('SELECT current_setting($1) AS tz', ['TimeZone'])).rows[0].tz;
+  if (tz !== TEST_PG_TIMEZONE)
+    throw new Error(`the test Postgres runs with TimeZone ${tz}, not ${TEST_PG_TIMEZONE}`);
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection, namespace: 'default' });
   const taskQueue = o.taskQueue ?? `drain-test-${Math.random().toString(36).slice(2, 8)}`;
