@@ -51,7 +51,7 @@ export async function handBackStrandedPhase(
   reason: string,
 ): Promise<boolean> {
   const res = await db.query(
-    `UPDATE phases SET state = 'FAILED', last_failure_reason = $3, updated_at = now()
+    `UPDATE phases SET state = 'FAILED', last_failure_reason = $3, updated_at = (now() AT TIME ZONE 'UTC')
      WHERE run_id = $1 AND phase_id = $2 AND state NOT IN ('COMPLETE', 'FAILED', 'SKIPPED')`,
     [runId, phaseId, reason],
   );

@@ -114,7 +114,7 @@ function candidates(yieldOrder: boolean): string {
 }
 
 /**
- * The queued-phase count of SKIP_REASON is a per-run probe (phases_run_state_idx) instead of a
+ * The queued-phase count of SKIP_REASON is a per-run probe (Autopack's ix_phases_run_state) instead of a
  * count over every QUEUED phase.
  */
 const QUEUED_JOIN = `
