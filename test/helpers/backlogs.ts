@@ -1,0 +1,114 @@
+/**
+ * One test env, two kinds of backlog: the env's PostgreSQL (Autopack's tables beside our
+ * records, as migrate creates them) or a SQLite file made with Autopack's SQLite schema in a
+ * workspace of its own (records in a schema of the env's PostgreSQL, as a worker keeps them).
+ * Each has its own task queue, so its workers never take the other's sessions.
+ */
+import { mkdir } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import type pg from 'pg';
+import type { WorkflowHandle } from '@temporalio/client';
+import { startDrain } from '../../src/client.js';
+import { openStores, type Stores } from '../../src/db/stores.js';
+import { parseDatabaseUrl } from '../../src/db/database-url.js';
+import { openAutopackSqlite } from '../../src/db/autopack-sqlite.js';
+import { projectRoot } from '../../src/runtime/paths.js';
+import { seedPhases, type PhaseSeed, type SeedCounts } from '../../src/sim/seed.js';
+import type { DrainWorker, DrainWorkerOptions } from '../../src/worker.js';
+import type { DrainInput } from '../../src/domain/types.js';
+import type { TestEnv } from './env.js';
+
+export type BacklogKind = 'postgres' | 'sqlite';
+export const BACKLOG_KINDS: readonly BacklogKind[] = ['postgres', 'sqlite'];
+
+export interface BacklogUnderTest {
+  kind: BacklogKind;
+  /** What a worker and the executor are given as DATABASE_URL (SQLite: relative to `workspace`). */
+  databaseUrl: string;
+  /** The SQLite file (absolute), or null. */
+  file: string | null;
+  workspace: string;
+  taskQueue: string;
+  /** Our records (drain_* tables) of this backlog. */
+  records: pg.Pool;
+  stores: Stores;
+  seed(specs: readonly PhaseSeed[]): Promise<SeedCounts>;
+  /** state and last_failure_reason of every phase, by "run:phase". */
+  phases(): Promise<Map<string, { state: string; reason: string | null }>>;
+  startWorker(o?: Partial<DrainWorkerOptions>): Promise<DrainWorker>;
+  spawnWorker(extra?: NodeJS.ProcessEnv, args?: string[]): ChildProcess & { output?: string };
+  start(input: DrainInput, sessionId: string): Promise<WorkflowHandle>;
+  close(): Promise<void>;
+}
+
+export async function backlogUnderTest(env: TestEnv, kind: BacklogKind): Promise<BacklogUnderTest> {
+  const workspace = kind === 'postgres' ? env.workspace : path.join(env.dir, 'sqlite-workspace');
+  await mkdir(workspace, { recursive: true });
+  let file: string | null = null;
+  let databaseUrl = env.databaseUrl;
+  if (kind === 'sqlite') {
+    file = path.join(workspace, 'autopack.db');
+    openAutopackSqlite(file, { create: true }).close();
+    databaseUrl = 'sqlite:///autopack.db'; // relative: resolved against the workspace, as Autopack does
+  }
+  const stores = await openStores({
+    location: parseDatabaseUrl(databaseUrl, { workspace }),
+    recordsUrl: env.databaseUrl,
+    poolSize: 3,
+  });
+  const taskQueue = `${env.taskQueue}-${kind}`;
+  const children: ChildProcess[] = [];
+  return {
+    kind,
+    databaseUrl,
+    file,
+    workspace,
+    taskQueue,
+    records: stores.records,
+    stores,
+    seed: (specs) => seedPhases(file ?? env.pool, specs),
+    async phases() {
+      const res = await stores.backlog
+        .sql()
+        .query<{ run_id: string; phase_id: string; state: string; last_failure_reason: string | null }>(
+          'SELECT run_id, phase_id, state::text AS state, last_failure_reason FROM phases',
+        );
+      return new Map(
+        res.rows.map((r) => [`${r.run_id}:${r.phase_id}`, { state: r.state, reason: r.last_failure_reason }]),
+      );
+    },
+    startWorker: (o = {}) =>
+      env.startWorker({ databaseUrl, recordsUrl: env.databaseUrl, workspace, taskQueue, ...o }),
+    spawnWorker(extra = {}, args = []) {
+      const child = spawn(
+        process.execPath,
+        [path.join(projectRoot(), 'bin', 'drain.js'), 'worker', '--task-queue', taskQueue, ...args],
+        {
+          env: {
+            ...process.env,
+            DATABASE_URL: databaseUrl,
+            DRAIN_RECORDS_URL: env.databaseUrl,
+            TEMPORAL_ADDRESS: env.temporal.address,
+            DRAIN_EXECUTOR: env.executor,
+            DRAIN_WORKSPACE: workspace,
+            DRAIN_HEARTBEAT_MS: '1000',
+            ...extra,
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let out = '';
+      child.stdout?.on('data', (c) => (out += c));
+      child.stderr?.on('data', (c) => (out += c));
+      Object.defineProperty(child, 'output', { get: () => out });
+      children.push(child);
+      return child;
+    },
+    start: (input, sessionId) => startDrain(env.client, { workspace, ...input }, { sessionId, taskQueue }),
+    async close() {
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      await stores.close().catch(() => {});
+    },
+  };
+}
