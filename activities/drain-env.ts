@@ -104,6 +104,10 @@ export function executorEnv(
     DRAIN_EXEC_RUN_ID: t.execRunId,
     [TAG_VAR]: t.tag,
   };
+  // The executor's database is DATABASE_URL: a DATABASE_URL_FILE would win over it in Autopack
+  // (and may name a relative SQLite path), and our records' URL is none of its business.
+  delete env.DATABASE_URL_FILE;
+  delete env.DRAIN_RECORDS_URL;
   if (req.apiUrl) env.AUTOPACK_API_URL = req.apiUrl;
   if (req.baseline?.commit) env.AUTOPACK_BASELINE_COMMIT = req.baseline.commit;
   if (req.baseline?.artifactPath) {

@@ -75,7 +75,10 @@ export const SNAPSHOT_COLUMNS: Record<string, ReadonlyArray<readonly [string, Pg
 export type BacklogTable = keyof typeof SNAPSHOT_COLUMNS;
 const TABLES = Object.keys(SNAPSHOT_COLUMNS);
 const NAMED = new RegExp(`\\b(${TABLES.join('|')})\\b`, 'g');
-const WRITES = new RegExp(`\\b(UPDATE|INSERT\\s+INTO|DELETE\\s+FROM|TRUNCATE)\\s+(${TABLES.join('|')})\\b`, 'i');
+const WRITES = new RegExp(
+  `\\b(UPDATE|INSERT\\s+INTO|DELETE\\s+FROM|TRUNCATE)\\s+(${TABLES.join('|')})\\b`,
+  'i',
+);
 
 /** Autopack tables a statement names (a name inside a comment counts too: a harmless extra read). */
 export function tablesNamedIn(text: string): BacklogTable[] {

@@ -83,7 +83,10 @@ export class SqliteBacklog implements Backlog {
     if (!have) throw new Error(`the SQLite backlog ${this.location.path} has no table ${table}`);
     const { where, values } = scopeWhere(table, scope);
     const list = cols.map(([c]) => (have.has(c) ? `"${c}"` : 'NULL')).join(', ');
-    const rows = this.db.prepare(`SELECT ${list} FROM "${table}" ${where}`).raw().all(...values) as unknown[][];
+    const rows = this.db
+      .prepare(`SELECT ${list} FROM "${table}" ${where}`)
+      .raw()
+      .all(...values) as unknown[][];
     return cols.map(([, type], i) => rows.map((r) => toPgValue(r[i], type)));
   }
 
@@ -142,7 +145,11 @@ export class SqliteBacklog implements Backlog {
           byTable[t] = 0;
           continue;
         }
-        byTable[t] = this.count(`SELECT count(*) AS n FROM ${t} WHERE run_id = ? AND phase_id = ?`, runId, phaseId);
+        byTable[t] = this.count(
+          `SELECT count(*) AS n FROM ${t} WHERE run_id = ? AND phase_id = ?`,
+          runId,
+          phaseId,
+        );
         global += this.count(`SELECT count(*) AS n FROM ${t}`);
       }
       return { phase: byTable[TELEMETRY_TABLES[0]] + byTable[TELEMETRY_TABLES[1]], global, byTable };
@@ -152,7 +159,8 @@ export class SqliteBacklog implements Backlog {
   countPhaseTelemetry(runId: string, phaseId: string): Promise<number> {
     return this.locked(() =>
       TELEMETRY_TABLES.filter((t) => this.tableColumns(t)).reduce(
-        (s, t) => s + this.count(`SELECT count(*) AS n FROM ${t} WHERE run_id = ? AND phase_id = ?`, runId, phaseId),
+        (s, t) =>
+          s + this.count(`SELECT count(*) AS n FROM ${t} WHERE run_id = ? AND phase_id = ?`, runId, phaseId),
         0,
       ),
     );
@@ -167,7 +175,9 @@ export class SqliteBacklog implements Backlog {
       `UPDATE phases SET state = 'FAILED', last_failure_reason = ?, updated_at = ?
        WHERE run_id = ? AND phase_id = ? AND state NOT IN ('COMPLETE', 'FAILED', 'SKIPPED')`,
     );
-    const tx = this.db.transaction(() => update.run(reason, naiveUtcText(new Date()), runId, phaseId).changes);
+    const tx = this.db.transaction(
+      () => update.run(reason, naiveUtcText(new Date()), runId, phaseId).changes,
+    );
     return this.locked(() => tx.immediate() > 0);
   }
 

@@ -76,7 +76,9 @@ export async function openStores(o: OpenStoresOptions): Promise<Stores> {
     }
   }
   if (!o.recordsUrl)
-    throw new Error('a SQLite backlog needs a PostgreSQL for our records (DRAIN_RECORDS_URL, or the embedded one)');
+    throw new Error(
+      'a SQLite backlog needs a PostgreSQL for our records (DRAIN_RECORDS_URL, or the embedded one)',
+    );
   const { schema, realPath } = recordsSchemaFor(loc.path);
   const records = createPool(o.recordsUrl, size, { searchPath: schema });
   try {

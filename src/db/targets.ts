@@ -34,7 +34,9 @@ export function databaseTargets(
   if (recordsRaw === null) return { backlog, recordsUrl: null };
   const records = parseDatabaseUrl(recordsRaw, { workspace });
   if (records.kind !== 'postgres')
-    throw new DatabaseUrlError('DRAIN_RECORDS_URL must be a PostgreSQL URL (our records are never kept in SQLite)');
+    throw new DatabaseUrlError(
+      'DRAIN_RECORDS_URL must be a PostgreSQL URL (our records are never kept in SQLite)',
+    );
   return { backlog, recordsUrl: records.url };
 }
 
