@@ -56,7 +56,7 @@ async function killWorkerMidDrain(env: TestEnv, sessionId: string, phaseSeconds:
 function eventTimes(env: TestEnv, runId: string) {
   return env.pool
     .query<{ t: Date }>(
-      'SELECT timestamp AS t FROM token_estimation_v2_events WHERE run_id = $1 ORDER BY id',
+      'SELECT timestamp AS t FROM token_estimation_v2_events WHERE run_id = $1 ORDER BY event_id',
       [runId],
     )
     .then((r) => r.rows.map((x) => x.t.getTime()));

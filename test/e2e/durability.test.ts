@@ -11,6 +11,7 @@ import { writeFileSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { startTestEnv, eventually, type TestEnv } from '../helpers/env.js';
+import { setPhaseCommand } from '../helpers/autopack-writer.js';
 import { seedPhases } from '../../src/sim/seed.js';
 import { listSessionAttempts } from '../../src/db/attempts.js';
 import { endTry, taggedProcesses } from '../../src/runtime/containment.js';
@@ -26,9 +27,8 @@ function script(env: TestEnv, name: string, body: string): string {
   return `${file} {run_id} {phase_id}`;
 }
 
-const setPhase = (state: string) =>
-  `node -e "const pg=require('${path.resolve('node_modules/pg')}');const c=new pg.Client(process.env.DATABASE_URL);` +
-  `c.connect().then(()=>c.query('UPDATE phases SET state=\\$1, updated_at=now() WHERE run_id=\\$2 AND phase_id=\\$3',['${state}',process.env.DRAIN_RUN_ID,process.env.DRAIN_PHASE_ID])).then(()=>c.end())"`;
+/** Sets the executor's phase to `state`, through the one writer of Autopack's rows. */
+const setPhase = setPhaseCommand;
 
 describe('durable without edges', () => {
   let env: TestEnv;

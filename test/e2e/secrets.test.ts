@@ -17,6 +17,7 @@ import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSy
 import path from 'node:path';
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { startTestEnv, type TestEnv } from '../helpers/env.js';
+import { AUTOPACK_WRITER_URL } from '../helpers/autopack-writer.js';
 import { runDrain, type CliRun } from '../helpers/cli.js';
 import { seedPhases } from '../../src/sim/seed.js';
 import { findTemporalCli } from '../../src/runtime/binaries.js';
@@ -37,9 +38,7 @@ const secretValue = () => `S3cr3t-${randomBytes(8).toString('hex')}`;
  * 1 or 0.
  */
 function leakyExecutorSource(): string {
-  const pgPath = path.join(projectRoot(), 'node_modules', 'pg', 'lib', 'index.js');
-  return `import pg from ${JSON.stringify(pgPath)};
-const [runId, phaseId] = process.argv.slice(2);
+  return `const [runId, phaseId] = process.argv.slice(2);
 const e = process.env;
 let out = '';
 for (const [k, v] of Object.entries(e)) out += k + '=' + v + '\\n';
@@ -68,13 +67,10 @@ process.stderr.write(err);
 const fail = phaseId === ${JSON.stringify(FAILING)};
 const reason = 'psycopg2.OperationalError: could not connect to ' + e.DATABASE_URL +
   ' (fallback dsn: password=' + secrets[4] + ')';
-const client = new pg.Client({ connectionString: e.DATABASE_URL });
-await client.connect();
-await client.query(
-  'UPDATE phases SET state = $1, last_failure_reason = $2, updated_at = now() WHERE run_id = $3 AND phase_id = $4',
-  [fail ? 'FAILED' : 'COMPLETE', fail ? reason : null, runId, phaseId],
-);
-await client.end();
+const w = await import(${JSON.stringify(AUTOPACK_WRITER_URL)});
+const db = await w.openSimDb(e.DATABASE_URL);
+await w.setPhaseState(db, { runId, phaseId }, fail ? 'FAILED' : 'COMPLETE', fail ? reason : null);
+await w.closeSimDb(db);
 process.exitCode = fail ? 1 : 0;
 `;
 }

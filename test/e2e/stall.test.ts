@@ -13,7 +13,7 @@ import { startTestEnv, type TestEnv } from '../helpers/env.js';
 import { runDrain } from '../helpers/cli.js';
 import { seedPhases } from '../../src/sim/seed.js';
 import { listSessionAttempts, type AttemptRow } from '../../src/db/attempts.js';
-import { projectRoot } from '../../src/runtime/paths.js';
+import { AUTOPACK_WRITER_URL } from '../helpers/autopack-writer.js';
 import type { SessionResult } from '../../src/domain/messages.js';
 
 /** The executors' own length: anything stopped well before it was stopped by us. */
@@ -31,36 +31,31 @@ const SCRIPTS: Record<string, string> = {
   ].join('\n'),
   // Writes nothing, but touches its phase row every 0.5 s for 6 s, then completes it.
   'db-busy.mjs': [
-    "import { createRequire } from 'node:module';",
-    `const pg = createRequire(${JSON.stringify(path.join(projectRoot(), 'package.json'))})('pg');`,
+    `const w = await import(${JSON.stringify(AUTOPACK_WRITER_URL)});`,
     'const [runId, phaseId] = process.argv.slice(2);',
-    'const c = new pg.Client({ connectionString: process.env.DATABASE_URL });',
-    'await c.connect();',
-    "const set = (state) => c.query('UPDATE phases SET state = $3, last_failure_reason = NULL, updated_at = clock_timestamp() WHERE run_id = $1 AND phase_id = $2', [runId, phaseId, state]);",
+    'const db = await w.openSimDb(process.env.DATABASE_URL);',
     'const until = Date.now() + 6000;',
     'while (Date.now() < until) {',
-    "  await set('EXECUTING');",
+    "  await w.setPhaseState(db, { runId, phaseId }, 'EXECUTING');",
     '  await new Promise((r) => setTimeout(r, 500));',
     '}',
-    "await set('COMPLETE');",
-    'await c.end();',
+    "await w.setPhaseState(db, { runId, phaseId }, 'COMPLETE');",
+    'await w.closeSimDb(db);',
     '',
   ].join('\n'),
-  // Writes nothing and leaves its phase row alone, but adds a telemetry row every 0.5 s for 6 s,
-  // then completes the phase.
+  // Writes nothing and leaves its phase row alone, but adds a telemetry row every 0.5 s for 6 s
+  // (no tokens recorded, so the phase row is not touched), then completes the phase.
   'telemetry-busy.mjs': [
-    "import { createRequire } from 'node:module';",
-    `const pg = createRequire(${JSON.stringify(path.join(projectRoot(), 'package.json'))})('pg');`,
+    `const w = await import(${JSON.stringify(AUTOPACK_WRITER_URL)});`,
     'const [runId, phaseId] = process.argv.slice(2);',
-    'const c = new pg.Client({ connectionString: process.env.DATABASE_URL });',
-    'await c.connect();',
+    'const db = await w.openSimDb(process.env.DATABASE_URL);',
     'const until = Date.now() + 6000;',
-    'while (Date.now() < until) {',
-    "  await c.query('INSERT INTO token_budget_escalation_events (run_id, phase_id) VALUES ($1, $2)', [runId, phaseId]);",
+    'for (let i = 1; Date.now() < until; i++) {',
+    '  await w.insertEscalationEvent(db, { runId, phaseId }, { attemptIndex: i, baseValue: 4096, tokensUsed: null });',
     '  await new Promise((r) => setTimeout(r, 500));',
     '}',
-    'await c.query("UPDATE phases SET state = \'COMPLETE\', last_failure_reason = NULL, updated_at = now() WHERE run_id = $1 AND phase_id = $2", [runId, phaseId]);',
-    'await c.end();',
+    "await w.setPhaseState(db, { runId, phaseId }, 'COMPLETE');",
+    'await w.closeSimDb(db);',
     '',
   ].join('\n'),
 };

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { startTestEnv, type TestEnv } from '../helpers/env.js';
 import { runOffline, type CliRun } from '../helpers/cli.js';
 import { seedPhases, type PhaseSeed } from '../../src/sim/seed.js';
-import { projectRoot } from '../../src/runtime/paths.js';
+import { AUTOPACK_WRITER_URL } from '../helpers/autopack-writer.js';
 import { isProcessAlive } from '../../src/runtime/process-group.js';
 import { quoteArg } from '../../src/cli/env.js';
 import type { DrainInput } from '../../src/domain/types.js';
@@ -45,10 +45,8 @@ async function verifyJson(env: TestEnv, sessionId: string) {
  * the phase.
  */
 function fakeExecutorSource(pidFile: string): string {
-  return `import { createRequire } from 'node:module';
-import { spawn } from 'node:child_process';
+  return `import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-const pg = createRequire(${JSON.stringify(path.join(projectRoot(), 'package.json'))})('pg');
 const [mode, runId, phaseId] = process.argv.slice(2);
 if (mode === 'noop') {
   console.log('no executable phases found for run ' + runId);
@@ -73,11 +71,14 @@ if (mode === 'leak') {
   }
   console.log('started an API server on an ephemeral port (pid ' + server.pid + ')');
 }
-const c = new pg.Client({ connectionString: process.env.DATABASE_URL });
-await c.connect();
-await c.query("UPDATE phases SET state = 'COMPLETE', last_failure_reason = NULL, updated_at = now() WHERE run_id = $1 AND phase_id = $2", [runId, phaseId]);
-await c.query('INSERT INTO token_estimation_v2_events (run_id, phase_id, success) VALUES ($1, $2, true)', [runId, phaseId]);
-await c.end();
+const w = await import(${JSON.stringify(AUTOPACK_WRITER_URL)});
+const db = await w.openSimDb(process.env.DATABASE_URL);
+await w.setPhaseState(db, { runId, phaseId }, 'COMPLETE');
+await w.insertEstimationEvent(db, { runId, phaseId }, {
+  category: 'implementation', complexity: 'medium', deliverableCount: 1,
+  predictedOutputTokens: 1000, actualOutputTokens: 900, success: true,
+});
+await w.closeSimDb(db);
 `;
 }
 

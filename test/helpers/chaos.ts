@@ -60,6 +60,7 @@ import {
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { startTestEnv, type TestEnv } from './env.js';
+import { setPhaseCommand } from './autopack-writer.js';
 import { seedPhases, type PhaseSeed } from '../../src/sim/seed.js';
 import { TAG_VAR } from '../../src/runtime/containment.js';
 import { isProcessAlive } from '../../src/runtime/process-group.js';
@@ -369,20 +370,6 @@ function shuffle<T>(xs: T[], rnd: () => number): T[] {
 /** The executor of both sessions: the reference executor, or for *-setsid phases a shell that forks an escapee. */
 function writeExecutor(env: TestEnv, phases: PlannedPhase[]): string {
   const node = process.execPath;
-  const setPhase = path.join(env.dir, 'chaos-set-phase.cjs');
-  writeFileSync(
-    setPhase,
-    `// Sets the phase of DRAIN_RUN_ID/DRAIN_PHASE_ID to argv[2] (as Autopack would).
-const pg = require(${JSON.stringify(path.join(projectRoot(), 'node_modules', 'pg'))});
-const state = process.argv[2];
-const c = new pg.Client({ connectionString: process.env.DATABASE_URL, connectionTimeoutMillis: 5000 });
-c.connect()
-  .then(() => c.query('UPDATE phases SET state = $1, updated_at = now() WHERE run_id = $2 AND phase_id = $3',
-    [state, process.env.DRAIN_RUN_ID, process.env.DRAIN_PHASE_ID]))
-  .then((r) => { console.log('[chaos] phase -> ' + state + ' (' + r.rowCount + ' row)'); return c.end(); })
-  .catch((e) => { console.error('[chaos] setting the phase failed: ' + e.message); process.exit(1); });
-`,
-  );
   const arms = phases
     .filter((p) => p.setsid)
     .map((p) => `  ${p.phaseId}) secs=${p.seconds} ;;`)
@@ -400,9 +387,9 @@ esac
 if [ -z "$secs" ]; then exec '${node}' '${sim}' --run-id "$1" --phase-id "$2" --force; fi
 setsid sleep 600 </dev/null >/dev/null 2>&1 &
 echo "[chaos] $1/$2: forked a setsid grandchild (pid $!), working $secs s"
-'${node}' '${setPhase}' EXECUTING || exit 1
+${setPhaseCommand('EXECUTING')} || exit 1
 sleep "$secs"
-'${node}' '${setPhase}' COMPLETE || exit 1
+${setPhaseCommand('COMPLETE')} || exit 1
 echo "[chaos] $1/$2: done"
 `,
   );
