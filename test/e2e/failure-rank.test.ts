@@ -23,9 +23,9 @@ import { parseDrainInput } from '../../src/domain/input.js';
 import { selectionParams, type SelectParams } from '../../src/domain/selection.js';
 import { newSessionState, pairKey, type SessionState } from '../../src/domain/session-state.js';
 import type { DrainConfig } from '../../src/domain/types.js';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../src/runtime/postgres.js';
-import { getFreePort } from '../../src/runtime/ports.js';
+import type { EmbeddedPostgresHandle } from '../../src/runtime/postgres.js';
 import { seedPhases, seedSynthetic, type PhaseSeed } from '../../src/sim/seed.js';
+import { startTestPostgres } from '../helpers/pg-template.js';
 
 let tmp: string;
 let pgh: EmbeddedPostgresHandle;
@@ -34,7 +34,7 @@ let pool: pg.Pool;
 before(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'drain-rank-test-'));
   await chmod(tmp, 0o755); // as root, Postgres runs as 'postgres' and must reach the data dir
-  pgh = await startEmbeddedPostgres({ dataDir: path.join(tmp, 'pg'), port: await getFreePort() });
+  pgh = await startTestPostgres(tmp); // Autopack's shape, TimeZone not UTC
   pool = createPool(pgh.url, 2);
   await migrate(pool);
 });
@@ -147,7 +147,8 @@ describe('drain_failure_rank', () => {
     );
     assert.match(
       idx.rows[0].def,
-      /ON public\.phases USING btree \(drain_failure_rank\(last_failure_reason\), phase_index, id\) WHERE \(state = 'FAILED'::text\)/,
+      // Autopack's shape: last_failure_reason is VARCHAR, state the enum phasestate
+      /ON public\.phases USING btree \(drain_failure_rank\(\(last_failure_reason\)::text\), phase_index, id\) WHERE \(state = 'FAILED'::phasestate\)/,
     );
   });
 });
