@@ -35,6 +35,20 @@ const BUSY_SLICE_MS = 50;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const isBusy = (err: unknown) => /SQLITE_BUSY|SQLITE_LOCKED/.test((err as { code?: string }).code ?? '');
 
+/**
+ * A Windows drive path (sqlite:///C:/…) opens only on Windows (the client commands); a worker,
+ * which runs on Linux (WSL2), must be given the file's WSL path.
+ */
+export function refuseWindowsPath(
+  location: BacklogLocation & { kind: 'sqlite' },
+  platform: NodeJS.Platform = process.platform,
+): void {
+  if (location.windows && platform !== 'win32')
+    throw new Error(
+      `${location.path} is a Windows path: run the worker in WSL2 with the .db file on WSL's own file system (see "Running from Windows" in the README)`,
+    );
+}
+
 export class SqliteBacklog implements Backlog {
   readonly sharesRecords = false;
   private readonly db: Database.Database;
@@ -44,10 +58,7 @@ export class SqliteBacklog implements Backlog {
     readonly location: BacklogLocation & { kind: 'sqlite' },
     private readonly records: Queryable,
   ) {
-    if (location.windows)
-      throw new Error(
-        `${location.path} is a Windows path: run the worker in WSL2 with the .db file on WSL's own file system (see "Running from Windows" in the README)`,
-      );
+    refuseWindowsPath(location);
     try {
       this.db = new Database(location.path, { fileMustExist: true, timeout: BUSY_SLICE_MS });
     } catch (err) {

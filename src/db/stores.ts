@@ -17,7 +17,7 @@ import { createPool } from './pool.js';
 import { migrate } from './migrate.js';
 import { readDatabaseIdentity, type DatabaseIdentity } from './identity.js';
 import { PostgresBacklog, type Backlog } from './backlog.js';
-import { SqliteBacklog } from './backlog-sqlite.js';
+import { SqliteBacklog, refuseWindowsPath } from './backlog-sqlite.js';
 import type { BacklogLocation } from './database-url.js';
 import { fnv1a32Hex } from '../domain/files.js';
 
@@ -79,6 +79,7 @@ export async function openStores(o: OpenStoresOptions): Promise<Stores> {
     throw new Error(
       'a SQLite backlog needs a PostgreSQL for our records (DRAIN_RECORDS_URL, or the embedded one)',
     );
+  refuseWindowsPath(loc);
   const { schema, realPath } = recordsSchemaFor(loc.path);
   const records = createPool(o.recordsUrl, size, { searchPath: schema });
   try {

@@ -42,8 +42,13 @@ export interface BacklogUnderTest {
   close(): Promise<void>;
 }
 
-export async function backlogUnderTest(env: TestEnv, kind: BacklogKind): Promise<BacklogUnderTest> {
-  const workspace = kind === 'postgres' ? env.workspace : path.join(env.dir, 'sqlite-workspace');
+/** `name`: a second SQLite backlog of the same env gets a workspace (and file) of its own. */
+export async function backlogUnderTest(
+  env: TestEnv,
+  kind: BacklogKind,
+  name = 'sqlite-workspace',
+): Promise<BacklogUnderTest> {
+  const workspace = kind === 'postgres' ? env.workspace : path.join(env.dir, name);
   await mkdir(workspace, { recursive: true });
   let file: string | null = null;
   let databaseUrl = env.databaseUrl;
@@ -57,7 +62,7 @@ export async function backlogUnderTest(env: TestEnv, kind: BacklogKind): Promise
     recordsUrl: env.databaseUrl,
     poolSize: 3,
   });
-  const taskQueue = `${env.taskQueue}-${kind}`;
+  const taskQueue = `${env.taskQueue}-${kind === 'postgres' ? kind : name}`;
   const children: ChildProcess[] = [];
   return {
     kind,
