@@ -125,8 +125,12 @@ const PHASE_COLUMNS = `phase_id, run_id, tier_id, phase_index, name, description
    complexity, phase_type, scope, builder_attempts, auditor_attempts, tokens_used, minor_issues_count,
    major_issues_count, issue_state, quality_blocked, retry_attempt, revision_epoch, escalation_level,
    last_failure_reason, created_at, updated_at`;
-/** Reseeding a phase resets what a drain changes (tokens_used stays, as in Autopack). */
-const PHASE_RESET = `phase_index = EXCLUDED.phase_index, name = EXCLUDED.name, description = EXCLUDED.description,
+/**
+ * Reseeding a phase resets what a drain changes (tokens_used stays, as in Autopack); a phase
+ * without a tier (migrated from our old shape) gets its run's.
+ */
+const PHASE_RESET = `tier_id = COALESCE(phases.tier_id, EXCLUDED.tier_id), phase_index = EXCLUDED.phase_index,
+   name = EXCLUDED.name, description = EXCLUDED.description,
    state = EXCLUDED.state, last_failure_reason = EXCLUDED.last_failure_reason,
    task_category = EXCLUDED.task_category, complexity = EXCLUDED.complexity, phase_type = EXCLUDED.phase_type,
    scope = EXCLUDED.scope, started_at = NULL, completed_at = NULL, updated_at = EXCLUDED.updated_at`;
