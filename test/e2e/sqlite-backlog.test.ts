@@ -113,10 +113,10 @@ describe('SQLite backlogs', () => {
       'the other file’s worker to refuse the task',
     );
     assert.equal((await listSessionAttempts(b.records, 'pin-1')).length, 0);
+    bWorker.kill('SIGTERM'); // else it may take the retries too, each one backing off longer
     const aWorker = a.spawnWorker({}, ['--task-queue', 'pin-q']);
     const r = (await handle.result()) as SessionResult;
     assert.equal(r.succeeded, 1);
-    bWorker.kill('SIGTERM');
     aWorker.kill('SIGTERM');
   });
 
