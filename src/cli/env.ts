@@ -58,6 +58,7 @@ export function simExecutorTemplate(): string {
 }
 
 const loadCommonJs = createRequire(import.meta.url);
+type TemporalWorker = typeof import('@temporalio/worker');
 let runtimeInstalled = false;
 /**
  * Quiet Temporal core logs; signals are handled by the commands themselves. For commands that run
@@ -68,7 +69,7 @@ let runtimeInstalled = false;
 export function installRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  const { Runtime, DefaultLogger } = loadCommonJs('@temporalio/worker') as typeof import('@temporalio/worker');
+  const { Runtime, DefaultLogger } = loadCommonJs('@temporalio/worker') as TemporalWorker;
   Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
 }
 

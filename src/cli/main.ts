@@ -1,22 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { redactSecrets } from '../domain/redact.js';
+import { modulesFor } from './command-modules.js';
 import { UsageError } from './env.js';
-import { registerAnalyze } from './commands/analyze.js';
-import { registerControl } from './commands/control.js';
-import { registerDb } from './commands/db.js';
-import { registerDemo } from './commands/demo.js';
-import { registerForecast } from './commands/forecast.js';
-import { registerList } from './commands/list.js';
-import { registerReport } from './commands/report.js';
-import { registerSchedule } from './commands/schedule.js';
-import { registerServe } from './commands/serve.js';
-import { registerStart } from './commands/start.js';
-import { registerStatus } from './commands/status.js';
-import { registerStranded } from './commands/stranded.js';
-import { registerMemory } from './commands/memory.js';
-import { registerTidy } from './commands/tidy.js';
-import { registerVerify } from './commands/verify.js';
-import { registerWatch } from './commands/watch.js';
+import { hostPlatform, WORKER_COMMANDS, workerRefusal, workerWarning } from './platform.js';
 
 const program = new Command('drain')
   .description(
@@ -25,24 +11,33 @@ const program = new Command('drain')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-registerServe(program);
-registerStart(program);
-registerForecast(program);
-registerStatus(program);
-registerVerify(program);
-registerReport(program);
-registerWatch(program);
-registerList(program);
-registerControl(program);
-registerSchedule(program);
-registerDb(program);
-registerDemo(program);
-registerTidy(program);
-registerStranded(program);
-registerMemory(program);
-registerAnalyze(program);
+/** Stops a worker command where no worker can run (exit 2, with what to do instead). */
+function refuseWorkerPlatform(command: string): void {
+  const refusal = workerRefusal(hostPlatform(), command);
+  if (refusal) throw new UsageError(refusal);
+}
 
+const args = process.argv.slice(2);
 try {
+  // `drain worker` on Windows stops here, before any command module (and so the worker) is
+  // loaded. Not when help is asked for; the preAction hook below refuses whatever this lets by.
+  if (WORKER_COMMANDS.includes(args[0]) && !args.some((a) => a === '-h' || a === '--help'))
+    refuseWorkerPlatform(args[0]);
+  // Only the module of the command being run is imported (command-modules.ts).
+  for (const m of modulesFor(args)) (await m.load())(program);
+  for (const cmd of program.commands) {
+    if (!WORKER_COMMANDS.includes(cmd.name())) continue;
+    cmd.addHelpText(
+      'after',
+      '\nOn Windows, run it inside WSL2: a worker needs Linux (README.md, "Running from Windows").',
+    );
+  }
+  program.hook('preAction', (_program, action) => {
+    if (action.parent !== program || !WORKER_COMMANDS.includes(action.name())) return;
+    refuseWorkerPlatform(action.name());
+    const warning = workerWarning(hostPlatform(), action.name());
+    if (warning) console.error(`drain: warning: ${warning}`);
+  });
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
