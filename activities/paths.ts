@@ -1,6 +1,6 @@
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { attemptLogBase, safeFileComponent } from '../src/domain/files.js';
+import { createPrivateFile, ensurePrivateDir } from '../src/runtime/private-files.js';
 
 /** `<workspace>/.autonomous_runs/batch_drain_sessions` (the original controller's location). */
 export const sessionsDir = (workspace: string) =>
@@ -50,21 +50,23 @@ function candidateBase(r: AttemptLogRef, n: number): string {
  * Creates a try's stdout and stderr log files exclusively, each starting with `header`, and
  * returns their paths. Files that exist already (an earlier execution with the same session
  * id, a reset replaying the same attempt and try) are never truncated or reopened: the next
- * free name is taken instead.
+ * free name is taken instead. The raw logs are not redacted: they are private files in private
+ * directories (src/runtime/private-files.ts).
  */
 export async function claimAttemptLogs(r: AttemptLogRef, header: string): Promise<AttemptLogPaths> {
   const dir = sessionLogsDir(r.workspace, r.sessionId);
-  await mkdir(dir, { recursive: true });
+  ensurePrivateDir(sessionsDir(r.workspace));
+  ensurePrivateDir(dir);
   for (let n = 0; n < 50; n++) {
     const p = pathsOf(dir, candidateBase(r, n));
     try {
-      await writeFile(p.stdout, header, { flag: 'wx' });
+      await createPrivateFile(p.stdout, header);
     } catch (err) {
       if (isExists(err)) continue;
       throw err;
     }
     try {
-      await writeFile(p.stderr, header, { flag: 'wx' });
+      await createPrivateFile(p.stderr, header);
     } catch (err) {
       if (isExists(err)) continue; // our stdout file stays, with its header only
       throw err;

@@ -1,8 +1,8 @@
 import { open, readFile, rename, stat } from 'node:fs/promises';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type pg from 'pg';
+import { ensurePrivateDir, openPrivateFile } from '../src/runtime/private-files.js';
 import { workflowRun } from './workflow-run.js';
 
 /** What the session JSON carries to tell its writer apart (besides the original's fields). */
@@ -25,12 +25,13 @@ async function fsyncPath(p: string, flags: 'r' | 'r+' = 'r'): Promise<void> {
 /**
  * Writes JSON atomically (a temp file renamed over the file: readers see the old or the new
  * file, never a part) and, when `durable`, survives a power loss too (fsync of the file before
- * the rename and of the directory after it).
+ * the rename and of the directory after it). The file is private, in a private directory
+ * (src/runtime/private-files.ts).
  */
 export async function writeJsonAtomically(file: string, value: unknown, durable = true): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
+  ensurePrivateDir(path.dirname(file));
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  const fh = await open(tmp, 'wx');
+  const fh = await openPrivateFile(tmp, 'wx');
   try {
     await fh.writeFile(JSON.stringify(value, null, 2) + '\n');
     if (durable) await fh.sync();

@@ -7,7 +7,7 @@ import { AUTOPACK_EXECUTOR, type ActivityDeps } from '../activities/deps.js';
 import { createPool } from './db/pool.js';
 import { migrate } from './db/migrate.js';
 import { readDatabaseIdentity } from './db/identity.js';
-import { secretValuesOf } from './domain/redact.js';
+import { collectKnownSecrets } from './runtime/secret-sources.js';
 import { reapOrphanedExecutors } from './runtime/orphans.js';
 import { processesReaped } from './runtime/metrics.js';
 import { ApiServerPool } from './runtime/api-servers.js';
@@ -83,7 +83,7 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
     pool,
     databaseUrl: o.databaseUrl,
     database: await readDatabaseIdentity(pool),
-    knownSecrets: secretValuesOf(o.databaseUrl),
+    knownSecrets: collectKnownSecrets(o.databaseUrl),
     defaults: {
       workspace,
       executor: o.executor ?? AUTOPACK_EXECUTOR,

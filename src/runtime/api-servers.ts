@@ -3,16 +3,18 @@
  * slot, each on its own free port, in its own process group. A slot's server is started when
  * a drain of that slot first asks for it, is ready once it answers HTTP (any status), is
  * started again (with backoff) when it dies, and every server is stopped when the worker shuts
- * down. Its output goes to `<logDir>/api_server.slot<N>.log` (appended across restarts).
+ * down. Its output goes to `<logDir>/api_server.slot<N>.log` (appended across restarts), a
+ * private file (src/runtime/private-files.ts: it may hold what the server prints of its secrets).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { renderCommand } from '../domain/command-template.js';
 import { readTail } from './log-tail.js';
 import { getFreePort } from './ports.js';
 import { terminateGroup } from './process-group.js';
+import { ensurePrivateDir, openPrivateLogSync } from './private-files.js';
 
 export interface ApiServerInfo {
   slot: number;
@@ -76,7 +78,9 @@ export class ApiServerPool {
   constructor(private readonly o: ApiServerPoolOptions) {
     checkApiCommand(o.command);
     this.host = o.host ?? '127.0.0.1';
-    mkdirSync(o.logDir, { recursive: true });
+    // Made private when created here; an existing one is not ours alone (Autopack writes
+    // `.autonomous_runs` too): left as it is, the log files in it are private.
+    ensurePrivateDir(o.logDir, { tightenExisting: false });
   }
 
   /** The slot's server, started (or restarted) and answering. Callers of one slot take turns. */
@@ -158,7 +162,7 @@ export class ApiServerPool {
 
   private async start(s: Slot): Promise<ApiServerInfo> {
     const argv = renderCommand(this.o.command, { port: String(s.port) });
-    const fd = openSync(this.logFile(s.slot), 'a');
+    const fd = openPrivateLogSync(this.logFile(s.slot));
     let child: ChildProcess;
     try {
       child = spawn(argv[0], argv.slice(1), {

@@ -78,6 +78,12 @@ export function outcomeLabel(o: AttemptOutcome, status: AttemptStatus): OutcomeL
   return o.timedOut ? 'timeout' : 'failed';
 }
 
+/**
+ * Where the endpoint binds unless --metrics-host / DRAIN_METRICS_HOST says otherwise: this host
+ * only (docker-compose.yml sets 0.0.0.0 for its workers, which Prometheus scrapes over the network).
+ */
+export const DEFAULT_METRICS_HOST = '127.0.0.1';
+
 export interface MetricsEndpoint {
   port: number;
   host: string;

@@ -7,6 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { startTestEnv, eventually, type TestEnv } from '../helpers/env.js';
 import { seedPhases, type PhaseSeed } from '../../src/sim/seed.js';
@@ -24,6 +25,37 @@ const phases: PhaseSeed[] = [
     sim: { scenario: 'fail', reason: 'patch apply failed: hunk #2 FAILED', events: 2 },
   },
 ];
+
+/**
+ * The local addresses with a listening TCP socket on `port` (/proc/net/tcp and tcp6): IPv4
+ * dotted (`127.0.0.1`, `0.0.0.0`), IPv6 as `::` for the any address, else its 32 hex digits.
+ */
+function listeningOn(port: number): string[] {
+  const out: string[] = [];
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 4 || f[3] !== '0A') continue; // 0A: LISTEN
+      const [hex, portHex] = f[1].split(':');
+      if (parseInt(portHex, 16) !== port) continue;
+      if (hex.length === 8)
+        out.push(
+          (hex.match(/../g) ?? [])
+            .map((b) => parseInt(b, 16))
+            .reverse()
+            .join('.'),
+        );
+      else out.push(/^0+$/.test(hex) ? '::' : hex);
+    }
+  }
+  return out;
+}
 
 /** Sum of the samples of one series name whose labels include all of `labels`. */
 function sampleSum(text: string, name: string, labels: Record<string, string> = {}): number | null {
@@ -48,7 +80,8 @@ describe('drain worker --metrics-port', () => {
     env = await startTestEnv();
     await seedPhases(env.pool, phases);
     port = await getFreePort();
-    worker = env.spawnWorker({}, ['--metrics-port', String(port), '--metrics-host', '127.0.0.1']);
+    // No --metrics-host: the default binds this host only.
+    worker = env.spawnWorker({ DRAIN_METRICS_HOST: '' }, ['--metrics-port', String(port)]);
     await eventually(() => /worker running/.test(worker.output ?? ''), 60_000, 'the worker to start');
     const handle = await env.client.workflow.start('batchDrain', {
       taskQueue: env.taskQueue,
@@ -73,6 +106,36 @@ describe('drain worker --metrics-port', () => {
     assert.equal(result.succeeded, 1);
     assert.equal(result.failed, 1);
     assert.match(worker.output ?? '', new RegExp(`metrics: +http://127\\.0\\.0\\.1:${port}/metrics`));
+  });
+
+  test('the endpoint binds 127.0.0.1 by default, else the --metrics-host / DRAIN_METRICS_HOST address', async () => {
+    assert.deepEqual(listeningOn(port), ['127.0.0.1'], 'the default worker listens on loopback only');
+    const started: ChildProcess[] = [];
+    try {
+      const cases: Array<[env: NodeJS.ProcessEnv, flags: string[], want: string]> = [
+        [{}, ['--metrics-host', '127.0.0.2'], '127.0.0.2'],
+        [{ DRAIN_METRICS_HOST: '0.0.0.0' }, [], '0.0.0.0'],
+      ];
+      for (const [extra, flags, want] of cases) {
+        const p = await getFreePort();
+        const w = env.spawnWorker(extra, ['--metrics-port', String(p), ...flags]) as ChildProcess & {
+          output?: string;
+        };
+        started.push(w);
+        await eventually(() => /worker running/.test(w.output ?? ''), 60_000, `a worker on ${want}:${p}`);
+        assert.deepEqual(listeningOn(p), [want], `${JSON.stringify(extra)} ${flags.join(' ')}`);
+        assert.match(
+          w.output ?? '',
+          new RegExp(`metrics: +http://${want.replace(/\./g, '\\.')}:${p}/metrics`),
+        );
+        const res = await fetch(`http://${want === '0.0.0.0' ? '127.0.0.1' : want}:${p}/metrics`);
+        assert.equal(res.status, 200);
+        await res.text();
+      }
+    } finally {
+      for (const w of started) if (w.exitCode === null) w.kill('SIGTERM');
+      await Promise.all(started.map((w) => (w.exitCode === null ? once(w, 'exit') : null)));
+    }
   });
 
   test('every family the dashboard uses is exported, with its type', (t) => {

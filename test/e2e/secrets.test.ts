@@ -1,8 +1,10 @@
 /**
  * Secrets never leave the worker unredacted. A real `drain worker` subprocess runs with
  * secrets in its environment (the embedded Postgres password in DATABASE_URL, PGPASSWORD,
- * GITHUB_TOKEN, OPENAI_API_KEY, a libpq conninfo and a URL with secret query parameters);
- * the executor prints its whole environment and every secret in free-text forms, and writes
+ * GITHUB_TOKEN, OPENAI_API_KEY, a libpq conninfo, a URL with secret query parameters, other
+ * secret-named variables) and a pgpass file (PGPASSFILE, a password with an escaped colon);
+ * the executor prints its whole environment and every secret in free-text forms and bare (no
+ * name in front: only the worker's known secret values catch those), and writes
  * the DATABASE_URL into the phase's last_failure_reason. Every copy that leaves the raw log
  * files is then collected — workflow history (payloads decoded), memo and search attributes,
  * every drain_* row, the session JSON, our header and trailer lines of the logs, the output
@@ -38,7 +40,8 @@ const secretValue = () => `S3cr3t-${randomBytes(8).toString('hex')}`;
  * 1 or 0.
  */
 function leakyExecutorSource(): string {
-  return `const [runId, phaseId] = process.argv.slice(2);
+  return `import { readFileSync } from 'node:fs';
+const [runId, phaseId] = process.argv.slice(2);
 const e = process.env;
 let out = '';
 for (const [k, v] of Object.entries(e)) out += k + '=' + v + '\\n';
@@ -52,6 +55,12 @@ const secrets = [
   /password=(\\S+)/.exec(e.SERVICE_DSN)[1],
   extra.searchParams.get('sslpassword'),
   extra.searchParams.get('token'),
+  // the password field of the pgpass file's first entry, unescaped as libpq does
+  /^(?:(?:[^:\\\\]|\\\\.)*:){4}(.*)$/
+    .exec(readFileSync(e.PGPASSFILE, 'utf8').split('\\n').find((l) => l && !l.startsWith('#')))[1]
+    .replace(/\\\\(.)/g, '$1'),
+  e.ACME_WEBHOOK_SECRET,
+  e.ACME_SIGNING_KEY,
 ];
 let err = '';
 for (const s of secrets) {
@@ -63,6 +72,7 @@ for (const s of secrets) {
 err += 'DATABASE_URL is ' + e.DATABASE_URL + '\\n';
 err += 'dsn: ' + e.SERVICE_DSN + '\\n';
 err += 'extra: ' + e.EXTRA_URL + '\\n';
+for (const s of secrets) err += 'bare: ' + s + '\\n';
 process.stderr.write(err);
 const fail = phaseId === ${JSON.stringify(FAILING)};
 const reason = 'psycopg2.OperationalError: could not connect to ' + e.DATABASE_URL +
@@ -192,6 +202,9 @@ describe('secrets never reach history, rows, the session JSON, log headers or CL
       dsn: secretValue(),
       sslpw: secretValue(),
       token: secretValue(),
+      pgpass: `Pg:pass\\${secretValue()}`,
+      webhook: secretValue(),
+      signing: secretValue(),
     };
     assert.ok(s.pw.length >= 12, 'the embedded Postgres password is long enough to search for');
     Object.assign(secrets, {
@@ -202,6 +215,14 @@ describe('secrets never reach history, rows, the session JSON, log headers or CL
       'secret5 (SERVICE_DSN password=)': s.dsn,
       'secret6 (EXTRA_URL ?sslpassword=)': s.sslpw,
       'secret7 (EXTRA_URL &token=)': s.token,
+      'secret8 (PGPASSFILE entry, escaped : and \\)': s.pgpass,
+      'secret9 (ACME_WEBHOOK_SECRET)': s.webhook,
+      'secret10 (ACME_SIGNING_KEY)': s.signing,
+    });
+    const pgpass = path.join(env.dir, 'pgpass');
+    const escaped = s.pgpass.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
+    writeFileSync(pgpass, `# host:port:db:user:password\ndb.example:5432:autopack:drain:${escaped}\n`, {
+      mode: 0o600,
     });
     const script = path.join(env.dir, 'leaky.mjs');
     writeFileSync(script, leakyExecutorSource());
@@ -216,6 +237,9 @@ describe('secrets never reach history, rows, the session JSON, log headers or CL
       OPENAI_API_KEY: s.openai,
       SERVICE_DSN: `host=db port=5432 password=${s.dsn} dbname=x`,
       EXTRA_URL: `postgresql://db/x?sslpassword=${s.sslpw}&token=${s.token}`,
+      PGPASSFILE: pgpass,
+      ACME_WEBHOOK_SECRET: s.webhook,
+      ACME_SIGNING_KEY: s.signing,
     });
     const template = `'${process.execPath}' '${script}' {run_id} {phase_id}`;
     const addr = env.temporal.address;
@@ -297,6 +321,8 @@ describe('secrets never reach history, rows, the session JSON, log headers or CL
     assert.ok(out.includes(`DATABASE_URL=${env.databaseUrl}`), 'raw stdout log has the DATABASE_URL');
     assert.ok(err.includes(`--password ${secrets['secret2 (PGPASSWORD)']}`), 'raw stderr log has free text');
     assert.ok(err.includes(`DATABASE_URL is ${env.databaseUrl}`), 'raw stderr log has the DATABASE_URL');
+    for (const [name, value] of Object.entries(secrets))
+      assert.ok(err.includes(`bare: ${value}\n`), `raw stderr log has ${name} bare`);
 
     const rows = (
       await env.pool.query(
@@ -312,6 +338,14 @@ describe('secrets never reach history, rows, the session JSON, log headers or CL
       assert.match(row.stderr_excerpt, /connecting with --password \*\*\* to the api/);
       assert.match(row.stderr_excerpt, /^Authorization: Bearer \*\*\*$/m);
       assert.ok(row.stderr_excerpt.includes('DATABASE_URL is postgres://postgres:***@127.0.0.1:'));
+      // Printed bare, every secret is known to the worker (DATABASE_URL, PGPASSWORD, pgpass,
+      // secret-named variables, passwords in any variable's URL or conninfo).
+      const bare = row.stderr_excerpt.split('\n').filter((l: string) => l.startsWith('bare: '));
+      assert.deepEqual(
+        bare,
+        Object.keys(secrets).map(() => 'bare: ***'),
+        `${row.phase_id}: bare secrets`,
+      );
     }
     for (const row of rows.filter((x) => x.phase_id === FAILING)) {
       assert.match(

@@ -91,6 +91,8 @@ test('docker-compose.yml: workers export metrics on the port prometheus scrapes;
   const prom = readFileSync(at('deploy', 'prometheus.yml'), 'utf8');
   const port = /DRAIN_METRICS_PORT: '(\d+)'/.exec(compose)?.[1];
   assert.ok(port, 'the worker service sets DRAIN_METRICS_PORT');
+  // The endpoint binds 127.0.0.1 by default: prometheus reaches the replicas over the network.
+  assert.match(compose, /DRAIN_METRICS_HOST: '0\.0\.0\.0'/, 'the worker service binds metrics on 0.0.0.0');
   assert.match(prom, new RegExp(`names: \\['worker'\\]\\s+type: A\\s+port: ${port}\\b`));
   assert.match(compose, /\.\/deploy\/prometheus\.yml:\/etc\/prometheus\/prometheus\.yml:ro/);
   assert.match(compose, /\.\/deploy\/grafana\/provisioning:\/etc\/grafana\/provisioning:ro/);

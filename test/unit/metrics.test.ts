@@ -52,23 +52,20 @@ test('metricsEndpoint: ports 1-65535, IP literals only, IPv6 in brackets', () =>
   assert.throws(() => metricsEndpoint(9464, 'localhost'), /metrics host must be an IP address.*"localhost"/);
 });
 
-test('--metrics-port / DRAIN_METRICS_PORT: off by default; host 0.0.0.0 for worker, 127.0.0.1 for dev', () => {
-  assert.equal(metricsFrom({}, false, {}), null);
-  assert.equal(metricsFrom({}, false, { DRAIN_METRICS_PORT: ' ' }), null);
-  assert.equal(metricsFrom({ metricsPort: '9464' }, false, {})?.bindAddress, '0.0.0.0:9464');
-  assert.equal(metricsFrom({ metricsPort: '9464' }, true, {})?.bindAddress, '127.0.0.1:9464');
-  assert.equal(metricsFrom({}, true, { DRAIN_METRICS_PORT: '9500' })?.bindAddress, '127.0.0.1:9500');
+test('--metrics-port / DRAIN_METRICS_PORT: off by default; host 127.0.0.1 unless --metrics-host / DRAIN_METRICS_HOST', () => {
+  assert.equal(metricsFrom({}, {}), null);
+  assert.equal(metricsFrom({}, { DRAIN_METRICS_PORT: ' ' }), null);
+  assert.equal(metricsFrom({ metricsPort: '9464' }, {})?.bindAddress, '127.0.0.1:9464');
+  assert.equal(metricsFrom({}, { DRAIN_METRICS_PORT: '9500' })?.bindAddress, '127.0.0.1:9500');
+  assert.equal(metricsFrom({ metricsPort: '9464', metricsHost: '0.0.0.0' }, {})?.bindAddress, '0.0.0.0:9464');
   const env = { DRAIN_METRICS_PORT: '9500', DRAIN_METRICS_HOST: '10.0.0.5' };
-  assert.equal(metricsFrom({}, false, env)?.bindAddress, '10.0.0.5:9500');
-  assert.equal(metricsFrom({ metricsPort: '9600', metricsHost: '::' }, false, env)?.bindAddress, '[::]:9600');
-  assert.throws(() => metricsFrom({ metricsPort: 'x' }, false, {}), UsageError);
-  assert.throws(() => metricsFrom({ metricsPort: 'x' }, false, {}), /^UsageError: --metrics-port must be/);
+  assert.equal(metricsFrom({}, env)?.bindAddress, '10.0.0.5:9500');
+  assert.equal(metricsFrom({ metricsPort: '9600', metricsHost: '::' }, env)?.bindAddress, '[::]:9600');
+  assert.throws(() => metricsFrom({ metricsPort: 'x' }, {}), UsageError);
+  assert.throws(() => metricsFrom({ metricsPort: 'x' }, {}), /^UsageError: --metrics-port must be/);
+  assert.throws(() => metricsFrom({}, { DRAIN_METRICS_PORT: 'x' }), /^UsageError: DRAIN_METRICS_PORT must/);
   assert.throws(
-    () => metricsFrom({}, false, { DRAIN_METRICS_PORT: 'x' }),
-    /^UsageError: DRAIN_METRICS_PORT must/,
-  );
-  assert.throws(
-    () => metricsFrom({ metricsPort: '1', metricsHost: 'db' }, false, {}),
+    () => metricsFrom({ metricsPort: '1', metricsHost: 'db' }, {}),
     /--metrics-host must be an IP/,
   );
 });

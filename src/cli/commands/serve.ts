@@ -6,7 +6,13 @@ import { apiUrlProblem } from '../../domain/input.js';
 import { checkApiCommand } from '../../runtime/api-servers.js';
 import { AUTOPACK_EXECUTOR } from '../../../activities/deps.js';
 import { installRuntime, onceInterrupted, simExecutorTemplate, UsageError } from '../env.js';
-import { installMetrics, metricsEndpoint, type MetricsEndpoint } from '../../runtime/metrics.js';
+import {
+  DEFAULT_METRICS_HOST,
+  installMetrics,
+  metricsEndpoint,
+  type MetricsEndpoint,
+} from '../../runtime/metrics.js';
+import { GROUP_READ_VAR } from '../../runtime/private-files.js';
 
 interface ServeFlags {
   taskQueue?: string;
@@ -25,7 +31,7 @@ function executorFor(flags: ServeFlags, embeddedDb: boolean): string {
   );
 }
 
-function workerFlags(cmd: Command, defaultMetricsHost: string): Command {
+function workerFlags(cmd: Command): Command {
   return cmd
     .option('--task-queue <name>', 'task queue to poll', DEFAULT_TASK_QUEUE)
     .option(
@@ -45,19 +51,19 @@ function workerFlags(cmd: Command, defaultMetricsHost: string): Command {
     )
     .option(
       '--metrics-host <ip>',
-      `IP address the metrics endpoint binds (else DRAIN_METRICS_HOST; default ${defaultMetricsHost})`,
+      `IP address the metrics endpoint binds (else DRAIN_METRICS_HOST; default ${DEFAULT_METRICS_HOST}, this host only: 0.0.0.0 to let Prometheus scrape it from elsewhere, as docker-compose.yml does)`,
+    )
+    .addHelpText(
+      'after',
+      `\nFiles: raw attempt logs (not redacted), session JSONs and API server logs are created 0600 in 0700 directories; ${GROUP_READ_VAR}=1 in the environment makes them 0640 in 0750 (readable by the group).`,
     );
 }
 
 /** The metrics endpoint asked for by flag or environment; null when metrics are off. */
-export function metricsFrom(
-  flags: ServeFlags,
-  embedded: boolean,
-  env: NodeJS.ProcessEnv = process.env,
-): MetricsEndpoint | null {
+export function metricsFrom(flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): MetricsEndpoint | null {
   const port = flags.metricsPort ?? (env.DRAIN_METRICS_PORT?.trim() || undefined);
   if (port === undefined) return null;
-  const host = flags.metricsHost ?? (env.DRAIN_METRICS_HOST?.trim() || (embedded ? '127.0.0.1' : '0.0.0.0'));
+  const host = flags.metricsHost ?? (env.DRAIN_METRICS_HOST?.trim() || DEFAULT_METRICS_HOST);
   const names = {
     port: flags.metricsPort !== undefined ? '--metrics-port' : 'DRAIN_METRICS_PORT',
     host: flags.metricsHost !== undefined ? '--metrics-host' : 'DRAIN_METRICS_HOST',
@@ -92,7 +98,7 @@ function checkFlags(flags: ServeFlags): number {
 
 async function serve(flags: ServeFlags, embedded: boolean): Promise<void> {
   const maxConcurrent = checkFlags(flags);
-  const metrics = metricsFrom(flags, embedded);
+  const metrics = metricsFrom(flags);
   // The Runtime is installed once per process, before any connection: with metrics or without.
   if (metrics) installMetrics(metrics.port, metrics.host);
   else installRuntime();
@@ -150,7 +156,6 @@ export function registerServe(program: Command): void {
       .description(
         'embedded Postgres + Temporal dev server (with Web UI) + a worker, in the foreground; state persists in .drain/',
       ),
-    '127.0.0.1',
   ).action((flags: ServeFlags) => serve(flags, true));
   workerFlags(
     program
@@ -158,6 +163,5 @@ export function registerServe(program: Command): void {
       .description(
         'a worker only, against TEMPORAL_ADDRESS (default 127.0.0.1:7233) and DATABASE_URL; run as many as you like',
       ),
-    '0.0.0.0',
   ).action((flags: ServeFlags) => serve(flags, false));
 }
