@@ -3,8 +3,9 @@
  * group, a cgroup v2 of its own where the machine allows it (cgroup.kill ends every member,
  * setsid and double forks included), and a tag in its environment (DRAIN_ATTEMPT_TAG) that a
  * scan of /proc finds in any escapee. Kills are only ever aimed at processes that carry the
- * tag and started after the try did: a recycled pid is never killed. Linux; elsewhere only
- * the process group is used.
+ * tag and started after the try did (compared on the boot clock: src/runtime/process-age.ts):
+ * a recycled pid is never killed. The try's cgroup is made below the worker's own, so the
+ * worker's service manager reaches it too. Linux; elsewhere only the process group is used.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -12,6 +13,7 @@ import path from 'node:path';
 import { execa, type Options } from 'execa';
 import { fnv1a32Hex } from '../domain/files.js';
 import { groupMembers, isProcessAlive, stopProcesses, terminateGroup } from './process-group.js';
+import { noteTryStart, startedSince, tryStartBootMs } from './process-age.js';
 
 export const TAG_VAR = 'DRAIN_ATTEMPT_TAG';
 
@@ -52,64 +54,132 @@ function environHas(pid: number, entry: Buffer): boolean {
   return false;
 }
 
-let bootMs: number | null = null;
-/** When a process started (ms since epoch, kernel clock), or null when it is gone. */
-export function processStartMs(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    bootMs ??= Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]) * 1000;
-    return bootMs + (Number(fields[19]) / 100) * 1000; // starttime, in USER_HZ (100 on Linux)
-  } catch {
-    return null;
-  }
-}
-
-/** Live processes carrying the tag that started no earlier than `notBeforeMs` (less 2 s of slack). */
-export function taggedProcesses(tag: string, notBeforeMs = 0): number[] {
+/** Live processes carrying the tag that started after the try (boot clock: process-age.ts). */
+function taggedSince(tag: string, startBootMs: number): number[] {
   if (process.platform !== 'linux') return [];
   const want = Buffer.from(`${TAG_VAR}=${tag}`);
   // The environment first: one read rules out almost every process.
   return pids().filter((pid) => {
     if (pid === process.pid || !environHas(pid, want) || !isProcessAlive(pid)) return false;
-    const start = processStartMs(pid);
-    return start !== null && start >= notBeforeMs - 2000;
+    return startedSince(pid, startBootMs);
   });
+}
+
+/**
+ * Live processes carrying the tag that started no earlier than the try tagged `tag` (less 2 s
+ * of slack), compared on the boot clock: the try's start as noted when it started here, else
+ * `notBeforeMs` (its wall-clock start) converted (src/runtime/process-age.ts).
+ */
+export function taggedProcesses(tag: string, notBeforeMs = 0): number[] {
+  return taggedSince(tag, tryStartBootMs(tag, notBeforeMs));
+}
+
+function isOurGroupSince(pgid: number, tag: string, startBootMs: number): boolean {
+  if (process.platform !== 'linux') return true;
+  const tagged = new Set(taggedSince(tag, startBootMs));
+  return groupMembers(pgid).some((p) => tagged.has(p));
 }
 
 /** Is the recorded group still the try's own (a member carries the tag and started after the try)? */
 export function isOurGroup(pgid: number, tag: string, notBeforeMs: number): boolean {
-  if (process.platform !== 'linux') return true;
-  const tagged = new Set(taggedProcesses(tag, notBeforeMs));
-  return groupMembers(pgid).some((p) => tagged.has(p));
+  return isOurGroupSince(pgid, tag, tryStartBootMs(tag, notBeforeMs));
 }
 
 // ---------------------------------------------------------------------------------------------
 // cgroup v2
 
-function cgroup2Root(): string | null {
+const readOrEmpty = (file: string) => {
   try {
-    const line = readFileSync('/proc/self/mounts', 'utf8')
-      .split('\n')
-      .find((l) => l.split(' ')[2] === 'cgroup2');
-    return line ? line.split(' ')[1] : null;
+    return readFileSync(file, 'utf8');
   } catch {
-    return null;
+    return '';
   }
+};
+
+/** A path field of /proc/self/mountinfo (spaces and the like written as `\040`). */
+const unescapeMountPath = (p: string) =>
+  p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+
+export interface CgroupPlaces {
+  /** Where the cgroup v2 hierarchy is mounted (its root as this process sees it). */
+  root: string;
+  /** This process's own cgroup (the `0::/path` line of /proc/self/cgroup), or null when unknown. */
+  own: string | null;
 }
 
-/** A cgroup for one try, or null where cgroups v2 with cgroup.kill cannot be used. */
-export function createTryCgroup(tag: string): string | null {
-  if (process.platform !== 'linux' || process.env.DRAIN_NO_CGROUP === '1') return null;
-  const root = cgroup2Root();
-  if (!root) return null;
-  const dir = path.join(root, 'autopack-drain', tag);
-  try {
-    mkdirSync(dir, { recursive: true });
-    return existsSync(path.join(dir, 'cgroup.kill')) ? dir : null;
-  } catch {
-    return null;
+/**
+ * The cgroup v2 mount and this process's own cgroup directory in it, from the texts of
+ * /proc/self/mountinfo and /proc/self/cgroup; null without a cgroup v2 mount.
+ */
+export function cgroupPlaces(mountinfo: string, selfCgroup: string): CgroupPlaces | null {
+  for (const line of mountinfo.split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0 || line.slice(sep + 3).split(' ')[0] !== 'cgroup2') continue;
+    const f = line.slice(0, sep).split(' ');
+    const mountRoot = unescapeMountPath(f[3] ?? '/'); // the hierarchy's path mounted there
+    const root = unescapeMountPath(f[4] ?? '');
+    if (!root) continue;
+    const entry = selfCgroup.split('\n').find((l) => l.startsWith('0::'));
+    const cg = entry?.slice(3) ?? '';
+    const rel = path.posix.relative(mountRoot, cg);
+    // No v2 line, a cgroup that was removed, or one outside this mount: not known.
+    const known = cg.startsWith('/') && !cg.endsWith(' (deleted)') && !rel.startsWith('..');
+    return { root, own: known ? path.join(root, rel) : null };
   }
+  return null;
+}
+
+/**
+ * Makes a try's cgroup `<parent>/autopack-drain/<tag>` (`parent` exists); the error code when it
+ * cannot be made; neither when `cgroup.kill` is missing.
+ */
+function makeCgroup(parent: string, tag: string): { dir: string | null; error: string | null } {
+  const dir = path.join(parent, 'autopack-drain', tag);
+  try {
+    // One level at a time: a recursive mkdir would report ENOENT, not why the level failed.
+    for (const d of [path.dirname(dir), dir]) {
+      try {
+        mkdirSync(d);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+    }
+  } catch (err) {
+    return { dir: null, error: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
+  }
+  // cgroup.kill came with Linux 5.14: without it the try's cgroup is of no use.
+  return existsSync(path.join(dir, 'cgroup.kill')) ? { dir, error: null } : { dir: null, error: null };
+}
+
+let warnedFallback = false;
+
+/**
+ * A cgroup for one try, or null where cgroups v2 with cgroup.kill cannot be used. It is made
+ * below this worker's own cgroup (`<own>/autopack-drain/<tag>`), so a service manager's stop,
+ * crash cleanup and memory/CPU limits of the worker's unit cover its executors too (only
+ * membership and cgroup.kill are used: no controller is enabled, so cgroup v2's "no internal
+ * processes" rule is no obstacle). Where that cannot be made (no permission, a read-only or
+ * full hierarchy), it is made at the hierarchy's root as before, and the worker's log says
+ * why, once. Also notes the try's start for the process-age guard (process-age.ts).
+ */
+export function createTryCgroup(tag: string): string | null {
+  noteTryStart(tag);
+  if (process.platform !== 'linux' || process.env.DRAIN_NO_CGROUP === '1') return null;
+  const places = cgroupPlaces(readOrEmpty('/proc/self/mountinfo'), readOrEmpty('/proc/self/cgroup'));
+  if (!places) return null;
+  if (places.own && places.own !== places.root) {
+    const below = makeCgroup(places.own, tag);
+    if (below.dir || !below.error) return below.dir;
+    if (!warnedFallback) {
+      warnedFallback = true;
+      console.warn(
+        `containment: cannot create try cgroups below this worker's cgroup ${places.own} (${below.error}); ` +
+          `creating them in ${path.join(places.root, 'autopack-drain')} instead, where the stop and limits of ` +
+          "the worker's service do not reach its executors (systemd: Delegate=yes gives the worker its cgroup)",
+      );
+    }
+  }
+  return makeCgroup(places.root, tag).dir;
 }
 
 /**
@@ -211,8 +281,8 @@ async function killCgroup(dir: string): Promise<number> {
   return members.length;
 }
 
-async function killTagged(tag: string, notBeforeMs: number, graceMs: number): Promise<number> {
-  const found = taggedProcesses(tag, notBeforeMs);
+async function killTagged(tag: string, startBootMs: number, graceMs: number): Promise<number> {
+  const found = taggedSince(tag, startBootMs);
   if (found.length === 0) return 0;
   await stopProcesses(found, graceMs);
   return found.length;
@@ -222,8 +292,13 @@ export interface Containment {
   pgid: number | null;
   tag: string;
   cgroup: string | null;
-  /** When the try started (worker clock = kernel clock of this host). */
+  /** When the try started, wall clock (ms since the epoch), as recorded. */
   startedMs: number;
+  /**
+   * When the try started on this host's boot clock (ms since boot), when the caller knows it;
+   * else the start noted for its tag, else `startedMs` converted (src/runtime/process-age.ts).
+   */
+  startedBootMs?: number;
 }
 
 /**
@@ -233,11 +308,12 @@ export interface Containment {
  * the try's own.
  */
 export async function endTry(c: Containment, graceMs: number): Promise<number> {
-  if (c.pgid && (groupMembers(c.pgid).length === 0 || isOurGroup(c.pgid, c.tag, c.startedMs))) {
+  const since = c.startedBootMs ?? tryStartBootMs(c.tag, c.startedMs);
+  if (c.pgid && (groupMembers(c.pgid).length === 0 || isOurGroupSince(c.pgid, c.tag, since))) {
     await terminateGroup(c.pgid, graceMs);
   }
   let reaped = c.cgroup ? await killCgroup(c.cgroup) : 0;
-  reaped += await killTagged(c.tag, c.startedMs, Math.min(graceMs, 2000));
+  reaped += await killTagged(c.tag, since, Math.min(graceMs, 2000));
   if (c.cgroup) {
     try {
       rmdirSync(c.cgroup);

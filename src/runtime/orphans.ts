@@ -22,6 +22,7 @@ export async function reapOrphanedExecutors(db: Queryable, host: string, graceMs
   for (const r of res.rows) {
     const workerPid = Number(r.worker_identity.slice(r.worker_identity.lastIndexOf(':') + 1));
     if (workerPid && isProcessAlive(workerPid)) continue; // its worker still runs it
+    // Recorded on the wall clock; the age guard compares on the boot clock (process-age.ts).
     const startedMs = new Date(r.started_at).getTime();
     if (taggedProcesses(r.tag, startedMs).length === 0) continue;
     await endTry({ pgid: r.pid, tag: r.tag, cgroup: null, startedMs }, graceMs);
