@@ -160,9 +160,10 @@ const PG_PHASES = `
   INSERT INTO phases (${PHASE_COLUMNS})
   SELECT s.phase_id, s.run_id, t.id, s.phase_index, s.name, s.description, s.state, s.task_category,
          s.complexity, s.phase_type, s.scope, ${PHASE_COUNTERS}, s.last_failure_reason, ${PG_NOW_UTC}, ${PG_NOW_UTC}
-    FROM jsonb_populate_recordset(NULL::phases, $1::jsonb) s
+    FROM jsonb_populate_recordset(NULL::phases, $1::jsonb) WITH ORDINALITY s
     LEFT JOIN (SELECT DISTINCT ON (run_id) run_id, id FROM tiers ORDER BY run_id, tier_index, id) t
       ON t.run_id = s.run_id
+   ORDER BY s.ordinality -- new phases get their ids in the order given (selection breaks ties by id)
   ON CONFLICT (run_id, phase_id) DO UPDATE SET ${PHASE_RESET}`;
 
 const SQLITE_RUN = `
@@ -316,6 +317,7 @@ const PG_SYNTHETIC_PHASES = `WITH src AS (
               CASE WHEN bucket < $4::int THEN ($5::text[])[1 + (g % array_length($5::text[], 1))] END,
               ${PG_NOW_UTC}, ${PG_NOW_UTC}
          FROM src LEFT JOIN tier ON tier.run_id = src.run_id
+        ORDER BY g -- ids in g order
        ON CONFLICT (run_id, phase_id) DO UPDATE SET
          state = EXCLUDED.state, last_failure_reason = EXCLUDED.last_failure_reason,
          phase_index = EXCLUDED.phase_index, started_at = NULL, completed_at = NULL,
