@@ -4,9 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { AUTOPACK_EXECUTOR, type ActivityDeps } from '../activities/deps.js';
-import { createPool } from './db/pool.js';
-import { migrate } from './db/migrate.js';
-import { readDatabaseIdentity } from './db/identity.js';
+import { parseDatabaseUrl } from './db/database-url.js';
+import { openStores } from './db/stores.js';
 import { collectKnownSecrets } from './runtime/secret-sources.js';
 import { reapOrphanedExecutors } from './runtime/orphans.js';
 import { processesReaped } from './runtime/metrics.js';
@@ -25,7 +24,10 @@ export interface DrainWorkerOptions {
   temporalAddress: string;
   namespace: string;
   taskQueue?: string;
+  /** The backlog: a PostgreSQL URL or a SQLite one (sqlite:///autopack.db, relative to the workspace). */
   databaseUrl: string;
+  /** Where a SQLite backlog's records go (a PostgreSQL URL); ignored for a PostgreSQL backlog. */
+  recordsUrl?: string | null;
   /** Defaults for sessions whose input does not name them. */
   workspace?: string;
   executor?: string;
@@ -67,10 +69,11 @@ const quietLogger = {
 };
 
 export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWorker> {
-  const pool = createPool(o.databaseUrl, 8);
-  await migrate(pool);
-  const identity = o.identity ?? `drain-worker@${hostname()}:${process.pid}`;
   const workspace = path.resolve(o.workspace ?? process.cwd());
+  const location = parseDatabaseUrl(o.databaseUrl, { workspace });
+  const stores = await openStores({ location, recordsUrl: o.recordsUrl, poolSize: 8 });
+  const pool = stores.records;
+  const identity = o.identity ?? `drain-worker@${hostname()}:${process.pid}`;
   const apiServers = o.apiCommand
     ? new ApiServerPool({
         command: o.apiCommand,
@@ -81,9 +84,10 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
     : null;
   const deps: ActivityDeps = {
     pool,
-    databaseUrl: o.databaseUrl,
-    database: await readDatabaseIdentity(pool),
-    knownSecrets: collectKnownSecrets(o.databaseUrl),
+    backlog: stores.backlog,
+    databaseUrl: stores.backlog.location.url,
+    database: stores.database,
+    knownSecrets: collectKnownSecrets([o.databaseUrl, stores.recordsUrl]),
     defaults: {
       workspace,
       executor: o.executor ?? AUTOPACK_EXECUTOR,
@@ -102,7 +106,7 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
     console.warn(`stopped ${reaped.length} executor(s) left running by a dead worker on this host`);
   const connection = await NativeConnection.connect({ address: o.temporalAddress }).catch(
     async (err: Error) => {
-      await pool.end().catch(() => {});
+      await stores.close().catch(() => {});
       throw new Error(
         `cannot reach Temporal at ${o.temporalAddress} (${err.message}); is TEMPORAL_ADDRESS right?`,
       );
@@ -128,7 +132,7 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
       running ??= worker.run().finally(async () => {
         await apiServers?.stop().catch(() => {});
         await connection.close().catch(() => {});
-        await pool.end().catch(() => {});
+        await stores.close().catch(() => {});
         closed = true;
       });
       return running;
@@ -141,7 +145,7 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
       } else {
         await apiServers?.stop().catch(() => {});
         await connection.close().catch(() => {});
-        await pool.end().catch(() => {});
+        await stores.close().catch(() => {});
         closed = true;
       }
     },

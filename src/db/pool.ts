@@ -13,11 +13,18 @@ pg.types.setTypeParser(pg.types.builtins.TIMESTAMP, 'text', (v: string) =>
     : parseTimestamptz(v.endsWith(' BC') ? `${v.slice(0, -3)}+00 BC` : `${v}+00`),
 );
 
-/** A pg pool for DATABASE_URL. An idle client that loses its server emits 'error': ignored (never a crash); the pool replaces it. */
-export function createPool(databaseUrl: string, max = 5): pg.Pool {
+/**
+ * A pg pool for DATABASE_URL. An idle client that loses its server emits 'error': ignored (never
+ * a crash); the pool replaces it. `searchPath`: the schema every connection works in (the
+ * records schema of a SQLite backlog, stores.ts); a plain identifier, never user text.
+ */
+export function createPool(databaseUrl: string, max = 5, o: { searchPath?: string } = {}): pg.Pool {
+  if (o.searchPath !== undefined && !/^[a-z_][a-z0-9_]*$/.test(o.searchPath))
+    throw new Error(`not a schema name: ${JSON.stringify(o.searchPath)}`);
   const pool = new pg.Pool({
     connectionString: databaseUrl,
     max,
+    ...(o.searchPath ? { options: `-c search_path=${o.searchPath}` } : {}),
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 10_000,
   });

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import path from 'node:path';
+import { backlogOrRecords, databaseTargets } from '../../db/targets.js';
 import { createDrainWorker, DEFAULT_TASK_QUEUE } from '../../worker.js';
 import { startServices } from '../../runtime/services.js';
 import { redactSecrets, redactUrl } from '../../domain/redact.js';
@@ -103,24 +105,28 @@ async function serve(flags: ServeFlags, embedded: boolean): Promise<void> {
   if (metrics) installMetrics(metrics.port, metrics.host);
   else installRuntime();
   const interrupted = onceInterrupted();
+  const workspace = path.resolve(flags.workspace ?? process.env.DRAIN_WORKSPACE ?? process.cwd());
+  const targets = databaseTargets(process.env, workspace);
+  if (!embedded && !targets.backlog)
+    throw new UsageError(
+      'DATABASE_URL is not set: drain worker needs the backlog database (or use `drain dev` for embedded services)',
+    );
   const services = await startServices({
     temporal: embedded,
-    postgres: embedded,
+    // Our records: a PostgreSQL backlog's own database, else DRAIN_RECORDS_URL or the embedded one.
+    postgres: embedded || !targets.recordsUrl,
     log: (l) => console.log(`  ${l}`),
   });
   try {
-    const databaseUrl = services.databaseUrl || process.env.DATABASE_URL;
-    if (!databaseUrl)
-      throw new UsageError(
-        'DATABASE_URL is not set: drain worker needs the backlog database (or use `drain dev` for embedded services)',
-      );
-    const executor = executorFor(flags, services.embedded.postgres);
-    const workspace = flags.workspace ?? process.env.DRAIN_WORKSPACE ?? process.cwd();
+    const recordsUrl = services.databaseUrl;
+    const backlog = backlogOrRecords(targets, recordsUrl);
+    const executor = executorFor(flags, services.embedded.postgres && !targets.backlog);
     const worker = await createDrainWorker({
       temporalAddress: services.temporalAddress || process.env.TEMPORAL_ADDRESS || '127.0.0.1:7233',
       namespace: services.namespace || process.env.TEMPORAL_NAMESPACE || 'default',
       taskQueue: flags.taskQueue,
-      databaseUrl,
+      databaseUrl: backlog.url,
+      recordsUrl,
       workspace,
       executor,
       apiUrl: flags.apiUrl ?? null,
@@ -132,7 +138,11 @@ async function serve(flags: ServeFlags, embedded: boolean): Promise<void> {
     console.log(
       `  Temporal:         ${services.temporalAddress || process.env.TEMPORAL_ADDRESS} (namespace ${services.namespace})`,
     );
-    console.log(`  DATABASE_URL:     ${redactUrl(databaseUrl)}`);
+    console.log(`  DATABASE_URL:     ${redactUrl(backlog.url)}`);
+    if (backlog.kind === 'sqlite') {
+      console.log(`  backlog file:     ${backlog.path} (SQLite)`);
+      console.log(`  records:          ${redactUrl(recordsUrl)} (PostgreSQL)`);
+    }
     console.log(`  task queue:       ${flags.taskQueue}`);
     console.log(`  executor:         ${executor}`);
     console.log(`  workspace:        ${workspace}`);
