@@ -2,14 +2,19 @@
  * Failure fingerprints: `STATE|bucket|normalised error` strings that identify
  * "the same failure again", so repeats can be counted and stopped. The error part is
  * `normalizeErrorText` (`./normalize.ts`: one failure → one text, two failures → two),
- * cut to FINGERPRINT_ERROR_MAX code points; for a Python traceback or pytest output it
- * starts with the failure itself (final exception, innermost frame; summary lines), so
- * the cut never keeps only a shared preamble.
+ * at most FINGERPRINT_ERROR_MAX code points: a longer one is cut, and ` #` + the FNV-1a
+ * digest of the whole normalised text is appended, so two messages that differ past the
+ * cut keep two fingerprints. For a Python traceback or pytest output it starts with the
+ * failure itself (final exception, innermost frame; summary lines), so the cut never keeps
+ * only a shared preamble.
  */
+import { fnv1a32Hex } from './files.js';
 import { normalizeErrorText } from './normalize.js';
 
 /** Longest normalised error kept in a fingerprint, in code points (as the original `[:200]`). */
 export const FINGERPRINT_ERROR_MAX = 200;
+/** What a cut error ends with: ` #` and 8 hex digits. */
+const DIGEST_CHARS = 10;
 
 /**
  * Bucket an executor exit for fingerprints. Checked in this order:
@@ -56,8 +61,9 @@ export interface FingerprintInput {
 }
 
 /**
- * `STATE|bucket|normalised error[:200]`, or `STATE|bucket` without an error message
- * (or one that normalises to nothing); null for a success. STATE|bucket is `STALLED|stalled`
+ * `STATE|bucket|normalised error` (at most 200 code points: fingerprintError), or
+ * `STATE|bucket` without an error message (or one that normalises to nothing); null for a
+ * success. STATE|bucket is `STALLED|stalled`
  * when --stall-seconds stopped the executor; else STATE is `TIMEOUT` when our timeout fired,
  * else the final state (`UNKNOWN` when null or blank).
  */
@@ -67,8 +73,19 @@ export function computeFingerprint(r: FingerprintInput): string | null {
   const bucket = r.stalled ? 'stalled' : returnCodeBucket(r.returnCode, r.timedOut, r.signal);
   const parts = [state, bucket];
   if (r.errorMessage) {
-    const normalised = sliceCodePoints(normalizeErrorText(r.errorMessage), FINGERPRINT_ERROR_MAX).trimEnd();
+    const normalised = fingerprintError(normalizeErrorText(r.errorMessage));
     if (normalised !== '') parts.push(normalised);
   }
   return parts.join('|');
+}
+
+/**
+ * The error part of a fingerprint: the normalised text itself up to FINGERPRINT_ERROR_MAX code
+ * points; past that its first code points, ` #` and the digest of all of it (same length bound).
+ */
+export function fingerprintError(normalised: string): string {
+  const head = sliceCodePoints(normalised, FINGERPRINT_ERROR_MAX);
+  if (head.length === normalised.length) return head.trimEnd();
+  const kept = sliceCodePoints(head, FINGERPRINT_ERROR_MAX - DIGEST_CHARS).trimEnd();
+  return `${kept} #${fnv1a32Hex(normalised)}`;
 }

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { fnv1a32Hex } from '../../src/domain/files.js';
 import {
   computeFingerprint,
+  fingerprintError,
   returnCodeBucket,
   sliceCodePoints,
   type FingerprintInput,
@@ -58,7 +60,7 @@ const fingerprints: Array<[name: string, input: Partial<FingerprintInput>, expec
   [
     'reference: normalised ImportError example',
     { errorMessage: 'ImportError at line 123: cannot import module from c:\\dev\\Autopack\\file.py:456' },
-    'FAILED|rc1|importerror at line num: cannot import module from path:num',
+    'FAILED|rc1|importerror at line num: cannot import module from path/file.py:num',
   ],
   [
     'reference: TIMEOUT|timeout143|phase timed out (state TIMEOUT, SIGTERM exit 143)',
@@ -126,21 +128,53 @@ for (const [name, partial, expected] of fingerprints) {
 
 test('computeFingerprint: the same failure with different details gives one fingerprint', () => {
   const a = computeFingerprint({ ...base, errorMessage: 'KeyError at line 9 in /tmp/run-1/a.py' });
-  const b = computeFingerprint({ ...base, errorMessage: 'KeyError at line 77 in /tmp/run-2/b.py' });
+  const b = computeFingerprint({ ...base, errorMessage: 'KeyError at line 77 in /srv/run-2/a.py' });
   assert.equal(a, b);
 });
 
-test('computeFingerprint: normalised error is cut to 200 code points', () => {
-  const fp = computeFingerprint({ ...base, errorMessage: 'x'.repeat(1000) })!;
+test('computeFingerprint: the same error in another file is another failure', () => {
+  const a = computeFingerprint({ ...base, errorMessage: 'KeyError at line 9 in /tmp/run-1/a.py' });
+  const b = computeFingerprint({ ...base, errorMessage: 'KeyError at line 9 in /tmp/run-1/b.py' });
+  assert.notEqual(a, b);
+});
+
+test('computeFingerprint: a normalised error of 200 code points is kept whole', () => {
+  const fp = computeFingerprint({ ...base, errorMessage: 'x'.repeat(200) })!;
   assert.equal(fp, 'FAILED|rc1|' + 'x'.repeat(200));
+});
+
+test('computeFingerprint: a longer one is cut to 190 code points and the digest of all of it', () => {
+  const fp = computeFingerprint({ ...base, errorMessage: 'x'.repeat(1000) })!;
+  assert.equal(fp, `FAILED|rc1|${'x'.repeat(190)} #${fnv1a32Hex('x'.repeat(1000))}`);
+  assert.equal([...fp.slice('FAILED|rc1|'.length)].length, 200);
+  // Two errors that differ only past the cut keep two fingerprints.
+  assert.notEqual(fp, computeFingerprint({ ...base, errorMessage: 'x'.repeat(999) + 'y' }));
 });
 
 test('computeFingerprint: cut never splits a surrogate pair', () => {
   const fp = computeFingerprint({ ...base, errorMessage: '🚀'.repeat(300) })!;
   const err = fp.split('|')[2];
   assert.equal([...err].length, 200);
-  assert.equal(err, '🚀'.repeat(200));
+  assert.equal(err, `${'🚀'.repeat(190)} #${fnv1a32Hex('🚀'.repeat(300))}`);
 });
+
+const errors: Array<[name: string, normalised: string, expected: string]> = [
+  ['empty', '', ''],
+  ['short', 'boom', 'boom'],
+  ['trailing space trimmed', 'boom ', 'boom'],
+  ['200 code points', 'a'.repeat(200), 'a'.repeat(200)],
+  ['201 code points', 'a'.repeat(201), `${'a'.repeat(190)} #${fnv1a32Hex('a'.repeat(201))}`],
+  [
+    'space at the cut',
+    'a'.repeat(189) + ' ' + 'b'.repeat(50),
+    `${'a'.repeat(189)} #${fnv1a32Hex('a'.repeat(189) + ' ' + 'b'.repeat(50))}`,
+  ],
+];
+for (const [name, normalised, expected] of errors) {
+  test(`fingerprintError: ${name}`, () => {
+    assert.equal(fingerprintError(normalised), expected);
+  });
+}
 
 test('computeFingerprint: 1 MB error message is fast', () => {
   const t0 = performance.now();
@@ -148,7 +182,7 @@ test('computeFingerprint: 1 MB error message is fast', () => {
     ...base,
     errorMessage: 'ImportError at line 1 /a/b.py:2 '.repeat(1 << 15),
   });
-  assert.ok(fp!.startsWith('FAILED|rc1|importerror at line num path:num'));
+  assert.ok(fp!.startsWith('FAILED|rc1|importerror at line num path/b.py:num'));
   assert.ok(performance.now() - t0 < 3000);
 });
 
