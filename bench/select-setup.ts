@@ -1,6 +1,7 @@
 /**
  * Plumbing of bench/select.ts: arguments, a throw-away embedded Postgres removed on every exit
- * path (Ctrl-C included), timing, EXPLAIN summaries, and the session states of the scenarios.
+ * path (Ctrl-C included) with the stores of a SQLite backlog closed first, timing, EXPLAIN
+ * summaries, the tables a pick's statement names, and the session states of the scenarios.
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
@@ -10,6 +11,8 @@ import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import { migrate } from '../src/db/migrate.js';
 import { createPool, type Queryable } from '../src/db/pool.js';
+import { tablesNamedIn, type BacklogTable } from '../src/db/backlog-snapshot.js';
+import type { Stores } from '../src/db/stores.js';
 import type { SelectResult } from '../src/db/select.js';
 import { parseDrainInput } from '../src/domain/input.js';
 import { selectionParams, type SelectParams } from '../src/domain/selection.js';
@@ -25,12 +28,15 @@ export interface Args {
   sizes: number[];
   picks: number;
   plan: boolean;
+  /** A SQLite backlog per size (records in the bench Postgres) instead of PostgreSQL's phases. */
+  sqlite: boolean;
 }
 
-export const USAGE = 'usage: npx tsx bench/select.ts [--sizes 10000,100000,1000000] [--picks 20] [--plan]';
+export const USAGE =
+  'usage: npx tsx bench/select.ts [--sizes 10000,100000,1000000] [--picks 20] [--plan] [--sqlite]';
 
 export function parseArgs(argv: string[]): Args {
-  const out: Args = { sizes: [10_000, 100_000, 1_000_000], picks: 20, plan: false };
+  const out: Args = { sizes: [10_000, 100_000, 1_000_000], picks: 20, plan: false, sqlite: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -50,6 +56,8 @@ export function parseArgs(argv: string[]): Args {
       if (!Number.isInteger(out.picks) || out.picks < 1) throw new Error('--picks: an integer >= 1');
     } else if (a === '--plan') {
       out.plan = true;
+    } else if (a === '--sqlite') {
+      out.sqlite = true;
     } else if (a === '--help' || a === '-h') {
       console.log(USAGE);
       process.exit(0);
@@ -67,6 +75,7 @@ let tmp: string | null = null;
 let pgh: EmbeddedPostgresHandle | null = null;
 let starting: Promise<EmbeddedPostgresHandle> | null = null;
 let pool: pg.Pool | null = null;
+let stores: Stores | null = null;
 let stopping = false;
 
 /** True once a signal asked us to stop: the caller returns, the handler cleans up. */
@@ -116,7 +125,20 @@ export async function startBenchPostgres(): Promise<pg.Pool | null> {
   return pool;
 }
 
+/** The bench Postgres's URL and temp dir (after startBenchPostgres). */
+export function benchPostgres(): { url: string; tmp: string } {
+  if (!pgh || !tmp) throw new Error('the bench Postgres is not running');
+  return { url: pgh.url, tmp };
+}
+
+/** The stores of the current SQLite backlog: closed by cleanup if still open. */
+export function trackStores(s: Stores | null): void {
+  stores = s;
+}
+
 export async function cleanup(): Promise<void> {
+  await stores?.close().catch(() => {});
+  stores = null;
   await pool?.end().catch(() => {});
   pool = null;
   await pgh?.stop().catch(() => {});
@@ -143,21 +165,36 @@ function stats(ms: number[]): Stats {
 
 export type Picker = (db: Queryable, p: SelectParams) => Promise<SelectResult>;
 
-/** One warm-up pick, then `n` timed picks (wall time of the call, round trip included). */
+/**
+ * One warm-up pick, then `n` timed picks (wall time of the call, round trip included). `db`
+ * gives the Queryable of each pick (a new one per pick on SQLite, as the worker takes it).
+ */
 export async function measure(
-  db: Queryable,
+  db: () => Queryable,
   pick: Picker,
   params: SelectParams,
   n: number,
 ): Promise<{ stats: Stats; last: SelectResult }> {
-  let last = await pick(db, params);
+  let last = await pick(db(), params);
   const times: number[] = [];
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
-    last = await pick(db, params);
+    last = await pick(db(), params);
     times.push(performance.now() - t0);
   }
   return { stats: stats(times), last };
+}
+
+/** Median wall time of `fn` over `n` calls after one warm-up. */
+export async function medianMs(fn: () => unknown, n: number): Promise<number> {
+  await fn();
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  return stats(times).median;
 }
 
 /** A Queryable that records the statement and parameters of the next query, then runs it. */
@@ -187,6 +224,17 @@ interface PlanNode {
   'Sort Space Used'?: number;
   'Sort Space Type'?: string;
   Plans?: PlanNode[];
+}
+
+/** The Autopack tables a pick's statement names (what a SQLite backlog snapshots for it). */
+export async function namedTables(
+  db: Queryable,
+  pick: Picker,
+  params: SelectParams,
+): Promise<BacklogTable[]> {
+  const rec = recorder(db);
+  await pick(rec, params);
+  return tablesNamedIn(rec.sql);
 }
 
 function walk(n: PlanNode, f: (n: PlanNode) => void): void {
@@ -242,7 +290,7 @@ export function freshParams(config: DrainConfig): SelectParams {
  * (20-40 runs), of those the first 8 promising, the next 6 deprioritized, the next 5 stopped
  * for timeouts.
  */
-export async function midState(db: pg.Pool): Promise<SessionState> {
+export async function midState(db: Queryable): Promise<SessionState> {
   const rows = (
     await db.query<{ run_id: string; phase_id: string }>(
       `SELECT run_id, phase_id FROM phases WHERE state = 'FAILED' ORDER BY run_id, phase_index, id LIMIT 200`,
