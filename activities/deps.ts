@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Backlog } from '../src/db/backlog.js';
+import type { FenceBounds } from '../src/domain/fence.js';
 import type { DatabaseIdentity } from '../src/db/identity.js';
 import type { ApiServerPool } from '../src/runtime/api-servers.js';
 
@@ -7,6 +8,10 @@ import type { ApiServerPool } from '../src/runtime/api-servers.js';
 export interface ActivityDeps {
   /** Our records (drain_* tables). */
   pool: pg.Pool;
+  /** Where our records are, for each try's supervisor (its own connection; never printed). */
+  records: { url: string; schema: string | null };
+  /** The bounds of fenced tries (src/domain/fence.ts). */
+  fence: FenceBounds;
   /** Autopack's tables: per-try reads, the hand-back, and `sql()` for statements joining both. */
   backlog: Backlog;
   /** The same DATABASE_URL the executor gets (a SQLite one absolute). Never leaves the worker unredacted. */

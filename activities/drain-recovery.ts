@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import { readFile } from 'node:fs/promises';
 import type { ActivityDeps } from './deps.js';
 import type { DrainRequest } from './drain-env.js';
@@ -8,14 +9,16 @@ import { endTry, tryTag } from '../src/runtime/containment.js';
 import { outcomeFromFacts, type ExitFacts } from '../src/domain/attempt-outcome.js';
 import { TERMINAL_STATES, type AttemptOutcome } from '../src/domain/types.js';
 import {
+  closeEarlierTries,
+  earlierTriesNotOver,
   finalTryOf,
   finishAttempt,
   markInterrupted,
   startAttempt,
   type AttemptKey,
 } from '../src/db/attempts.js';
-import { getPhase, runStateCounts, type PhaseRow } from '../src/db/phases.js';
-import { countTelemetry, tableDelta } from '../src/db/telemetry.js';
+import type { PhaseRow } from '../src/db/phases.js';
+import { tableDelta } from '../src/db/telemetry.js';
 
 /** What the drain activity heartbeats while the executor runs. */
 export interface DrainHeartbeat {
@@ -72,6 +75,7 @@ export async function recoverPreviousTry(
   // Mark first, then kill: a stale try that outlives the kill finds its row no longer running.
   const interruptedTries = await markEarlierTries(deps, key);
   await endEarlierTries(deps, req, key, prev);
+  await untilEarlierTriesOver(deps, key);
   if (!prev) return { outcome: null, interruptedTries };
   const phase = await deps.backlog.getPhase(req.runId, req.phaseId);
   if (!phase || !TERMINAL_STATES.includes(phase.state) || !changedSince(phase, prev.phaseUpdatedAt)) {
@@ -79,6 +83,23 @@ export async function recoverPreviousTry(
   }
   const outcome = await reconcile(deps, req, key, prev, phase, interruptedTries);
   return { outcome, interruptedTries };
+}
+
+/**
+ * Waits until every earlier try of the attempt is provably over, on whatever host it ran
+ * (attempts.earlierTriesNotOver: its end recorded, or its fence older than S), then writes
+ * their true ends. Marking them interrupted (done before) is what makes their supervisors end
+ * their executors within one renewal; a partitioned one ends its executor after F seconds.
+ * Never guesses: a retry does not start an executor beside an earlier one.
+ */
+export async function untilEarlierTriesOver(deps: ActivityDeps, key: AttemptKey): Promise<void> {
+  const signal = Context.current().cancellationSignal;
+  const s = deps.fence.overAfterSeconds;
+  while ((await earlierTriesNotOver(deps.pool, key, s)).length > 0) {
+    if (signal.aborted) throw new Error('cancelled while waiting for an earlier try to end');
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  await closeEarlierTries(deps.pool, key, s);
 }
 
 /** One clock: the phase changed if its updated_at differs from the one recorded at the try's start. */
@@ -182,7 +203,12 @@ async function reconcile(
     startedAt: prev.startedAt,
     runCountsBefore: null,
   });
-  await finishAttempt(deps.backlog.sql({ runId: req.runId, phaseId: req.phaseId }), key, 'reconciled', outcome);
+  await finishAttempt(
+    deps.backlog.sql({ runId: req.runId, phaseId: req.phaseId }),
+    key,
+    'reconciled',
+    outcome,
+  );
   return outcome;
 }
 

@@ -14,14 +14,11 @@ import {
 } from '../src/domain/attempt-outcome.js';
 import type { AttemptOutcome } from '../src/domain/types.js';
 import { setAttemptProcess, startAttempt, type AttemptKey } from '../src/db/attempts.js';
-import { leaseAndReadPhase, renewLease } from '../src/db/leases.js';
-import { getPhase, runStateCounts, type PhaseRow } from '../src/db/phases.js';
-import {
-  countPhaseTelemetry,
-  countTelemetry,
-  tableDelta,
-  type TelemetryCounts,
-} from '../src/db/telemetry.js';
+import { leaseAndReadPhase } from '../src/db/leases.js';
+import { leaseTtlSeconds } from '../src/domain/fence.js';
+import { findOnPath, setprivPath } from '../src/runtime/binaries.js';
+import type { PhaseRow } from '../src/db/phases.js';
+import { tableDelta, type TelemetryCounts } from '../src/db/telemetry.js';
 import { createTryCgroup } from '../src/runtime/containment.js';
 
 export interface TryStart {
@@ -85,6 +82,7 @@ export async function startTry(
     stdoutPath: paths.stdout,
     stderrPath: paths.stderr,
     workerIdentity: deps.identity,
+    host: deps.host,
     baselineCommit: req.baseline?.commit ?? null,
     startedAt,
     runCountsBefore,
@@ -206,6 +204,7 @@ export async function runTry(
     stop: stop.signal,
     tag: t.tag,
     cgroup: t.cgroup,
+    fence: fenceOf(deps, req, t, { argv, env }),
     onTick: ({ pid, bytesOut, lastOutputAt }) => {
       const hb: DrainHeartbeat = {
         tryNo: t.key.tryNo,
@@ -226,19 +225,49 @@ export async function runTry(
         pidNoted = true;
         void setAttemptProcess(deps.pool, t.key, pid).catch(() => (pidNoted = false));
       }
-      void renewLease(deps.pool, req.runId, req.sessionId, deps.leaseTtlSeconds).then(
-        (held) => {
-          if (held || stop.signal.aborted) return;
-          lostReason = `lease lost while draining: run ${req.runId} was taken over; the executor was stopped`;
-          stop.abort();
-        },
-        () => {}, // the database is away: keep running, the next tick tries again
-      );
     },
   }).finally(() => {
     if (dbTimer) clearInterval(dbTimer);
   });
+  // The supervisor renews the run's lease with the try's fence; it ends the executor when
+  // either is lost (or the try was superseded): then the try is lost, not judged.
+  if (proc.fenceEnd && proc.fenceEnd.end !== 'hard-limit') {
+    lostReason = `${proc.fenceEnd.end}: ${proc.fenceEnd.reason}; the executor was stopped by its supervisor`;
+  }
   return { proc, lostReason };
+}
+
+/**
+ * The supervisor's configuration for this try (src/runtime/try-supervisor.mjs): where the
+ * records are, the try's key, the lease it renews and its TTL, the fence bounds, the hard
+ * time limit behind the worker's own clock, and where it writes how the executor ended.
+ */
+export function fenceOf(
+  deps: ActivityDeps,
+  req: DrainRequest,
+  t: Pick<TryStart, 'key' | 'paths' | 'cgroup'>,
+  exec: { argv: string[]; env: NodeJS.ProcessEnv },
+): { config: Record<string, unknown>; statusFile: string } {
+  const heartbeatTimeoutSeconds = (Context.current().info.heartbeatTimeoutMs ?? 0) / 1000;
+  const statusFile = `${t.paths.exit}.supervisor.json`;
+  return {
+    statusFile,
+    config: {
+      recordsUrl: deps.records.url,
+      searchPath: deps.records.schema,
+      key: t.key,
+      leaseTtlSeconds: leaseTtlSeconds(deps.fence, heartbeatTimeoutSeconds, deps.leaseTtlSeconds),
+      renewMs: deps.fence.renewMs,
+      fenceSeconds: deps.fence.fenceSeconds,
+      hardLimitSeconds: Math.max(req.timeoutSeconds, req.maxTimeoutSeconds ?? 0),
+      killGraceMs: req.killGraceSeconds * 1000,
+      statusFile,
+      cgroup: t.cgroup,
+      setpriv: setprivPath(),
+      // The executor's path as a spawn would find it (null: spawned as given, for its error).
+      command: findOnPath(exec.argv[0] ?? '', req.workspace, exec.env),
+    },
+  };
 }
 
 /** The exit facts next to the logs: what a retry reads when this worker dies before recording. */

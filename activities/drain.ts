@@ -13,6 +13,7 @@ import {
   endEarlierTries,
   markEarlierTries,
   recoverPreviousTry,
+  untilEarlierTriesOver,
   type DrainHeartbeat,
 } from './drain-recovery.js';
 import { outcomeOfTry, runTry, startTry, writeExitRecord } from './drain-try.js';
@@ -20,8 +21,7 @@ import { forHistory, redactOutcome } from './redact-records.js';
 import { workflowRun } from './workflow-run.js';
 import { renderCommand } from '../src/domain/command-template.js';
 import { TERMINAL_STATES, type AttemptOutcome } from '../src/domain/types.js';
-import { handBackStrandedPhase } from '../src/db/phases.js';
-import { finishAttempt, type AttemptKey } from '../src/db/attempts.js';
+import { finishAttempt, whileTryCurrent, type AttemptKey } from '../src/db/attempts.js';
 import { tryTag } from '../src/runtime/containment.js';
 import { executorEnded, executorStarted, recordAttempt } from '../src/runtime/metrics.js';
 
@@ -65,6 +65,7 @@ async function heartbeating<T>(deps: ActivityDeps, details: unknown, fn: () => P
  */
 async function handBackIfStopped(
   deps: ActivityDeps,
+  key: AttemptKey,
   req: DrainRequest,
   proc: { timedOut: boolean; stalled: boolean; extendedToSeconds: number | null; cancelled: boolean },
   outcome: AttemptOutcome,
@@ -77,7 +78,11 @@ async function handBackIfStopped(
       ? `PHASE_TIMEOUT: stopped by autopack-drain after ${proc.extendedToSeconds ?? req.timeoutSeconds} s`
       : 'PHASE_CANCELLED: stopped by autopack-drain (session cancelled)';
   const reason = `${what}, session ${req.sessionId}, attempt ${req.attempt}`;
-  if (await deps.backlog.handBackStrandedPhase(req.runId, req.phaseId, reason)) {
+  // Only a try that is still current: a superseded one (a retry took over) changes nothing.
+  const handed = await whileTryCurrent(deps.pool, key, () =>
+    deps.backlog.handBackStrandedPhase(req.runId, req.phaseId, reason),
+  );
+  if (handed) {
     outcome.errorMessage = `${outcome.errorMessage ?? what} [handed back as FAILED: --on-kill fail]`;
   }
 }
@@ -172,13 +177,23 @@ export function drainActivities(deps: ActivityDeps) {
         ...(apiServer ? { apiServer } : {}),
       });
       const shutdown = ctx.cancellationDetails?.workerShutdown ?? false;
-      if (!unjudged && !shutdown) await handBackIfStopped(deps, req, proc, outcome);
+      if (!unjudged && !shutdown) await handBackIfStopped(deps, key, req, proc, outcome);
       if (proc.cancelled) {
-        await finishAttempt(deps.backlog.sql({ runId: key.runId, phaseId: key.phaseId }), key, shutdown ? 'interrupted' : 'cancelled', outcome);
+        await finishAttempt(
+          deps.backlog.sql({ runId: key.runId, phaseId: key.phaseId }),
+          key,
+          shutdown ? 'interrupted' : 'cancelled',
+          outcome,
+        );
         recordAttempt(outcome, shutdown ? 'interrupted' : 'cancelled');
         await ctx.cancelled; // rethrows the cancellation
       }
-      await finishAttempt(deps.backlog.sql({ runId: key.runId, phaseId: key.phaseId }), key, lostReason ? 'lost' : 'finished', outcome);
+      await finishAttempt(
+        deps.backlog.sql({ runId: key.runId, phaseId: key.phaseId }),
+        key,
+        lostReason ? 'lost' : 'finished',
+        outcome,
+      );
       return forHistory(recordAttempt(outcome, lostReason ? 'lost' : 'finished'));
     },
 
@@ -196,7 +211,10 @@ export function drainActivities(deps: ActivityDeps) {
       const req = await withBaselineFacts(o.req);
       const key: AttemptKey = { ...req, tryNo: o.triesUsed + 1, execRunId: workflowRun().runId };
       const interruptedTries = await markEarlierTries(deps, key);
-      await heartbeating(deps, undefined, () => endEarlierTries(deps, req, key, undefined));
+      await heartbeating(deps, undefined, async () => {
+        await endEarlierTries(deps, req, key, undefined);
+        await untilEarlierTriesOver(deps, key);
+      });
       const reason = `abandoned after ${o.triesUsed} tries: ${o.reason}`;
       const tag = tryTag(key);
       const env = executorEnv(deps, req, { tryNo: key.tryNo, execRunId: key.execRunId, tag });
@@ -204,7 +222,12 @@ export function drainActivities(deps: ActivityDeps) {
       const t = await startTry(deps, { ...req, pickedState: null }, { key, tag, header, interruptedTries });
       const unjudged = { kind: 'abandoned' as const, reason };
       const outcome = redactOutcome(deps, await outcomeOfTry(deps, req, t, null, unjudged));
-      await finishAttempt(deps.backlog.sql({ runId: key.runId, phaseId: key.phaseId }), key, 'abandoned', outcome);
+      await finishAttempt(
+        deps.backlog.sql({ runId: key.runId, phaseId: key.phaseId }),
+        key,
+        'abandoned',
+        outcome,
+      );
       return forHistory(recordAttempt(outcome, 'abandoned'));
     },
   };

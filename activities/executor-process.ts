@@ -1,5 +1,6 @@
 import { closeSync, openSync } from 'node:fs';
-import { appendFile } from 'node:fs/promises';
+import { appendFile, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
 import { LogTail } from '../src/runtime/log-tail.js';
 import { terminateGroup } from '../src/runtime/process-group.js';
@@ -8,6 +9,28 @@ import { detectLlmBoundary } from '../src/domain/llm-boundary.js';
 import { tryClock } from '../src/domain/try-clock.js';
 
 const WATCH_INTERVAL_MS = 200;
+const TRY_SUPERVISOR = fileURLToPath(new URL('../src/runtime/try-supervisor.mjs', import.meta.url));
+
+/** Why a try's supervisor ended it (try-supervisor.mjs), other than its executor exiting. */
+export interface SupervisorEnd {
+  end: 'superseded' | 'lease-lost' | 'fence-lost' | 'hard-limit';
+  reason: string;
+}
+
+interface SupervisorStatus {
+  end: 'exited' | SupervisorEnd['end'];
+  reason?: string | null;
+  spawnError?: string;
+}
+
+/** The status file the supervisor wrote when its executor ended; null when it wrote none. */
+async function readSupervisorStatus(file: string): Promise<SupervisorStatus | null> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as SupervisorStatus;
+  } catch {
+    return null;
+  }
+}
 
 export interface ProcessResult {
   pid: number | null;
@@ -28,6 +51,8 @@ export interface ProcessResult {
   processesReaped: number;
   /** Stopped through `stop` (not a timeout, not a cancellation). */
   stopped: boolean;
+  /** How the supervisor ended the try when it did (no longer current, fence or lease lost), else null. */
+  fenceEnd: SupervisorEnd | null;
   llmBoundaryHit: boolean;
   stdout: LogTail;
   stderr: LogTail;
@@ -58,16 +83,31 @@ export interface RunOptions {
   /** The try's tag (in `env` as DRAIN_ATTEMPT_TAG) and cgroup (null: none), for containment. */
   tag: string;
   cgroup: string | null;
-  /** Called every heartbeat interval while the process runs (heartbeat, lease renewal). */
+  /**
+   * The try's supervisor (src/runtime/try-supervisor.mjs): the executor runs as its child,
+   * fenced by it; `config` goes to it in DRAIN_FENCE, and it writes how the executor ended to
+   * `statusFile`. Absent: the executor is spawned directly.
+   */
+  fence?: { config: Record<string, unknown>; statusFile: string };
+  /** Called every heartbeat interval while the process runs (heartbeat). */
   onTick: (p: { pid: number | null; bytesOut: number; lastOutputAt: number | null }) => void;
 }
 
-/** Starts the executor with its output going straight into the log files (containment.ts). */
+/**
+ * Starts the executor with its output going straight into the log files (containment.ts); with
+ * `fence`, under its supervisor (the group's leader, which starts the executor as its child).
+ */
 function spawnToLogFiles(o: RunOptions): ReturnType<typeof spawnContained> {
   const stdoutFd = openSync(o.stdoutPath, 'a');
   const stderrFd = openSync(o.stderrPath, 'a');
+  const { argv, env } = o.fence
+    ? {
+        argv: [process.execPath, TRY_SUPERVISOR, ...o.argv],
+        env: { ...o.env, DRAIN_FENCE: JSON.stringify(o.fence.config) },
+      }
+    : o;
   try {
-    return spawnContained({ argv: o.argv, cwd: o.cwd, env: o.env, stdoutFd, stderrFd, cgroup: o.cgroup });
+    return spawnContained({ argv, cwd: o.cwd, env, stdoutFd, stderrFd, cgroup: o.cgroup });
   } finally {
     closeSync(stdoutFd); // the child has its own copies
     closeSync(stderrFd);
@@ -236,10 +276,13 @@ export async function runExecutorProcess(o: RunOptions): Promise<ProcessResult> 
     const note = `\n[autopack-drain: output exceeded ${o.maxLogBytes} bytes; the executor was stopped]\n`;
     await Promise.all([appendFile(o.stdoutPath, note), appendFile(o.stderrPath, note)]).catch(() => {});
   }
+  const status = o.fence ? await readSupervisorStatus(o.fence.statusFile) : null;
   const spawnError =
     pid === null || (result.error && result.exitCode === null && !result.signal)
       ? `executor could not be started: ${result.error?.message ?? 'unknown spawn error'}`
-      : null;
+      : status?.spawnError
+        ? `executor could not be started: ${status.spawnError}`
+        : null;
   return {
     pid,
     returnCode: result.exitCode,
@@ -248,6 +291,8 @@ export async function runExecutorProcess(o: RunOptions): Promise<ProcessResult> 
     spawnError,
     durationSeconds: Math.round(performance.now() - started) / 1000,
     processesReaped,
+    fenceEnd:
+      status && status.end !== 'exited' ? { end: status.end, reason: status.reason ?? status.end } : null,
     llmBoundaryHit,
     stdout,
     stderr,

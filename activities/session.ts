@@ -16,7 +16,6 @@ import { phasesStillFailed, recordVerdict } from '../src/db/attempts.js';
 import { listSessionCaptures } from '../src/db/baselines.js';
 import { acquireLease, releaseLease } from '../src/db/leases.js';
 import { recordMemoryStop } from '../src/db/memory.js';
-import { backlogCounts } from '../src/db/phases.js';
 import { claimSession, endSession, hasLegacyAttempts } from '../src/db/sessions.js';
 import { countProcessesMatching } from '../src/runtime/process-group.js';
 import { findOnPath } from '../src/runtime/binaries.js';

@@ -6,6 +6,7 @@ import { createActivities } from '../activities/index.js';
 import { AUTOPACK_EXECUTOR, type ActivityDeps } from '../activities/deps.js';
 import { parseDatabaseUrl } from './db/database-url.js';
 import { openStores } from './db/stores.js';
+import { fenceBounds } from './domain/fence.js';
 import { collectKnownSecrets } from './runtime/secret-sources.js';
 import { reapOrphanedExecutors } from './runtime/orphans.js';
 import { processesReaped } from './runtime/metrics.js';
@@ -84,6 +85,8 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
     : null;
   const deps: ActivityDeps = {
     pool,
+    records: { url: stores.recordsUrl, schema: stores.recordsSchema },
+    fence: fenceBounds(process.env),
     backlog: stores.backlog,
     databaseUrl: stores.backlog.location.url,
     database: stores.database,

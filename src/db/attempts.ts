@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { Queryable } from './pool.js';
 import type { AttemptOutcome, AttemptVerdict } from '../domain/types.js';
 
@@ -40,13 +41,17 @@ export async function startAttempt(
     phaseUpdatedBefore?: Date | null;
     tag?: string | null;
     baseline?: { status?: string; error?: string | null; captureId?: string | null; skip: boolean } | null;
+    /** The worker's host name. */
+    host?: string | null;
   },
 ): Promise<boolean> {
   const res = await db.query(
     `INSERT INTO drain_attempts (session_id, exec_run_id, run_id, phase_id, attempt, try, status,
        initial_state, stdout_path, stderr_path, worker_identity, baseline_commit, started_at, run_counts_before,
-       phase_updated_before, tag, baseline_status, baseline_error, baseline_capture_id, baseline_skip)
-     VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+       phase_updated_before, tag, baseline_status, baseline_error, baseline_capture_id, baseline_skip,
+       host, fence_at)
+     VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+       $20, now())
      ON CONFLICT DO NOTHING`,
     [
       ...keyParams(k),
@@ -63,9 +68,53 @@ export async function startAttempt(
       r.baseline?.error ?? null,
       r.baseline?.captureId ?? null,
       r.baseline?.skip ?? null,
+      r.host ?? null,
     ],
   );
   return (res.rowCount ?? 0) > 0;
+}
+
+/**
+ * Are the earlier tries of an attempt over, provably, on any host? A try is over when its
+ * supervisor recorded the executor's end, when it never had a fence (an earlier release), or
+ * when its fence is older than `overAfterSeconds` (S: its supervisor has ended the executor by
+ * then, or is gone and its executor with it). Database clock. Returns the tries still not over.
+ */
+export async function earlierTriesNotOver(
+  db: Queryable,
+  k: AttemptKey,
+  overAfterSeconds: number,
+): Promise<number[]> {
+  const res = await db.query<{ try: number }>(
+    `SELECT try FROM drain_attempts
+     WHERE session_id = $1 AND exec_run_id = $2 AND run_id = $3 AND phase_id = $4 AND attempt = $5 AND try < $6
+       AND process_ended_at IS NULL AND fence_at IS NOT NULL
+       AND fence_at > now() - make_interval(secs => $7::double precision)
+     ORDER BY try`,
+    [...keyParams(k), overAfterSeconds],
+  );
+  return res.rows.map((r) => r.try);
+}
+
+/**
+ * The end of an earlier try that was proven over without its supervisor recording it: the last
+ * sign of life of its fence (+ S at most, never later than now), instead of when it was marked.
+ */
+export async function closeEarlierTries(
+  db: Queryable,
+  k: AttemptKey,
+  overAfterSeconds: number,
+): Promise<void> {
+  await db.query(
+    `UPDATE drain_attempts
+        SET finished_at = COALESCE(process_ended_at,
+                                   least(now(), fence_at + make_interval(secs => $7::double precision))),
+            duration_seconds = EXTRACT(EPOCH FROM (COALESCE(process_ended_at,
+                                   least(now(), fence_at + make_interval(secs => $7::double precision))) - started_at))
+      WHERE session_id = $1 AND exec_run_id = $2 AND run_id = $3 AND phase_id = $4 AND attempt = $5 AND try < $6
+        AND status = 'interrupted' AND fence_at IS NOT NULL`,
+    [...keyParams(k), overAfterSeconds],
+  );
 }
 
 export async function setAttemptProcess(db: Queryable, k: AttemptKey, pid: number): Promise<void> {
@@ -285,4 +334,33 @@ export async function listSessionAttemptsChanged(
     [sessionId, afterId, ids],
   );
   return res.rows;
+}
+
+/**
+ * Runs `fn` only while the try is still current (its row `running`), holding the row's lock
+ * meanwhile: a retry marking it interrupted waits until `fn` is done, so a superseded try never
+ * writes over the next one (the `--on-kill fail` hand-back). Returns fn's result, or null when
+ * the try is no longer current.
+ */
+export async function whileTryCurrent<T>(
+  pool: pg.Pool,
+  k: AttemptKey,
+  fn: () => Promise<T>,
+): Promise<T | null> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const res = await client.query(
+      `SELECT 1 FROM drain_attempts WHERE ${KEY_WHERE} AND status = 'running' FOR UPDATE`,
+      keyParams(k),
+    );
+    const out = res.rowCount ? await fn() : null;
+    await client.query('COMMIT');
+    return out;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
 }

@@ -27,6 +27,8 @@ export interface Stores {
   records: pg.Pool;
   /** The records database's URL (with the password: never print it unredacted). */
   recordsUrl: string;
+  /** The schema of a SQLite backlog's records in that database (null: the URL's own). */
+  recordsSchema: string | null;
   /** The backlog's identity: sessions are pinned to it. Its name is a file path for SQLite. */
   database: DatabaseIdentity;
   close(): Promise<void>;
@@ -69,7 +71,14 @@ export async function openStores(o: OpenStoresOptions): Promise<Stores> {
       if (o.migrate !== false) await migrate(records);
       const database = await readDatabaseIdentity(records);
       const backlog = new PostgresBacklog(loc, records);
-      return { backlog, records, recordsUrl: loc.url, database, close: () => records.end() };
+      return {
+        backlog,
+        records,
+        recordsUrl: loc.url,
+        recordsSchema: null,
+        database,
+        close: () => records.end(),
+      };
     } catch (err) {
       await records.end().catch(() => {});
       throw err;
@@ -91,6 +100,7 @@ export async function openStores(o: OpenStoresOptions): Promise<Stores> {
       backlog,
       records,
       recordsUrl: o.recordsUrl,
+      recordsSchema: schema,
       database,
       close: async () => {
         await backlog.close();

@@ -73,3 +73,13 @@ export function findTemporalCli(env: NodeJS.ProcessEnv = process.env, root: stri
 export function findTestServer(env: NodeJS.ProcessEnv = process.env, root: string = projectRoot()): string {
   return findBinary('temporal-test-server', 'TEMPORAL_TEST_SERVER_PATH', env, root);
 }
+
+let setpriv: string | null | undefined;
+/**
+ * util-linux's setpriv (a try's supervisor starts the executor through `setpriv --pdeathsig
+ * KILL`, so it dies with its supervisor); null when this machine has none (Linux only).
+ */
+export function setprivPath(): string | null {
+  if (setpriv === undefined) setpriv = process.platform === 'linux' ? findOnPath('setpriv', '/') : null;
+  return setpriv;
+}
