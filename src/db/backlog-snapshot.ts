@@ -80,11 +80,15 @@ const WRITES = new RegExp(
   'i',
 );
 
-/** Autopack tables a statement names (a name inside a comment counts too: a harmless extra read). */
+/** The statement without its string literals and `--` comments (names there are no tables). */
+const codeOf = (text: string) => text.replace(/'(?:[^']|'')*'/g, "''").replace(/--[^\n]*/g, '');
+
+/** Autopack tables a statement reads (names inside strings and comments do not count). */
 export function tablesNamedIn(text: string): BacklogTable[] {
-  if (WRITES.test(text))
+  const code = codeOf(text);
+  if (WRITES.test(code))
     throw new Error('a statement that writes Autopack tables must go to the backlog itself, not a snapshot');
-  return [...new Set([...text.matchAll(NAMED)].map((m) => m[1]))] as BacklogTable[];
+  return [...new Set([...code.matchAll(NAMED)].map((m) => m[1]))] as BacklogTable[];
 }
 
 /** Rows of one table as column arrays, in SNAPSHOT_COLUMNS order. */

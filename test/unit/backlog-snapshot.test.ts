@@ -17,6 +17,9 @@ test('tablesNamedIn: Autopack tables a statement reads, not our drain_* tables o
     ['SELECT 1 FROM phases_failed_rank_idx, drain_runs', []],
     ['JOIN token_budget_escalation_events e ON true', ['token_budget_escalation_events']],
     ['SELECT :blockedRuns::text[]', []],
+    ["SELECT 'run ' || p.run_id || ' has queued phases (skip-runs-with-queued)' FROM phases p", ['phases']],
+    ["SELECT 1 -- runs this session's other slots are draining\nFROM phases", ['phases']],
+    ["SELECT 'it''s runs' FROM drain_attempts", []],
   ];
   for (const [sql, want] of cases) assert.deepEqual(tablesNamedIn(sql).sort(), want.sort(), sql);
 });
