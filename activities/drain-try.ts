@@ -4,7 +4,7 @@ import { Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps.js';
 import type { DrainRequest } from './drain-env.js';
 import type { DrainHeartbeat } from './drain-recovery.js';
-import { runExecutorProcess, type ProcessResult } from './executor-process.js';
+import { runExecutorProcess, type ProcessResult, type SupervisorEnd } from './executor-process.js';
 import { claimAttemptLogs, type AttemptLogPaths } from './paths.js';
 import {
   outcomeFromFacts,
@@ -20,6 +20,7 @@ import { findOnPath, setprivPath } from '../src/runtime/binaries.js';
 import type { PhaseRow } from '../src/db/phases.js';
 import { tableDelta, type TelemetryCounts } from '../src/db/telemetry.js';
 import { createTryCgroup } from '../src/runtime/containment.js';
+import { attemptTokens, type TokenCounters } from '../src/domain/tokens.js';
 
 export interface TryStart {
   key: AttemptKey;
@@ -29,6 +30,8 @@ export interface TryStart {
   headerBytes: number;
   initial: PhaseRow | null;
   before: TelemetryCounts;
+  /** phases.tokens_used and runs.tokens_used when the try started (null: no such column). */
+  tokensBefore: TokenCounters;
   runCountsBefore: Record<string, number>;
   startedAt: string;
   interruptedTries: number;
@@ -76,6 +79,7 @@ export async function startTry(
   const before = await deps.backlog.countTelemetry(req.runId, req.phaseId);
   const initial = check.state === null ? null : await deps.backlog.getPhase(req.runId, req.phaseId);
   const runCountsBefore = await deps.backlog.runStateCounts(req.runId);
+  const tokensBefore = await deps.backlog.tokensOf(req.runId, req.phaseId);
   const startedAt = new Date().toISOString();
   await startAttempt(deps.pool, t.key, {
     initialState: initial?.state ?? null,
@@ -87,6 +91,7 @@ export async function startTry(
     startedAt,
     runCountsBefore,
     phaseUpdatedBefore: initial?.updated_at ?? null,
+    tokensBefore,
     tag: t.tag,
     baseline: req.baseline && {
       status: req.baseline.status,
@@ -103,6 +108,7 @@ export async function startTry(
     headerBytes: Buffer.byteLength(t.header),
     initial,
     before,
+    tokensBefore,
     runCountsBefore,
     startedAt,
     interruptedTries: t.interruptedTries,
@@ -216,6 +222,7 @@ export async function runTry(
         startedAt: t.startedAt,
         phaseUpdatedAt: t.initial?.updated_at?.toISOString() ?? null,
         telemetryBefore: t.before.byTable,
+        tokensBefore: t.tokensBefore,
         logPaths: t.paths,
         bytesOut,
         lastOutputAt: lastOutputAt ? new Date(lastOutputAt).toISOString() : null,
@@ -231,10 +238,19 @@ export async function runTry(
   });
   // The supervisor renews the run's lease with the try's fence; it ends the executor when
   // either is lost (or the try was superseded): then the try is lost, not judged.
-  if (proc.fenceEnd && proc.fenceEnd.end !== 'hard-limit') {
-    lostReason = `${proc.fenceEnd.end}: ${proc.fenceEnd.reason}; the executor was stopped by its supervisor`;
-  }
+  if (proc.fenceEnd && proc.fenceEnd.end !== 'hard-limit') lostReason = fenceLostReason(req, proc.fenceEnd);
   return { proc, lostReason };
+}
+
+/** Why a try whose supervisor ended it is lost, in words (the end is in `supervisor_end`). */
+export function fenceLostReason(req: Pick<DrainRequest, 'runId'>, e: SupervisorEnd): string {
+  const what =
+    e.end === 'lease-lost'
+      ? `lease lost while draining: run ${req.runId} was taken over`
+      : e.end === 'superseded'
+        ? 'superseded: a retry of this attempt took over'
+        : `fence lost: ${e.reason}`;
+  return `${what}; the executor was stopped by its supervisor`;
 }
 
 /**
@@ -296,6 +312,7 @@ export async function outcomeOfTry(
 ): Promise<AttemptOutcome> {
   const final = await deps.backlog.getPhase(req.runId, req.phaseId);
   const after = await deps.backlog.countTelemetry(req.runId, req.phaseId);
+  const tokensAfter = await deps.backlog.tokensOf(req.runId, req.phaseId);
   const facts: AttemptFacts = {
     runId: req.runId,
     phaseId: req.phaseId,
@@ -321,6 +338,7 @@ export async function outcomeOfTry(
     telemetryEvents: Math.max(0, after.phase - t.before.phase),
     telemetryGlobalDelta: Math.max(0, after.global - t.before.global),
     telemetryByTable: tableDelta(t.before.byTable, after.byTable),
+    tokens: attemptTokens(t.tokensBefore, tokensAfter),
     runCountsBefore: t.runCountsBefore,
     runCountsAfter: await deps.backlog.runStateCounts(req.runId),
     phaseChanged: phaseChanged(t.initial, final),

@@ -148,11 +148,12 @@ describe('durable without edges', () => {
       { runId: 'doom-run', phaseId: 'kills-its-worker' },
       { runId: 'doom-run-2', phaseId: 'fine', sim: { scenario: 'complete' } },
     ]);
-    // The executor kills the worker that runs it (its parent) every time.
+    // The executor kills the worker that runs it every time (its parent is the try's supervisor,
+    // whose parent is the worker).
     const executor = script(
       env,
       'kill-worker.sh',
-      `case "$2" in kills-its-worker) echo killing my worker; kill -9 $PPID; sleep 30;; *) exec node ${path.resolve('bin/drain-sim.js')} --run-id "$1" --phase-id "$2" --force;; esac`,
+      `case "$2" in kills-its-worker) echo killing my worker; kill -9 $(cut -d' ' -f4 /proc/$PPID/stat); sleep 30;; *) exec node ${path.resolve('bin/drain-sim.js')} --run-id "$1" --phase-id "$2" --force;; esac`,
     );
     const h = await env.client.workflow.start('batchDrain', {
       taskQueue: env.taskQueue,
