@@ -265,7 +265,9 @@ export function fenceOf(
   exec: { argv: string[]; env: NodeJS.ProcessEnv },
 ): { config: Record<string, unknown>; statusFile: string } {
   const heartbeatTimeoutSeconds = (Context.current().info.heartbeatTimeoutMs ?? 0) / 1000;
-  const statusFile = `${t.paths.exit}.supervisor.json`;
+  // Per try (the tries of an attempt share their log files); read and removed by the worker,
+  // left beside the logs as evidence when the worker is gone.
+  const statusFile = t.paths.exit.replace(/\.exit\.json$/, `.t${t.key.tryNo}.supervisor.json`);
   return {
     statusFile,
     config: {

@@ -1,5 +1,5 @@
 import { closeSync, openSync } from 'node:fs';
-import { appendFile, readFile } from 'node:fs/promises';
+import { appendFile, readFile, unlink } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
 import { LogTail } from '../src/runtime/log-tail.js';
@@ -23,10 +23,12 @@ interface SupervisorStatus {
   spawnError?: string;
 }
 
-/** The status file the supervisor wrote when its executor ended; null when it wrote none. */
+/** The status file the supervisor wrote when its executor ended (then removed); null when none. */
 async function readSupervisorStatus(file: string): Promise<SupervisorStatus | null> {
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as SupervisorStatus;
+    const status = JSON.parse(await readFile(file, 'utf8')) as SupervisorStatus;
+    await unlink(file).catch(() => {});
+    return status;
   } catch {
     return null;
   }
