@@ -3,6 +3,7 @@ import type { Backlog } from '../src/db/backlog.js';
 import type { FenceBounds } from '../src/domain/fence.js';
 import type { DatabaseIdentity } from '../src/db/identity.js';
 import type { ApiServerPool } from '../src/runtime/api-servers.js';
+import type { Notifier } from '../src/runtime/notify.js';
 
 /** What the worker gives its activities: connections and the worker's defaults. */
 export interface ActivityDeps {
@@ -30,6 +31,8 @@ export interface ActivityDeps {
   maxLogBytes: number;
   /** Managed API servers (`--api-command`): one per drain slot; null when not managed. */
   apiServers: ApiServerPool | null;
+  /** Notifications of a session's end to the worker's webhooks (DRAIN_NOTIFY_URL); absent: none. */
+  notifier?: Notifier | null;
 }
 
 export const AUTOPACK_EXECUTOR =

@@ -157,6 +157,13 @@ export function sessionActivities(deps: ActivityDeps) {
         status: r.status,
         apiProcessesEnd: countProcessesMatching(r.config.apiProcessPattern),
       });
+      // Queued in drain_notifications and delivered by the worker's loop (src/runtime/notify.ts).
+      await deps.notifier?.sessionEnded({
+        sessionId: r.sessionId,
+        status: r.status,
+        json,
+        sessionJsonPath: file,
+      });
     }
     return file;
   }

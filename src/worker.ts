@@ -1,9 +1,12 @@
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { AUTOPACK_EXECUTOR, type ActivityDeps } from '../activities/deps.js';
+import { sessionJsonPath } from '../activities/paths.js';
+import { verifySession } from './cli/verify-session.js';
 import { parseDatabaseUrl } from './db/database-url.js';
 import { openStores } from './db/stores.js';
 import { fenceBounds } from './domain/fence.js';
@@ -12,6 +15,7 @@ import { reapOrphanedExecutors } from './runtime/orphans.js';
 import { processesReaped } from './runtime/metrics.js';
 import { ApiServerPool } from './runtime/api-servers.js';
 import { cachedWorkflowBundle } from './runtime/workflow-bundle.js';
+import { Notifier, parseNotifyUrls } from './runtime/notify.js';
 
 export const DEFAULT_TASK_QUEUE = 'autopack-drain';
 export const WORKFLOWS_PATH = path.join(
@@ -46,6 +50,12 @@ export interface DrainWorkerOptions {
   /** A pre-built workflow bundle (tests build it once); else bundleWorkflows() (cached by content). */
   workflowBundle?: WorkflowBundle;
   shutdownGraceTime?: string | number;
+  /**
+   * Webhooks notified when a session ends (else DRAIN_NOTIFY_URL, several separated by
+   * whitespace or commas), the first retry delay (else DRAIN_NOTIFY_BACKOFF_MS, else 2 s;
+   * doubling up to 10 min) and how often to look for failed sessions (default 30 s).
+   */
+  notify?: { urls?: string[]; firstBackoffMs?: number; failedScanMs?: number };
 }
 
 export interface DrainWorker {
@@ -71,6 +81,7 @@ const quietLogger = {
 
 export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWorker> {
   const workspace = path.resolve(o.workspace ?? process.cwd());
+  const notifyUrls = o.notify?.urls ?? parseNotifyUrls(process.env.DRAIN_NOTIFY_URL);
   const location = parseDatabaseUrl(o.databaseUrl, { workspace });
   const stores = await openStores({ location, recordsUrl: o.recordsUrl, poolSize: 8 });
   const pool = stores.records;
@@ -90,7 +101,8 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
     backlog: stores.backlog,
     databaseUrl: stores.backlog.location.url,
     database: stores.database,
-    knownSecrets: collectKnownSecrets([o.databaseUrl, stores.recordsUrl]),
+    // The webhook URLs are secrets too (src/runtime/notify.ts).
+    knownSecrets: [...collectKnownSecrets([o.databaseUrl, stores.recordsUrl]), ...notifyUrls],
     defaults: {
       workspace,
       executor: o.executor ?? AUTOPACK_EXECUTOR,
@@ -115,6 +127,21 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
       );
     },
   );
+  const temporal = new Client({ connection, namespace: o.namespace });
+  const notifier = new Notifier({
+    pool,
+    urls: notifyUrls,
+    worker: identity,
+    host: hostname(),
+    knownSecrets: deps.knownSecrets,
+    verify: (sessionId) => verifySession(stores.backlog.sql(), sessionId),
+    workflowStatus: async (id) => (await temporal.workflow.getHandle(id).describe()).status.name,
+    sessionJsonPath,
+    firstBackoffMs: o.notify?.firstBackoffMs ?? (Number(process.env.DRAIN_NOTIFY_BACKOFF_MS) || undefined),
+    failedScanMs: o.notify?.failedScanMs,
+    log: (line) => console.warn(line),
+  });
+  deps.notifier = notifier;
   const worker = await Worker.create({
     connection,
     namespace: o.namespace,
@@ -132,7 +159,9 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
   return {
     worker,
     run() {
+      notifier.start();
       running ??= worker.run().finally(async () => {
+        await notifier.stop().catch(() => {});
         await apiServers?.stop().catch(() => {});
         await connection.close().catch(() => {});
         await stores.close().catch(() => {});

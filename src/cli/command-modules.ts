@@ -35,6 +35,7 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   { names: ['stranded'], load: async () => (await import('./commands/stranded.js')).registerStranded },
   { names: ['memory'], load: async () => (await import('./commands/memory.js')).registerMemory },
   { names: ['analyze'], load: async () => (await import('./commands/analyze.js')).registerAnalyze },
+  { names: ['notify'], load: async () => (await import('./commands/notify.js')).registerNotify },
 ];
 
 /** The modules to import for a command line (the arguments after `drain`). */

@@ -663,6 +663,17 @@ export function redactUrl(url: string): string {
 }
 
 /**
+ * A webhook URL for display (DRAIN_NOTIFY_URL): the whole URL is the secret (Slack's
+ * `https://hooks.slack.com/services/T…/B…/…`), so only its scheme and host are kept, as
+ * `https://hooks.slack.com/***`; text that is not a URL is `***`.
+ */
+export function redactWebhookUrl(url: string): string {
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#\s]*)/.exec(typeof url === 'string' ? url.trim() : '');
+  if (!m) return REDACTED;
+  return `${m[1]}${m[2].slice(m[2].lastIndexOf('@') + 1)}/${REDACTED}`;
+}
+
+/**
  * The secret values in a URL (or conninfo) string, to pass as `known`: the password raw and
  * percent-decoded, secret query parameter values likewise, libpq-unescaped quoted values.
  */
