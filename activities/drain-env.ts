@@ -73,14 +73,15 @@ export async function withBaselineFacts(req: DrainRequest): Promise<DrainRequest
 
 /**
  * The request with the API URL its executor gets: the session's (or the worker's --api-url),
- * else the URL of the slot's managed API server (started or restarted here if needed).
+ * else the URL of the managed API server of this session and slot (started or restarted here
+ * if needed; never another session's).
  */
 export async function withApiServer(
   deps: ActivityDeps,
   req: DrainRequest,
 ): Promise<{ req: DrainRequest; apiServer: ApiServerInfo | null }> {
   if (req.apiUrl || !deps.apiServers) return { req, apiServer: null };
-  const apiServer = await deps.apiServers.serverFor(req.slot ?? 0);
+  const apiServer = await deps.apiServers.serverFor(req.slot ?? 0, req.sessionId);
   return { req: { ...req, apiUrl: apiServer.url }, apiServer };
 }
 

@@ -11,7 +11,7 @@ import { parseDatabaseUrl } from './db/database-url.js';
 import { openStores } from './db/stores.js';
 import { fenceBounds } from './domain/fence.js';
 import { collectKnownSecrets } from './runtime/secret-sources.js';
-import { reapOrphanedExecutors } from './runtime/orphans.js';
+import { reapOrphanedApiServers, reapOrphanedExecutors } from './runtime/orphans.js';
 import { processesReaped } from './runtime/metrics.js';
 import { ApiServerPool } from './runtime/api-servers.js';
 import { cachedWorkflowBundle } from './runtime/workflow-bundle.js';
@@ -90,7 +90,10 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
     ? new ApiServerPool({
         command: o.apiCommand,
         cwd: workspace,
-        logDir: path.join(workspace, '.autonomous_runs'),
+        // Each session's server logs go to its own directory (tidied with the session).
+        logDir: path.join(workspace, '.autonomous_runs', 'batch_drain_sessions'),
+        // A session's server is stopped once unused this long (src/runtime/api-servers.ts).
+        idleStopMs: (Number(process.env.DRAIN_API_IDLE_SECONDS) || 600) * 1000,
         log: (line) => console.log(line),
       })
     : null;
@@ -119,6 +122,8 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
   processesReaped(reaped.length);
   if (reaped.length)
     console.warn(`stopped ${reaped.length} executor(s) left running by a dead worker on this host`);
+  // API servers a dead worker on this host left running (never those of a live worker).
+  await reapOrphanedApiServers(2_000, (line) => console.warn(line));
   const connection = await NativeConnection.connect({ address: o.temporalAddress }).catch(
     async (err: Error) => {
       await stores.close().catch(() => {});

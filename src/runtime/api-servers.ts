@@ -1,26 +1,64 @@
 /**
- * Managed API servers (`drain worker --api-command "<cmd with {port}>"`): one server per drain
- * slot, each on its own free port, in its own process group. A slot's server is started when
- * a drain of that slot first asks for it, is ready once it answers HTTP (any status), is
- * started again (with backoff) when it dies, and every server is stopped when the worker shuts
- * down. Its output goes to `<logDir>/api_server.slot<N>.log` (appended across restarts), a
- * private file (src/runtime/private-files.ts: it may hold what the server prints of its secrets).
+ * Managed API servers (`drain worker --api-command "<cmd with {port}>"`): one server per session
+ * and drain slot, never shared between sessions, each on its own free port. A server is started
+ * when a drain of its session and slot first asks for it, is ready once it answers HTTP (any
+ * status), is started again (with backoff) when it dies, and is checked before every drain of
+ * its own session and slot only: a health check never touches another session's server.
+ *
+ * Each server is contained like an executor (src/runtime/containment.ts): its own process group,
+ * its own cgroup where the machine allows it, and in its environment a tag (DRAIN_ATTEMPT_TAG, a
+ * hash of session, slot, owning worker and start: `apiServerTag`) plus its owner (API_OWNER_VAR:
+ * the worker's pid, with its start time and pid namespace) and its session and slot. Stopping a
+ * server ends its group, its cgroup and every process carrying its tag. A worker that dies
+ * without stopping its servers (kill -9) leaves them running; the next worker started on the
+ * host reaps them (src/runtime/orphans.ts reapOrphanedApiServers), never those of a live worker.
+ *
+ * A session's server is stopped when the session no longer needs it: no drain of that session
+ * asked for it for `idleStopMs` (default 10 minutes) and no process on this host carries its
+ * URL as AUTOPACK_API_URL (an executor still using it; Linux, elsewhere the idle time alone).
+ * Every server is stopped when the worker shuts down. A later drain of the session starts a new
+ * one. Output goes to `<logDir>/<session>/api_server.slot<N>.log` (appended across restarts; the
+ * worker's logDir is the sessions directory, so `drain tidy` removes it with the session), a
+ * private file (src/runtime/private-files.ts: it may hold what the server prints of its
+ * secrets). Callers without a session (tools, tests) get one server per slot of their own,
+ * logging to `<logDir>/api_server.slot<N>.log`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync } from 'node:fs';
+import { closeSync, readlinkSync } from 'node:fs';
 import http from 'node:http';
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { renderCommand } from '../domain/command-template.js';
+import { fnv1a32Hex, safeFileComponent } from '../domain/files.js';
+import {
+  TAG_VAR,
+  createTryCgroup,
+  endTry,
+  processesWithEnv,
+  spawnContained,
+  type ContainedExit,
+} from './containment.js';
 import { readTail } from './log-tail.js';
 import { getFreePort } from './ports.js';
-import { terminateGroup } from './process-group.js';
+import { procClocks } from './process-age.js';
 import { ensurePrivateDir, openPrivateLogSync } from './private-files.js';
+
+/** In a managed API server's environment: the pid of the worker that started it. */
+export const API_OWNER_VAR = 'DRAIN_API_OWNER';
+/** …that worker's start (ms since boot, /proc/<pid>/stat), so a recycled pid is not taken for it. */
+export const API_OWNER_START_VAR = 'DRAIN_API_OWNER_START';
+/** …that worker's pid namespace (`pid:[inode]`): its pid means something only there. */
+export const API_OWNER_NS_VAR = 'DRAIN_API_OWNER_NS';
+/** …the session and slot it serves. */
+export const API_SESSION_VAR = 'DRAIN_API_SESSION';
+export const API_SLOT_VAR = 'DRAIN_API_SLOT';
+
+export const DEFAULT_API_IDLE_STOP_MS = 10 * 60_000;
 
 export interface ApiServerInfo {
   slot: number;
   url: string;
   pid: number;
-  /** Times this slot's server was started (the first start included). */
+  /** Times this session's server of this slot was started (the first start included). */
   starts: number;
   restarts: number;
 }
@@ -30,22 +68,43 @@ export interface ApiServerPoolOptions {
   command: string;
   cwd: string;
   env?: NodeJS.ProcessEnv;
+  /** Each session's log files go to `<logDir>/<session>/`. */
   logDir: string;
   host?: string;
   readyTimeoutMs?: number;
   stopGraceMs?: number;
+  /** A server not asked for this long, and used by no process, is stopped (default 10 minutes). */
+  idleStopMs?: number;
   log?: (line: string) => void;
 }
 
-interface Slot {
+/** One start of a server: its containment. */
+interface Proc {
+  pid: number | null;
+  tag: string;
+  cgroup: string | null;
+  startedMs: number;
+  exit: ContainedExit | null;
+  exited: Promise<ContainedExit>;
+  joined: Promise<boolean>;
+  /** Set once it is being stopped: its end, waited for by everyone. */
+  ending: Promise<void> | null;
+}
+
+interface Server {
+  key: string;
+  /** null: a sessionless caller's (serverFor without a session). */
+  session: string | null;
   slot: number;
   port: number;
-  child: ChildProcess | null;
+  proc: Proc | null;
   ready: Promise<ApiServerInfo> | null;
   /** The current server answered once (its start is over). */
   answered: boolean;
   starts: number;
   restartTimer: NodeJS.Timeout | null;
+  /** When a drain of the session last asked for it (ms, wall clock of this process). */
+  lastAskedMs: number;
 }
 
 const RETRY_MAX_MS = 30_000;
@@ -55,6 +114,26 @@ export function checkApiCommand(command: string): void {
   if (!/\{port\}/.test(command))
     throw new Error('--api-command must contain {port} (the port its server listens on)');
   renderCommand(command, { port: '1' });
+}
+
+/** The containment tag of one start of a session's server (hashed like tryTag). */
+export function apiServerTag(o: {
+  sessionId: string | null;
+  slot: number;
+  owner: string;
+  start: number;
+}): string {
+  const key = JSON.stringify(['api', o.sessionId, o.slot, o.owner, o.start]);
+  return `${fnv1a32Hex(key)}${fnv1a32Hex(`${key}#2`)}`;
+}
+
+/** This process's pid namespace (`pid:[4026531836]`), or '' where it cannot be read. */
+export function ownPidNamespace(): string {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return '';
+  }
 }
 
 /** One HTTP request: resolves true on any response, false on a connection error or timeout. */
@@ -69,41 +148,81 @@ function answers(url: string, timeoutMs: number): Promise<boolean> {
   });
 }
 
+const isLive = (p: Proc | null): p is Proc => !!p && !!p.pid && p.exit === null;
+
 export class ApiServerPool {
-  private readonly slots = new Map<number, Slot>();
-  private readonly turns = new Map<number, Promise<void>>();
+  private readonly servers = new Map<string, Server>();
+  private readonly turns = new Map<string, Promise<void>>();
   private stopping = false;
   private readonly host: string;
+  private readonly idleStopMs: number;
+  private readonly sweeper: NodeJS.Timeout;
+  /** Who started the servers: this worker process (and this pool), for their tags. */
+  private readonly owner: { pid: string; start: string; ns: string; nonce: string };
 
   constructor(private readonly o: ApiServerPoolOptions) {
     checkApiCommand(o.command);
     this.host = o.host ?? '127.0.0.1';
+    this.idleStopMs = o.idleStopMs ?? DEFAULT_API_IDLE_STOP_MS;
+    this.owner = {
+      pid: String(process.pid),
+      start: String(procClocks.processStartBootMs(process.pid) ?? ''),
+      ns: ownPidNamespace(),
+      nonce: randomUUID(),
+    };
     // Made private when created here; an existing one is not ours alone (Autopack writes
     // `.autonomous_runs` too): left as it is, the log files in it are private.
     ensurePrivateDir(o.logDir, { tightenExisting: false });
+    const every = Math.max(50, Math.min(30_000, Math.floor(this.idleStopMs / 4)));
+    this.sweeper = setInterval(() => this.sweep(), every);
+    this.sweeper.unref();
   }
 
-  /** The slot's server, started (or restarted) and answering. Callers of one slot take turns. */
-  serverFor(slot: number): Promise<ApiServerInfo> {
-    const turn = (this.turns.get(slot) ?? Promise.resolve()).then(() => this.ensure(slot));
-    this.turns.set(
-      slot,
-      turn.then(
-        () => undefined,
-        () => undefined,
-      ),
+  /**
+   * The server of this session and slot, started (or restarted) and answering. Callers of one
+   * session and slot take turns; other sessions' servers are never looked at. Without a session
+   * (tools and tests), one server per slot of its own, shared by every sessionless caller.
+   */
+  serverFor(slot: number, sessionId: string | null = null): Promise<ApiServerInfo> {
+    const key = JSON.stringify([sessionId, slot]);
+    const s = this.servers.get(key);
+    if (s) s.lastAskedMs = Date.now(); // before its turn: an idle stop queued meanwhile sees it
+    return this.inTurn(key, () => this.ensure(key, sessionId, slot));
+  }
+
+  private inTurn<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const turn = (this.turns.get(key) ?? Promise.resolve()).then(fn);
+    const done = turn.then(
+      () => undefined,
+      () => undefined,
     );
+    this.turns.set(key, done);
+    void done.then(() => {
+      if (this.turns.get(key) === done) this.turns.delete(key);
+    });
     return turn;
   }
 
-  private async ensure(slot: number): Promise<ApiServerInfo> {
+  private async ensure(key: string, session: string | null, slot: number): Promise<ApiServerInfo> {
     if (this.stopping) throw new Error('the worker is shutting down: no API server');
-    let s = this.slots.get(slot);
+    let s = this.servers.get(key);
     if (!s) {
       const port = await getFreePort(this.host);
-      s = { slot, port, child: null, ready: null, answered: false, starts: 0, restartTimer: null };
-      this.slots.set(slot, s);
+      s = {
+        key,
+        session,
+        slot,
+        port,
+        proc: null,
+        ready: null,
+        answered: false,
+        starts: 0,
+        restartTimer: null,
+        lastAskedMs: Date.now(),
+      };
+      this.servers.set(key, s);
     }
+    s.lastAskedMs = Date.now();
     if (!s.ready || !(await this.stillAnswers(s))) {
       if (s.restartTimer) clearTimeout(s.restartTimer);
       s.restartTimer = null;
@@ -111,96 +230,198 @@ export class ApiServerPool {
     }
     const ready = s.ready;
     try {
-      return await ready;
+      const info = await ready;
+      s.lastAskedMs = Date.now(); // handed out now: its idle time starts here
+      return info;
     } catch (err) {
       if (s.ready === ready) s.ready = null;
       throw err;
     }
   }
 
-  /** Every slot's server as it is now. */
-  list(): Array<{ slot: number; port: number; pid: number | null; starts: number; alive: boolean }> {
-    return [...this.slots.values()].map((s) => ({
+  /** Every server as it is now. */
+  list(): Array<{
+    session: string | null;
+    slot: number;
+    port: number;
+    pid: number | null;
+    tag: string | null;
+    /** Its cgroup, null where none could be made. */
+    cgroup: string | null;
+    starts: number;
+    alive: boolean;
+  }> {
+    return [...this.servers.values()].map((s) => ({
+      session: s.session,
       slot: s.slot,
       port: s.port,
-      pid: s.child?.pid ?? null,
+      pid: s.proc?.pid ?? null,
+      tag: s.proc?.tag ?? null,
+      cgroup: s.proc?.cgroup ?? null,
       starts: s.starts,
-      alive: !!s.child && s.child.exitCode === null && s.child.signalCode === null,
+      alive: isLive(s.proc),
     }));
   }
 
-  /** Stops every server (SIGTERM to its group, SIGKILL after the grace). */
+  /** Stops every server (SIGTERM to its group, SIGKILL after the grace; its cgroup and tag too). */
   async stop(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.sweeper);
     await Promise.all(
-      [...this.slots.values()].map(async (s) => {
+      [...this.servers.values()].map(async (s) => {
         if (s.restartTimer) clearTimeout(s.restartTimer);
-        const pid = s.child?.pid;
-        if (pid && s.child?.exitCode === null) await terminateGroup(pid, this.o.stopGraceMs ?? 3_000);
+        if (s.proc) await this.end(s.proc, this.o.stopGraceMs ?? 3_000);
       }),
     );
+  }
+
+  /**
+   * Stops the servers nobody needs any more: not asked for by a drain of their session for
+   * `idleStopMs`, and no live process carrying their URL as AUTOPACK_API_URL. In the server's
+   * turn, so a drain asking for it meanwhile either gets it or a new one.
+   */
+  private sweep(): void {
+    if (this.stopping) return;
+    for (const s of this.servers.values()) {
+      if (Date.now() - s.lastAskedMs < this.idleStopMs) continue;
+      void this.inTurn(s.key, async () => {
+        if (this.stopping || this.servers.get(s.key) !== s) return;
+        if (Date.now() - s.lastAskedMs < this.idleStopMs || this.inUse(s)) return;
+        this.servers.delete(s.key);
+        if (s.restartTimer) clearTimeout(s.restartTimer);
+        const pid = s.proc?.pid;
+        this.o.log?.(
+          `${this.nameOf(s)}: not asked for in ${Math.round((Date.now() - s.lastAskedMs) / 1000)} s and used by no process; stopping pid ${pid ?? '-'}`,
+        );
+        if (s.proc) await this.end(s.proc, this.o.stopGraceMs ?? 3_000);
+      }).catch((err: Error) => this.o.log?.(`${this.nameOf(s)}: ${err.message}`));
+    }
+  }
+
+  /** Does a live process (an executor still running) have this server's URL as AUTOPACK_API_URL? */
+  private inUse(s: Server): boolean {
+    return processesWithEnv('AUTOPACK_API_URL', { value: this.urlOf(s) }).length > 0;
+  }
+
+  private urlOf(s: Server): string {
+    return `http://${this.host}:${s.port}`;
+  }
+
+  /** Ends one start of a server: its group, its cgroup, anything carrying its tag. Once. */
+  private end(p: Proc, graceMs: number): Promise<void> {
+    p.ending ??= (async () => {
+      await p.joined;
+      await endTry({ pgid: p.pid, tag: p.tag, cgroup: p.cgroup, startedMs: p.startedMs }, graceMs);
+    })().catch(() => {});
+    return p.ending;
   }
 
   /**
    * A server handed out before must still answer: one that died (its exit may not have been
    * seen yet) or hangs is stopped and started again. A start still under way counts as fine.
    */
-  private async stillAnswers(s: Slot): Promise<boolean> {
-    const child = s.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return false;
+  private async stillAnswers(s: Server): Promise<boolean> {
+    const p = s.proc;
+    if (!isLive(p)) {
+      if (p) await this.end(p, 1000); // what it left (escapees holding its port) goes too
+      return false;
+    }
     if (!s.answered) return true;
-    if (await answers(`http://${this.host}:${s.port}`, 2000)) return true;
-    this.o.log?.(`api server slot ${s.slot}: pid ${child.pid} does not answer; starting it again`);
-    s.child = null; // its exit is not a crash to restart from
-    if (child.pid) await terminateGroup(child.pid, 1000);
+    if (await answers(this.urlOf(s), 2000)) return true;
+    this.o.log?.(`${this.nameOf(s)}: pid ${p.pid} does not answer; starting it again`);
+    s.proc = null; // its exit is not a crash to restart from
+    await this.end(p, 1000);
     return false;
   }
 
-  private logFile(slot: number): string {
-    return path.join(this.o.logDir, `api_server.slot${slot}.log`);
+  /** `<logDir>/<session>/api_server.slot<N>.log`; a sessionless one's `<logDir>/api_server.slot<N>.log`. */
+  private logFile(s: Server): string {
+    const dir = s.session === null ? this.o.logDir : path.join(this.o.logDir, safeFileComponent(s.session));
+    return path.join(dir, `api_server.slot${s.slot}.log`);
   }
 
-  private async start(s: Slot): Promise<ApiServerInfo> {
+  /** How the log lines name a server. */
+  private nameOf(s: Server): string {
+    return s.session === null ? `api server slot ${s.slot}` : `api server ${s.session} slot ${s.slot}`;
+  }
+
+  private async start(s: Server): Promise<ApiServerInfo> {
+    if (this.stopping) throw new Error('the worker is shutting down: no API server');
     const argv = renderCommand(this.o.command, { port: String(s.port) });
-    const fd = openPrivateLogSync(this.logFile(s.slot));
-    let child: ChildProcess;
+    const file = this.logFile(s);
+    if (s.session !== null) ensurePrivateDir(path.dirname(file));
+    s.starts += 1;
+    const tag = apiServerTag({
+      sessionId: s.session,
+      slot: s.slot,
+      owner: `${this.owner.pid}:${this.owner.start}:${this.owner.nonce}`,
+      start: s.starts,
+    });
+    const cgroup = createTryCgroup(tag); // also notes its start for the process-age guard
+    const startedMs = Date.now();
+    const fd = openPrivateLogSync(file);
+    let sub: ReturnType<typeof spawnContained>;
     try {
-      child = spawn(argv[0], argv.slice(1), {
+      sub = spawnContained({
+        argv,
         cwd: this.o.cwd,
-        env: { ...(this.o.env ?? process.env), PORT: String(s.port) },
-        stdio: ['ignore', fd, fd],
-        detached: true, // its own process group: stopped as a whole
+        env: {
+          ...(this.o.env ?? process.env),
+          PORT: String(s.port),
+          [TAG_VAR]: tag,
+          [API_OWNER_VAR]: this.owner.pid,
+          [API_OWNER_START_VAR]: this.owner.start,
+          [API_OWNER_NS_VAR]: this.owner.ns,
+          [API_SESSION_VAR]: s.session ?? '',
+          [API_SLOT_VAR]: String(s.slot),
+        },
+        stdoutFd: fd,
+        stderrFd: fd,
+        cgroup,
       });
     } finally {
-      closeSync(fd);
+      closeSync(fd); // the child has its own copy
     }
-    s.child = child;
+    const p: Proc = {
+      pid: sub.pid,
+      tag,
+      cgroup,
+      startedMs,
+      exit: null,
+      exited: sub.exited,
+      joined: sub.joined,
+      ending: null,
+    };
+    s.proc = p;
     s.answered = false;
-    s.starts += 1;
-    child.on('error', () => {}); // a spawn error shows as an exit below
-    child.on('exit', (code, signal) => this.exited(s, child, code, signal));
-    this.o.log?.(`api server slot ${s.slot}: started pid ${child.pid} on port ${s.port} (start ${s.starts})`);
-    return this.whenReady(s, child);
+    void sub.exited.then((e) => {
+      p.exit = e;
+      this.exited(s, p, e);
+    });
+    this.o.log?.(`${this.nameOf(s)}: started pid ${p.pid} on port ${s.port} (start ${s.starts})`);
+    return this.whenReady(s, p);
   }
 
-  private async whenReady(s: Slot, child: ChildProcess): Promise<ApiServerInfo> {
-    const url = `http://${this.host}:${s.port}`;
+  private async whenReady(s: Server, p: Proc): Promise<ApiServerInfo> {
+    const url = this.urlOf(s);
     const deadline = Date.now() + (this.o.readyTimeoutMs ?? 30_000);
     for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null || !child.pid) {
-        const tail = (await readTail(this.logFile(s.slot), { maxBytes: 2000 })) ?? '';
+      if (!p.pid || p.exit !== null) {
+        if (p.pid) await this.end(p, 1000);
+        const tail = (await readTail(this.logFile(s), { maxBytes: 2000 })) ?? '';
+        const why = p.exit?.error ? ` (${p.exit.error.message})` : '';
         throw new Error(
-          `API server of slot ${s.slot} exited before it answered on ${url}; its log ends:\n${tail}`,
+          `API server of ${s.session === null ? '' : `session ${s.session} `}slot ${s.slot} exited before it answered on ${url}${why}; its log ends:\n${tail}`,
         );
       }
       if (await answers(url, 1000)) {
-        s.answered = s.child === child;
-        return { slot: s.slot, url, pid: child.pid, starts: s.starts, restarts: s.starts - 1 };
+        s.answered = s.proc === p;
+        return { slot: s.slot, url, pid: p.pid, starts: s.starts, restarts: s.starts - 1 };
       }
       if (Date.now() > deadline) {
-        if (child.pid) await terminateGroup(child.pid, 1000);
+        await this.end(p, 1000);
         throw new Error(
-          `API server of slot ${s.slot} did not answer on ${url} within ${this.o.readyTimeoutMs ?? 30_000} ms`,
+          `API server of ${s.session === null ? '' : `session ${s.session} `}slot ${s.slot} did not answer on ${url} within ${this.o.readyTimeoutMs ?? 30_000} ms`,
         );
       }
       await new Promise((r) => setTimeout(r, 200));
@@ -208,17 +429,23 @@ export class ApiServerPool {
   }
 
   /** A server that died while the worker runs is started again, after a backoff. */
-  private exited(s: Slot, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    if (s.child !== child || this.stopping) return;
+  private exited(s: Server, p: Proc, e: ContainedExit): void {
+    if (s.proc !== p || this.stopping || this.servers.get(s.key) !== s || !p.pid) return;
     const delay = Math.min(RETRY_MAX_MS, 500 * 2 ** Math.min(6, s.starts - 1));
     this.o.log?.(
-      `api server slot ${s.slot}: pid ${child.pid} exited (${signal ?? `code ${code}`}); starting it again in ${delay} ms`,
+      `${this.nameOf(s)}: pid ${p.pid} exited (${e.signal ?? `code ${e.exitCode}`}); starting it again in ${delay} ms`,
     );
     s.restartTimer = setTimeout(() => {
       s.restartTimer = null;
-      if (this.stopping || s.child !== child) return;
-      s.ready = this.start(s);
-      s.ready.catch((err: Error) => this.o.log?.(`api server slot ${s.slot}: ${err.message}`));
+      if (this.stopping || s.proc !== p || this.servers.get(s.key) !== s) return;
+      s.ready = this.inTurn(s.key, async () => {
+        if (this.stopping || s.proc !== p || this.servers.get(s.key) !== s) throw new Error('superseded');
+        await this.end(p, 1000); // escapees of the dead server (holding its port) go first
+        return this.start(s);
+      });
+      s.ready.catch((err: Error) => {
+        if (err.message !== 'superseded') this.o.log?.(`${this.nameOf(s)}: ${err.message}`);
+      });
     }, delay);
     s.restartTimer.unref();
   }

@@ -66,6 +66,39 @@ function taggedSince(tag: string, startBootMs: number): number[] {
 }
 
 /**
+ * Live processes other than this one whose environment sets `name` (to exactly `value`, when
+ * given), each with the values it sets of `name` and of the names in `also`. Linux (reads
+ * /proc); elsewhere none. Used for managed API servers (src/runtime/api-servers.ts, orphans.ts).
+ */
+export function processesWithEnv(
+  name: string,
+  o: { value?: string; also?: string[] } = {},
+): Array<{ pid: number; env: Record<string, string> }> {
+  if (process.platform !== 'linux') return [];
+  const want = Buffer.from(o.value === undefined ? `${name}=` : `${name}=${o.value}`);
+  const names = [name, ...(o.also ?? [])];
+  const found: Array<{ pid: number; env: Record<string, string> }> = [];
+  for (const pid of pids()) {
+    if (pid === process.pid) continue;
+    let raw: Buffer;
+    try {
+      raw = readFileSync(`/proc/${pid}/environ`);
+    } catch {
+      continue;
+    }
+    if (raw.indexOf(want) < 0) continue; // rules out almost every process at once
+    const env: Record<string, string> = {};
+    for (const entry of raw.toString('utf8').split('\0')) {
+      const eq = entry.indexOf('=');
+      if (eq > 0 && names.includes(entry.slice(0, eq))) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+    }
+    if (env[name] === undefined || (o.value !== undefined && env[name] !== o.value)) continue;
+    if (isProcessAlive(pid)) found.push({ pid, env });
+  }
+  return found;
+}
+
+/**
  * Live processes carrying the tag that started no earlier than the try tagged `tag` (less 2 s
  * of slack), compared on the boot clock: the try's start as noted when it started here, else
  * `notBeforeMs` (its wall-clock start) converted (src/runtime/process-age.ts).
