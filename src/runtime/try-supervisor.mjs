@@ -15,11 +15,11 @@
 //     a status file beside the logs, and exits the way the executor did, so the worker sees
 //     the executor's own exit. Orphaned (its worker gone) or fenced out, it ends the whole
 //     group and cgroup, itself last.
-// Plain JavaScript and only `pg`, so it starts fast (no TypeScript loader per try).
+// Plain JavaScript and only `pg` (loaded once the executor runs), so it starts fast: no
+// TypeScript loader per try, and the executor is spawned before anything else is loaded.
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
 
 const cfg = JSON.parse(process.env.DRAIN_FENCE ?? 'null');
 if (!cfg) {
@@ -59,7 +59,9 @@ function startExecutor() {
 }
 
 let client = null;
-function connect() {
+/** `pg` is loaded after the executor has started: the executor never waits for it. */
+async function connect() {
+  const { default: pg } = await import('pg');
   const c = new pg.Client({
     connectionString: cfg.recordsUrl,
     ...(cfg.searchPath ? { options: `-c search_path=${cfg.searchPath}` } : {}),
@@ -68,7 +70,8 @@ function connect() {
     query_timeout: cfg.renewMs + 500,
   });
   c.on('error', () => {});
-  return c.connect().then(() => c);
+  await c.connect();
+  return c;
 }
 async function query(text, values) {
   if (!client) client = connect();

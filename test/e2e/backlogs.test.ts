@@ -59,7 +59,6 @@ for (const kind of BACKLOG_KINDS) {
       await b.seed(mixed('dry'));
       const before = await b.phases();
       const r = await run(`${kind}-dry`, { runId: 'dry-a', dryRun: true, batchSize: 10 });
-      assert.equal(r.succeeded, 0);
       assert.ok(r.planned && r.planned.length === 3, JSON.stringify(r.planned));
       assert.deepEqual(await listSessionAttempts(b.records, `${kind}-dry`), []);
       assert.deepEqual(await b.phases(), before);
