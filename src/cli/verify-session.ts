@@ -3,14 +3,18 @@
  * on disk, nothing from Temporal — and judges them (src/domain/verify.ts).
  */
 import { open, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import type { Queryable } from '../db/pool.js';
 import {
   attemptFacts,
   baselineFacts,
   countEscalationsByAttempt,
+  databaseNow,
   getSessionRecord,
   listBaselinesOfCommits,
+  listOtherSessionTriesAlongside,
   listSessionTries,
+  otherSessionTryFacts,
   sessionFacts,
 } from '../db/verify-facts.js';
 import {
@@ -39,6 +43,8 @@ export interface VerifyOptions {
   workspace?: string | null;
   /** Relative log paths of sessions without a recorded workspace resolve against this (default cwd). */
   cwd?: string;
+  /** The host verify runs on, for logs recorded on other hosts (default os.hostname()). */
+  host?: string;
 }
 
 async function isFile(p: string | null): Promise<boolean> {
@@ -101,12 +107,15 @@ export async function gatherVerifyFacts(
   const session = sessionRow ? sessionFacts(sessionRow) : null;
   const finals = tries.filter((t) => FINAL_TRY_STATUSES.includes(t.status));
   const commits = [...new Set(tries.map((t) => t.baselineCommit).filter((c) => !isBlank(c)))] as string[];
-  const [baselines, escalations, logs] = [
+  const [baselines, escalations, logs, otherTries, now] = [
     (await listBaselinesOfCommits(db, commits)).map(baselineFacts),
     await countEscalationsByAttempt(db, sessionId),
     await logFacts(finals, session?.workspace ?? null, opts),
+    (await listOtherSessionTriesAlongside(db, sessionId)).map(otherSessionTryFacts),
+    await databaseNow(db),
   ];
-  return { sessionId, session, tries, logs, baselines, escalations };
+  const verifyHost = opts.host ?? hostname();
+  return { sessionId, session, tries, otherTries, logs, baselines, escalations, verifyHost, now };
 }
 
 /**

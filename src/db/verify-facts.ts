@@ -3,7 +3,13 @@
  * the plain facts of src/domain/verify.ts.
  */
 import type { Queryable } from './pool.js';
-import type { AttemptFacts, BaselineFacts, RunCounts, SessionFacts } from '../domain/verify.js';
+import type {
+  AttemptFacts,
+  BaselineFacts,
+  OtherSessionTry,
+  RunCounts,
+  SessionFacts,
+} from '../domain/verify.js';
 
 export interface SessionRecordRow {
   session_id: string;
@@ -47,6 +53,11 @@ export interface AttemptTryRow {
   stderr_path: string | null;
   stdout_bytes: string | null;
   stderr_bytes: string | null;
+  stdout_sha256: string | null;
+  stderr_sha256: string | null;
+  host: string | null;
+  fence_at: Date | null;
+  process_ended_at: Date | null;
   error_message: string | null;
   last_failure_reason: string | null;
   baseline_commit: string | null;
@@ -61,17 +72,54 @@ export interface AttemptTryRow {
   finished_at: Date | null;
 }
 
+/** The columns of a try that verify reads (of drain_attempts aliased `a`). */
+const TRY_COLUMNS = `a.id::text AS id, a.exec_run_id, a.run_id, a.phase_id, a.attempt, a.try, a.status,
+            a.initial_state, a.final_state, a.success, a.return_code, a.signal, a.timed_out, a.duration_seconds,
+            a.stdout_path, a.stderr_path, a.stdout_bytes, a.stderr_bytes, a.stdout_sha256, a.stderr_sha256,
+            a.host, a.fence_at, a.process_ended_at, a.error_message, a.last_failure_reason, a.baseline_commit,
+            a.baseline_status, a.baseline_skip, a.baseline_capture_id::text AS baseline_capture_id,
+            a.run_counts_before, a.run_counts_after, a.telemetry_by_table, a.phase_changed, a.started_at,
+            a.finished_at`;
+
 /** Every try of the session, in the order they were written. */
 export async function listSessionTries(db: Queryable, sessionId: string): Promise<AttemptTryRow[]> {
   const res = await db.query<AttemptTryRow>(
-    `SELECT id::text AS id, exec_run_id, run_id, phase_id, attempt, try, status, initial_state, final_state,
-            success, return_code, signal, timed_out, duration_seconds, stdout_path, stderr_path,
-            stdout_bytes, stderr_bytes, error_message, last_failure_reason, baseline_commit,
-            baseline_status, baseline_skip, baseline_capture_id::text AS baseline_capture_id, run_counts_before, run_counts_after, telemetry_by_table, phase_changed, started_at, finished_at
-     FROM drain_attempts WHERE session_id = $1 ORDER BY id`,
+    `SELECT ${TRY_COLUMNS} FROM drain_attempts a WHERE a.session_id = $1 ORDER BY a.id`,
     [sessionId],
   );
   return res.rows;
+}
+
+/**
+ * Tries of other sessions on the runs of this session's tries that were alive while one of
+ * this session's was: each alive from started_at to the executor's recorded end, else the
+ * try's end, else now (the same rule criterion 3 judges by, coarser: it also keeps tries
+ * that ran no executor, which the criterion leaves out). By id.
+ */
+export async function listOtherSessionTriesAlongside(
+  db: Queryable,
+  sessionId: string,
+): Promise<Array<AttemptTryRow & { session_id: string }>> {
+  const res = await db.query<AttemptTryRow & { session_id: string }>(
+    `SELECT ${TRY_COLUMNS}, a.session_id
+     FROM drain_attempts a
+     WHERE a.run_id IN (SELECT s.run_id FROM drain_attempts s WHERE s.session_id = $1)
+       AND a.session_id <> $1
+       AND EXISTS (
+         SELECT 1 FROM drain_attempts m
+         WHERE m.session_id = $1 AND m.run_id = a.run_id
+           AND a.started_at < COALESCE(m.process_ended_at, m.finished_at, now())
+           AND m.started_at < COALESCE(a.process_ended_at, a.finished_at, now()))
+     ORDER BY a.id`,
+    [sessionId],
+  );
+  return res.rows;
+}
+
+/** The database's clock now (what a try still running is alive until), ISO. */
+export async function databaseNow(db: Queryable): Promise<string> {
+  const res = await db.query<{ now: Date }>('SELECT now() AS now');
+  return new Date(res.rows[0].now).toISOString();
 }
 
 export interface BaselineRecordRow {
@@ -168,6 +216,11 @@ export function attemptFacts(r: AttemptTryRow): AttemptFacts {
     stderrPath: r.stderr_path,
     stdoutBytes: num(r.stdout_bytes),
     stderrBytes: num(r.stderr_bytes),
+    stdoutSha256: r.stdout_sha256 ?? null,
+    stderrSha256: r.stderr_sha256 ?? null,
+    host: r.host ?? null,
+    fenceAt: iso(r.fence_at ?? null),
+    processEndedAt: iso(r.process_ended_at ?? null),
     errorMessage: r.error_message,
     lastFailureReason: r.last_failure_reason,
     baselineCommit: r.baseline_commit,
@@ -181,6 +234,10 @@ export function attemptFacts(r: AttemptTryRow): AttemptFacts {
     startedAt: iso(r.started_at) as string,
     finishedAt: iso(r.finished_at),
   };
+}
+
+export function otherSessionTryFacts(r: AttemptTryRow & { session_id: string }): OtherSessionTry {
+  return { ...attemptFacts(r), sessionId: r.session_id };
 }
 
 export function baselineFacts(r: BaselineRecordRow): BaselineFacts {

@@ -53,6 +53,11 @@ function attempt(id: string, over: Partial<AttemptFacts> = {}): AttemptFacts {
     stderrPath: `${base}.stderr.txt`,
     stdoutBytes: 200,
     stderrBytes: 0,
+    stdoutSha256: null,
+    stderrSha256: null,
+    host: null,
+    fenceAt: null,
+    processEndedAt: null,
     errorMessage: null,
     lastFailureReason: null,
     baselineCommit: 'abc123',
@@ -236,6 +241,7 @@ describe('a healthy session', () => {
       with_output: 5,
       missing_logs: 0,
       missing_log_files: [],
+      logs_on_other_hosts: [],
       interrupted_tries: 1,
       running_tries: 0,
       lost: 0,
@@ -296,7 +302,7 @@ describe('a healthy session', () => {
       [
         '5 attempts, 5 with return code, 5 with duration, 5 with output, 0 missing logs, 1 interrupted try',
         '0 "Unknown error", 4 failures (2 without a DB reason, 2 of them with exit status and log path)',
-        '5 FAILED phases retried, 0 in runs with QUEUED > 0',
+        '5 FAILED phases retried, 0 in runs with QUEUED > 0; up to 1 try alive at once (1 slot), 0 overlaps within a run among 6 tries, interrupted ones included',
         '5/5 stdout logs begin with DATABASE_URL and AUTOPACK_API_URL (postgres://postgres:***@127.0.0.1:55432/autopack), 0 exit-0 attempts with the phase unchanged',
         'median 8s (min 2.25s, p90 30s, max 30s), 0 instant completions, API processes 1→1, baseline captures: abc123×1',
         '1 successful attempt: +3 token_estimation_v2_events, +0 token_budget_escalation_events; 1 escalation (2 rows)',
@@ -510,7 +516,7 @@ describe('parallel sessions (slots)', () => {
     assert.equal(c3.evidence.concurrency, 3);
     assert.equal(c3.evidence.peak_parallel_attempts, 2);
     assert.deepEqual(c3.evidence.run_overlaps, []);
-    assert.match(c3.summary, /up to 2 attempts at once \(3 slots\), 0 overlaps within a run/);
+    assert.match(c3.summary, /up to 2 tries alive at once \(3 slots\), 0 overlaps within a run/);
   });
 
   test('two attempts of one run at once fail criterion 3 only, naming both', () => {
@@ -521,7 +527,7 @@ describe('parallel sessions (slots)', () => {
     const r = judgeCriteria(f);
     assert.deepEqual(failedIds(f), [3]);
     assert.deepEqual(r.criteria[2].problems, [
-      'two attempts of one run at once: run-b/p4 attempt 1 overlaps run-b/p6 attempt 1',
+      'two tries of one run alive at once: run-b/p4 attempt 1 [finished, 2025-12-28T07:00:00.000Z → 2025-12-28T07:00:10.000Z] overlaps run-b/p6 attempt 1 [finished, 2025-12-28T07:00:09.000Z → 2025-12-28T07:00:19.000Z]',
     ]);
   });
 
@@ -531,6 +537,233 @@ describe('parallel sessions (slots)', () => {
     timed(f, '6', 10, 10);
     assert.deepEqual(failedIds(f), []);
     assert.equal(judgeCriteria(f).criteria[2].evidence.peak_parallel_attempts, 1);
+  });
+});
+
+describe("criterion 3: every try of a run, alive from its start to its executor's end", () => {
+  const T0 = Date.parse('2025-12-28T08:00:00.000Z');
+  const t = (s: number) => at(T0 + s * 1000);
+  /** A try of run-o that ran from `from` s to `to` s (its row's end), over `o`. */
+  const life = (id: string, from: number, to: number | null, o: Partial<AttemptFacts> = {}): AttemptFacts =>
+    attempt(id, {
+      runId: 'run-o',
+      phaseId: 'po',
+      startedAt: t(from),
+      finishedAt: to === null ? null : t(to),
+      durationSeconds: to === null ? null : to - from,
+      ...o,
+    });
+  const interrupted = { status: 'interrupted', success: null, returnCode: null };
+  const other = (
+    sessionId: string,
+    id: string,
+    from: number,
+    to: number | null,
+    o: Partial<AttemptFacts> = {},
+  ) => ({
+    ...life(id, from, to, o),
+    sessionId,
+  });
+
+  // name, this session's extra tries, other sessions' tries, now (s after T0), overlaps expected
+  // (the tries named in the one problem), tries of this session checked.
+  const cases: Array<
+    [string, AttemptFacts[], Array<AttemptFacts & { sessionId: string }>, number, RegExp | null, number]
+  > = [
+    [
+      'an interrupted try whose orphaned executor outlived its worker overlaps its retry: FAIL',
+      [
+        life('31', 0, 20, { ...interrupted, processEndedAt: t(60) }), // marked at 20 s, ended at 60 s
+        life('32', 25, 70, { tryNo: 2 }),
+      ],
+      [],
+      100,
+      /^two tries of one run alive at once: run-o\/po attempt 1 \[interrupted, 2025-12-28T08:00:00\.000Z → 2025-12-28T08:01:00\.000Z\] overlaps run-o\/po attempt 1 try 2 \[finished, 2025-12-28T08:00:25\.000Z → 2025-12-28T08:01:10\.000Z\]$/,
+      8,
+    ],
+    [
+      "back to back: the retry starts as the interrupted try's executor ends: PASS, both checked",
+      [life('31', 0, 20, { ...interrupted, processEndedAt: t(25) }), life('32', 25, 70, { tryNo: 2 })],
+      [],
+      100,
+      null,
+      8,
+    ],
+    [
+      'an interrupted try proven over without a recorded end (fence + S), retried after: PASS',
+      [life('31', 0, 36, interrupted), life('32', 37, 70, { tryNo: 2 })],
+      [],
+      100,
+      null,
+      8,
+    ],
+    [
+      'a try still running counts to now: a later try of its run overlaps it: FAIL',
+      [
+        life('31', 0, null, { status: 'running', success: null, returnCode: null }),
+        life('33', 50, 60, { phaseId: 'pq' }),
+      ],
+      [],
+      100,
+      /run-o\/po attempt 1 \[running, 2025-12-28T08:00:00\.000Z → still running\] overlaps run-o\/pq attempt 1/,
+      8,
+    ],
+    [
+      'a try still running whose executor end is recorded ends there: PASS',
+      [
+        life('31', 0, null, { status: 'running', success: null, returnCode: null, processEndedAt: t(40) }),
+        life('33', 50, 60, { phaseId: 'pq' }),
+      ],
+      [],
+      100,
+      null,
+      8,
+    ],
+    [
+      "a reconciled try (its row carries the adopted try's start) ran no executor: PASS",
+      [
+        life('31', 0, 20, { ...interrupted, processEndedAt: t(30) }),
+        life('32', 0, 40, { tryNo: 2, status: 'reconciled' }),
+      ],
+      [],
+      100,
+      null,
+      7,
+    ],
+    [
+      "another session's try on the same run alive at once: FAIL, naming its session",
+      [life('31', 0, 30)],
+      [other('other-session', '81', 20, 50)],
+      100,
+      /run-o\/po attempt 1 \[finished, .*\] overlaps run-o\/po attempt 1 of session other-session \[finished, /,
+      7,
+    ],
+    [
+      "another session's try on the same run still running (no end recorded): FAIL",
+      [life('31', 50, 60)],
+      [other('other-session', '81', 0, null, { status: 'running' })],
+      100,
+      /run-o\/po attempt 1 of session other-session \[running, .* → still running\] overlaps run-o\/po attempt 1 \[finished/,
+      7,
+    ],
+    [
+      "other sessions' tries overlapping only each other are not this session's problem: PASS",
+      [life('31', 0, 10)],
+      [other('s-x', '81', 20, 50), other('s-y', '82', 30, 60)],
+      100,
+      null,
+      7,
+    ],
+    [
+      "another session's lost try that never started (the lease was ours): PASS",
+      [life('31', 0, 30)],
+      [other('s-x', '81', 10, 11, { status: 'lost', success: null, returnCode: null })],
+      100,
+      null,
+      7,
+    ],
+  ];
+  for (const [name, tries, otherTries, nowS, problem, checked] of cases) {
+    test(name, () => {
+      const f = healthy();
+      f.session!.status = 'running'; // a running try is no criterion-1 problem yet
+      f.session!.completedAt = null;
+      f.tries.push(...tries);
+      for (const x of tries) if (!f.logs[x.id]) f.logs[x.id] = okLog(x);
+      f.otherTries = otherTries;
+      f.now = t(nowS);
+      const r = judgeCriteria(f);
+      const c3 = r.criteria[2];
+      assert.deepEqual(failedIds(f), problem ? [3] : [], c3.problems.join('\n'));
+      if (problem) {
+        assert.equal(c3.problems.length, 1, c3.problems.join('\n'));
+        assert.match(c3.problems[0], problem);
+        assert.equal((c3.evidence.run_overlaps as string[]).length, 1);
+      }
+      assert.equal(c3.evidence.tries_checked, checked);
+      assert.match(String(c3.evidence.overlap_scope), /interrupted ones included/);
+    });
+  }
+
+  test('the tries counted to now are evidence', () => {
+    const f = healthy();
+    f.session!.status = 'running';
+    f.tries.push(life('31', 0, null, { status: 'running', success: null, returnCode: null }));
+    f.now = t(100);
+    const c3 = judgeCriteria(f).criteria[2];
+    assert.deepEqual(c3.evidence.counted_to_now, [
+      'run-o/po attempt 1 [running, 2025-12-28T08:00:00.000Z → still running]',
+    ]);
+  });
+});
+
+describe('criterion 1: a log file on another host', () => {
+  const SHA = 'ab'.repeat(32);
+  /** Try 1's logs are not readable here; its row says it ran on `host`. */
+  const away = (host: string | null) => (f: VerifyFacts) => {
+    f.verifyHost = 'here';
+    withTry('1', { host, stdoutSha256: SHA, stderrSha256: null })(f);
+    f.logs['1'] = { ...f.logs['1'], stdoutExists: false, stderrExists: false, firstLines: [] };
+  };
+
+  test('recorded on host elsewhere and not readable here: reported there, with size and sha256', () => {
+    const f = healthy();
+    away('elsewhere')(f);
+    const r = judgeCriteria(f);
+    assert.deepEqual(failedIds(f), [], r.criteria.flatMap((c) => c.problems).join('\n'));
+    const [c1, , , c4] = r.criteria;
+    assert.equal(c1.evidence.missing_logs, 0);
+    assert.deepEqual(c1.evidence.logs_on_other_hosts, [
+      `run-a/p1 attempt 1: stdout log on host elsewhere (200 bytes of output, sha256 abababababab…): ${LOGS}/1.stdout.txt`,
+      `run-a/p1 attempt 1: stderr log on host elsewhere (0 bytes of output, no sha256 recorded): ${LOGS}/1.stderr.txt`,
+    ]);
+    assert.match(c1.summary, /0 missing logs, 2 on other hosts/);
+    assert.deepEqual(c4.evidence.not_checked_on_other_hosts, ['run-a/p1 attempt 1']);
+    assert.match(c4.summary, /^4\/5 stdout logs begin .* \(1 on other hosts, not checked\)/);
+  });
+
+  const missingCases: Array<[string, string | null]> = [
+    ['recorded on this host and not here: missing', 'here'],
+    ['no host recorded (earlier releases): missing', null],
+  ];
+  for (const [name, host] of missingCases) {
+    test(name, () => {
+      const f = healthy();
+      away(host)(f);
+      const r = judgeCriteria(f);
+      assert.deepEqual(failedIds(f), [1, 4]);
+      assert.ok(
+        r.criteria[0].problems.includes(`run-a/p1 attempt 1: stdout log missing: ${LOGS}/1.stdout.txt`),
+      );
+      assert.deepEqual(r.criteria[0].evidence.logs_on_other_hosts, []);
+    });
+  }
+
+  test("a reconciled try adopts an earlier try's logs: they live on that try's host", () => {
+    const f = healthy();
+    f.verifyHost = 'here';
+    // try '2' (interrupted, host elsewhere) wrote the logs that the reconciled try 2 adopted.
+    const paths = { stdoutPath: `${LOGS}/2.stdout.txt`, stderrPath: `${LOGS}/2.stderr.txt` };
+    withTry('2', { host: 'elsewhere', stdoutSha256: SHA, ...paths })(f);
+    withTry('3', { host: 'here', status: 'reconciled', ...paths })(f);
+    f.logs['3'] = { ...f.logs['3'], ...paths, stdoutExists: false, stderrExists: false, firstLines: [] };
+    const c1 = judgeCriteria(f).criteria[0];
+    assert.equal(c1.status, 'PASS', c1.problems.join('\n'));
+    assert.match(
+      (c1.evidence.logs_on_other_hosts as string[])[0],
+      /^run-a\/p2 attempt 1 try 2: stdout log on host elsewhere \(200 bytes of output, sha256 abababababab…\)/,
+    );
+  });
+
+  test('a finished try with the same file name as an earlier try on another host: its own host', () => {
+    const f = healthy();
+    f.verifyHost = 'here';
+    const paths = { stdoutPath: `${LOGS}/2.stdout.txt`, stderrPath: `${LOGS}/2.stderr.txt` };
+    withTry('2', { host: 'elsewhere', ...paths })(f);
+    withTry('3', { host: 'here', ...paths })(f);
+    f.logs['3'] = { ...f.logs['3'], ...paths, stdoutExists: false, stderrExists: false, firstLines: [] };
+    assert.deepEqual(failedIds(f), [1, 4]);
+    assert.deepEqual(judgeCriteria(f).criteria[0].evidence.logs_on_other_hosts, []);
   });
 });
 
