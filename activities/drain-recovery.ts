@@ -1,4 +1,7 @@
+import { attemptTokens, type TokenCounters } from '../src/domain/tokens.js';
 import { Context } from '@temporalio/activity';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { ActivityDeps } from './deps.js';
 import type { DrainRequest } from './drain-env.js';
@@ -14,8 +17,12 @@ import {
   finalTryOf,
   finishAttempt,
   markInterrupted,
+  recordInterruptedLogDigests,
+  recordLogDigests,
   startAttempt,
+  unhashedInterruptedTries,
   type AttemptKey,
+  type LogDigests,
 } from '../src/db/attempts.js';
 import type { PhaseRow } from '../src/db/phases.js';
 import { tableDelta } from '../src/db/telemetry.js';
@@ -34,6 +41,8 @@ export interface DrainHeartbeat {
   phaseUpdatedAt: string | null;
   /** The phase's telemetry rows per table when the try started (the delta needs no clock). */
   telemetryBefore: Record<string, number>;
+  /** tokens_used of the phase and its run when the try started (absent in older heartbeats). */
+  tokensBefore?: TokenCounters;
   logPaths: AttemptLogPaths;
   bytesOut: number;
   lastOutputAt: string | null;
@@ -76,13 +85,57 @@ export async function recoverPreviousTry(
   const interruptedTries = await markEarlierTries(deps, key);
   await endEarlierTries(deps, req, key, prev);
   await untilEarlierTriesOver(deps, key);
+  const hashed = await hashInterruptedTries(deps, key).catch(() => new Map<number, LogDigests>());
   if (!prev) return { outcome: null, interruptedTries };
   const phase = await deps.backlog.getPhase(req.runId, req.phaseId);
   if (!phase || !TERMINAL_STATES.includes(phase.state) || !changedSince(phase, prev.phaseUpdatedAt)) {
     return { outcome: null, interruptedTries };
   }
-  const outcome = await reconcile(deps, req, key, prev, phase, interruptedTries);
+  const outcome = await reconcile(deps, req, key, prev, phase, interruptedTries, hashed.get(prev.tryNo));
   return { outcome, interruptedTries };
+}
+
+/** The sha256 (hex) of a file, streamed (a log can be 256 MiB); null when it cannot be read. */
+export async function fileSha256(file: string | null): Promise<string | null> {
+  if (!file) return null;
+  const hash = createHash('sha256');
+  try {
+    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+    return hash.digest('hex');
+  } catch {
+    return null;
+  }
+}
+
+/** The sha256 of a try's two logs as they are now. */
+export async function logDigests(paths: {
+  stdout: string | null;
+  stderr: string | null;
+}): Promise<LogDigests> {
+  const [stdoutSha256, stderrSha256] = await Promise.all([
+    fileSha256(paths.stdout),
+    fileSha256(paths.stderr),
+  ]);
+  return { stdoutSha256, stderrSha256 };
+}
+
+/**
+ * Hashes the logs of the earlier tries of this attempt that ran on this host and were
+ * interrupted (their worker never hashed them), once they are over; a try of another host
+ * keeps NULL. By try number.
+ */
+export async function hashInterruptedTries(
+  deps: ActivityDeps,
+  key: AttemptKey,
+): Promise<Map<number, LogDigests>> {
+  const out = new Map<number, LogDigests>();
+  for (const t of await unhashedInterruptedTries(deps.pool, key, deps.host)) {
+    const d = await logDigests({ stdout: t.stdout_path, stderr: t.stderr_path });
+    if (d.stdoutSha256 === null && d.stderrSha256 === null) continue;
+    await recordInterruptedLogDigests(deps.pool, t.id, d);
+    out.set(t.try, d);
+  }
+  return out;
 }
 
 /**
@@ -145,6 +198,7 @@ async function reconcile(
   prev: DrainHeartbeat,
   phase: PhaseRow,
   interruptedTries: number,
+  hashed: LogDigests | undefined,
 ): Promise<AttemptOutcome> {
   const exit = await readExitRecord(prev.logPaths.exit);
   const [out, err] = await Promise.all([fileTail(prev.logPaths.stdout), fileTail(prev.logPaths.stderr)]);
@@ -154,6 +208,7 @@ async function reconcile(
   );
   const events = Object.values(byTable).reduce((a, b) => a + b, 0);
   const runCounts = await deps.backlog.runStateCounts(req.runId);
+  const tokensAfter = await deps.backlog.tokensOf(req.runId, req.phaseId);
   const outcome = redactOutcome(
     deps,
     outcomeFromFacts({
@@ -181,6 +236,7 @@ async function reconcile(
       telemetryEvents: events,
       telemetryGlobalDelta: events,
       telemetryByTable: byTable,
+      tokens: prev.tokensBefore ? attemptTokens(prev.tokensBefore, tokensAfter) : null,
       runCountsBefore: null,
       runCountsAfter: runCounts,
       phaseChanged: true,
@@ -202,7 +258,12 @@ async function reconcile(
     baselineCommit: req.baseline?.commit ?? null,
     startedAt: prev.startedAt,
     runCountsBefore: null,
+    host: deps.host,
   });
+  // Its logs are the earlier try's: hashed when that try ran on this host (else they stay NULL).
+  if (prev.host === deps.host) {
+    await recordLogDigests(deps.pool, key, hashed ?? (await logDigests(prev.logPaths))).catch(() => {});
+  }
   await finishAttempt(
     deps.backlog.sql({ runId: req.runId, phaseId: req.phaseId }),
     key,

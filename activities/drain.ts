@@ -11,6 +11,7 @@ import {
 } from './drain-env.js';
 import {
   endEarlierTries,
+  logDigests,
   markEarlierTries,
   recoverPreviousTry,
   untilEarlierTriesOver,
@@ -21,7 +22,7 @@ import { forHistory, redactOutcome } from './redact-records.js';
 import { workflowRun } from './workflow-run.js';
 import { renderCommand } from '../src/domain/command-template.js';
 import { TERMINAL_STATES, type AttemptOutcome } from '../src/domain/types.js';
-import { finishAttempt, whileTryCurrent, type AttemptKey } from '../src/db/attempts.js';
+import { finishAttempt, recordLogDigests, whileTryCurrent, type AttemptKey } from '../src/db/attempts.js';
 import { tryTag } from '../src/runtime/containment.js';
 import { executorEnded, executorStarted, recordAttempt } from '../src/runtime/metrics.js';
 
@@ -171,6 +172,8 @@ export function drainActivities(deps: ActivityDeps) {
       await Promise.all([appendFile(t.paths.stdout, trailer), appendFile(t.paths.stderr, trailer)]).catch(
         () => {},
       );
+      // The logs are complete: their sha256 on the row (while the try is current), for any host.
+      await recordLogDigests(deps.pool, key, await logDigests(t.paths)).catch(() => {});
       const unjudged = lostReason ? { kind: 'lost' as const, reason: lostReason } : null;
       const outcome = redactOutcome(deps, {
         ...(await outcomeOfTry(deps, req, t, proc, unjudged)),

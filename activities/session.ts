@@ -1,3 +1,4 @@
+import { knownFailureAttempts } from '../src/db/tokens.js';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
@@ -135,6 +136,7 @@ export function sessionActivities(deps: ActivityDeps) {
       completedAt: r.completedAt,
       dbIdentity: r.db,
       baselineCaptures: await listSessionCaptures(deps.pool, r.sessionId),
+      knownFailures: await knownFailureAttempts(deps.pool, r.sessionId),
     });
     const file = sessionJsonPath(r.workspace, r.sessionId);
     const execRunId = workflowRun().runId;

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Queryable } from './pool.js';
 import type { AttemptOutcome, AttemptVerdict } from '../domain/types.js';
+import type { TokenCounters } from '../domain/tokens.js';
 
 /**
  * Identifies one try of one attempt. `execRunId` is the workflow run that scheduled it (a
@@ -43,15 +44,17 @@ export async function startAttempt(
     baseline?: { status?: string; error?: string | null; captureId?: string | null; skip: boolean } | null;
     /** The worker's host name. */
     host?: string | null;
+    /** phases.tokens_used and runs.tokens_used when the try started (null: no such column). */
+    tokensBefore?: TokenCounters | null;
   },
 ): Promise<boolean> {
   const res = await db.query(
     `INSERT INTO drain_attempts (session_id, exec_run_id, run_id, phase_id, attempt, try, status,
        initial_state, stdout_path, stderr_path, worker_identity, baseline_commit, started_at, run_counts_before,
        phase_updated_before, tag, baseline_status, baseline_error, baseline_capture_id, baseline_skip,
-       host, fence_at)
+       host, fence_at, phase_tokens_before, run_tokens_before)
      VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-       $20, now())
+       $20, now(), $21, $22)
      ON CONFLICT DO NOTHING`,
     [
       ...keyParams(k),
@@ -69,6 +72,8 @@ export async function startAttempt(
       r.baseline?.captureId ?? null,
       r.baseline?.skip ?? null,
       r.host ?? null,
+      r.tokensBefore?.phase ?? null,
+      r.tokensBefore?.run ?? null,
     ],
   );
   return (res.rowCount ?? 0) > 0;
@@ -151,6 +156,9 @@ export async function finishAttempt(
        last_failure_reason = $21, telemetry_events = $22, telemetry_global_delta = $23, llm_boundary_hit = $24,
        finished_at = $25, run_counts_after = $26, telemetry_by_table = $27, phase_changed = $28,
        interrupted_tries = $29, outcome = $30, processes_reaped = $31,
+       phase_tokens_before = COALESCE($32, phase_tokens_before), phase_tokens_after = $33,
+       run_tokens_before = COALESCE($34, run_tokens_before), run_tokens_after = $35,
+       tokens_spent = $36, run_tokens_spent = $37,
        final_reason_md5 = (SELECT md5(p.last_failure_reason) FROM phases p WHERE p.run_id = $3 AND p.phase_id = $4)
      WHERE ${KEY_WHERE} AND status = 'running'`,
     [
@@ -180,6 +188,12 @@ export async function finishAttempt(
       o.interruptedTries,
       json(o),
       o.processesReaped,
+      o.tokens?.phaseBefore ?? null,
+      o.tokens?.phaseAfter ?? null,
+      o.tokens?.runBefore ?? null,
+      o.tokens?.runAfter ?? null,
+      o.tokens?.phase ?? null,
+      o.tokens?.run ?? null,
     ],
   );
   return (res.rowCount ?? 0) > 0;
@@ -194,6 +208,63 @@ export async function markInterrupted(db: Queryable, k: AttemptKey, note: string
     [...keyParams(k), note],
   );
   return res.rowCount ?? 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// The logs' sha256 (issue 17 item 7): a log on another host is reported with its recorded
+// size and sha256, not as missing.
+
+/** The sha256 (hex) of a try's logs as they were hashed; null: not readable. */
+export interface LogDigests {
+  stdoutSha256: string | null;
+  stderrSha256: string | null;
+}
+
+/** Records the sha256 of a try's logs while the try is current (a superseded try writes nothing). */
+export async function recordLogDigests(db: Queryable, k: AttemptKey, d: LogDigests): Promise<boolean> {
+  const res = await db.query(
+    `UPDATE drain_attempts SET stdout_sha256 = $7, stderr_sha256 = $8 WHERE ${KEY_WHERE} AND status = 'running'`,
+    [...keyParams(k), d.stdoutSha256, d.stderrSha256],
+  );
+  return (res.rowCount ?? 0) > 0;
+}
+
+/** An interrupted earlier try whose logs were never hashed. */
+export interface UnhashedTry {
+  id: string;
+  try: number;
+  stdout_path: string | null;
+  stderr_path: string | null;
+}
+
+/** The interrupted earlier tries of an attempt that ran on `host` and whose logs were never hashed. */
+export async function unhashedInterruptedTries(
+  db: Queryable,
+  k: AttemptKey,
+  host: string,
+): Promise<UnhashedTry[]> {
+  const res = await db.query<UnhashedTry>(
+    `SELECT id::text AS id, try, stdout_path, stderr_path FROM drain_attempts
+     WHERE session_id = $1 AND exec_run_id = $2 AND run_id = $3 AND phase_id = $4 AND attempt = $5 AND try < $6
+       AND status = 'interrupted' AND host = $7 AND stdout_sha256 IS NULL AND stderr_sha256 IS NULL
+     ORDER BY try`,
+    [...keyParams(k), host],
+  );
+  return res.rows;
+}
+
+/** Records the sha256 of an interrupted try's logs (hashed by a retry on its host), once. */
+export async function recordInterruptedLogDigests(
+  db: Queryable,
+  id: string,
+  d: LogDigests,
+): Promise<boolean> {
+  const res = await db.query(
+    `UPDATE drain_attempts SET stdout_sha256 = $2, stderr_sha256 = $3
+     WHERE id = $1::bigint AND status = 'interrupted' AND stdout_sha256 IS NULL AND stderr_sha256 IS NULL`,
+    [id, d.stdoutSha256, d.stderrSha256],
+  );
+  return (res.rowCount ?? 0) > 0;
 }
 
 /** Stores the workflow's judgement on the final try of an attempt. */
@@ -252,6 +323,13 @@ export interface AttemptRow {
   processes_reaped: number | null;
   phase_updated_before: Date | null;
   tag: string | null;
+  /** Tokens (migration 010; bigint, so strings from pg; null: unknown). */
+  phase_tokens_before?: string | number | null;
+  phase_tokens_after?: string | number | null;
+  run_tokens_before?: string | number | null;
+  run_tokens_after?: string | number | null;
+  tokens_spent?: string | number | null;
+  run_tokens_spent?: string | number | null;
 }
 
 export async function listSessionAttempts(db: Queryable, sessionId: string): Promise<AttemptRow[]> {

@@ -26,6 +26,7 @@ import {
   type ColumnArrays,
 } from './backlog-snapshot.js';
 import { fromNaiveUtc, naiveUtcText } from './autopack-time.js';
+import type { TokenCounters } from '../domain/tokens.js';
 
 /** How long one call waits for a lock in all (Python's sqlite3 waits 5 s; we are more patient). */
 export const LOCK_WAIT_MS = 30_000;
@@ -175,6 +176,21 @@ export class SqliteBacklog implements Backlog {
         0,
       ),
     );
+  }
+
+  tokensOf(runId: string, phaseId: string): Promise<TokenCounters> {
+    return this.locked(() => {
+      // A file without the column (older schemas): null, never 0.
+      const col = (t: string) => (this.tableColumns(t)?.has('tokens_used') ? 'tokens_used' : 'NULL');
+      const r = this.db
+        .prepare(
+          `SELECT (SELECT ${col('phases')} FROM phases WHERE run_id = ? AND phase_id = ?) AS phase,
+                  (SELECT ${col('runs')} FROM runs WHERE id = ?) AS run`,
+        )
+        .get(runId, phaseId, runId) as { phase: number | null; run: number | null } | undefined;
+      const num = (v: unknown) => (typeof v === 'number' || typeof v === 'bigint' ? Number(v) : null);
+      return { phase: num(r?.phase), run: num(r?.run) };
+    });
   }
 
   private count(text: string, ...args: unknown[]): number {

@@ -21,10 +21,12 @@ import {
   getPhase,
   handBackStrandedPhase,
   runStateCounts,
+  tokensOf,
   type BacklogCounts,
   type PhaseRow,
 } from './phases.js';
 import { countPhaseTelemetry, countTelemetry, type TelemetryCounts } from './telemetry.js';
+import type { TokenCounters } from '../domain/tokens.js';
 
 /** Which backlog rows a joined statement needs (SQLite snapshots only those; PostgreSQL ignores it). */
 export interface SnapshotScope {
@@ -47,6 +49,8 @@ export interface Backlog {
   runStateCounts(runId: string): Promise<Record<string, number>>;
   countTelemetry(runId: string, phaseId: string): Promise<TelemetryCounts>;
   countPhaseTelemetry(runId: string, phaseId: string): Promise<number>;
+  /** phases.tokens_used and runs.tokens_used (null: the backlog has no such column, or no row). */
+  tokensOf(runId: string, phaseId: string): Promise<TokenCounters>;
   /** FAILED with `reason` unless the phase is terminal already (an executor that ended wins). */
   handBackStrandedPhase(runId: string, phaseId: string, reason: string): Promise<boolean>;
   close(): Promise<void>;
@@ -77,6 +81,9 @@ export class PostgresBacklog implements Backlog {
   }
   countPhaseTelemetry(runId: string, phaseId: string) {
     return countPhaseTelemetry(this.pool, runId, phaseId);
+  }
+  tokensOf(runId: string, phaseId: string) {
+    return tokensOf(this.pool, runId, phaseId);
   }
   handBackStrandedPhase(runId: string, phaseId: string, reason: string) {
     return handBackStrandedPhase(this.pool, runId, phaseId, reason);

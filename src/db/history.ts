@@ -7,7 +7,7 @@
  * reached a verdict; interrupted, cancelled, lost and abandoned tries are not judged).
  */
 import type { PoolRow, BacktestAttempt } from '../domain/forecast.js';
-import type { AnalyzeScope, AnalyzeTotals, FingerprintCount, OpenRun } from '../domain/analyze.js';
+import type { AnalyzeScope, AnalyzeTotals, FingerprintCount, OpenRun, RunTokens } from '../domain/analyze.js';
 import type { Queryable } from './pool.js';
 
 const JUDGED = `status IN ('finished', 'reconciled')`;
@@ -20,15 +20,18 @@ export async function forecastPools(db: Queryable, runIds: readonly string[]): P
   const res = await db.query<PoolRow>(
     `SELECT 'run' AS kind, run_id AS key, count(*)::int AS attempts,
             coalesce(sum(telemetry_events), 0)::float8 AS events,
-            coalesce(sum(duration_seconds), 0)::float8 AS seconds
+            coalesce(sum(duration_seconds), 0)::float8 AS seconds,
+            coalesce(sum(tokens_spent), 0)::float8 AS tokens, count(tokens_spent)::int AS "tokenAttempts"
        FROM drain_attempts WHERE ${JUDGED} AND run_id = ANY($1::text[]) GROUP BY run_id
      UNION ALL
      SELECT 'category', coalesce(failure_category, 'unknown'), count(*)::int,
-            coalesce(sum(telemetry_events), 0)::float8, coalesce(sum(duration_seconds), 0)::float8
+            coalesce(sum(telemetry_events), 0)::float8, coalesce(sum(duration_seconds), 0)::float8,
+            coalesce(sum(tokens_spent), 0)::float8, count(tokens_spent)::int
        FROM drain_attempts WHERE ${JUDGED} GROUP BY coalesce(failure_category, 'unknown')
      UNION ALL
      SELECT 'global', '', count(*)::int,
-            coalesce(sum(telemetry_events), 0)::float8, coalesce(sum(duration_seconds), 0)::float8
+            coalesce(sum(telemetry_events), 0)::float8, coalesce(sum(duration_seconds), 0)::float8,
+            coalesce(sum(tokens_spent), 0)::float8, count(tokens_spent)::int
        FROM drain_attempts WHERE ${JUDGED}`,
     [[...new Set(runIds)]],
   );
@@ -91,7 +94,11 @@ export async function analyzeTotals(db: Queryable, scope: AnalyzeScope): Promise
             count(*) FILTER (WHERE status <> 'running' AND coalesce(telemetry_events, 0) = 0)::int AS "emptyTries",
             coalesce(sum(duration_seconds) FILTER (WHERE status <> 'running' AND coalesce(telemetry_events, 0) = 0), 0)::float8
               AS "emptySeconds",
-            count(*)::int AS tries
+            count(*)::int AS tries,
+            (sum(tokens_spent) FILTER (WHERE status <> 'running'))::float8 AS tokens,
+            (sum(tokens_spent) FILTER (WHERE status <> 'running' AND coalesce(telemetry_events, 0) = 0))::float8
+              AS "emptyTokens",
+            count(tokens_spent) FILTER (WHERE status <> 'running')::int AS "tokensKnown"
        FROM drain_attempts WHERE ${IN_SCOPE}`,
     scopeParams(scope),
   );
@@ -107,9 +114,15 @@ export async function topFingerprints(
   scope: AnalyzeScope,
   limit: number,
 ): Promise<FingerprintCount[]> {
-  const res = await db.query<{ fingerprint: string; attempts: number; runs: number; last_seen: Date }>(
+  const res = await db.query<{
+    fingerprint: string;
+    attempts: number;
+    runs: number;
+    last_seen: Date;
+    tokens: number | null;
+  }>(
     `SELECT fingerprint, count(*)::int AS attempts, count(DISTINCT run_id)::int AS runs,
-            max(coalesce(finished_at, started_at)) AS last_seen
+            max(coalesce(finished_at, started_at)) AS last_seen, sum(tokens_spent)::float8 AS tokens
        FROM drain_attempts
       WHERE ${JUDGED} AND fingerprint IS NOT NULL AND ${IN_SCOPE}
       GROUP BY fingerprint ORDER BY count(*) DESC, fingerprint LIMIT $3`,
@@ -120,7 +133,24 @@ export async function topFingerprints(
     attempts: r.attempts,
     runs: r.runs,
     lastSeen: r.last_seen.toISOString(),
+    tokens: r.tokens,
   }));
+}
+
+/**
+ * The `limit` runs whose tries in the scope spent the most tokens (phases.tokens_used, end −
+ * start; tries without a reading left out), with their tries and telemetry events.
+ */
+export async function tokensByRun(db: Queryable, scope: AnalyzeScope, limit: number): Promise<RunTokens[]> {
+  const res = await db.query<RunTokens>(
+    `SELECT run_id AS "runId", count(*)::int AS tries, sum(tokens_spent)::float8 AS tokens,
+            coalesce(sum(telemetry_events), 0)::float8 AS events
+       FROM drain_attempts
+      WHERE status <> 'running' AND tokens_spent IS NOT NULL AND ${IN_SCOPE}
+      GROUP BY run_id ORDER BY sum(tokens_spent) DESC, run_id LIMIT $3`,
+    [...scopeParams(scope), limit],
+  );
+  return res.rows;
 }
 
 /**

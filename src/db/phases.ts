@@ -66,3 +66,24 @@ export async function runStateCounts(db: Queryable, runId: string): Promise<Reco
   );
   return Object.fromEntries(res.rows.map((r) => [r.state, Number(r.n)]));
 }
+
+/**
+ * phases.tokens_used and runs.tokens_used of one phase and its run, in one statement. A backlog
+ * without the column (older schemas) gives null for it, never 0: the row is read as JSON, so the
+ * statement is valid whether the column exists or not.
+ */
+export async function tokensOf(
+  db: Queryable,
+  runId: string,
+  phaseId: string,
+): Promise<{ phase: number | null; run: number | null }> {
+  const res = await db.query<{ phase: string | null; run: string | null }>(
+    `SELECT (SELECT (to_jsonb(p) ->> 'tokens_used')::bigint FROM phases p
+              WHERE p.run_id = $1 AND p.phase_id = $2) AS phase,
+            (SELECT (to_jsonb(r) ->> 'tokens_used')::bigint FROM runs r WHERE r.id = $1) AS run`,
+    [runId, phaseId],
+  );
+  const r = res.rows[0];
+  const num = (v: string | null | undefined) => (v === null || v === undefined ? null : Number(v));
+  return { phase: num(r?.phase), run: num(r?.run) };
+}

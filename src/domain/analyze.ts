@@ -23,6 +23,7 @@
 import { redactSecrets } from './redact.js';
 import { oneLine } from './report-text.js';
 import { round3 } from './forecast.js';
+import { formatTokens } from './tokens.js';
 
 /** Fingerprints listed at most. */
 export const TOP_FINGERPRINTS = 10;
@@ -46,6 +47,20 @@ export interface AnalyzeTotals {
   emptyTries: number;
   emptySeconds: number;
   tries: number;
+  /** Tokens the tries spent (null: none had a reading, e.g. no tokens_used column). */
+  tokens?: number | null;
+  /** Of them, spent by tries that produced no telemetry. */
+  emptyTokens?: number | null;
+  /** Tries with a token reading. */
+  tokensKnown?: number;
+}
+
+/** Tokens of one run's tries in the scope (src/db/history.ts tokensByRun). */
+export interface RunTokens {
+  runId: string;
+  tries: number;
+  tokens: number;
+  events: number;
 }
 
 export interface FingerprintCount {
@@ -53,6 +68,8 @@ export interface FingerprintCount {
   attempts: number;
   runs: number;
   lastSeen: string;
+  /** Tokens its judged attempts spent (null: no reading). */
+  tokens?: number | null;
 }
 
 export interface OpenRun {
@@ -145,6 +162,12 @@ export interface Analysis {
   /** How many runs qualified (the list holds at most TOP_RUNS). */
   runsWorthAnotherDrainTotal: number;
   emptyAttempts: { tries: number; minutes: number };
+  /**
+   * Tokens (phases.tokens_used, end − start of each try): spent in the scope, spent by tries that
+   * produced no telemetry, and the runs that spent the most. spent/noTelemetry null: "n/a" (no
+   * try had a reading).
+   */
+  tokens?: { spent: number | null; noTelemetry: number | null; byRun: RunTokens[] };
 }
 
 /** The whole analysis; ids and fingerprints redacted, numbers rounded to 3 decimals. */
@@ -156,6 +179,8 @@ export function buildAnalysis(o: {
   fingerprints: readonly FingerprintCount[];
   stops: readonly MemoryStop[];
   openRuns: readonly OpenRun[];
+  /** Runs by tokens spent (src/db/history.ts tokensByRun); absent: none. */
+  runTokens?: readonly RunTokens[];
 }): Analysis {
   const t = o.totals;
   const worth = runsWorthAnotherDrain(o.openRuns);
@@ -186,6 +211,16 @@ export function buildAnalysis(o: {
     })),
     runsWorthAnotherDrainTotal: worth.length,
     emptyAttempts: { tries: t.emptyTries, minutes: r(t.emptySeconds / 60) },
+    // Totals read without the token columns (older callers) carry no token figures.
+    ...(t.tokensKnown === undefined
+      ? {}
+      : {
+          tokens: {
+            spent: t.tokensKnown > 0 ? (t.tokens ?? 0) : null,
+            noTelemetry: t.tokensKnown > 0 ? (t.emptyTokens ?? 0) : null,
+            byRun: (o.runTokens ?? []).map((x) => ({ ...x, runId: redactSecrets(x.runId) })),
+          },
+        }),
   };
 }
 
@@ -206,6 +241,11 @@ export function formatAnalysis(a: Analysis): string {
     `Judged attempts: ${a.judgedAttempts}; with telemetry: ${a.attemptsWithTelemetry} (${pct(a.telemetryShare)}); ${num(a.events, 0)} events in ${num(a.minutes, 1)} min`,
     `Yield (events/min per judged attempt): median ${num(a.yieldPerMinute.median)}, P90 ${num(a.yieldPerMinute.p90)}`,
     `Attempts that produced nothing: ${a.emptyAttempts.tries} tries, ${num(a.emptyAttempts.minutes, 1)} min`,
+    ...(a.tokens
+      ? [
+          `Tokens spent: ${formatTokens(a.tokens.spent)}; on tries that produced no telemetry: ${formatTokens(a.tokens.noTelemetry)}`,
+        ]
+      : []),
     '',
     `Top fingerprints (memory checked for commit ${a.scope.commit === null ? 'none: not a git checkout' : a.scope.commit.slice(0, 12)}):`,
   ];
@@ -215,7 +255,15 @@ export function formatAnalysis(a: Analysis): string {
       ? `stopped by memory (session ${oneLine(f.stop.sessionId)}, ${f.stop.stoppedAt})`
       : 'not stopped';
     lines.push(`  ${String(f.attempts).padStart(4)}× ${oneLine(f.fingerprint)}`);
-    lines.push(`        ${f.runs} run${f.runs === 1 ? '' : 's'}, last ${f.lastSeen}; ${mem}`);
+    const tokens = f.tokens === undefined ? '' : `${formatTokens(f.tokens)} tokens, `;
+    lines.push(`        ${f.runs} run${f.runs === 1 ? '' : 's'}, ${tokens}last ${f.lastSeen}; ${mem}`);
+  }
+  if (a.tokens) lines.push('', 'Tokens by run:');
+  if (a.tokens?.byRun.length === 0) lines.push(`  (${a.tokens.spent === null ? 'n/a' : 'none'})`);
+  for (const x of a.tokens?.byRun ?? []) {
+    lines.push(
+      `  ${oneLine(x.runId)}: ${formatTokens(x.tokens)} tokens over ${x.tries} tr${x.tries === 1 ? 'y' : 'ies'}, ${num(x.events, 0)} events`,
+    );
   }
   lines.push('', `Runs worth another drain: ${a.runsWorthAnotherDrainTotal}`);
   if (a.runsWorthAnotherDrain.length === 0) lines.push('  (none)');

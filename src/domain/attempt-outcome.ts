@@ -11,6 +11,7 @@
  */
 import { buildErrorMessage } from './error-message.js';
 import type { AttemptOutcome, RunStateCounts, TelemetryByTable } from './types.js';
+import type { AttemptTokens } from './tokens.js';
 
 export interface ExitFacts {
   returnCode: number | null;
@@ -67,6 +68,8 @@ export interface AttemptFacts {
   telemetryEvents: number;
   telemetryGlobalDelta: number;
   telemetryByTable: TelemetryByTable | null;
+  /** The phase's and run's tokens_used at start and end, and the spend (absent: not read). */
+  tokens?: AttemptTokens | null;
   runCountsBefore: RunStateCounts | null;
   runCountsAfter: RunStateCounts | null;
   phaseChanged: boolean | null;
@@ -145,6 +148,8 @@ export function outcomeFromFacts(f: AttemptFacts): AttemptOutcome {
     telemetryEvents: f.telemetryEvents,
     telemetryGlobalDelta: f.telemetryGlobalDelta,
     telemetryByTable: f.telemetryByTable,
+    // Only when read: outcomes of older versions (recorded histories, rows) have no such field.
+    ...(f.tokens ? { tokens: f.tokens } : {}),
     runCountsBefore: f.runCountsBefore,
     runCountsAfter: f.runCountsAfter,
     phaseChanged: f.phaseChanged,

@@ -33,6 +33,7 @@
  * backtest knows how the attempt ended: where it decides, the backtest flatters the model.
  */
 import { formatPlan } from './report-text.js';
+import { formatTokens } from './tokens.js';
 import type { FailureCategory } from './types.js';
 
 /** Judged attempts the backtest reads at most (the newest, by start). */
@@ -46,6 +47,9 @@ export interface PoolTotals {
   attempts: number;
   events: number;
   seconds: number;
+  /** Tokens of the attempts with a token reading (tokens_spent), and how many had one. */
+  tokens?: number;
+  tokenAttempts?: number;
 }
 
 /** The pools a forecast draws from. */
@@ -62,6 +66,8 @@ export interface PoolRow {
   attempts: number;
   events: number;
   seconds: number;
+  tokens?: number;
+  tokenAttempts?: number;
 }
 
 export interface PhaseForecast {
@@ -72,6 +78,11 @@ export interface PhaseForecast {
   events: number | null;
   /** Mean minutes per attempt; null for `none`. */
   minutes: number | null;
+  /**
+   * Mean tokens per attempt of the same pool's attempts that had a token reading; null when
+   * none had one ("n/a": no tokens_used column, or history from before tokens were recorded).
+   */
+  tokens?: number | null;
 }
 
 export interface BatchForecast {
@@ -83,6 +94,10 @@ export interface BatchForecast {
   /** Sums over the phases with a figure. */
   events: number;
   minutes: number;
+  /** Expected tokens: the sum over the phases with a token figure (null when none has one). */
+  tokens?: number | null;
+  /** Phases with a forecast but no token figure. */
+  tokensUnknown?: number;
   bySource: Record<ForecastSource, number>;
 }
 
@@ -132,6 +147,10 @@ export function poolsFromRows(rows: readonly PoolRow[]): HistoryPools {
     target.attempts += r.attempts;
     target.events += r.events;
     target.seconds += r.seconds;
+    if (r.tokenAttempts !== undefined) {
+      target.tokens = (target.tokens ?? 0) + (r.tokens ?? 0);
+      target.tokenAttempts = (target.tokenAttempts ?? 0) + r.tokenAttempts;
+    }
   }
   return { runs, categories, global };
 }
@@ -141,6 +160,10 @@ const fromPool = (source: ForecastSource, p: PoolTotals): PhaseForecast => ({
   basedOn: p.attempts,
   events: p.events / p.attempts,
   minutes: p.seconds / 60 / p.attempts,
+  // Pools read without token columns (older callers) carry no token figure at all.
+  ...(p.tokenAttempts === undefined
+    ? {}
+    : { tokens: p.tokenAttempts ? (p.tokens ?? 0) / p.tokenAttempts : null }),
 });
 
 /** The forecast of one planned phase: run, else category, else global, else none. */
@@ -158,11 +181,16 @@ export function forecastBatch(forecasts: readonly PhaseForecast[]): BatchForecas
   const bySource = emptyBySource();
   let events = 0;
   let minutes = 0;
+  let tokens: number | null = null;
+  let tokensUnknown = 0;
+  const withTokens = forecasts.some((f) => f.tokens !== undefined);
   for (const f of forecasts) {
     bySource[f.source] += 1;
     if (f.events !== null && f.minutes !== null) {
       events += f.events;
       minutes += f.minutes;
+      if (f.tokens === null || f.tokens === undefined) tokensUnknown += 1;
+      else tokens = (tokens ?? 0) + f.tokens;
     }
   }
   return {
@@ -171,6 +199,7 @@ export function forecastBatch(forecasts: readonly PhaseForecast[]): BatchForecas
     unknown: bySource.none,
     events,
     minutes,
+    ...(withTokens ? { tokens, tokensUnknown } : {}),
     bySource,
   };
 }
@@ -273,9 +302,17 @@ export function forecastJson(
         basedOn: forecasts[i].basedOn,
         events: round3(forecasts[i].events),
         minutes: round3(forecasts[i].minutes),
+        ...(forecasts[i].tokens === undefined ? {} : { tokens: round3(forecasts[i].tokens ?? null) }),
       },
     })),
-    batch: { ...batch, events: round3(batch.events), minutes: round3(batch.minutes) },
+    batch: {
+      ...batch,
+      events: round3(batch.events),
+      minutes: round3(batch.minutes),
+      ...(batch.tokens === undefined
+        ? {}
+        : { tokens: batch.tokens === null ? null : Math.round(batch.tokens) }),
+    },
     backtest: {
       ...bt,
       maeEvents: round3(bt.maeEvents),
@@ -336,6 +373,14 @@ export function formatForecastFooter(batch: BatchForecast, bt: BacktestError): s
         `mean absolute error ${bt.maeEvents.toFixed(2)} events per phase (mean actual ${(bt.meanEvents ?? 0).toFixed(2)}, ${pct(relative(bt.maeEvents, bt.meanEvents))}), ` +
         `${bt.maeMinutes.toFixed(2)} min per phase (mean actual ${(bt.meanMinutes ?? 0).toFixed(2)}, ${pct(relative(bt.maeMinutes, bt.meanMinutes))}); ` +
         `bias ${signed(bt.biasEvents)} events, ${signed(bt.biasMinutes)} min`,
+    );
+  }
+  if (batch.forecast > 0 && batch.tokens !== undefined) {
+    const t = batch.tokens;
+    lines.push(
+      t === null || t === undefined
+        ? 'Expected tokens: n/a (no attempt in the history has a tokens_used reading)'
+        : `Expected tokens: ~${formatTokens(t)}${batch.tokensUnknown ? ` (${batch.tokensUnknown} phase(s) without a token history, not counted)` : ''}`,
     );
   }
   return lines;

@@ -6,6 +6,7 @@
 import type { ResultDigest } from './session-state.js';
 import type { SkipRecord } from './types.js';
 import { oneLine } from './one-line.js';
+import { formatTokens } from './tokens.js';
 
 /**
  * `slot` (1-based) is set only in sessions with several slots, whose lines interleave: each
@@ -70,6 +71,8 @@ export function resultLines(d: ResultDigest): string[] {
       ];
   if (!d.success && d.errorMessage) lines.push(`    Error: ${oneLine(d.errorMessage)}`);
   lines.push(`    [TELEMETRY] +${d.events} events (${rate(d.events, d.durationSeconds)}/min)`);
+  if (d.tokens !== undefined)
+    lines.push(`    [TOKENS] ${d.tokens === null ? 'n/a' : `+${formatTokens(d.tokens)}`}`);
   return lines;
 }
 

@@ -54,6 +54,31 @@ export interface DrainResultJson {
   /** started_at, ISO 8601 (null only if the row's timestamp is unreadable). */
   timestamp: string | null;
   finished_at: string | null;
+  /**
+   * Tokens the phase spent during the try (phases.tokens_used at end − at start; null: unknown,
+   * e.g. a backlog without the column), the run's meanwhile, and the readings. Absent in rows of
+   * older versions.
+   */
+  tokens_spent?: number | null;
+  run_tokens_spent?: number | null;
+  phase_tokens_before?: number | null;
+  phase_tokens_after?: number | null;
+  /** The failure was already known when the attempt started: its fingerprint was stopped (this session) or remembered (failure memory). */
+  known_failure?: 'stopped' | 'remembered';
+}
+
+/** The session's tokens (phases.tokens_used); every figure null ("n/a") when none was readable. */
+export interface TokensJson {
+  spent: number | null;
+  /** spent / successes (null without a success or without a known spend). */
+  per_success: number | null;
+  /** Spent on attempts whose fingerprint had already been stopped or remembered. */
+  wasted: number | null;
+  wasted_attempts: number;
+  /** Executor seconds of those attempts. */
+  wasted_seconds: number;
+  /** Attempts whose spend could not be read (no tokens_used column). */
+  unknown_attempts: number;
 }
 
 export interface SkippedJson {
@@ -156,6 +181,8 @@ export interface SessionJson {
   in_progress: DrainResultJson[];
   /** T0 baseline captures of this session and of the commits its attempts used; absent when none. */
   baseline_captures?: BaselineCaptureJson[];
+  /** Tokens spent, per success, and wasted on known failures; absent in files of older versions. */
+  tokens?: TokensJson;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -275,6 +302,48 @@ export function drainResultJson(row: AttemptRow): DrainResultJson {
     worker_identity: toStr(row.worker_identity),
     timestamp: toIso(row.started_at),
     finished_at: toIso(row.finished_at),
+    ...('tokens_spent' in row
+      ? {
+          tokens_spent: toNum(row.tokens_spent),
+          run_tokens_spent: toNum(row.run_tokens_spent),
+          phase_tokens_before: toNum(row.phase_tokens_before),
+          phase_tokens_after: toNum(row.phase_tokens_after),
+        }
+      : {}),
+  };
+}
+
+/** The session's token figures from its settled results (see TokensJson). */
+export function tokensJson(results: DrainResultJson[]): TokensJson {
+  let spent = 0;
+  let known = 0;
+  let unknown = 0;
+  let successes = 0;
+  let wasted = 0;
+  let wastedAttempts = 0;
+  let wastedSeconds = 0;
+  for (const r of results) {
+    if (r.success) successes += 1;
+    const t = r.tokens_spent;
+    if (t === null || t === undefined) unknown += 1;
+    else {
+      spent += t;
+      known += 1;
+    }
+    if (r.known_failure) {
+      wastedAttempts += 1;
+      wasted += t ?? 0;
+      wastedSeconds += r.subprocess_duration_seconds ?? 0;
+    }
+  }
+  const any = known > 0;
+  return {
+    spent: any ? spent : null,
+    per_success: any && successes > 0 ? Math.round(spent / successes) : null,
+    wasted: any ? wasted : null,
+    wasted_attempts: wastedAttempts,
+    wasted_seconds: round2(wastedSeconds),
+    unknown_attempts: unknown,
   };
 }
 
@@ -328,6 +397,8 @@ export function buildSessionJson(o: {
   dbIdentity?: DbIdentity | null;
   /** drain_baseline_captures rows (src/db/baselines.ts listSessionCaptures). */
   baselineCaptures?: CaptureRow[];
+  /** Attempt row id → its failure was already known (src/db/tokens.ts knownFailureAttempts). */
+  knownFailures?: Record<string, 'stopped' | 'remembered'>;
 }): SessionJson {
   const s = o.snapshot;
   const n = (v: unknown): number => toNum(v) ?? 0;
@@ -342,8 +413,11 @@ export function buildSessionJson(o: {
   const results: DrainResultJson[] = [];
   const interrupted: DrainResultJson[] = [];
   const inProgress: DrainResultJson[] = [];
+  const knownFailures = o.knownFailures ?? {};
   for (const row of rows) {
     const r = drainResultJson(row);
+    const known = Object.hasOwn(knownFailures, String(row.id)) ? knownFailures[String(row.id)] : undefined;
+    if (known) r.known_failure = known;
     if (r.status === 'interrupted') interrupted.push(r);
     else if (r.status === 'running') inProgress.push(r);
     else results.push(r);
@@ -404,6 +478,8 @@ export function buildSessionJson(o: {
   };
   const api = apiServersOf(rows);
   if (api) json.api_servers = api;
+  // Rows of older versions have no token columns: no figures rather than zeros.
+  if (results.some((r) => 'tokens_spent' in r)) json.tokens = tokensJson(results);
   const captures = toArray(o.baselineCaptures) as CaptureRow[];
   if (captures.length > 0) json.baseline_captures = captures.map(baselineCaptureJson);
   if (planned.length > 0) {

@@ -6,6 +6,7 @@
  */
 import type { PlannedPhase } from './types.js';
 import { oneLine } from './one-line.js';
+import { formatTokens } from './tokens.js';
 import {
   byCodeUnit,
   type BaselineCaptureJson,
@@ -116,6 +117,18 @@ export function formatSummary(j: SummarySource): string {
     .sort(([a, x], [b, y]) => y - x || byCodeUnit(a, b));
   if (zero.length > 0) {
     out.push('', 'Zero-Yield Breakdown:', ...zero.map(([reason, c]) => `  ${oneLine(reason)}: ${c}`));
+  }
+  if (j.tokens) {
+    const t = j.tokens;
+    const waste = t.wasted === null ? 'n/a' : `${formatTokens(t.wasted)} on ${t.wasted_attempts} attempts`;
+    out.push(
+      '',
+      'Tokens (phases.tokens_used):',
+      `  Spent: ${formatTokens(t.spent)}`,
+      `  Per Success: ${formatTokens(t.per_success)}`,
+      `  Wasted on known failures (fingerprint already stopped or remembered): ${waste}` +
+        (t.wasted_attempts > 0 ? `, ${fixed(t.wasted_seconds / 60, 1)} executor minutes` : ''),
+    );
   }
   out.push('', `LLM Boundary Hits: ${j.llm_boundary_hits}`);
   if (j.total_lost || j.total_abandoned) {

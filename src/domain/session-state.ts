@@ -37,6 +37,8 @@ export interface ResultDigest {
   events: number;
   durationSeconds: number;
   errorMessage: string | null;
+  /** Tokens the phase spent (null: the backlog has no tokens_used); absent in older digests. */
+  tokens?: number | null;
   /** Not judged: lost (lease gone, phase changed) or abandoned (out of tries). */
   unjudged?: 'lost' | 'abandoned';
 }
@@ -67,6 +69,13 @@ export interface SessionState {
   abandoned: number;
   telemetryEvents: number;
   telemetryGlobalDelta: number;
+  /**
+   * Tokens the session's attempts spent (phases.tokens_used), over the attempts whose spend is
+   * known (`tokensKnown`); `tokensUnknown` attempts had none to read. Absent in older states.
+   */
+  tokensSpent?: number;
+  tokensKnown?: number;
+  tokensUnknown?: number;
   drainSeconds: number;
   llmBoundaryHits: number;
   zeroYield: Partial<Record<ZeroYieldReason, number>>;
@@ -210,6 +219,7 @@ export function recordAttempt(
   s.interrupted += o.interruptedTries;
   s.telemetryEvents += o.telemetryEvents;
   s.telemetryGlobalDelta += o.telemetryGlobalDelta;
+  Object.assign(s, withTokens(s, o));
   s.drainSeconds = Math.round((s.drainSeconds + o.durationSeconds) * 1000) / 1000;
   if (o.llmBoundaryHit) s.llmBoundaryHits += 1;
   s.attempts = { ...s.attempts, [key]: Math.max(own(s.attempts, key) ?? 0, o.attempt) };
@@ -276,12 +286,25 @@ function recordUnjudged(state: SessionState, o: AttemptOutcome, slot?: number): 
   const s: SessionState = { ...state, processed: state.processed + 1 };
   s.interrupted += o.interruptedTries;
   s.attempts = { ...s.attempts, [key]: Math.max(own(s.attempts, key) ?? 0, o.attempt) };
+  Object.assign(s, withTokens(s, o));
   if (o.lost) s.lost += 1;
   if (o.abandoned) {
     s.abandoned += 1;
     s.failed += 1;
   }
   return withDigest(s, o, slot);
+}
+
+/** The session's token totals with this attempt's spend (unchanged when the outcome has no tokens). */
+function withTokens(
+  s: SessionState,
+  o: AttemptOutcome,
+): Pick<SessionState, 'tokensSpent' | 'tokensKnown' | 'tokensUnknown'> {
+  if (!o.tokens) return {};
+  const spent = o.tokens.phase;
+  return spent === null
+    ? { tokensUnknown: (s.tokensUnknown ?? 0) + 1 }
+    : { tokensSpent: (s.tokensSpent ?? 0) + spent, tokensKnown: (s.tokensKnown ?? 0) + 1 };
 }
 
 function withDigest(s: SessionState, o: AttemptOutcome, slot?: number): SessionState {
@@ -297,6 +320,7 @@ function withDigest(s: SessionState, o: AttemptOutcome, slot?: number): SessionS
     events: o.telemetryEvents,
     durationSeconds: o.durationSeconds,
     errorMessage: o.errorMessage,
+    ...(o.tokens ? { tokens: o.tokens.phase } : {}),
     ...(o.lost ? { unjudged: 'lost' as const } : o.abandoned ? { unjudged: 'abandoned' as const } : {}),
   };
   s.recent = [...s.recent, digest].slice(-MAX_RECENT_KEPT);

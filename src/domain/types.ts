@@ -1,3 +1,5 @@
+import type { AttemptTokens } from './tokens.js';
+
 /**
  * Shared types of autopack-drain. Pure declarations: imported by the workflow
  * (deterministic sandbox), the activities, the CLI and the tests.
@@ -178,6 +180,12 @@ export interface AttemptOutcome {
   telemetryGlobalDelta: number;
   /** Telemetry rows for this run/phase written during the attempt, per table. */
   telemetryByTable: TelemetryByTable | null;
+  /**
+   * The phase's and run's tokens_used at the try's start and end, and the spend between them
+   * (src/domain/tokens.ts; null values: the backlog has no such column). Optional: outcomes of
+   * older versions have no such field.
+   */
+  tokens?: AttemptTokens;
   /** The run's phase counts by state when the attempt started and when it ended. */
   runCountsBefore: RunStateCounts | null;
   runCountsAfter: RunStateCounts | null;

@@ -113,6 +113,7 @@ interface Instruments {
   attempts: MetricCounter;
   duration: MetricHistogram;
   events: MetricCounter;
+  tokens: MetricCounter;
   yieldPerMinute: MetricHistogram;
   executors: MetricGauge;
   leases: MetricGauge;
@@ -180,6 +181,11 @@ function meters(): Instruments | null {
     attempts: meter.createCounter('drain_attempts_total', '', 'Drain attempts by outcome and category'),
     duration: meter.createHistogram('drain_attempt_duration_seconds', 'float', 's', 'Attempt duration'),
     events: meter.createCounter('drain_telemetry_events_total', '', 'Telemetry rows written by attempts'),
+    tokens: meter.createCounter(
+      'drain_tokens_spent_total',
+      '',
+      "Tokens attempts spent (their phase's tokens_used, end minus start)",
+    ),
     yieldPerMinute: meter.createHistogram(
       'drain_telemetry_yield_per_minute',
       'float',
@@ -217,6 +223,8 @@ export function recordAttempt<T extends AttemptOutcome>(
     m.attempts.add(1, { outcome, category: category ?? judgeAttempt(o).category });
     m.duration.record(Math.max(0, o.durationSeconds || 0), { outcome });
     if (o.telemetryEvents > 0) m.events.add(o.telemetryEvents);
+    const spent = o.tokens?.phase ?? null;
+    if (spent !== null && spent > 0) m.tokens.add(spent, { outcome });
     if (status === 'finished')
       m.yieldPerMinute.record(yieldPerMinute(o.telemetryEvents, o.durationSeconds) ?? 0);
   });

@@ -1,13 +1,16 @@
 /**
  * Evidence that holds: a reused workflow id or a reset never touches an earlier session's rows,
  * logs or JSON; hostile session ids write nothing outside the session directory; a worker
- * pointed at another database refuses a session's activities.
+ * pointed at another database refuses a session's activities. A finished try records its host
+ * and its logs' sizes and sha256, and `drain verify` reports a log recorded on another host as
+ * living there (with those), not as missing.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { startTestEnv, eventually, type TestEnv } from '../helpers/env.js';
@@ -16,6 +19,7 @@ import { findTemporalCli } from '../../src/runtime/binaries.js';
 import { claimAttemptLogs, sessionsDir } from '../../activities/paths.js';
 import { createPool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrate.js';
+import { verifySession } from '../../src/cli/verify-session.js';
 import type { SessionResult } from '../../src/domain/messages.js';
 
 const seeds = (run: string): PhaseSeed[] => [
@@ -147,6 +151,64 @@ describe('records belong to one execution chain', () => {
       ['reset-run__bad__a2.exit.json', 'reset-run__bad__a2.stderr.txt', 'reset-run__bad__a2.stdout.txt'],
       'new log files beside the old',
     );
+  });
+
+  test("a finished try records its host and its logs' sizes and sha256, matching the files", async () => {
+    const id = 'log-digests-1';
+    await seedPhases(env.pool, seeds('digest-run'));
+    const h = await env.client.workflow.start('batchDrain', {
+      taskQueue: env.taskQueue,
+      workflowId: id,
+      args: [{ batchSize: 2, runId: 'digest-run' }],
+    });
+    assert.equal(((await h.result()) as SessionResult).processed, 2);
+    const { rows } = await env.pool.query(
+      `SELECT phase_id, status, host, stdout_path, stderr_path, stdout_bytes::int AS stdout_bytes,
+              stderr_bytes::int AS stderr_bytes, stdout_sha256, stderr_sha256
+       FROM drain_attempts WHERE session_id = $1 ORDER BY id`,
+      [id],
+    );
+    assert.equal(rows.length, 2);
+    for (const r of rows) {
+      assert.equal(r.status, 'finished');
+      assert.equal(r.host, hostname());
+      for (const s of ['stdout', 'stderr']) {
+        const bytes = readFileSync(r[`${s}_path`]);
+        const at = `${r.phase_id} ${s}`;
+        assert.equal(r[`${s}_sha256`], createHash('sha256').update(bytes).digest('hex'), at);
+        // The size is the executor's own output: the file less our header and trailer.
+        const text = bytes.toString('latin1');
+        const header = text.indexOf('# ---\n') + '# ---\n'.length;
+        const trailer = text.lastIndexOf('\n# --- ');
+        assert.ok(header > 0 && trailer >= header, at);
+        assert.match(text.slice(trailer), /^\n# --- .*after [\d.]+s\n$/, at);
+        assert.equal(r[`${s}_bytes`], trailer - header, at);
+      }
+    }
+    assert.ok(rows.some((r) => r.stdout_bytes > 0));
+
+    // The same rows as if they had run on another host: their logs are reported there.
+    const sha = rows[0].stdout_sha256 as string;
+    const gone = path.join(env.dir, 'elsewhere', 'digest-run__ok__a1.stdout.txt');
+    await env.pool.query(
+      `UPDATE drain_attempts SET host = 'elsewhere', stdout_path = $2 WHERE session_id = $1 AND phase_id = 'ok'`,
+      [id, gone],
+    );
+    const there = (await verifySession(env.pool, id)).criteria[0];
+    assert.equal(there.status, 'PASS', there.problems.join('\n'));
+    assert.equal(there.evidence.missing_logs, 0);
+    assert.deepEqual(there.evidence.logs_on_other_hosts, [
+      `digest-run/ok attempt 1: stdout log on host elsewhere (${rows[0].stdout_bytes} bytes of output, sha256 ${sha.slice(0, 12)}…): ${gone}`,
+    ]);
+    // Recorded on this host and not here: missing.
+    await env.pool.query(`UPDATE drain_attempts SET host = $2 WHERE session_id = $1 AND phase_id = 'ok'`, [
+      id,
+      hostname(),
+    ]);
+    const here = (await verifySession(env.pool, id)).criteria[0];
+    assert.equal(here.status, 'FAIL');
+    assert.deepEqual(here.problems, [`digest-run/ok attempt 1: stdout log missing: ${gone}`]);
+    assert.deepEqual(here.evidence.logs_on_other_hosts, []);
   });
 
   test('a log file name that is taken is never reopened: the next try takes a name of its own', async () => {

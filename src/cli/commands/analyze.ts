@@ -2,9 +2,21 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { workspaceCommit } from '../../runtime/git.js';
-import { analyzeTotals, openRunsWithTelemetry, sessionKnown, topFingerprints } from '../../db/history.js';
+import {
+  analyzeTotals,
+  openRunsWithTelemetry,
+  sessionKnown,
+  tokensByRun,
+  topFingerprints,
+} from '../../db/history.js';
 import { memoryStopsInForce, phasesStoppedByMemory } from '../../db/memory.js';
-import { buildAnalysis, formatAnalysis, TOP_FINGERPRINTS, type AnalyzeScope } from '../../domain/analyze.js';
+import {
+  buildAnalysis,
+  formatAnalysis,
+  TOP_FINGERPRINTS,
+  TOP_RUNS,
+  type AnalyzeScope,
+} from '../../domain/analyze.js';
 import { redactSecrets } from '../../domain/redact.js';
 import { parseAge } from '../../domain/tidy-plan.js';
 import { withBacklogDatabase } from '../database.js';
@@ -91,7 +103,9 @@ export function registerAnalyze(program: Command): void {
         // '' is no session's id: every stop counts, as for a later session on this commit.
         const stopped = await phasesStoppedByMemory(pool, { commit, sessionId: '', runId: null });
         const openRuns = await openRunsWithTelemetry(pool, scope, stopped);
+        const runTokens = await tokensByRun(pool, scope, TOP_RUNS);
         return buildAnalysis({
+          runTokens,
           scope,
           since: flags.since ?? null,
           commit,

@@ -1,0 +1,35 @@
+/**
+ * Token questions over our records (drain_attempts rows, migration 010; failure memory,
+ * migration 007). One SQL statement per function.
+ */
+import type { Queryable } from './pool.js';
+
+/** Why an attempt's failure was already known when it started. */
+export type KnownFailure = 'stopped' | 'remembered';
+
+/**
+ * The session's failed attempts whose fingerprint had already been stopped when they started:
+ * by this session (it hit --max-fingerprint-repeats earlier), or by an earlier session on the
+ * same workspace commit and not cleared since (failure memory; an attempt of a session run with
+ * --ignore-memory, or one whose phase's reason changed, can still meet one). What they spent is
+ * the waste. attempt row id → why.
+ */
+export async function knownFailureAttempts(
+  db: Queryable,
+  sessionId: string,
+): Promise<Record<string, KnownFailure>> {
+  const res = await db.query<{ id: string; own: boolean }>(
+    `SELECT a.id::text AS id, bool_or(s.session_id = a.session_id) AS own
+     FROM drain_attempts a
+     JOIN drain_memory_stops s
+       ON s.fingerprint = a.fingerprint AND s.stopped_at < a.started_at
+      AND (s.session_id = a.session_id OR s.commit_sha IS NOT DISTINCT FROM a.baseline_commit)
+      AND NOT EXISTS (SELECT 1 FROM drain_memory_clears c
+                       WHERE c.kind = 'fingerprint' AND c.fingerprint = s.fingerprint
+                         AND c.cleared_at >= s.stopped_at AND c.cleared_at < a.started_at)
+     WHERE a.session_id = $1 AND a.fingerprint IS NOT NULL AND a.success IS NOT TRUE
+     GROUP BY a.id`,
+    [sessionId],
+  );
+  return Object.fromEntries(res.rows.map((r) => [r.id, r.own ? 'stopped' : 'remembered']));
+}

@@ -1,0 +1,67 @@
+/**
+ * Tokens an attempt spent, from Autopack's own counters: phases.tokens_used and runs.tokens_used,
+ * which the executor adds to as it calls models (a --force requeue does not reset them). The
+ * drain reads both when a try starts and when it ends; the spend is the difference. Pure.
+ *
+ * - A counter that went down was reset: the end value is the spend.
+ * - A backlog without the column (older schemas), or a row that is gone, gives null: the spend
+ *   is unknown and reported as "n/a", never 0.
+ */
+
+/** phases.tokens_used and runs.tokens_used of one phase and its run (null: no column, or no row). */
+export interface TokenCounters {
+  phase: number | null;
+  run: number | null;
+}
+
+/** The tokens of one attempt: both counters at start and end, and the spend between them. */
+export interface AttemptTokens {
+  phaseBefore: number | null;
+  phaseAfter: number | null;
+  runBefore: number | null;
+  runAfter: number | null;
+  /** What the phase spent during the attempt (null: unknown). */
+  phase: number | null;
+  /** What the run spent meanwhile (other phases of the run included, e.g. another session's). */
+  run: number | null;
+}
+
+const known = (v: number | null | undefined): v is number =>
+  typeof v === 'number' && Number.isFinite(v) && v >= 0;
+
+/** The spend between two readings of one counter; a counter that went down counts as reset. */
+export function spendOf(before: number | null | undefined, after: number | null | undefined): number | null {
+  if (!known(before) || !known(after)) return null;
+  return after >= before ? after - before : after;
+}
+
+/** The tokens of an attempt from its two readings (null readings: unknown). */
+export function attemptTokens(before: TokenCounters | null, after: TokenCounters | null): AttemptTokens {
+  return {
+    phaseBefore: before?.phase ?? null,
+    phaseAfter: after?.phase ?? null,
+    runBefore: before?.run ?? null,
+    runAfter: after?.run ?? null,
+    phase: spendOf(before?.phase, after?.phase),
+    run: spendOf(before?.run, after?.run),
+  };
+}
+
+/** 12345 → "12,345"; null (unknown) → "n/a". Grouping without Intl (the workflow sandbox has it, but keep it plain). */
+export function formatTokens(n: number | null | undefined): string {
+  if (!known(n)) return 'n/a';
+  const s = String(Math.round(n));
+  return s.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
+/** Tokens of the session so far: spent by attempts whose spend is known, and how many were unknown. */
+export interface TokenTotals {
+  spent: number;
+  /** Attempts whose spend is known (0 with a backlog without the column: then everything is "n/a"). */
+  known: number;
+  unknown: number;
+}
+
+/** `spent` when any attempt's spend is known, else null ("n/a"). */
+export const totalOrNull = (t: { spent?: number; known?: number } | null | undefined): number | null =>
+  t && (t.known ?? 0) > 0 ? (t.spent ?? 0) : null;

@@ -1,0 +1,133 @@
+/**
+ * Tokens (issue 18): the spend of every attempt, read from Autopack's own counters
+ * (phases.tokens_used, runs.tokens_used) on a PostgreSQL and a SQLite backlog made with
+ * Autopack's schema, equals what the reference executor added; a backlog without the column
+ * reports n/a, never 0.
+ */
+import type { WorkflowHandle } from '@temporalio/client';
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { startTestEnv, type TestEnv } from '../helpers/env.js';
+import { BACKLOG_KINDS, backlogUnderTest, type BacklogUnderTest } from '../helpers/backlogs.js';
+import { listSessionAttempts } from '../../src/db/attempts.js';
+import { tokensOf } from '../../src/db/phases.js';
+import { sessionJsonPath } from '../../activities/paths.js';
+import { eventLines } from '../../src/domain/progress-log.js';
+import { progressQuery, type SessionResult } from '../../src/domain/messages.js';
+import type { SessionJson } from '../../src/domain/report-json.js';
+
+for (const kind of BACKLOG_KINDS) {
+  describe(`tokens on a ${kind} backlog made with Autopack's schema`, () => {
+    let env: TestEnv;
+    let b: BacklogUnderTest;
+    const handles = new Map<string, WorkflowHandle>();
+    const run = async (id: string, input: Record<string, unknown>) => {
+      const h = await b.start({ killGraceSeconds: 1, ...input }, id);
+      handles.set(id, h);
+      return (await h.result()) as SessionResult;
+    };
+
+    before(async () => {
+      env = await startTestEnv();
+      b = await backlogUnderTest(env, kind);
+      await b.startWorker();
+    });
+    after(async () => {
+      await b?.close();
+      await env?.teardown();
+    });
+
+    test('each attempt records the tokens the executor added to its phase and run', async () => {
+      await b.seed([
+        { runId: 'tok', phaseId: 'ok', sim: { scenario: 'complete', events: 3, tokens: 1000, seconds: 0.3 } },
+        {
+          runId: 'tok',
+          phaseId: 'esc',
+          sim: { scenario: 'escalate', events: 1, escalations: 2, tokens: 700, seconds: 0.2 },
+        },
+        { runId: 'tok', phaseId: 'none', sim: { scenario: 'fail', reason: 'ImportError: nope' } },
+      ]);
+      const before = {
+        ok: await b.stores.backlog.tokensOf('tok', 'ok'),
+        esc: await b.stores.backlog.tokensOf('tok', 'esc'),
+      };
+      assert.equal(typeof before.ok.phase, 'number', 'the column exists in Autopack schema');
+      const id = `${kind}-tok-1`;
+      const r = await run(id, { runId: 'tok', batchSize: 10, maxAttemptsPerPhase: 1 });
+      assert.equal(r.processed, 3);
+      const rows = await listSessionAttempts(b.records, id);
+      const by = (p: string) => rows.find((x) => x.phase_id === p)!;
+      // What the reference executor added: 3 calls × 1000; 1 call + 2 truncated calls × 700; nothing.
+      const afterOk = await b.stores.backlog.tokensOf('tok', 'ok');
+      const afterEsc = await b.stores.backlog.tokensOf('tok', 'esc');
+      assert.equal(afterOk.phase! - before.ok.phase!, 3000);
+      assert.equal(afterEsc.phase! - before.esc.phase!, 2100);
+      assert.equal(Number(by('ok').tokens_spent), 3000);
+      assert.equal(Number(by('ok').phase_tokens_before), before.ok.phase);
+      assert.equal(Number(by('ok').phase_tokens_after), afterOk.phase);
+      assert.equal(Number(by('esc').tokens_spent), 2100);
+      assert.equal(Number(by('none').tokens_spent), 0);
+      assert.equal(by('ok').outcome?.tokens?.phase, 3000);
+      // The run's counter moved by the sum (the phases ran one after the other).
+      const runSpent = rows.reduce((s, x) => s + Number(x.run_tokens_spent), 0);
+      assert.equal(runSpent, 5100);
+      // The progress line, the session JSON and its summary figures.
+      const progress = await handles.get(id)!.query(progressQuery);
+      const lines = progress.log.events.flatMap(eventLines);
+      assert.ok(lines.includes('    [TOKENS] +3,000'), lines.join('\n'));
+      assert.ok(lines.includes('    [TOKENS] +0'), lines.join('\n'));
+      const json = JSON.parse(readFileSync(sessionJsonPath(b.workspace, id), 'utf8')) as SessionJson;
+      assert.equal(json.tokens?.spent, 5100);
+      assert.equal(json.tokens?.per_success, 5100, 'all the tokens, per success');
+      assert.equal(json.tokens?.wasted, 0);
+      assert.equal(json.results.find((x) => x.phase_id === 'esc')?.tokens_spent, 2100);
+    });
+
+    test('a second attempt counts from where the counter was (no reset on --force)', async () => {
+      await b.seed([
+        { runId: 'tok2', phaseId: 'p', sim: { scenario: 'fail', events: 2, tokens: 250, reason: 'boom' } },
+      ]);
+      const id = `${kind}-tok-2`;
+      await run(id, { runId: 'tok2', batchSize: 2, maxAttemptsPerPhase: 2, maxFingerprintRepeats: 5 });
+      const rows = (await listSessionAttempts(b.records, id)).filter((x) => x.status === 'finished');
+      assert.equal(rows.length, 2);
+      assert.deepEqual(
+        rows.map((x) => Number(x.tokens_spent)),
+        [500, 500],
+      );
+      assert.equal(Number(rows[1].phase_tokens_before), Number(rows[0].phase_tokens_after));
+      assert.ok(Number(rows[1].phase_tokens_before) >= 500);
+    });
+
+    test('a backlog without tokens_used reports n/a (null), never 0', async () => {
+      if (kind === 'sqlite') {
+        const { default: Database } = await import('better-sqlite3');
+        const { SqliteBacklog } = await import('../../src/db/backlog-sqlite.js');
+        const file = `${env.dir}/old-shape.db`;
+        const db = new Database(file);
+        db.exec(
+          `CREATE TABLE runs (id TEXT PRIMARY KEY); CREATE TABLE phases (run_id TEXT, phase_id TEXT, state TEXT);
+           INSERT INTO runs VALUES ('r'); INSERT INTO phases VALUES ('r', 'p', 'FAILED');`,
+        );
+        db.close();
+        const old = new SqliteBacklog({ kind: 'sqlite', path: file } as never, b.records);
+        assert.deepEqual(await old.tokensOf('r', 'p'), { phase: null, run: null });
+        await old.close();
+      } else {
+        const client = await env.pool.connect();
+        try {
+          await client.query(`CREATE SCHEMA IF NOT EXISTS old_shape;
+            CREATE TABLE old_shape.runs (id text PRIMARY KEY);
+            CREATE TABLE old_shape.phases (run_id text, phase_id text, state text);
+            INSERT INTO old_shape.runs VALUES ('r'); INSERT INTO old_shape.phases VALUES ('r', 'p', 'FAILED');
+            SET search_path TO old_shape`);
+          assert.deepEqual(await tokensOf(client, 'r', 'p'), { phase: null, run: null });
+        } finally {
+          await client.query('RESET search_path');
+          client.release();
+        }
+      }
+    });
+  });
+}
