@@ -205,6 +205,35 @@ describe('end-of-session notifications', () => {
     }
   });
 
+  test('drain worker reads its webhooks from DRAIN_NOTIFY_URL and prints none of them', async () => {
+    const hook = await startHook();
+    hooks.push(hook);
+    const url = hookUrl(hook.port, 'B6');
+    const down = hookUrl(await getFreePort(), 'B7');
+    const child = env.spawnWorker({ DRAIN_NOTIFY_URL: `${url},${down}`, DRAIN_NOTIFY_BACKOFF_MS: '300' });
+    const output = () => (child as unknown as { output: string }).output;
+    try {
+      await seedPhases(env.pool, [
+        { runId: 'notify-run-6', phaseId: 'ok', sim: { scenario: 'complete', events: 1 } },
+      ]);
+      await drain('notify-6', 'notify-run-6');
+      // (Its webhooks also get the end of notify-3 above, terminated before this worker existed.)
+      const bodyOf = (id: string) =>
+        hook.bodies.find((b) => (JSON.parse(b) as SessionNotification).session_id === id);
+      await eventually(() => bodyOf('notify-6'), 20_000, 'the notification from drain worker');
+      // The webhook that is down is tried again (and says so in the worker's output, redacted).
+      await eventually(() => /attempt 2 failed/.test(output()), 20_000, 'a second failed attempt logged');
+      const rows = await notificationsOfSession(env.pool, 'notify-6');
+      assert.equal(rows.length, 2, 'one row per webhook');
+      assert.equal(rows.filter((r) => r.delivered_at).length, 1);
+      assertNoSecret(output() + hook.bodies.join('\n') + JSON.stringify(rows), url);
+      assertNoSecret(output(), down);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)));
+    }
+  });
+
   test('drain notify test posts a sample and prints each webhook status, the URL redacted', async () => {
     const hook = await startHook(0, (p) => (p.includes('/B5/') ? 500 : 200));
     hooks.push(hook);
