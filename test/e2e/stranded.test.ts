@@ -2,7 +2,8 @@
  * `drain stranded` through the real CLI against real sessions (Temporal dev server, embedded
  * Postgres, the reference executor): a hanging phase that times out and one whose session is
  * cancelled both stay EXECUTING and are listed with their attempt and log paths; a phase that
- * failed normally is not.
+ * failed normally is not. A phase with a try that may still be alive (its fence renewed within
+ * S, no end recorded) is listed with that try and never with the hint to set it FAILED by hand.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import { startTestEnv, eventually, type TestEnv } from '../helpers/env.js';
 import { argv, runOffline, type CliRun } from '../helpers/cli.js';
 import { seedPhases } from '../../src/sim/seed.js';
 import type { StrandedPhase } from '../../src/db/stranded.js';
+import { STILL_RUNNING_HINT, STRANDED_HINT } from '../../src/cli/commands/stranded.js';
 
 /** `drain stranded …` (the real CLI) with DATABASE_URL set and no reachable Temporal server. */
 const runStranded = (databaseUrl: string, args: string): Promise<CliRun> =>
@@ -133,5 +135,59 @@ describe('drain stranded', () => {
     const bad = await stranded('--run ""');
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--run needs a run id/);
+  });
+
+  test('a try still alive on another host: named, and no hint to set the phase FAILED by hand', async () => {
+    const run = 'strand-alive-run';
+    await seedPhases(env.pool, [
+      { runId: run, phaseId: 'a1', state: 'EXECUTING', sim: { scenario: 'hang' } },
+    ]);
+    // A try its retry marked interrupted while its supervisor (on host elsewhere) still renews
+    // its fence: its executor may still be running there.
+    const { rows } = await env.pool.query<{ id: string }>(
+      `INSERT INTO drain_attempts (session_id, run_id, phase_id, attempt, try, status, host, started_at,
+         finished_at, fence_at, error_message)
+       VALUES ('stranded-alive', $1, 'a1', 1, 1, 'interrupted', 'elsewhere', now() - interval '30 seconds',
+         now() - interval '2 seconds', now(), 'interrupted: retried as try 2')
+       RETURNING id::text AS id`,
+      [run],
+    );
+    const r = await stranded(`--run ${run}`);
+    console.log(`$ drain stranded --run ${run}\n${r.stdout}`);
+    assert.equal(r.code, 0, r.stderr);
+    const blocks = r.stdout.trim().split('\n\n');
+    assert.equal(blocks.length, 3, r.stdout);
+    assert.match(
+      blocks[1],
+      /\n {2}a try is still running on host elsewhere \(fence renewed \d+s ago\): session stranded-alive, try 1$/,
+    );
+    assert.equal(blocks[2], STILL_RUNNING_HINT);
+    assert.doesNotMatch(r.stdout, /set them FAILED yourself/);
+    const j = JSON.parse((await stranded(`--json --run ${run}`)).stdout) as { stranded: StrandedPhase[] };
+    assert.equal(j.stranded.length, 1);
+    const alive = j.stranded[0].runningTry;
+    assert.deepEqual(alive && { ...alive, fenceRenewedSecondsAgo: 0 }, {
+      id: rows[0].id,
+      sessionId: 'stranded-alive',
+      try: 1,
+      host: 'elsewhere',
+      fenceRenewedSecondsAgo: 0,
+    });
+    assert.ok(alive!.fenceRenewedSecondsAgo < 16, JSON.stringify(alive));
+
+    // Its executor's end recorded, or its fence older than S: over, and the usual hint again.
+    for (const over of [`process_ended_at = now()`, `fence_at = now() - interval '1 hour'`]) {
+      await env.pool.query(
+        `UPDATE drain_attempts SET fence_at = now(), process_ended_at = NULL WHERE id = $1`,
+        [rows[0].id],
+      );
+      await env.pool.query(`UPDATE drain_attempts SET ${over} WHERE id = $1`, [rows[0].id]);
+      const o = await stranded(`--run ${run}`);
+      assert.equal(o.code, 0, o.stderr);
+      assert.doesNotMatch(o.stdout, /still running/, over);
+      assert.equal(o.stdout.trim().split('\n\n').pop(), STRANDED_HINT, over);
+      const oj = JSON.parse((await stranded(`--json --run ${run}`)).stdout) as { stranded: StrandedPhase[] };
+      assert.equal(oj.stranded[0].runningTry, null, over);
+    }
   });
 });

@@ -8,9 +8,14 @@ import {
 } from '../../db/stranded.js';
 import { UsageError } from '../env.js';
 import { withBacklogDatabase } from '../database.js';
+import { fenceBounds } from '../../domain/fence.js';
 
 export const STRANDED_HINT =
   'hand them back with `drain start --on-kill fail` next time, or set them FAILED yourself';
+
+/** Instead of the hint, for phases with a try that may still be alive. */
+export const STILL_RUNNING_HINT =
+  'do not set a phase FAILED by hand while a try of it is still running: its supervisor ends it (or it ends by itself); run `drain stranded` again once it has';
 
 const HELP = `
 Lists phases that are EXECUTING now and whose latest drain_attempts row (by id) timed
@@ -21,11 +26,17 @@ EXECUTING phase is never selected (a drain takes FAILED and QUEUED phases only).
 Text output: one block per phase (run, phase, the attempt's session, attempt, try, status
 and finish time, its error message and log paths), then a hint. Read-only: nothing is changed.
 
+A phase of which a try may still be alive (running or interrupted, no end of its executor
+recorded, its fence renewed by its supervisor within S seconds: DRAIN_FENCE_SECONDS and
+DRAIN_FENCE_RENEW_MS, as the workers have them) says "a try is still running on host X (fence
+renewed Ns ago)" instead: it is not to be set FAILED by hand until that try has ended.
+
 --json prints
   {"stranded": [{"runId", "phaseId", "phaseIndex", "phaseState", "phaseUpdatedAt",
                  "attempt": {"id", "sessionId", "attempt", "try", "status", "timedOut",
                              "returnCode", "signal", "startedAt", "finishedAt",
-                             "errorMessage", "stdoutPath", "stderrPath"}}]}
+                             "errorMessage", "stdoutPath", "stderrPath"},
+                 "runningTry": null | {"id", "sessionId", "try", "host", "fenceRenewedSecondsAgo"}}]}
 (times are ISO 8601 strings or null; "id" is the drain_attempts id as a string).
 
 Database: DATABASE_URL, else this project's embedded Postgres (started for the call if it
@@ -34,7 +45,12 @@ is not running). Temporal is not contacted.
 Exit codes: 0 listed (also when none is stranded); 1 the database could not be read; 2 bad usage.
 `;
 
-/** One block: the phase, then its last attempt, error and logs. */
+/** `a try is still running on host X (fence renewed Ns ago)` for a phase with a try that may be alive. */
+export function stillRunningLine(r: NonNullable<StrandedPhase['runningTry']>): string {
+  return `a try is still running on host ${r.host ?? '(not recorded)'} (fence renewed ${r.fenceRenewedSecondsAgo}s ago): session ${r.sessionId}, try ${r.try}`;
+}
+
+/** One block: the phase, then its last attempt, error and logs (and a try still running). */
 export function formatStrandedBlock(s: StrandedPhase): string {
   const a = s.attempt;
   const ended = a.timedOut ? `${a.status}, timed out` : a.status;
@@ -49,13 +65,25 @@ export function formatStrandedBlock(s: StrandedPhase): string {
     `  error: ${a.errorMessage ?? '(none recorded)'}`,
     `  stdout: ${a.stdoutPath ?? '-'}`,
     `  stderr: ${a.stderrPath ?? '-'}`,
+    ...(s.runningTry ? [`  ${stillRunningLine(s.runningTry)}`] : []),
   ].join('\n');
+}
+
+/** The hints after the blocks: hand back only the phases without a try still running. */
+function strandedHints(list: readonly StrandedPhase[]): string[] {
+  const running = list.filter((s) => s.runningTry).length;
+  if (running === 0) return [STRANDED_HINT];
+  const others = list.length > running;
+  return [
+    ...(others ? [`for the phases without a try still running: ${STRANDED_HINT}`] : []),
+    STILL_RUNNING_HINT,
+  ];
 }
 
 export function formatStrandedText(list: readonly StrandedPhase[]): string {
   if (list.length === 0) return 'No stranded phases.';
   const head = `${list.length} stranded phase${list.length === 1 ? '' : 's'} (EXECUTING; the last drain attempt was timed out or stopped):`;
-  return [head, ...list.map(formatStrandedBlock), STRANDED_HINT].join('\n\n');
+  return [head, ...list.map(formatStrandedBlock), ...strandedHints(list)].join('\n\n');
 }
 
 export function registerStranded(program: Command): void {
@@ -67,7 +95,10 @@ export function registerStranded(program: Command): void {
     .addHelpText('after', HELP)
     .action(async (flags: { run?: string; json?: boolean }) => {
       if (flags.run !== undefined && flags.run.trim() === '') throw new UsageError('--run needs a run id');
-      const rows = await withBacklogDatabase((pool) => listStrandedPhases(pool, flags.run ?? null));
+      const aliveWithin = fenceBounds(process.env).overAfterSeconds;
+      const rows = await withBacklogDatabase((pool) =>
+        listStrandedPhases(pool, flags.run ?? null, aliveWithin),
+      );
       const list = rows.map(toStrandedPhase);
       console.log(flags.json ? JSON.stringify({ stranded: list }, null, 2) : formatStrandedText(list));
     });
