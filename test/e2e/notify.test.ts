@@ -205,6 +205,44 @@ describe('end-of-session notifications', () => {
     }
   });
 
+  test('a cancelled session is notified as cancelled', async () => {
+    const hook = await startHook();
+    hooks.push(hook);
+    const url = hookUrl(hook.port, 'B8');
+    const worker = await env.startWorker({ notify: { urls: [url], firstBackoffMs: 200 } });
+    try {
+      await seedPhases(env.pool, [
+        { runId: 'notify-run-8', phaseId: 'hang', sim: { scenario: 'hang', seconds: 600 } },
+      ]);
+      const h = await env.client.workflow.start('batchDrain', {
+        taskQueue: env.taskQueue,
+        workflowId: 'notify-8',
+        args: [{ runId: 'notify-run-8', batchSize: 1, killGraceSeconds: 1 }],
+      });
+      await eventually(
+        async () =>
+          (await env.pool.query(`SELECT 1 FROM drain_attempts WHERE session_id = 'notify-8'`)).rowCount,
+        30_000,
+        'the attempt',
+      );
+      await h.cancel();
+      await h.result().catch(() => {});
+      const body = await eventually(
+        () => hook.bodies.find((b) => (JSON.parse(b) as SessionNotification).session_id === 'notify-8'),
+        20_000,
+        'the notification of the cancelled session',
+      );
+      assert.ok(body);
+      const n = JSON.parse(body) as SessionNotification;
+      assert.equal(n.end, 'cancelled');
+      assert.equal(n.stop_reason, 'cancelled');
+      assert.equal(n.totals?.cancelled, 1);
+      assert.match(n.text, /Drain session notify-8 cancelled/);
+    } finally {
+      await worker.shutdown();
+    }
+  });
+
   test('drain worker reads its webhooks from DRAIN_NOTIFY_URL and prints none of them', async () => {
     const hook = await startHook();
     hooks.push(hook);
