@@ -34,6 +34,8 @@ export interface DrainRequest {
   maxTimeoutSeconds?: number | null;
   /** Stop an executor that wrote nothing and changed nothing in the database for this long. */
   stallSeconds?: number | null;
+  /** Stop the executor once its phase has spent more than this many tokens in the try (absent: off). */
+  maxTokensPerPhase?: number | null;
   killGraceSeconds: number;
   /** 'fail': a phase whose executor we stopped and left non-terminal is set back to FAILED. */
   onKill?: 'leave' | 'fail';
@@ -143,14 +145,16 @@ function limitsNote(req: DrainRequest): string {
   return [
     max != null && max > req.timeoutSeconds ? ` max: ${max}s while writing output` : '',
     req.stallSeconds != null ? ` stall: ${req.stallSeconds}s` : '',
+    req.maxTokensPerPhase != null ? ` tokens: ${req.maxTokensPerPhase}` : '',
   ].join('');
 }
 
 /** How our clock stopped the executor: stalled, timed out (after being extended), or null. */
 export function stopNote(
-  req: Pick<DrainRequest, 'timeoutSeconds' | 'stallSeconds'>,
-  proc: Pick<ProcessResult, 'timedOut' | 'stalled' | 'extendedToSeconds'>,
+  req: Pick<DrainRequest, 'timeoutSeconds' | 'stallSeconds' | 'maxTokensPerPhase'>,
+  proc: Pick<ProcessResult, 'timedOut' | 'stalled' | 'extendedToSeconds'> & { tokenCapped?: boolean },
 ): string | null {
+  if (proc.tokenCapped) return `token cap: its phase spent more than ${req.maxTokensPerPhase ?? '?'} tokens`;
   if (proc.stalled) return `stalled: no output and no database change for ${req.stallSeconds ?? '?'}s`;
   if (!proc.timedOut) return null;
   if (proc.extendedToSeconds !== null) {

@@ -20,7 +20,7 @@ import { findOnPath, setprivPath } from '../src/runtime/binaries.js';
 import type { PhaseRow } from '../src/db/phases.js';
 import { tableDelta, type TelemetryCounts } from '../src/db/telemetry.js';
 import { createTryCgroup } from '../src/runtime/containment.js';
-import { attemptTokens, type TokenCounters } from '../src/domain/tokens.js';
+import { attemptTokens, spendOf, type TokenCounters } from '../src/domain/tokens.js';
 
 export interface TryStart {
   key: AttemptKey;
@@ -129,13 +129,17 @@ export class DbChangeWatch {
   private changedAt: number;
   private checkedAt: number;
   private busy = false;
+  private readonly tokensBefore: number | null;
+  /** Tokens the phase has spent since the try started, as last read (null: not read, or unknown). */
+  tokensSpent: number | null = null;
 
   constructor(
     private readonly deps: Pick<ActivityDeps, 'backlog'>,
-    private readonly req: Pick<DrainRequest, 'runId' | 'phaseId'>,
-    t: Pick<TryStart, 'initial' | 'before'>,
+    private readonly req: Pick<DrainRequest, 'runId' | 'phaseId' | 'maxTokensPerPhase'>,
+    t: Pick<TryStart, 'initial' | 'before'> & Partial<Pick<TryStart, 'tokensBefore'>>,
     now = Date.now(),
   ) {
+    this.tokensBefore = t.tokensBefore?.phase ?? null;
     this.phase = t.initial;
     this.telemetry = t.before.phase;
     this.changedAt = now;
@@ -147,6 +151,12 @@ export class DbChangeWatch {
     return Math.max(0, (this.checkedAt - this.changedAt) / 1000);
   }
 
+  /** The phase has spent more than --max-tokens-per-phase in this try (an unknown spend never is). */
+  overTokenCap(): boolean {
+    const cap = this.req.maxTokensPerPhase ?? null;
+    return cap !== null && this.tokensSpent !== null && this.tokensSpent > cap;
+  }
+
   /** One read of the phase row and its telemetry count; never throws, never overlaps. */
   async check(): Promise<void> {
     if (this.busy) return;
@@ -155,6 +165,10 @@ export class DbChangeWatch {
       const at = Date.now(); // what the reads see is at least this recent
       const phase = await this.deps.backlog.getPhase(this.req.runId, this.req.phaseId);
       const telemetry = await this.deps.backlog.countPhaseTelemetry(this.req.runId, this.req.phaseId);
+      if (this.req.maxTokensPerPhase != null) {
+        const tokens = await this.deps.backlog.tokensOf(this.req.runId, this.req.phaseId);
+        this.tokensSpent = spendOf(this.tokensBefore, tokens.phase);
+      }
       if (phaseChanged(this.phase, phase) || telemetry !== this.telemetry) {
         this.phase = phase;
         this.telemetry = telemetry;
@@ -170,8 +184,15 @@ export class DbChangeWatch {
 }
 
 /** How often the database is read for --stall-seconds: 4 reads per stall window, at least every heartbeat. */
-export function dbWatchIntervalMs(heartbeatIntervalMs: number, stallSeconds: number): number {
-  return Math.min(heartbeatIntervalMs, Math.max(250, (stallSeconds * 1000) / 4));
+export function dbWatchIntervalMs(
+  heartbeatIntervalMs: number,
+  stallSeconds: number | null,
+  tokenCap: number | null = null,
+): number {
+  // A token cap is read every second at least: the executor is stopped within a few seconds of it.
+  const forCap = tokenCap === null ? Infinity : 1000;
+  const forStall = stallSeconds === null ? Infinity : Math.max(250, (stallSeconds * 1000) / 4);
+  return Math.min(heartbeatIntervalMs, forStall, forCap);
 }
 
 /** Runs the executor; heartbeats; renews the run's lease and stops the executor when it is gone. */
@@ -188,19 +209,28 @@ export async function runTry(
   let pidNoted = false;
   const stallSeconds = req.stallSeconds ?? null;
   const maxTimeoutSeconds = req.maxTimeoutSeconds ?? null;
-  const dbWatch = stallSeconds === null ? null : new DbChangeWatch(deps, req, t);
+  const tokenCap = req.maxTokensPerPhase ?? null;
+  const dbWatch = stallSeconds === null && tokenCap === null ? null : new DbChangeWatch(deps, req, t);
   const dbTimer =
     dbWatch &&
-    setInterval(() => void dbWatch.check(), dbWatchIntervalMs(deps.heartbeatIntervalMs, stallSeconds!));
+    setInterval(
+      () => void dbWatch.check(),
+      dbWatchIntervalMs(deps.heartbeatIntervalMs, stallSeconds, tokenCap),
+    );
   const proc = await runExecutorProcess({
     argv,
     cwd: req.workspace,
     env,
     timeoutSeconds: req.timeoutSeconds,
     progress:
-      stallSeconds === null && maxTimeoutSeconds === null
+      stallSeconds === null && maxTimeoutSeconds === null && tokenCap === null
         ? undefined
-        : { stallSeconds, maxTimeoutSeconds, dbQuietSeconds: () => dbWatch?.quietSeconds() ?? 0 },
+        : {
+            stallSeconds,
+            maxTimeoutSeconds,
+            dbQuietSeconds: () => dbWatch?.quietSeconds() ?? 0,
+            ...(tokenCap === null ? {} : { overTokenCap: () => dbWatch?.overTokenCap() ?? false }),
+          },
     killGraceSeconds: req.killGraceSeconds,
     stdoutPath: t.paths.stdout,
     stderrPath: t.paths.stderr,
@@ -296,6 +326,7 @@ export async function writeExitRecord(file: string, proc: ProcessResult): Promis
     signal,
     timedOut,
     stalled,
+    ...(proc.tokenCapped ? { tokenCapped: true } : {}),
     extendedToSeconds,
     cancelled,
     durationSeconds,
@@ -321,6 +352,7 @@ export async function outcomeOfTry(
     attempt: req.attempt,
     timeoutSeconds: req.timeoutSeconds,
     stallSeconds: req.stallSeconds ?? null,
+    maxTokensPerPhase: req.maxTokensPerPhase ?? null,
     initialState: t.initial?.state ?? null,
     final: final && { state: final.state, lastFailureReason: final.last_failure_reason },
     exit: proc,

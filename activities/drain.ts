@@ -68,16 +68,24 @@ async function handBackIfStopped(
   deps: ActivityDeps,
   key: AttemptKey,
   req: DrainRequest,
-  proc: { timedOut: boolean; stalled: boolean; extendedToSeconds: number | null; cancelled: boolean },
+  proc: {
+    timedOut: boolean;
+    stalled: boolean;
+    tokenCapped?: boolean;
+    extendedToSeconds: number | null;
+    cancelled: boolean;
+  },
   outcome: AttemptOutcome,
 ): Promise<void> {
-  if (req.onKill !== 'fail' || !(proc.timedOut || proc.cancelled)) return;
+  if (req.onKill !== 'fail' || !(proc.timedOut || proc.cancelled || proc.tokenCapped)) return;
   if (outcome.finalState && TERMINAL_STATES.includes(outcome.finalState)) return;
-  const what = proc.stalled
-    ? `PHASE_STALLED: stopped by autopack-drain (stall timeout: no output and no database change for ${req.stallSeconds ?? '?'} s)`
-    : proc.timedOut
-      ? `PHASE_TIMEOUT: stopped by autopack-drain after ${proc.extendedToSeconds ?? req.timeoutSeconds} s`
-      : 'PHASE_CANCELLED: stopped by autopack-drain (session cancelled)';
+  const what = proc.tokenCapped
+    ? `PHASE_TOKEN_CAP: stopped by autopack-drain (token cap: the phase spent more than ${req.maxTokensPerPhase ?? '?'} tokens in the attempt)`
+    : proc.stalled
+      ? `PHASE_STALLED: stopped by autopack-drain (stall timeout: no output and no database change for ${req.stallSeconds ?? '?'} s)`
+      : proc.timedOut
+        ? `PHASE_TIMEOUT: stopped by autopack-drain after ${proc.extendedToSeconds ?? req.timeoutSeconds} s`
+        : 'PHASE_CANCELLED: stopped by autopack-drain (session cancelled)';
   const reason = `${what}, session ${req.sessionId}, attempt ${req.attempt}`;
   // Only a try that is still current: a superseded one (a retry took over) changes nothing.
   const handed = await whileTryCurrent(deps.pool, key, () =>

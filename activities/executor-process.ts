@@ -42,6 +42,8 @@ export interface ProcessResult {
   timedOut: boolean;
   /** Stopped by --stall-seconds: no output and no database change for that long. */
   stalled: boolean;
+  /** Stopped by --max-tokens-per-phase: its phase spent more than the cap (not a timeout). */
+  tokenCapped: boolean;
   /** The deadline it was stopped at when it ran past its base timeout (kept producing output); else null. */
   extendedToSeconds: number | null;
   cancelled: boolean;
@@ -72,6 +74,8 @@ export interface RunOptions {
     stallSeconds: number | null;
     /** Seconds the database is known to have stayed unchanged for this phase. */
     dbQuietSeconds: () => number;
+    /** True once the phase has spent more than --max-tokens-per-phase (absent: no cap). */
+    overTokenCap?: () => boolean;
   };
   killGraceSeconds: number;
   stdoutPath: string;
@@ -120,6 +124,7 @@ function spawnToLogFiles(o: RunOptions): ReturnType<typeof spawnContained> {
 class Stops {
   timedOut = false;
   stalled = false;
+  tokenCapped = false;
   extendedToSeconds: number | null = null;
   cancelled = false;
   outputCapped = false;
@@ -139,12 +144,13 @@ class Stops {
   /** What the result says: a cancellation, the output cap or a stop wins over our clock. */
   reported(): Pick<
     ProcessResult,
-    'timedOut' | 'stalled' | 'extendedToSeconds' | 'stopped' | 'cancelled' | 'outputCapped'
+    'timedOut' | 'stalled' | 'tokenCapped' | 'extendedToSeconds' | 'stopped' | 'cancelled' | 'outputCapped'
   > {
     const other = this.cancelled || this.outputCapped || this.stopped;
     return {
       timedOut: (this.timedOut || this.stalled) && !other,
       stalled: this.stalled && !other,
+      tokenCapped: this.tokenCapped && !other && !this.stalled && !this.timedOut,
       extendedToSeconds: this.timedOut && !this.stalled ? this.extendedToSeconds : null,
       stopped: this.stopped && !this.cancelled,
       cancelled: this.cancelled,
@@ -166,6 +172,11 @@ interface Tails {
 function judgeClock(o: RunOptions, stops: Stops, tails: Tails, started: number): void {
   const progress = o.progress;
   if (!progress || stops.killing) return;
+  if (progress.overTokenCap?.()) {
+    stops.tokenCapped = true;
+    stops.kill();
+    return;
+  }
   const elapsedSeconds = (performance.now() - started) / 1000;
   const out = tails.lastOutputAt();
   const d = tryClock({

@@ -108,6 +108,16 @@ export function addDrainFlags(cmd: Command): Command {
       num('--max-phase-timeout-seconds'),
     )
     .option(
+      '--max-tokens <n>',
+      "token budget of the session: no new phase starts once its attempts (all slots) have spent this many tokens (their phases' tokens_used); the stop reason says so (default off)",
+      int('--max-tokens'),
+    )
+    .option(
+      '--max-tokens-per-phase <n>',
+      'stop a running executor once its phase has spent more than this many tokens in the attempt (phases.tokens_used, read by the database watch that detects stalls); recorded as a token-cap stop, fingerprint TOKEN_CAP|token-cap, zero-yield reason token_cap (default off)',
+      int('--max-tokens-per-phase'),
+    )
+    .option(
       '--concurrency <n>',
       'phases of this session drained at once, never two of one run (default 1)',
       int('--concurrency'),
@@ -154,6 +164,8 @@ export function drainInputFromFlags(o: Record<string, unknown>): DrainInput {
     ['stallSeconds', 'stallSeconds'],
     ['maxPhaseTimeoutSeconds', 'maxPhaseTimeoutSeconds'],
     ['concurrency', 'concurrency'],
+    ['maxTokens', 'maxTokens'],
+    ['maxTokensPerPhase', 'maxTokensPerPhase'],
   ];
   for (const [field, flag] of map) {
     if (o[flag] !== undefined) (input as Record<string, unknown>)[field] = o[flag];

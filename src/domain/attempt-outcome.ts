@@ -19,6 +19,8 @@ export interface ExitFacts {
   timedOut: boolean;
   /** Stopped by --stall-seconds (then timedOut too: a stall is a timeout). Absent in older records. */
   stalled?: boolean;
+  /** Stopped by --max-tokens-per-phase (not a timeout). Absent in older records. */
+  tokenCapped?: boolean;
   /** The deadline it was stopped at after running past its base timeout (kept writing output). */
   extendedToSeconds?: number | null;
   cancelled: boolean;
@@ -52,6 +54,8 @@ export interface AttemptFacts {
   timeoutSeconds: number;
   /** --stall-seconds of the try (for the error message of a stalled one). */
   stallSeconds?: number | null;
+  /** --max-tokens-per-phase of the try (for the error message of a token-capped one). */
+  maxTokensPerPhase?: number | null;
   initialState: string | null;
   /** The phase row after the attempt; null when it vanished. */
   final: PhaseFacts | null;
@@ -89,7 +93,7 @@ export function attemptSucceeded(
 ): boolean {
   if (f.final?.state !== 'COMPLETE' || f.spawnError || f.outputCapped || f.unjudged) return false;
   if (!f.exit) return true;
-  return f.exit.returnCode === 0 && !f.exit.timedOut && !f.exit.cancelled;
+  return f.exit.returnCode === 0 && !f.exit.timedOut && !f.exit.cancelled && !f.exit.tokenCapped;
 }
 
 const reasonOf = (p: PhaseFacts | null): string | null =>
@@ -113,6 +117,9 @@ function errorMessageOf(f: AttemptFacts, success: boolean): string | null {
     timeoutSeconds: f.timeoutSeconds,
     stalled: exit?.stalled === true,
     stallSeconds: f.stallSeconds ?? null,
+    tokenCapped: exit?.tokenCapped === true,
+    maxTokensPerPhase: f.maxTokensPerPhase ?? null,
+    tokensSpent: f.tokens?.phase ?? null,
     extendedToSeconds: exit?.extendedToSeconds ?? null,
     cancelled: exit?.cancelled ?? false,
     stdoutPath: f.logs.stdoutPath,
@@ -137,6 +144,7 @@ export function outcomeFromFacts(f: AttemptFacts): AttemptOutcome {
     timedOut: f.exit?.timedOut ?? false,
     // Only when true: outcomes of older versions (recorded histories, rows) have no such field.
     ...(f.exit?.stalled === true ? { stalled: true } : {}),
+    ...(f.exit?.tokenCapped === true ? { tokenCapped: true } : {}),
     cancelled: f.exit?.cancelled ?? false,
     reconciled: f.reconciled,
     exitKnown: f.exit !== null,

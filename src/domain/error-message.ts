@@ -21,6 +21,10 @@ export interface ErrorMessageInput {
   /** Stopped by --stall-seconds (timedOut is true as well). */
   stalled?: boolean;
   stallSeconds?: number | null;
+  /** Stopped by --max-tokens-per-phase, its cap, and what the phase had spent (null: unknown). */
+  tokenCapped?: boolean;
+  maxTokensPerPhase?: number | null;
+  tokensSpent?: number | null;
   /** The deadline a timed-out phase reached after running past its base timeout (kept writing output). */
   extendedToSeconds?: number | null;
   cancelled?: boolean;
@@ -73,6 +77,11 @@ export function buildErrorMessage(o: ErrorMessageInput): string | null {
   const stderr = logRef('stderr', o.stderrPath, o.stderrBytes);
   const stdout = logRef('stdout', o.stdoutPath, o.stdoutBytes);
   const NO_REASON = 'no failure reason recorded';
+  if (o.tokenCapped) {
+    const spent = o.tokensSpent != null ? `${o.tokensSpent} tokens spent, ` : '';
+    const cap = o.maxTokensPerPhase != null ? ` of ${o.maxTokensPerPhase}` : '';
+    return `phase stopped at its token cap (${spent}cap${cap} per phase; ${NO_REASON}; ${exit}; ${finalState}; ${stderr}; ${stdout})`;
+  }
   if (o.stalled) {
     const quiet = o.stallSeconds != null ? ` for ${o.stallSeconds}s` : '';
     return `phase stalled: no output and no database change${quiet} (${NO_REASON}; ${exit}; ${finalState}; ${stderr}; ${stdout})`;

@@ -56,6 +56,8 @@ export interface FingerprintInput {
   timedOut: boolean;
   /** Stopped by --stall-seconds: its own bucket, `STALLED|stalled|…`. */
   stalled?: boolean;
+  /** Stopped by --max-tokens-per-phase: its own bucket, `TOKEN_CAP|token-cap|…`. */
+  tokenCapped?: boolean;
   signal?: string | null;
   errorMessage: string | null;
 }
@@ -69,8 +71,18 @@ export interface FingerprintInput {
  */
 export function computeFingerprint(r: FingerprintInput): string | null {
   if (r.success) return null;
-  const state = r.stalled ? 'STALLED' : r.timedOut ? 'TIMEOUT' : r.finalState?.trim() || 'UNKNOWN';
-  const bucket = r.stalled ? 'stalled' : returnCodeBucket(r.returnCode, r.timedOut, r.signal);
+  const state = r.tokenCapped
+    ? 'TOKEN_CAP'
+    : r.stalled
+      ? 'STALLED'
+      : r.timedOut
+        ? 'TIMEOUT'
+        : r.finalState?.trim() || 'UNKNOWN';
+  const bucket = r.tokenCapped
+    ? 'token-cap'
+    : r.stalled
+      ? 'stalled'
+      : returnCodeBucket(r.returnCode, r.timedOut, r.signal);
   const parts = [state, bucket];
   if (r.errorMessage) {
     const normalised = fingerprintError(normalizeErrorText(r.errorMessage));

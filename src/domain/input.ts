@@ -43,6 +43,8 @@ export const DEFAULTS: DrainConfig = {
   stallSeconds: null,
   maxPhaseTimeoutSeconds: null,
   concurrency: 1,
+  maxTokens: null,
+  maxTokensPerPhase: null,
 };
 
 /** Most slots one session may run (each holds a worker's activity slot and an executor). */
@@ -124,6 +126,8 @@ const schema = z
         .max(7 * 24 * 3600),
     ),
     concurrency: posInt(MAX_CONCURRENCY),
+    maxTokens: nullable(posInt(Number.MAX_SAFE_INTEGER)),
+    maxTokensPerPhase: nullable(posInt(Number.MAX_SAFE_INTEGER)),
   })
   .partial()
   .strict();

@@ -67,7 +67,7 @@ export function resultLines(d: ResultDigest): string[] {
   const lines = d.success
     ? [`  [OK] Success: ${oneLine(d.finalState ?? 'COMPLETE')}`]
     : [
-        `  ${d.stalled ? '[STALLED]' : d.timedOut ? '[TIMEOUT]' : d.cancelled ? '[CANCELLED]' : '[FAIL]'} Failed: ${oneLine(d.finalState ?? 'UNKNOWN')}`,
+        `  ${d.tokenCapped ? '[TOKEN CAP]' : d.stalled ? '[STALLED]' : d.timedOut ? '[TIMEOUT]' : d.cancelled ? '[CANCELLED]' : '[FAIL]'} Failed: ${oneLine(d.finalState ?? 'UNKNOWN')}`,
       ];
   if (!d.success && d.errorMessage) lines.push(`    Error: ${oneLine(d.errorMessage)}`);
   lines.push(`    [TELEMETRY] +${d.events} events (${rate(d.events, d.durationSeconds)}/min)`);

@@ -33,6 +33,8 @@ export interface ResultDigest {
   timedOut: boolean;
   /** Stopped by --stall-seconds (timedOut too); only present when true. */
   stalled?: boolean;
+  /** Stopped by --max-tokens-per-phase; only present when true. */
+  tokenCapped?: boolean;
   cancelled: boolean;
   events: number;
   durationSeconds: number;
@@ -62,6 +64,8 @@ export interface SessionState {
   timeouts: number;
   /** Of the timeouts, those stopped by --stall-seconds (absent until the first; older states lack it). */
   stalled?: number;
+  /** Attempts stopped by --max-tokens-per-phase (absent until the first). */
+  tokenCapped?: number;
   cancelled: number;
   interrupted: number;
   /** Attempts not judged: the run's lease was gone or the phase changed (lost), or out of tries (abandoned). */
@@ -215,6 +219,7 @@ export function recordAttempt(
   if (o.timedOut) s.timeouts += 1;
   // A stall is a timeout (it counts for maxTimeoutsPerRun) and is counted on its own as well.
   if (o.stalled) s.stalled = (s.stalled ?? 0) + 1;
+  if (o.tokenCapped) s.tokenCapped = (s.tokenCapped ?? 0) + 1;
   if (o.cancelled) s.cancelled += 1;
   s.interrupted += o.interruptedTries;
   s.telemetryEvents += o.telemetryEvents;
@@ -316,6 +321,7 @@ function withDigest(s: SessionState, o: AttemptOutcome, slot?: number): SessionS
     finalState: o.finalState,
     timedOut: o.timedOut,
     ...(o.stalled ? { stalled: true } : {}),
+    ...(o.tokenCapped ? { tokenCapped: true } : {}),
     cancelled: o.cancelled,
     events: o.telemetryEvents,
     durationSeconds: o.durationSeconds,

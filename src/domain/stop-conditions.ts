@@ -1,5 +1,6 @@
 import type { DrainConfig } from './types.js';
 import type { SessionState } from './session-state.js';
+import { formatTokens } from './tokens.js';
 
 /**
  * Why the session must end now, or null to go on. Checked before every pick.
@@ -21,6 +22,10 @@ export function sessionStopReason(
   }
   if (state.deadlineMs != null && nowMs >= state.deadlineMs) {
     return `max total minutes reached (${config.maxTotalMinutes})`;
+  }
+  // Absent in older inputs (undefined): no budget, the commands of recorded histories unchanged.
+  if (config.maxTokens != null && (state.tokensSpent ?? 0) >= config.maxTokens) {
+    return `token budget reached: ${formatTokens(state.tokensSpent ?? 0)} tokens spent (--max-tokens ${formatTokens(config.maxTokens)})`;
   }
   return null;
 }

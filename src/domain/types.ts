@@ -39,6 +39,7 @@ export const ZERO_YIELD_REASONS = [
   'success_no_llm_calls',
   'timeout',
   'stalled',
+  'token_cap',
   'llm_boundary_hit',
   'failed_before_llm',
   'execution_error',
@@ -93,6 +94,10 @@ export interface DrainInput {
   maxPhaseTimeoutSeconds?: number | null;
   /** Phases of one session drained at once, never two of one run (default 1). */
   concurrency?: number;
+  /** No new phase starts once the session's attempts have spent this many tokens (default off). */
+  maxTokens?: number | null;
+  /** Stop a running executor once its phase has spent more than this many tokens in the attempt (default off). */
+  maxTokensPerPhase?: number | null;
 }
 
 /** Input after validation, every field resolved to its default. */
@@ -126,6 +131,8 @@ export interface DrainConfig {
   stallSeconds: number | null;
   maxPhaseTimeoutSeconds: number | null;
   concurrency: number;
+  maxTokens: number | null;
+  maxTokensPerPhase: number | null;
 }
 
 /** A phase as selection returns it. The key is always `run_id:phase_id`. */
@@ -159,6 +166,8 @@ export interface AttemptOutcome {
    * a timeout (timedOut is true). Optional: outcomes of older versions have no such field.
    */
   stalled?: boolean;
+  /** Stopped by --max-tokens-per-phase: its phase spent more than the cap. Optional (older outcomes). */
+  tokenCapped?: boolean;
   cancelled: boolean;
   /** True when the outcome was reconciled after a crashed worker, without running the executor again. */
   reconciled: boolean;

@@ -16,6 +16,8 @@ export interface ZeroYieldInput {
   timedOut: boolean;
   /** Stopped by --stall-seconds (a stall is a timeout too). */
   stalled?: boolean;
+  /** Stopped by --max-tokens-per-phase. */
+  tokenCapped?: boolean;
   llmBoundaryHit: boolean;
   returnCode: number | null;
   /** Signal that ended the executor, if any (counts as a crash like a non-zero return code). */
@@ -33,6 +35,7 @@ export interface ZeroYieldInput {
  */
 export function zeroYieldReason(o: ZeroYieldInput): ZeroYieldReason | null {
   if (o.events > 0) return null;
+  if (o.tokenCapped) return 'token_cap';
   if (o.stalled) return 'stalled';
   if (o.timedOut) return 'timeout';
   if (o.success) return 'success_no_llm_calls';

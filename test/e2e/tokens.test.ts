@@ -100,6 +100,73 @@ for (const kind of BACKLOG_KINDS) {
       assert.ok(Number(rows[1].phase_tokens_before) >= 500);
     });
 
+    if (kind === 'postgres') {
+      test('--max-tokens: with two slots, no phase starts once the session has spent the budget', async () => {
+        const seeds = [];
+        for (const r of ['a', 'b', 'c', 'd'])
+          for (const p of ['p0', 'p1'])
+            seeds.push({
+              runId: `bud-${r}`,
+              phaseId: p,
+              sim: { scenario: 'complete' as const, events: 3, tokens: 1000, seconds: 1.5 },
+            });
+        await b.seed(seeds);
+        const id = `${kind}-budget`;
+        const r = await run(id, {
+          skipRunPrefixes: ['tok'],
+          concurrency: 2,
+          batchSize: 20,
+          maxTokens: 5000,
+        });
+        assert.match(r.stopReason ?? '', /token budget reached: [\d,]+ tokens spent \(--max-tokens 5,000\)/);
+        const rows = (await listSessionAttempts(b.records, id)).filter((x) => x.status === 'finished');
+        assert.ok(rows.length >= 2 && rows.length < 8, `stopped early: ${rows.length} attempts`);
+        const spent = rows.reduce((n, x) => n + Number(x.tokens_spent), 0);
+        assert.ok(spent >= 5000, `spent ${spent}`);
+        // No attempt started after the attempts finished before it had spent the budget.
+        for (const x of rows) {
+          const before = rows
+            .filter((y) => y.finished_at! <= x.started_at)
+            .reduce((n, y) => n + Number(y.tokens_spent), 0);
+          assert.ok(before < 5000, `${x.run_id}/${x.phase_id} started with ${before} spent`);
+        }
+        const overlap = rows.some((x) =>
+          rows.some((y) => x !== y && x.started_at < y.finished_at! && y.started_at < x.finished_at!),
+        );
+        assert.equal(overlap, true, 'both slots drained');
+      });
+
+      test('--max-tokens-per-phase stops a running executor within a few seconds of the cap', async () => {
+        // 2,000 tokens a second for 30 s; the cap is passed after ~2.5 s.
+        await b.seed([
+          {
+            runId: 'cap',
+            phaseId: 'spender',
+            sim: { scenario: 'complete', events: 60, tokens: 1000, seconds: 30 },
+          },
+        ]);
+        const id = `${kind}-cap`;
+        const r = await run(id, { runId: 'cap', batchSize: 1, maxTokensPerPhase: 5000 });
+        assert.equal(r.succeeded, 0);
+        const [row] = (await listSessionAttempts(b.records, id)).filter((x) => x.status === 'finished');
+        assert.equal(row.outcome?.tokenCapped, true, JSON.stringify(row.outcome));
+        assert.equal(row.timed_out, false);
+        const spent = Number(row.tokens_spent);
+        assert.ok(
+          spent > 5000 && spent <= 5000 + 2000 * 4,
+          `stopped within a few seconds of the cap: ${spent}`,
+        );
+        assert.ok(Number(row.duration_seconds) < 10, `duration ${row.duration_seconds}`);
+        assert.match(row.fingerprint ?? '', /^TOKEN_CAP\|token-cap/);
+        assert.match(row.error_message ?? '', /token cap/);
+        const lines = (await handles.get(id)!.query(progressQuery)).log.events.flatMap(eventLines);
+        assert.ok(
+          lines.some((l) => l.startsWith('  [TOKEN CAP] Failed')),
+          lines.join('\n'),
+        );
+      });
+    }
+
     test('a backlog without tokens_used reports n/a (null), never 0', async () => {
       if (kind === 'sqlite') {
         const { default: Database } = await import('better-sqlite3');

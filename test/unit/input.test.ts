@@ -143,6 +143,8 @@ test('parseDrainInput accepts every field at once', () => {
     stallSeconds: 120,
     maxPhaseTimeoutSeconds: 1200,
     concurrency: 4,
+    maxTokens: 2_000_000,
+    maxTokensPerPhase: 150_000,
   };
   // Fields added later are caught here: each must appear above with a non-default value.
   assert.deepEqual(Object.keys(raw).sort(), Object.keys(DEFAULTS).sort(), 'covers every field');

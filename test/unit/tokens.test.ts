@@ -50,3 +50,66 @@ test('formatTokens groups thousands and says n/a for unknown, never 0', () => {
   ];
   for (const [n, want] of cases) assert.equal(formatTokens(n), want, String(n));
 });
+
+import { parseDrainInput, InputError } from '../../src/domain/input.js';
+import { sessionStopReason } from '../../src/domain/stop-conditions.js';
+import { newSessionState } from '../../src/domain/session-state.js';
+import { computeFingerprint } from '../../src/domain/fingerprint.js';
+import { zeroYieldReason } from '../../src/domain/zero-yield.js';
+
+test('maxTokens / maxTokensPerPhase: positive integers or null, off by default', () => {
+  assert.equal(parseDrainInput({}).maxTokens, null);
+  assert.equal(parseDrainInput({}).maxTokensPerPhase, null);
+  assert.equal(parseDrainInput({ maxTokens: 5000, maxTokensPerPhase: 100 }).maxTokens, 5000);
+  for (const bad of [0, -1, 1.5, '10']) {
+    assert.throws(
+      () => parseDrainInput({ maxTokens: bad }),
+      (e: unknown) => e instanceof InputError && e.field === 'maxTokens',
+    );
+    assert.throws(
+      () => parseDrainInput({ maxTokensPerPhase: bad }),
+      (e: unknown) => e instanceof InputError && e.field === 'maxTokensPerPhase',
+    );
+  }
+});
+
+test('the session stops once its attempts have spent the token budget, and says so', () => {
+  const config = parseDrainInput({ maxTokens: 10_000 });
+  const s = newSessionState('s', 0, config);
+  assert.equal(sessionStopReason({ ...s, tokensSpent: 9_999 }, config, 0, false), null);
+  assert.equal(
+    sessionStopReason({ ...s, tokensSpent: 10_000 }, config, 0, false),
+    'token budget reached: 10,000 tokens spent (--max-tokens 10,000)',
+  );
+  // Without a budget (and in states of older versions) nothing changes.
+  assert.equal(sessionStopReason({ ...s, tokensSpent: 1e9 }, parseDrainInput({}), 0, false), null);
+  const legacy = { ...parseDrainInput({}) } as Record<string, unknown>;
+  delete legacy.maxTokens;
+  assert.equal(sessionStopReason(s, legacy as never, 0, false), null);
+});
+
+test('a token-capped attempt has its own fingerprint bucket and zero-yield reason', () => {
+  const base = {
+    success: false,
+    finalState: 'EXECUTING',
+    returnCode: null,
+    timedOut: false,
+    signal: 'SIGTERM',
+  };
+  assert.match(
+    computeFingerprint({ ...base, tokenCapped: true, errorMessage: 'phase stopped at its token cap' })!,
+    /^TOKEN_CAP\|token-cap\|/,
+  );
+  assert.doesNotMatch(computeFingerprint({ ...base, errorMessage: 'x' })!, /TOKEN_CAP/);
+  const z = {
+    events: 0,
+    success: false,
+    timedOut: false,
+    llmBoundaryHit: false,
+    returnCode: null,
+    finalState: 'EXECUTING',
+    lastFailureReason: null,
+  };
+  assert.equal(zeroYieldReason({ ...z, tokenCapped: true }), 'token_cap');
+  assert.equal(zeroYieldReason({ ...z, tokenCapped: true, events: 3 }), null);
+});

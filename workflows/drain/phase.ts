@@ -98,6 +98,8 @@ export async function drainOne(session: DrainSession, pick: PhaseRef, slot = 0):
     timeoutSeconds,
     maxTimeoutSeconds,
     stallSeconds: config.stallSeconds,
+    // Only when set: requests of sessions without a cap stay as they were.
+    ...(config.maxTokensPerPhase != null ? { maxTokensPerPhase: config.maxTokensPerPhase } : {}),
     killGraceSeconds: config.killGraceSeconds,
     onKill: config.onKill,
     executor: p.executor,
