@@ -66,7 +66,7 @@ export function lostReasonOf(
 export async function startTry(
   deps: ActivityDeps,
   req: DrainRequest,
-  t: { key: AttemptKey; tag: string; header: string; interruptedTries: number },
+  t: { key: AttemptKey; tag: string; header: string; interruptedTries: number; runsExecutor?: boolean },
 ): Promise<TryStart> {
   const check = await leaseAndReadPhase(deps.backlog.sql({ runId: req.runId, phaseId: req.phaseId }), {
     runId: req.runId,
@@ -81,6 +81,7 @@ export async function startTry(
   const runCountsBefore = await deps.backlog.runStateCounts(req.runId);
   const tokensBefore = await deps.backlog.tokensOf(req.runId, req.phaseId);
   const startedAt = new Date().toISOString();
+  const lostReason = lostReasonOf(req, t.key.tryNo, check);
   await startAttempt(deps.pool, t.key, {
     initialState: initial?.state ?? null,
     stdoutPath: paths.stdout,
@@ -93,6 +94,7 @@ export async function startTry(
     phaseUpdatedBefore: initial?.updated_at ?? null,
     tokensBefore,
     tag: t.tag,
+    fenced: (t.runsExecutor ?? true) && lostReason === null,
     baseline: req.baseline && {
       status: req.baseline.status,
       error: req.baseline.error ?? null,
@@ -112,7 +114,7 @@ export async function startTry(
     runCountsBefore,
     startedAt,
     interruptedTries: t.interruptedTries,
-    lostReason: lostReasonOf(req, t.key.tryNo, check),
+    lostReason,
   };
 }
 

@@ -230,7 +230,11 @@ export function drainActivities(deps: ActivityDeps) {
       const tag = tryTag(key);
       const env = executorEnv(deps, req, { tryNo: key.tryNo, execRunId: key.execRunId, tag });
       const header = identityHeader(env, req, [], key.tryNo) + `# not run: ${reason}\n`;
-      const t = await startTry(deps, { ...req, pickedState: null }, { key, tag, header, interruptedTries });
+      const t = await startTry(
+        deps,
+        { ...req, pickedState: null },
+        { key, tag, header, interruptedTries, runsExecutor: false },
+      );
       const unjudged = { kind: 'abandoned' as const, reason };
       const outcome = redactOutcome(deps, await outcomeOfTry(deps, req, t, null, unjudged));
       await finishAttempt(

@@ -46,6 +46,11 @@ export async function startAttempt(
     host?: string | null;
     /** phases.tokens_used and runs.tokens_used when the try started (null: no such column). */
     tokensBefore?: TokenCounters | null;
+    /**
+     * The try will run an executor under a supervisor: its fence starts now (a retry waits for
+     * it). Rows of tries that run nothing (reconciled, abandoned, lost before starting) have none.
+     */
+    fenced?: boolean;
   },
 ): Promise<boolean> {
   const res = await db.query(
@@ -54,7 +59,7 @@ export async function startAttempt(
        phase_updated_before, tag, baseline_status, baseline_error, baseline_capture_id, baseline_skip,
        host, fence_at, phase_tokens_before, run_tokens_before)
      VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-       $20, now(), $21, $22)
+       $20, CASE WHEN $23::boolean THEN now() END, $21, $22)
      ON CONFLICT DO NOTHING`,
     [
       ...keyParams(k),
@@ -74,6 +79,7 @@ export async function startAttempt(
       r.host ?? null,
       r.tokensBefore?.phase ?? null,
       r.tokensBefore?.run ?? null,
+      r.fenced ?? false,
     ],
   );
   return (res.rowCount ?? 0) > 0;
