@@ -82,6 +82,11 @@ export interface MemoryBlock {
   runId: string;
   phaseId: string;
   reason: string;
+  /**
+   * Tokens the phase's last (failing) attempt spent: what passing it over saves, if it would
+   * fail the same way again (null: not recorded; absent: not a memory stop).
+   */
+  lastTokens?: number | null;
 }
 
 /**
@@ -98,17 +103,19 @@ export async function phasesStoppedByMemory(
     fingerprint: string;
     session_id: string;
     stopped_at: Date;
+    tokens_spent: string | null;
   }>(
     `WITH stops AS (${STOPS_IN_FORCE}),
      last_judged AS (
-       SELECT DISTINCT ON (a.run_id, a.phase_id) a.run_id, a.phase_id, a.fingerprint, a.final_reason_md5
+       SELECT DISTINCT ON (a.run_id, a.phase_id) a.run_id, a.phase_id, a.fingerprint, a.final_reason_md5,
+              a.tokens_spent
        FROM drain_attempts a
        WHERE ($3::text IS NULL OR a.run_id = $3)
          AND a.status IN ('finished', 'reconciled')
          AND (a.run_id, a.phase_id) IN (SELECT x.run_id, x.phase_id FROM drain_attempts x
                                          WHERE x.fingerprint IN (SELECT fingerprint FROM stops))
        ORDER BY a.run_id, a.phase_id, a.finished_at DESC NULLS LAST, a.id DESC)
-     SELECT j.run_id, j.phase_id, s.fingerprint, s.session_id, s.stopped_at
+     SELECT j.run_id, j.phase_id, s.fingerprint, s.session_id, s.stopped_at, j.tokens_spent
      FROM last_judged j
      JOIN stops s ON s.fingerprint = j.fingerprint
      JOIN phases p ON p.run_id = j.run_id AND p.phase_id = j.phase_id
@@ -123,6 +130,7 @@ export async function phasesStoppedByMemory(
     runId: r.run_id,
     phaseId: r.phase_id,
     reason: `fingerprint ${r.fingerprint} stopped by session ${r.session_id} at ${r.stopped_at.toISOString()} (failure memory: drain memory clear, or --ignore-memory)`,
+    lastTokens: r.tokens_spent === null ? null : Number(r.tokens_spent),
   }));
 }
 

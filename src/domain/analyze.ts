@@ -109,6 +109,18 @@ export interface WorthRun {
   yieldPerMinute: number | null;
 }
 
+/** The phases memory passes over and the tokens of their last failing attempts (null: none known). */
+export function notSpentAgain(stopped: readonly { lastTokens?: number | null }[]): {
+  phases: number;
+  tokens: number | null;
+} {
+  const known = stopped.filter((s) => typeof s.lastTokens === 'number');
+  return {
+    phases: stopped.length,
+    tokens: known.length ? known.reduce((n, s) => n + (s.lastTokens as number), 0) : null,
+  };
+}
+
 /** Share `part / whole`, null for an empty whole. */
 export const share = (part: number, whole: number): number | null => (whole === 0 ? null : part / whole);
 
@@ -167,7 +179,17 @@ export interface Analysis {
    * produced no telemetry, and the runs that spent the most. spent/noTelemetry null: "n/a" (no
    * try had a reading).
    */
-  tokens?: { spent: number | null; noTelemetry: number | null; byRun: RunTokens[] };
+  tokens?: {
+    spent: number | null;
+    noTelemetry: number | null;
+    byRun: RunTokens[];
+    /**
+     * Failure memory: the phases it passes over now, and what their last failing attempts
+     * spent (null: none of them has a reading) — tokens not spent again, if each would fail the
+     * same way once more.
+     */
+    notSpentAgain: { phases: number; tokens: number | null };
+  };
 }
 
 /** The whole analysis; ids and fingerprints redacted, numbers rounded to 3 decimals. */
@@ -181,6 +203,8 @@ export function buildAnalysis(o: {
   openRuns: readonly OpenRun[];
   /** Runs by tokens spent (src/db/history.ts tokensByRun); absent: none. */
   runTokens?: readonly RunTokens[];
+  /** The phases failure memory passes over, with their last attempts' tokens (memory.ts). */
+  stoppedPhases?: readonly { lastTokens?: number | null }[];
 }): Analysis {
   const t = o.totals;
   const worth = runsWorthAnotherDrain(o.openRuns);
@@ -219,6 +243,7 @@ export function buildAnalysis(o: {
             spent: t.tokensKnown > 0 ? (t.tokens ?? 0) : null,
             noTelemetry: t.tokensKnown > 0 ? (t.emptyTokens ?? 0) : null,
             byRun: (o.runTokens ?? []).map((x) => ({ ...x, runId: redactSecrets(x.runId) })),
+            notSpentAgain: notSpentAgain(o.stoppedPhases ?? []),
           },
         }),
   };
@@ -258,7 +283,14 @@ export function formatAnalysis(a: Analysis): string {
     const tokens = f.tokens === undefined ? '' : `${formatTokens(f.tokens)} tokens, `;
     lines.push(`        ${f.runs} run${f.runs === 1 ? '' : 's'}, ${tokens}last ${f.lastSeen}; ${mem}`);
   }
-  if (a.tokens) lines.push('', 'Tokens by run:');
+  if (a.tokens) {
+    const n = a.tokens.notSpentAgain;
+    lines.push(
+      '',
+      `Tokens not spent again (failure memory passes over ${n.phases} phase${n.phases === 1 ? '' : 's'}; what their last failing attempts spent): ${formatTokens(n.tokens)}`,
+    );
+    lines.push('', 'Tokens by run:');
+  }
   if (a.tokens?.byRun.length === 0) lines.push(`  (${a.tokens.spent === null ? 'n/a' : 'none'})`);
   for (const x of a.tokens?.byRun ?? []) {
     lines.push(

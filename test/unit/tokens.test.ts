@@ -113,3 +113,13 @@ test('a token-capped attempt has its own fingerprint bucket and zero-yield reaso
   assert.equal(zeroYieldReason({ ...z, tokenCapped: true }), 'token_cap');
   assert.equal(zeroYieldReason({ ...z, tokenCapped: true, events: 3 }), null);
 });
+
+test('tokens not spent again: the last failing attempts of the phases memory passes over', async () => {
+  const { notSpentAgain } = await import('../../src/domain/analyze.js');
+  assert.deepEqual(notSpentAgain([]), { phases: 0, tokens: null });
+  assert.deepEqual(notSpentAgain([{ lastTokens: 1500 }, { lastTokens: null }, { lastTokens: 700 }]), {
+    phases: 3,
+    tokens: 2200,
+  });
+  assert.deepEqual(notSpentAgain([{ lastTokens: null }, {}]), { phases: 2, tokens: null });
+});

@@ -106,6 +106,7 @@ export function registerAnalyze(program: Command): void {
         const runTokens = await tokensByRun(pool, scope, TOP_RUNS);
         return buildAnalysis({
           runTokens,
+          stoppedPhases: stopped,
           scope,
           since: flags.since ?? null,
           commit,
