@@ -12,6 +12,9 @@ import { startTestEnv, type TestEnv } from '../helpers/env.js';
 import { BACKLOG_KINDS, backlogUnderTest, type BacklogUnderTest } from '../helpers/backlogs.js';
 import { listSessionAttempts } from '../../src/db/attempts.js';
 import { tokensOf } from '../../src/db/phases.js';
+import { analyzeTotals, tokensByRun, topFingerprints } from '../../src/db/history.js';
+import { phasesStoppedByMemory } from '../../src/db/memory.js';
+import { buildAnalysis, formatAnalysis } from '../../src/domain/analyze.js';
 import { sessionJsonPath } from '../../activities/paths.js';
 import { eventLines } from '../../src/domain/progress-log.js';
 import { progressQuery, type SessionResult } from '../../src/domain/messages.js';
@@ -166,6 +169,48 @@ for (const kind of BACKLOG_KINDS) {
         );
       });
     }
+
+    test('drain analyze: tokens per fingerprint and per run, tokens with no telemetry, tokens not spent again', async () => {
+      const reason = 'deliverable missing: docs/TOKENS.md was not produced';
+      await b.seed(
+        [0, 1].map((i) => ({
+          runId: 'ana',
+          phaseId: `f${i}`,
+          lastFailureReason: reason,
+          sim: { scenario: 'fail', reason, events: 2, tokens: 400 },
+        })),
+      );
+      const input = { runId: 'ana', batchSize: 5, maxAttemptsPerPhase: 1, maxFingerprintRepeats: 2 };
+      await run(`${kind}-ana-1`, input);
+      const scope = { sessionId: `${kind}-ana-1`, sinceMs: null };
+      const db = b.stores.backlog.sql();
+      const stopped = await phasesStoppedByMemory(db, { commit: null, sessionId: '', runId: null });
+      const a = buildAnalysis({
+        scope,
+        since: null,
+        commit: null,
+        totals: await analyzeTotals(b.records, scope),
+        fingerprints: await topFingerprints(b.records, scope, 10),
+        stops: [],
+        openRuns: [],
+        runTokens: await tokensByRun(b.records, scope, 10),
+        stoppedPhases: stopped,
+      });
+      assert.equal(a.tokens?.spent, 1600);
+      assert.equal(a.tokens?.noTelemetry, 0, 'both wrote telemetry');
+      assert.equal(a.topFingerprints[0]?.tokens, 1600);
+      assert.deepEqual(
+        a.tokens?.byRun.map((r) => [r.runId, r.tokens, r.tries]),
+        [['ana', 1600, 2]],
+      );
+      const mine = stopped.filter((s) => s.runId === 'ana');
+      assert.equal(mine.length, 2, JSON.stringify(stopped));
+      assert.ok(mine.every((s) => s.lastTokens === 800));
+      assert.match(
+        formatAnalysis(a),
+        /Tokens not spent again \(failure memory passes over \d+ phases?; what their last failing attempts spent\): [\d,]+/,
+      );
+    });
 
     test('a backlog without tokens_used reports n/a (null), never 0', async () => {
       if (kind === 'sqlite') {
