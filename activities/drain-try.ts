@@ -82,7 +82,7 @@ export async function startTry(
   const tokensBefore = await deps.backlog.tokensOf(req.runId, req.phaseId);
   const startedAt = new Date().toISOString();
   const lostReason = lostReasonOf(req, t.key.tryNo, check);
-  await startAttempt(deps.pool, t.key, {
+  const claimed = await startAttempt(deps.pool, t.key, {
     initialState: initial?.state ?? null,
     stdoutPath: paths.stdout,
     stderrPath: paths.stderr,
@@ -114,7 +114,9 @@ export async function startTry(
     runCountsBefore,
     startedAt,
     interruptedTries: t.interruptedTries,
-    lostReason,
+    lostReason: claimed
+      ? lostReason
+      : 'superseded: a later try of this attempt has started (this try ran nothing and recorded nothing)',
   };
 }
 

@@ -173,6 +173,11 @@ export function drainActivities(deps: ActivityDeps) {
         await finishAttempt(deps.backlog.sql({ runId: key.runId, phaseId: key.phaseId }), key, 'lost', lost);
         return forHistory(recordAttempt(lost, 'lost'));
       }
+      // An earlier try of a paused worker may have claimed its row after this try's recovery:
+      // now that this try's row exists no earlier one can start, so mark and wait once more.
+      if (key.tryNo > 1 && (await markEarlierTries(deps, key)) > 0) {
+        await heartbeating(deps, ctx.info.heartbeatDetails, () => untilEarlierTriesOver(deps, key));
+      }
       executorStarted();
       const { proc, lostReason } = await runTry(deps, req, t, argv, env).finally(executorEnded);
       await writeExitRecord(t.paths.exit, proc);

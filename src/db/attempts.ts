@@ -20,46 +20,73 @@ export type AttemptOf = Omit<AttemptKey, 'tryNo'>;
 
 const KEY_WHERE =
   'session_id = $1 AND exec_run_id = $2 AND run_id = $3 AND phase_id = $4 AND attempt = $5 AND try = $6';
+/**
+ * A later try of the same attempt exists (`x`): this try is superseded, whatever its row says.
+ * A try of a paused worker may start after a later try did; it must change nothing.
+ */
+const LATER_TRY = `x.session_id = $1 AND x.exec_run_id = $2 AND x.run_id = $3 AND x.phase_id = $4
+  AND x.attempt = $5 AND x.try > $6`;
+/** Serialises the tries of one attempt claiming their rows (a transaction-scoped advisory lock). */
+const ATTEMPT_LOCK = `hashtextextended($1 || chr(31) || $2 || chr(31) || $3 || chr(31) || $4 || chr(31) || $5::text, 727)`;
 const keyParams = (k: AttemptKey) => [k.sessionId, k.execRunId, k.runId, k.phaseId, k.attempt, k.tryNo];
 const attemptParams = (k: AttemptOf) => [k.sessionId, k.execRunId, k.runId, k.phaseId, k.attempt];
+
+/** What a try's row starts with. */
+export interface StartFacts {
+  initialState: string | null;
+  stdoutPath: string;
+  stderrPath: string;
+  workerIdentity: string;
+  baselineCommit: string | null;
+  startedAt: string;
+  runCountsBefore: Record<string, number> | null;
+  /** The phase's updated_at when the try started (database clock). */
+  phaseUpdatedBefore?: Date | null;
+  tag?: string | null;
+  baseline?: { status?: string; error?: string | null; captureId?: string | null; skip: boolean } | null;
+  /** The worker's host name. */
+  host?: string | null;
+  /** phases.tokens_used and runs.tokens_used when the try started (null: no such column). */
+  tokensBefore?: TokenCounters | null;
+  /**
+   * The try will run an executor under a supervisor: its fence starts now (a retry waits for
+   * it). Rows of tries that run nothing (reconciled, abandoned, lost before starting) have none.
+   */
+  fenced?: boolean;
+}
 
 /**
  * Writes the row of a try that is starting. A try starts once: an existing row (the same
  * try seen twice) is never overwritten. Returns false when the row existed.
  */
-export async function startAttempt(
-  db: Queryable,
-  k: AttemptKey,
-  r: {
-    initialState: string | null;
-    stdoutPath: string;
-    stderrPath: string;
-    workerIdentity: string;
-    baselineCommit: string | null;
-    startedAt: string;
-    runCountsBefore: Record<string, number> | null;
-    /** The phase's updated_at when the try started (database clock). */
-    phaseUpdatedBefore?: Date | null;
-    tag?: string | null;
-    baseline?: { status?: string; error?: string | null; captureId?: string | null; skip: boolean } | null;
-    /** The worker's host name. */
-    host?: string | null;
-    /** phases.tokens_used and runs.tokens_used when the try started (null: no such column). */
-    tokensBefore?: TokenCounters | null;
-    /**
-     * The try will run an executor under a supervisor: its fence starts now (a retry waits for
-     * it). Rows of tries that run nothing (reconciled, abandoned, lost before starting) have none.
-     */
-    fenced?: boolean;
-  },
-): Promise<boolean> {
+export async function startAttempt(pool: pg.Pool, k: AttemptKey, r: StartFacts): Promise<boolean> {
+  // One attempt's tries claim their rows one at a time, each statement seeing the rows the
+  // others committed: a try of a paused worker that starts after a later try claimed its row
+  // inserts nothing (and so runs nothing), and a later try sees every earlier row to wait for.
+  const db = await pool.connect();
+  try {
+    await db.query('BEGIN');
+    await db.query(`SELECT pg_advisory_xact_lock(${ATTEMPT_LOCK})`, keyParams(k).slice(0, 5));
+    const landed = await insertAttemptRow(db, k, r);
+    await db.query('COMMIT');
+    return landed;
+  } catch (err) {
+    await db.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    db.release();
+  }
+}
+
+async function insertAttemptRow(db: Queryable, k: AttemptKey, r: StartFacts): Promise<boolean> {
   const res = await db.query(
     `INSERT INTO drain_attempts (session_id, exec_run_id, run_id, phase_id, attempt, try, status,
        initial_state, stdout_path, stderr_path, worker_identity, baseline_commit, started_at, run_counts_before,
        phase_updated_before, tag, baseline_status, baseline_error, baseline_capture_id, baseline_skip,
        host, fence_at, phase_tokens_before, run_tokens_before)
-     VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-       $20, CASE WHEN $23::boolean THEN now() END, $21, $22)
+     SELECT $1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+       $20, CASE WHEN $23::boolean THEN now() END, $21, $22
+     WHERE NOT EXISTS (SELECT 1 FROM drain_attempts x WHERE ${LATER_TRY})
      ON CONFLICT DO NOTHING`,
     [
       ...keyParams(k),
@@ -435,7 +462,8 @@ export async function whileTryCurrent<T>(
   try {
     await client.query('BEGIN');
     const res = await client.query(
-      `SELECT 1 FROM drain_attempts WHERE ${KEY_WHERE} AND status = 'running' FOR UPDATE`,
+      `SELECT 1 FROM drain_attempts WHERE ${KEY_WHERE} AND status = 'running'
+         AND NOT EXISTS (SELECT 1 FROM drain_attempts x WHERE ${LATER_TRY}) FOR UPDATE`,
       keyParams(k),
     );
     const out = res.rowCount ? await fn() : null;

@@ -87,6 +87,9 @@ async function query(text, values) {
 
 const KEY =
   'session_id = $1 AND exec_run_id = $2 AND run_id = $3 AND phase_id = $4 AND attempt = $5 AND try = $6';
+/** A later try of the same attempt exists: this one is superseded, whatever its row says. */
+const LATER_TRY =
+  'x.session_id = $1 AND x.exec_run_id = $2 AND x.run_id = $3 AND x.phase_id = $4 AND x.attempt = $5 AND x.try > $6';
 const k = cfg.key;
 const keyValues = [k.sessionId, k.execRunId, k.runId, k.phaseId, k.attempt, k.tryNo];
 
@@ -94,7 +97,8 @@ async function renew() {
   if (ending) return;
   try {
     const r = await query(
-      `WITH f AS (UPDATE drain_attempts SET fence_at = now() WHERE ${KEY} AND status = 'running' RETURNING 1),
+      `WITH f AS (UPDATE drain_attempts SET fence_at = now() WHERE ${KEY} AND status = 'running'
+                    AND NOT EXISTS (SELECT 1 FROM drain_attempts x WHERE ${LATER_TRY}) RETURNING 1),
             l AS (UPDATE drain_leases SET expires_at = now() + make_interval(secs => $7::double precision)
                    WHERE run_id = $3 AND session_id = $1 AND EXISTS (SELECT 1 FROM f) RETURNING 1)
        SELECT EXISTS (SELECT 1 FROM f) AS current, EXISTS (SELECT 1 FROM l) AS leased`,
