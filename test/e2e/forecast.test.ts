@@ -175,21 +175,28 @@ describe('drain forecast and drain analyze on a seeded history', () => {
   after(() => env?.teardown());
 
   // Pools: run fc-alpha J2+J3 (6 ev, 180 s: 3 ev, 1.5 min); fc-delta J8 (4 ev, 1 min);
+  // No attempt of the seeded history has a token reading: every token figure is null (n/a).
   // category collection J4 (0 ev, 0.5 min); global J1..J9 (27 ev, 810 s: 3 ev, 1.5 min).
   const WANT_PHASES: Record<string, object> = {
     'fc-beta/b0': {
       category: 'collection',
-      forecast: { source: 'category', basedOn: 1, events: 0, minutes: 0.5 },
+      forecast: { source: 'category', basedOn: 1, events: 0, minutes: 0.5, tokens: null },
     },
     'fc-delta/d1': {
       category: 'deliverable',
-      forecast: { source: 'run', basedOn: 1, events: 4, minutes: 1 },
+      forecast: { source: 'run', basedOn: 1, events: 4, minutes: 1, tokens: null },
     },
-    'fc-alpha/a0': { category: 'patch', forecast: { source: 'run', basedOn: 2, events: 3, minutes: 1.5 } },
-    'fc-alpha/a2': { category: 'patch', forecast: { source: 'run', basedOn: 2, events: 3, minutes: 1.5 } },
+    'fc-alpha/a0': {
+      category: 'patch',
+      forecast: { source: 'run', basedOn: 2, events: 3, minutes: 1.5, tokens: null },
+    },
+    'fc-alpha/a2': {
+      category: 'patch',
+      forecast: { source: 'run', basedOn: 2, events: 3, minutes: 1.5, tokens: null },
+    },
     'fc-gamma/g0': {
       category: 'timeout',
-      forecast: { source: 'global', basedOn: 9, events: 3, minutes: 1.5 },
+      forecast: { source: 'global', basedOn: 9, events: 3, minutes: 1.5, tokens: null },
     },
   };
 
@@ -209,6 +216,9 @@ describe('drain forecast and drain analyze on a seeded history', () => {
       unknown: 0,
       events: 13,
       minutes: 6,
+      // The seeded history has no token readings: n/a, never 0.
+      tokens: null,
+      tokensUnknown: 5,
       bySource: { run: 3, category: 1, global: 1, none: 0 },
     });
     // Backtest, each judged attempt from those finished before it started (forecast → actual):
