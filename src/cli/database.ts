@@ -55,7 +55,8 @@ export async function reachableStores(): Promise<{ stores: Stores | null; named:
   const targets = databaseTargets(process.env, process.cwd());
   const recordsUrl = databaseUrlOrEmbedded();
   const named = targets.backlog !== null;
-  if (!recordsUrl) return { stores: null, named, label: targets.backlog ? backlogLabel(targets.backlog) : '' };
+  if (!recordsUrl)
+    return { stores: null, named, label: targets.backlog ? backlogLabel(targets.backlog) : '' };
   const location = backlogOrRecords(targets, recordsUrl);
   const label = redactUrl(backlogLabel(location));
   const stores = await openStores({ location, recordsUrl, poolSize: 1, migrate: false });

@@ -47,6 +47,8 @@ async function seedInto(): Promise<void> {
     const c = await seedSample(loc.kind === 'sqlite' ? loc.path : stores.records);
     const counts = await stores.backlog.backlogCounts();
     console.log(`seeded the sample backlog into ${redactUrl(backlogLabel(loc))}: ${JSON.stringify(c)}`);
-    console.log(`backlog now: ${counts.runs} runs, ${counts.phases} phases ${JSON.stringify(counts.byState)}`);
+    console.log(
+      `backlog now: ${counts.runs} runs, ${counts.phases} phases ${JSON.stringify(counts.byState)}`,
+    );
   });
 }

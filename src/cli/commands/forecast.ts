@@ -65,7 +65,10 @@ export interface PlanForecast {
 }
 
 /** The forecast of a plan and the backtest, from the history in `pool`. */
-export async function forecastOfPlan(pool: Queryable, planned: readonly PlannedPhase[]): Promise<PlanForecast> {
+export async function forecastOfPlan(
+  pool: Queryable,
+  planned: readonly PlannedPhase[],
+): Promise<PlanForecast> {
   const pools = poolsFromRows(
     await forecastPools(
       pool,
