@@ -74,7 +74,17 @@ describe('long sessions', () => {
     const read = sessionRowsRead.rows - read0.rows;
     assert.ok(writes >= 300, `one write per phase at least (${writes})`);
     assert.ok(read <= 3 * rows.length, `${read} rows read by ${writes} session JSON writes`);
-    assert.deepEqual(json.results, JSON.parse(JSON.stringify(rows.map(drainResultJson))));
+    // known_failure (tokens spent on an already-stopped fingerprint, issue 18) is an annotation
+    // from the session's stops, not a column of the row: compared apart.
+    const plain = json.results.map(({ known_failure: _known, ...r }: Record<string, unknown>) => r);
+    assert.deepEqual(plain, JSON.parse(JSON.stringify(rows.map(drainResultJson))));
+    const known = json.results.filter((r: Record<string, unknown>) => r.known_failure);
+    assert.ok(known.length > 0, 'attempts after a fingerprint was stopped are marked');
+    for (const r of known) {
+      assert.equal(r.known_failure, 'stopped');
+      assert.equal(r.success, false);
+      assert.ok(json.stopped_fingerprints.includes(r.failure_fingerprint), r.failure_fingerprint);
+    }
   });
 
   test('a phase timeout is capped to the time left; the budget then ends the session', async () => {
