@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests (in parallel), then end-to-end tests against a real
-# Temporal dev server and a real embedded Postgres, two files at a time (each file has its own
+# Temporal dev server and a real embedded Postgres, three files at a time (each file has its own
 # services; most of an end-to-end test is waiting for executors, timeouts and kill graces).
 # Usage: bash scripts/test.sh [unit|e2e|all] [extra node --test args, e.g. a file]
 # Ends with the line "N passed, N failed".
@@ -23,7 +23,7 @@ run() { # name, concurrency, files...
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 }
 # The longest files first, so that no long file is left to run alone at the end.
-LONG_FIRST="slots long-session crash-worker operations-cli chaos durability crash-infra evidence-crash"
+LONG_FIRST="fence slots long-session chaos payload-bounds crash-worker operations-cli replay backlogs sqlite-backlog durability crash-infra evidence-crash"
 e2e_files() {
   local f
   for f in $LONG_FIRST; do [ -f "test/e2e/$f.test.ts" ] && echo "test/e2e/$f.test.ts"; done
@@ -36,8 +36,8 @@ if [ $# -gt 0 ]; then
 else
   case $what in
     unit) run unit 2 test/unit/*.test.ts ;;
-    e2e) run e2e 2 $(e2e_files) ;;
-    *) run unit 2 test/unit/*.test.ts; run e2e 2 $(e2e_files) ;;
+    e2e) run e2e 3 $(e2e_files) ;;
+    *) run unit 2 test/unit/*.test.ts; run e2e 3 $(e2e_files) ;;
   esac
 fi
 passed=$(grep -aE '^ℹ pass [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')

@@ -13,11 +13,11 @@ import { databaseUrlOrEmbedded, UsageError } from './env.js';
  * in DRAIN_RECORDS_URL or the embedded Postgres. `migrate`: apply pending migrations first.
  */
 export async function withStores<T>(
-  o: { migrate?: boolean; workspace?: string; log?: (l: string) => void },
+  o: { migrate?: boolean; workspace?: string; log?: (l: string) => void; startEmbedded?: boolean },
   fn: (stores: Stores) => Promise<T>,
 ): Promise<T> {
   const targets = databaseTargets(process.env, o.workspace ?? process.cwd());
-  if (!targets.backlog && !databaseUrlOrEmbedded()) {
+  if (!o.startEmbedded && !targets.backlog && !databaseUrlOrEmbedded()) {
     throw new UsageError(
       'no database: DATABASE_URL is not set and the embedded Postgres of this project was never started',
     );

@@ -21,7 +21,7 @@ export function registerDb(program: Command): void {
       "create the drain_ tables (and Autopack's tables when absent, on PostgreSQL); idempotent. A SQLite backlog's records go to DRAIN_RECORDS_URL or the embedded Postgres, never into the file",
     )
     .action(async () => {
-      await withStores({ log: progress }, async (stores) => {
+      await withStores({ log: progress, startEmbedded: true }, async (stores) => {
         const applied = await migrate(stores.records, { backlogHere: stores.backlog.sharesRecords });
         console.log(
           `records for ${redactUrl(backlogLabel(stores.backlog.location))}: ${applied.length ? `applied ${applied.join(', ')}` : 'already up to date'}`,
@@ -42,7 +42,7 @@ export function registerDb(program: Command): void {
 async function seedInto(): Promise<void> {
   const target = databaseTargets(process.env, process.cwd()).backlog;
   if (target?.kind === 'sqlite' && !target.windows) openAutopackSqlite(target.path, { create: true }).close();
-  await withStores({ migrate: true, log: progress }, async (stores) => {
+  await withStores({ migrate: true, log: progress, startEmbedded: true }, async (stores) => {
     const loc = stores.backlog.location;
     const c = await seedSample(loc.kind === 'sqlite' ? loc.path : stores.records);
     const counts = await stores.backlog.backlogCounts();
