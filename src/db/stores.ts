@@ -29,6 +29,8 @@ export interface Stores {
   recordsUrl: string;
   /** The schema of a SQLite backlog's records in that database (null: the URL's own). */
   recordsSchema: string | null;
+  /** Migrations applied by this open (empty without `migrate`). */
+  applied: string[];
   /** The backlog's identity: sessions are pinned to it. Its name is a file path for SQLite. */
   database: DatabaseIdentity;
   close(): Promise<void>;
@@ -68,7 +70,7 @@ export async function openStores(o: OpenStoresOptions): Promise<Stores> {
   if (loc.kind === 'postgres') {
     const records = createPool(loc.url, size);
     try {
-      if (o.migrate !== false) await migrate(records);
+      const applied = o.migrate !== false ? await migrate(records) : [];
       const database = await readDatabaseIdentity(records);
       const backlog = new PostgresBacklog(loc, records);
       return {
@@ -76,6 +78,7 @@ export async function openStores(o: OpenStoresOptions): Promise<Stores> {
         records,
         recordsUrl: loc.url,
         recordsSchema: null,
+        applied,
         database,
         close: () => records.end(),
       };
@@ -93,7 +96,7 @@ export async function openStores(o: OpenStoresOptions): Promise<Stores> {
   const records = createPool(o.recordsUrl, size, { searchPath: schema });
   try {
     await records.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-    if (o.migrate !== false) await migrate(records, { backlogHere: false });
+    const applied = o.migrate !== false ? await migrate(records, { backlogHere: false }) : [];
     const backlog = new SqliteBacklog({ ...loc, path: realPath, url: `sqlite:///${realPath}` }, records);
     const database = { id: (await readDatabaseIdentity(records)).id, name: realPath };
     return {
@@ -101,6 +104,7 @@ export async function openStores(o: OpenStoresOptions): Promise<Stores> {
       records,
       recordsUrl: o.recordsUrl,
       recordsSchema: schema,
+      applied,
       database,
       close: async () => {
         await backlog.close();

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { migrate } from '../../db/migrate.js';
 import { backlogLabel } from '../../db/database-url.js';
 import { openAutopackSqlite } from '../../db/autopack-sqlite.js';
 import { redactUrl } from '../../domain/redact.js';
@@ -21,8 +20,8 @@ export function registerDb(program: Command): void {
       "create the drain_ tables (and Autopack's tables when absent, on PostgreSQL); idempotent. A SQLite backlog's records go to DRAIN_RECORDS_URL or the embedded Postgres, never into the file",
     )
     .action(async () => {
-      await withStores({ log: progress, startEmbedded: true }, async (stores) => {
-        const applied = await migrate(stores.records, { backlogHere: stores.backlog.sharesRecords });
+      await withStores({ migrate: true, log: progress, startEmbedded: true }, async (stores) => {
+        const applied = stores.applied;
         console.log(
           `records for ${redactUrl(backlogLabel(stores.backlog.location))}: ${applied.length ? `applied ${applied.join(', ')}` : 'already up to date'}`,
         );
