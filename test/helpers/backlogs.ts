@@ -5,7 +5,7 @@
  * Each has its own task queue, so its workers never take the other's sessions.
  */
 import { mkdir } from 'node:fs/promises';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type pg from 'pg';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -13,7 +13,6 @@ import { startDrain } from '../../src/client.js';
 import { openStores, type Stores } from '../../src/db/stores.js';
 import { parseDatabaseUrl } from '../../src/db/database-url.js';
 import { openAutopackSqlite } from '../../src/db/autopack-sqlite.js';
-import { projectRoot } from '../../src/runtime/paths.js';
 import { seedPhases, type PhaseSeed, type SeedCounts } from '../../src/sim/seed.js';
 import type { DrainWorker, DrainWorkerOptions } from '../../src/worker.js';
 import type { DrainInput } from '../../src/domain/types.js';
@@ -63,7 +62,6 @@ export async function backlogUnderTest(
     poolSize: 3,
   });
   const taskQueue = `${env.taskQueue}-${kind === 'postgres' ? kind : name}`;
-  const children: ChildProcess[] = [];
   return {
     kind,
     databaseUrl,
@@ -85,34 +83,19 @@ export async function backlogUnderTest(
     },
     startWorker: (o = {}) =>
       env.startWorker({ databaseUrl, recordsUrl: env.databaseUrl, workspace, taskQueue, ...o }),
-    spawnWorker(extra = {}, args = []) {
-      const child = spawn(
-        process.execPath,
-        [path.join(projectRoot(), 'bin', 'drain.js'), 'worker', '--task-queue', taskQueue, ...args],
+    // env's own spawner (its environment, output capture and teardown), pointed at this backlog.
+    spawnWorker: (extra = {}, args = []) =>
+      env.spawnWorker(
         {
-          env: {
-            ...process.env,
-            DATABASE_URL: databaseUrl,
-            DRAIN_RECORDS_URL: env.databaseUrl,
-            TEMPORAL_ADDRESS: env.temporal.address,
-            DRAIN_EXECUTOR: env.executor,
-            DRAIN_WORKSPACE: workspace,
-            DRAIN_HEARTBEAT_MS: '1000',
-            ...extra,
-          },
-          stdio: ['ignore', 'pipe', 'pipe'],
+          DATABASE_URL: databaseUrl,
+          DRAIN_RECORDS_URL: env.databaseUrl,
+          DRAIN_WORKSPACE: workspace,
+          ...extra,
         },
-      );
-      let out = '';
-      child.stdout?.on('data', (c) => (out += c));
-      child.stderr?.on('data', (c) => (out += c));
-      Object.defineProperty(child, 'output', { get: () => out });
-      children.push(child);
-      return child;
-    },
+        ['--task-queue', taskQueue, ...args],
+      ),
     start: (input, sessionId) => startDrain(env.client, { workspace, ...input }, { sessionId, taskQueue }),
     async close() {
-      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
       await stores.close().catch(() => {});
     },
   };
