@@ -7,6 +7,8 @@ import { phasesOverTotalAttempts, phasesStoppedByMemory, type MemoryBlock } from
 import { workspaceCommit } from '../src/runtime/git.js';
 import { leaseHeld } from '../src/runtime/metrics.js';
 import type { SkipRecord } from '../src/domain/types.js';
+import { recordedSpend } from '../src/db/tokens.js';
+import { spentNow } from '../src/domain/tokens.js';
 
 /**
  * The backlog rows selection reads: candidates are FAILED or QUEUED phases (a SQLite backlog
@@ -23,6 +25,10 @@ export function selectActivities(deps: ActivityDeps) {
      * and the pick made again (at most 3 times, then the caller waits like for any held run).
      */
     async selectNextPhase(input: SelectParams): Promise<SelectResult> {
+      const spent = input.fromRecords && input.tokenBudget ? await sessionSpend(input) : null;
+      if (spent !== null && spent >= input.tokenBudget!.maxTokens) {
+        return { pick: null, passedOver: [], waitingForLease: false, tokenBudgetSpent: spent };
+      }
       const lease = input.takeLease ? { holder: deps.identity, ttlSeconds: deps.leaseTtlSeconds } : null;
       const p: SelectParams = { ...input, lease, memory: await memoryBlocks(input) };
       const done = p.fromRecords ? await sessionProgress(deps.pool, p.sessionId) : null;
@@ -62,6 +68,18 @@ export function selectActivities(deps: ActivityDeps) {
         : await phasesOverTotalAttempts(deps.pool, { limit: p.maxAttemptsPerPhaseTotal, runId: p.runId });
     const seen = new Set(stopped.map((b) => JSON.stringify([b.runId, b.phaseId])));
     return [...stopped, ...capped.filter((b) => !seen.has(JSON.stringify([b.runId, b.phaseId])))];
+  }
+
+  /** The session's spend now: folded, or by its records with other slots' running tries. */
+  async function sessionSpend(p: SelectParams): Promise<number> {
+    const recorded = await recordedSpend(deps.pool, p.sessionId);
+    const running = await Promise.all(
+      recorded.running.map(async (r) => ({
+        before: r.phaseBefore,
+        now: (await deps.backlog.tokensOf(r.runId, r.phaseId)).phase,
+      })),
+    );
+    return spentNow(p.tokenBudget?.folded ?? 0, recorded.finished, running);
   }
 
   async function select(p: SelectParams): Promise<SelectResult> {

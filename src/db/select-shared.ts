@@ -18,6 +18,8 @@ export interface SelectResult {
   waitingForLease: boolean;
   /** When selection was asked to lease: whether this session now holds the pick's run lease. */
   leased?: boolean;
+  /** Nothing picked: the session's records have spent its token budget (this much). */
+  tokenBudgetSpent?: number;
 }
 
 /** A row of the final step: the pick (skip_reason NULL) and the passed-over phases, in order. */

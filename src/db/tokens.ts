@@ -33,3 +33,31 @@ export async function knownFailureAttempts(
   );
   return Object.fromEntries(res.rows.map((r) => [r.id, r.own ? 'stopped' : 'remembered']));
 }
+
+/** What a session's tries have spent by their records: finished ones, and the ones still running. */
+export interface RecordedSpend {
+  /** Sum of tokens_spent over the session's tries that recorded one. */
+  finished: number;
+  /** The session's running tries with a start reading of their phase's counter. */
+  running: Array<{ runId: string; phaseId: string; phaseBefore: number }>;
+}
+
+/**
+ * The session's spend as its records say right now (the workflow folds a result only after the
+ * try's row is finished, so a budget checked on folded results alone lags a slot behind).
+ */
+export async function recordedSpend(db: Queryable, sessionId: string): Promise<RecordedSpend> {
+  const res = await db.query<{ finished: string | null; running: RecordedSpend['running'] | null }>(
+    `SELECT sum(tokens_spent) FILTER (WHERE status <> 'running')::text AS finished,
+            jsonb_agg(jsonb_build_object('runId', run_id, 'phaseId', phase_id,
+                                         'phaseBefore', phase_tokens_before))
+              FILTER (WHERE status = 'running' AND phase_tokens_before IS NOT NULL) AS running
+     FROM drain_attempts WHERE session_id = $1`,
+    [sessionId],
+  );
+  const r = res.rows[0];
+  return {
+    finished: Number(r?.finished ?? 0),
+    running: (r?.running ?? []).map((x) => ({ ...x, phaseBefore: Number(x.phaseBefore) })),
+  };
+}

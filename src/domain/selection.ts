@@ -59,6 +59,12 @@ export interface SelectParams {
   takeLease?: boolean;
   /** Set by the selection activity from takeLease: who holds the lease, for how long. */
   lease?: { holder: string; ttlSeconds: number } | null;
+  /**
+   * --max-tokens and what the workflow has folded so far: the selection activity picks nothing
+   * when the session's records (running tries of other slots included) have spent the budget.
+   * Absent without a budget.
+   */
+  tokenBudget?: { maxTokens: number; folded: number };
 }
 
 export function selectionParams(
@@ -93,5 +99,8 @@ export function selectionParams(
     order: config.order,
     ignoreMemory: config.ignoreMemory,
     maxAttemptsPerPhaseTotal: config.maxAttemptsPerPhaseTotal,
+    ...(config.maxTokens != null
+      ? { tokenBudget: { maxTokens: config.maxTokens, folded: state.tokensSpent ?? 0 } }
+      : {}),
   };
 }

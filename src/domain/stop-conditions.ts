@@ -25,10 +25,14 @@ export function sessionStopReason(
   }
   // Absent in older inputs (undefined): no budget, the commands of recorded histories unchanged.
   if (config.maxTokens != null && (state.tokensSpent ?? 0) >= config.maxTokens) {
-    return `token budget reached: ${formatTokens(state.tokensSpent ?? 0)} tokens spent (--max-tokens ${formatTokens(config.maxTokens)})`;
+    return tokenBudgetReason(state.tokensSpent ?? 0, config.maxTokens);
   }
   return null;
 }
+
+/** The stop reason of a spent token budget (--max-tokens). */
+export const tokenBudgetReason = (spent: number, maxTokens: number): string =>
+  `token budget reached: ${formatTokens(spent)} tokens spent (--max-tokens ${formatTokens(maxTokens)})`;
 
 /** Seconds left in the session's time budget (null = unlimited). */
 export function remainingSeconds(state: SessionState, nowMs: number): number | null {

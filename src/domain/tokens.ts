@@ -65,3 +65,17 @@ export interface TokenTotals {
 /** `spent` when any attempt's spend is known, else null ("n/a"). */
 export const totalOrNull = (t: { spent?: number; known?: number } | null | undefined): number | null =>
   t && (t.known ?? 0) > 0 ? (t.spent ?? 0) : null;
+
+/**
+ * What a session has spent right now, for its token budget: the larger of what its workflow has
+ * folded and what its records say (finished tries, plus each running try's phase counter now
+ * against its start reading; unknown readings add nothing).
+ */
+export function spentNow(
+  folded: number,
+  finished: number,
+  running: Array<{ before: number; now: number | null }>,
+): number {
+  const live = running.reduce((n, r) => n + (spendOf(r.before, r.now) ?? 0), 0);
+  return Math.max(folded, finished + live);
+}

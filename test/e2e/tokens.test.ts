@@ -8,6 +8,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import { startTestEnv, type TestEnv } from '../helpers/env.js';
 import { BACKLOG_KINDS, backlogUnderTest, type BacklogUnderTest } from '../helpers/backlogs.js';
 import { listSessionAttempts } from '../../src/db/attempts.js';
@@ -169,6 +170,55 @@ for (const kind of BACKLOG_KINDS) {
         );
       });
     }
+
+    test('--max-tokens counts what another slot’s running phase has spent: the free slot stops picking', async () => {
+      // 1,000 tokens a second for 12 s: the budget is spent while it runs, not when it ends.
+      await b.seed([
+        {
+          runId: 'live-big',
+          phaseId: 'big',
+          sim: { scenario: 'complete', events: 12, tokens: 1000, seconds: 12 },
+        },
+        ...Array.from({ length: 30 }, (_, i) => ({
+          runId: 'live-q',
+          phaseId: `q${String(i).padStart(2, '0')}`,
+          phaseIndex: i,
+          sim: { scenario: 'complete' as const, events: 1, tokens: 10, seconds: 0.2 },
+        })),
+      ]);
+      const id = `${kind}-budget-live`;
+      const h = await b.start(
+        {
+          killGraceSeconds: 1,
+          skipRunPrefixes: ['tok', 'bud', 'cap'],
+          concurrency: 2,
+          batchSize: 40,
+          maxTokens: 5000,
+        },
+        id,
+      );
+      handles.set(id, h);
+      let stopReason: string | null = null;
+      while (stopReason === null) {
+        const p = await h.query(progressQuery);
+        stopReason = p.stopReason;
+        if (stopReason === null && p.status === 'completed') break;
+        if (stopReason === null) await delay(150);
+      }
+      const big = (await listSessionAttempts(b.records, id)).find((x) => x.phase_id === 'big');
+      assert.match(stopReason ?? '', /token budget reached/);
+      assert.equal(big?.status, 'running', 'the session stopped picking while the spending phase still ran');
+      const r = (await h.result()) as SessionResult;
+      assert.match(r.stopReason ?? '', /token budget reached: [\d,]+ tokens spent \(--max-tokens 5,000\)/);
+      const rows = await listSessionAttempts(b.records, id);
+      const quick = rows.filter((x) => x.run_id === 'live-q');
+      assert.ok(quick.length < 30, `the free slot stopped: ${quick.length} quick phases`);
+      assert.equal(
+        rows.find((x) => x.phase_id === 'big')?.success,
+        true,
+        'a running phase is not stopped by the budget',
+      );
+    });
 
     test('drain analyze: tokens per fingerprint and per run, tokens with no telemetry, tokens not spent again', async () => {
       const reason = 'deliverable missing: docs/TOKENS.md was not produced';

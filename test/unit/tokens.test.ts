@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { attemptTokens, formatTokens, spendOf } from '../../src/domain/tokens.js';
+import { attemptTokens, formatTokens, spendOf, spentNow } from '../../src/domain/tokens.js';
 
 test('spendOf: the difference, a reset counts from zero, unknown stays unknown', () => {
   const cases: Array<[string, number | null | undefined, number | null | undefined, number | null]> = [
@@ -36,6 +36,30 @@ test('attemptTokens keeps both readings of phase and run, and their spends', () 
     phase: null,
     run: null,
   });
+});
+
+test('spentNow: the larger of the folded spend and the records with running tries', () => {
+  const cases: Array<[string, number, number, Array<{ before: number; now: number | null }>, number]> = [
+    ['nothing yet', 0, 0, [], 0],
+    ['folded ahead of the records', 3000, 1000, [], 3000],
+    ['a finished try not yet folded', 1000, 2500, [], 2500],
+    ['a running try of another slot counts', 1000, 1000, [{ before: 200, now: 4200 }], 5000],
+    [
+      'two running tries',
+      0,
+      0,
+      [
+        { before: 0, now: 10 },
+        { before: 5, now: 25 },
+      ],
+      30,
+    ],
+    ['a reset counter: the reading is the spend', 0, 100, [{ before: 900, now: 40 }], 140],
+    ['an unknown reading adds nothing', 500, 500, [{ before: 10, now: null }], 500],
+  ];
+  for (const [name, folded, finished, running, want] of cases) {
+    assert.equal(spentNow(folded, finished, running), want, name);
+  }
 });
 
 test('formatTokens groups thousands and says n/a for unknown, never 0', () => {

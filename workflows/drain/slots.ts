@@ -9,7 +9,7 @@ import { condition, sleep, workflowInfo } from '@temporalio/workflow';
 import { appendEvents, skipEvents, slotTag } from '../../src/domain/progress-log.js';
 import { selectionParams } from '../../src/domain/selection.js';
 import { noteSkips, recordPlanned } from '../../src/domain/session-state.js';
-import { sessionStopReason } from '../../src/domain/stop-conditions.js';
+import { sessionStopReason, tokenBudgetReason } from '../../src/domain/stop-conditions.js';
 import type { PhaseRef } from '../../src/domain/types.js';
 import { drainOne } from './phase.js';
 import { leanOrchestration, quick, shortActivities } from './proxies.js';
@@ -133,6 +133,10 @@ async function pickStep(session: DrainSession, slot: number): Promise<Step> {
   // Results that arrived while selecting may have ended the session (one slot: nothing arrives).
   if (parallel && (session.ending || checkStop(session))) {
     if (sel.pick && sel.leased) await giveBack(session, slot, sel.pick.runId);
+    return END;
+  }
+  if (sel.tokenBudgetSpent != null && config.maxTokens != null) {
+    session.end('stopped', tokenBudgetReason(sel.tokenBudgetSpent, config.maxTokens));
     return END;
   }
   if (!sel.pick && sel.waitingForLease && !config.dryRun) return { kind: 'wait-lease', seen };
