@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Queryable } from '../db/pool.js';
+import { interruptedTriesOnHost } from '../db/orphaned-tries.js';
 import { isProcessAlive, procStat } from './process-group.js';
 import { TAG_VAR, cgroupPlaces, endTry, processesWithEnv, taggedProcesses } from './containment.js';
 import { procClocks } from './process-age.js';
@@ -23,14 +24,8 @@ import {
  */
 export async function reapOrphanedExecutors(db: Queryable, host: string, graceMs: number): Promise<number[]> {
   if (process.platform !== 'linux') return [];
-  const res = await db.query<{ pid: number; worker_identity: string; tag: string; started_at: Date }>(
-    `SELECT pid, worker_identity, tag, started_at FROM drain_attempts
-     WHERE pid IS NOT NULL AND tag IS NOT NULL AND status = 'interrupted'
-       AND worker_identity LIKE $1 AND started_at > now() - interval '7 days'`,
-    [`drain-worker@${host}:%`],
-  );
   const stopped: number[] = [];
-  for (const r of res.rows) {
+  for (const r of await interruptedTriesOnHost(db, host)) {
     const workerPid = Number(r.worker_identity.slice(r.worker_identity.lastIndexOf(':') + 1));
     if (workerPid && isProcessAlive(workerPid)) continue; // its worker still runs it
     // Recorded on the wall clock; the age guard compares on the boot clock (process-age.ts).
