@@ -2,6 +2,9 @@ import type pg from 'pg';
 import type { Queryable } from './pool.js';
 import type { AttemptOutcome, AttemptVerdict } from '../domain/types.js';
 import type { TokenCounters } from '../domain/tokens.js';
+import type { AttemptRow } from '../domain/rows.js';
+
+export type { AttemptRow };
 
 /**
  * Identifies one try of one attempt. `execRunId` is the workflow run that scheduled it (a
@@ -309,60 +312,6 @@ export async function recordVerdict(db: Queryable, k: AttemptOf, v: AttemptVerdi
        AND status <> 'interrupted'`,
     [...attemptParams(k), v.fingerprint, v.category, v.yieldPerMinute, v.zeroYieldReason],
   );
-}
-
-export interface AttemptRow {
-  id: string;
-  session_id: string;
-  exec_run_id: string;
-  run_id: string;
-  phase_id: string;
-  attempt: number;
-  try: number;
-  status: string;
-  initial_state: string | null;
-  final_state: string | null;
-  success: boolean | null;
-  return_code: number | null;
-  signal: string | null;
-  timed_out: boolean;
-  duration_seconds: number | null;
-  stdout_path: string | null;
-  stderr_path: string | null;
-  stdout_excerpt: string | null;
-  stderr_excerpt: string | null;
-  stdout_bytes: string | null;
-  stderr_bytes: string | null;
-  error_message: string | null;
-  last_failure_reason: string | null;
-  fingerprint: string | null;
-  failure_category: string | null;
-  telemetry_events: number | null;
-  telemetry_global_delta: number | null;
-  yield_per_minute: number | null;
-  llm_boundary_hit: boolean | null;
-  zero_yield_reason: string | null;
-  baseline_commit: string | null;
-  worker_identity: string | null;
-  pid: number | null;
-  started_at: Date;
-  finished_at: Date | null;
-  run_counts_before: Record<string, number> | null;
-  run_counts_after: Record<string, number> | null;
-  telemetry_by_table: Record<string, number> | null;
-  phase_changed: boolean | null;
-  interrupted_tries: number;
-  outcome: AttemptOutcome | null;
-  processes_reaped: number | null;
-  phase_updated_before: Date | null;
-  tag: string | null;
-  /** Tokens (migration 010; bigint, so strings from pg; null: unknown). */
-  phase_tokens_before?: string | number | null;
-  phase_tokens_after?: string | number | null;
-  run_tokens_before?: string | number | null;
-  run_tokens_after?: string | number | null;
-  tokens_spent?: string | number | null;
-  run_tokens_spent?: string | number | null;
 }
 
 export async function listSessionAttempts(db: Queryable, sessionId: string): Promise<AttemptRow[]> {

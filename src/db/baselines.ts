@@ -6,27 +6,9 @@
 import type pg from 'pg';
 import type { Queryable } from './pool.js';
 import type { CaptureFact, CaptureStatus } from '../domain/baseline-decision.js';
+import type { CaptureRow } from '../domain/rows.js';
 
-export interface CaptureRow {
-  id: string;
-  commit_sha: string;
-  session_id: string;
-  attempt: number;
-  status: CaptureStatus;
-  exit_code: number | null;
-  signal: string | null;
-  duration_seconds: number | null;
-  artifact_path: string | null;
-  error: string | null;
-  host: string | null;
-  worker_identity: string | null;
-  pgid: number | null;
-  backfilled: boolean;
-  started_at: Date;
-  finished_at: Date | null;
-  /** A running capture whose claim lapsed (database clock). */
-  expired: boolean;
-}
+export type { CaptureRow };
 
 const CAPTURE_COLUMNS = `id::text AS id, commit_sha, session_id, attempt, status, exit_code, signal,
   duration_seconds, artifact_path, error, host, worker_identity, pgid, backfilled, started_at, finished_at,

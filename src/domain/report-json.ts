@@ -4,8 +4,7 @@
  * Temporal's workflow sandbox. The output is always plain JSON: no Set/Map/Date/undefined/
  * NaN/Infinity anywhere, so JSON.parse(JSON.stringify(x)) deep-equals x.
  */
-import type { AttemptRow } from '../db/attempts.js';
-import type { CaptureRow } from '../db/baselines.js';
+import type { AttemptRow, CaptureRow } from './rows.js';
 import type { SessionState } from './session-state.js';
 import type { DrainConfig } from './types.js';
 import { peakParallel, spansOf } from './overlap.js';
