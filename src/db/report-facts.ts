@@ -1,6 +1,7 @@
 /**
  * The database read of `drain report` (one statement per function): every try of a session
- * from drain_attempts, mapped to the plain attempts of src/domain/report-html.ts.
+ * from drain_attempts, mapped to the plain attempts of src/domain/report-html.ts (its tokens:
+ * tokens_spent, null when the backlog has no phases.tokens_used — shown as "n/a").
  */
 import type { Queryable } from './pool.js';
 import type { ReportAttempt } from '../domain/report-html.js';
@@ -17,6 +18,8 @@ export interface ReportAttemptRow {
   duration_seconds: number | null;
   telemetry_events: number | null;
   yield_per_minute: number | null;
+  /** bigint: a string from pg; null: unknown. */
+  tokens_spent: string | number | null;
   fingerprint: string | null;
   final_state: string | null;
   started_at: Date;
@@ -27,7 +30,7 @@ export interface ReportAttemptRow {
 export async function listReportAttempts(db: Queryable, sessionId: string): Promise<ReportAttemptRow[]> {
   const res = await db.query<ReportAttemptRow>(
     `SELECT id::text AS id, run_id, phase_id, attempt, try, status, success, timed_out, duration_seconds,
-            telemetry_events, yield_per_minute, fingerprint, final_state, started_at, finished_at
+            telemetry_events, yield_per_minute, tokens_spent, fingerprint, final_state, started_at, finished_at
      FROM drain_attempts WHERE session_id = $1 ORDER BY started_at, id`,
     [sessionId],
   );
@@ -59,6 +62,7 @@ export function reportAttempt(r: ReportAttemptRow): ReportAttempt {
     durationSeconds: num(r.duration_seconds),
     telemetryEvents: num(r.telemetry_events),
     yieldPerMinute: num(r.yield_per_minute),
+    tokensSpent: num(r.tokens_spent),
     fingerprint: r.fingerprint,
     finalState: r.final_state,
     startedAt: iso(r.started_at),

@@ -1,7 +1,9 @@
 /**
  * `drain report --html`: one self-contained HTML page of a session — the verdict of
- * `drain verify`, four charts (attempt durations, telemetry yield over the session, outcomes
- * by run, top fingerprints), the BATCH DRAIN SUMMARY and the table of attempts.
+ * `drain verify`, five charts (attempt durations, telemetry yield over the session, outcomes
+ * by run, top fingerprints, tokens per attempt), the BATCH DRAIN SUMMARY and the table of
+ * attempts. Tokens are phases.tokens_used spent per try; unknown (a backlog without the
+ * column) is shown as "n/a", never as 0.
  *
  * Pure: data in, HTML string out. The charting library's browser build is passed in and
  * inlined; nothing is loaded from the network (a Content-Security-Policy allows only the
@@ -11,29 +13,30 @@
  */
 import { createHash } from 'node:crypto';
 import { redactDeep } from './redact.js';
-import { byCodeUnit } from './report-json.js';
+import {
+  chartData,
+  knownTokens,
+  outcomeOf,
+  TOP_FINGERPRINTS,
+  type ChartData,
+  type ReportAttempt,
+} from './report-charts.js';
 import { formatSummary, oneLine, type SummarySource } from './report-text.js';
+import { formatTokens } from './tokens.js';
 import { capped, evidenceLines, verdictLine } from './verify-format.js';
 import type { CriterionResult, VerifyResult } from './verify.js';
 
-/** One try of the session, as read from drain_attempts. */
-export interface ReportAttempt {
-  id: string;
-  runId: string;
-  phaseId: string;
-  attempt: number;
-  tryNo: number;
-  status: string;
-  success: boolean | null;
-  timedOut: boolean;
-  durationSeconds: number | null;
-  telemetryEvents: number | null;
-  yieldPerMinute: number | null;
-  fingerprint: string | null;
-  finalState: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
+// The chart data lives in report-charts.ts; re-exported for report-facts.ts and the tests.
+export {
+  chartData,
+  OUTCOME_COLORS,
+  OUTCOMES,
+  outcomeOf,
+  TOP_FINGERPRINTS,
+  type ChartData,
+  type Outcome,
+  type ReportAttempt,
+} from './report-charts.js';
 
 export interface ReportInput {
   session: SummarySource;
@@ -43,30 +46,6 @@ export interface ReportInput {
   chartLibrary: { name: string; source: string };
   /** ISO 8601 time the report was made. */
   generatedAt: string;
-}
-
-export const OUTCOMES = ['succeeded', 'failed', 'timeout', 'cancelled', 'interrupted', 'running'] as const;
-export type Outcome = (typeof OUTCOMES)[number];
-
-export const OUTCOME_COLORS: Record<Outcome, string> = {
-  succeeded: '#2e7d32',
-  failed: '#c62828',
-  timeout: '#ef6c00',
-  cancelled: '#757575',
-  interrupted: '#6a1b9a',
-  running: '#1565c0',
-};
-
-/** Fingerprints shown in their chart; labels are cut at LABEL_MAX code points. */
-export const TOP_FINGERPRINTS = 10;
-const LABEL_MAX = 40;
-
-export function outcomeOf(a: Pick<ReportAttempt, 'status' | 'success' | 'timedOut'>): Outcome {
-  if (a.status === 'interrupted') return 'interrupted';
-  if (a.status === 'running') return 'running';
-  if (a.status === 'cancelled') return 'cancelled';
-  if (a.timedOut) return 'timeout';
-  return a.success === true ? 'succeeded' : 'failed';
 }
 
 const ENTITIES: Record<string, string> = {
@@ -97,106 +76,6 @@ export function scriptJson(v: unknown): string {
 const inlineScript = (source: string): string => source.replace(/<\/(script)/gi, '<\\/$1');
 
 const sha256 = (s: string): string => `'sha256-${createHash('sha256').update(s, 'utf8').digest('base64')}'`;
-
-function clip(s: string, max = LABEL_MAX): string {
-  const cps = Array.from(s);
-  return cps.length <= max ? s : `${cps.slice(0, max).join('')}…`;
-}
-
-// ---------------------------------------------------------------------------------------
-// Chart data
-
-export interface ChartData {
-  colors: Record<Outcome, string>;
-  durations: { labels: string[]; titles: string[]; seconds: number[]; outcomes: Outcome[] };
-  /** x: minutes since the session started; y: events/min of the attempt, and events so far. */
-  telemetry: {
-    perAttempt: Array<{ x: number; y: number }>;
-    cumulative: Array<{ x: number; y: number }>;
-    titles: string[];
-  };
-  outcomesByRun: { runs: string[]; series: Array<{ outcome: Outcome; counts: number[] }> };
-  fingerprints: { labels: string[]; titles: string[]; counts: number[] };
-}
-
-const time = (iso: string | null): number | null => {
-  const t = iso === null ? NaN : Date.parse(iso);
-  return Number.isFinite(t) ? t : null;
-};
-
-const attemptTitle = (a: ReportAttempt): string =>
-  `${oneLine(a.runId)} / ${oneLine(a.phaseId)} attempt ${a.attempt}${a.tryNo > 1 ? ` try ${a.tryNo}` : ''}`;
-
-function seconds(a: ReportAttempt): number {
-  if (a.durationSeconds !== null) return a.durationSeconds;
-  const start = time(a.startedAt);
-  const end = time(a.finishedAt);
-  return start !== null && end !== null ? Math.max(0, (end - start) / 1000) : 0;
-}
-
-const isFinal = (a: ReportAttempt): boolean => a.status !== 'interrupted' && a.status !== 'running';
-const round2 = (n: number): number => Math.round(n * 100) / 100;
-
-function telemetrySeries(session: SummarySource, attempts: ReportAttempt[]): ChartData['telemetry'] {
-  const finals = attempts.filter((a) => isFinal(a) && time(a.startedAt) !== null);
-  const first = Math.min(...finals.map((a) => time(a.startedAt) as number));
-  const started = time(session.started_at);
-  const t0 = started !== null && started <= first ? started : first;
-  const out: ChartData['telemetry'] = { perAttempt: [], cumulative: [], titles: [] };
-  let total = 0;
-  for (const a of finals) {
-    const x = round2(((time(a.startedAt) as number) - t0) / 60_000);
-    total += a.telemetryEvents ?? 0;
-    out.perAttempt.push({ x, y: a.yieldPerMinute ?? 0 });
-    out.cumulative.push({ x, y: total });
-    out.titles.push(attemptTitle(a));
-  }
-  return out;
-}
-
-function outcomesByRun(attempts: ReportAttempt[]): ChartData['outcomesByRun'] {
-  const runs = [...new Set(attempts.map((a) => a.runId))].sort(byCodeUnit);
-  const index = new Map(runs.map((r, i) => [r, i]));
-  const series = OUTCOMES.map((outcome) => ({ outcome, counts: runs.map(() => 0) }));
-  for (const a of attempts) series[OUTCOMES.indexOf(outcomeOf(a))].counts[index.get(a.runId)!] += 1;
-  return { runs: runs.map((r) => oneLine(r)), series: series.filter((s) => s.counts.some((c) => c > 0)) };
-}
-
-/** The session's fingerprint counts; from the rows' failed final tries when it has none. */
-function fingerprintCounts(session: SummarySource, attempts: ReportAttempt[]): Array<[string, number]> {
-  let counts = Object.entries(session.fingerprint_counts ?? {}).filter(([, c]) => c > 0);
-  if (counts.length === 0) {
-    const fromRows = new Map<string, number>();
-    for (const a of attempts) {
-      if (isFinal(a) && a.fingerprint && outcomeOf(a) !== 'succeeded') {
-        fromRows.set(a.fingerprint, (fromRows.get(a.fingerprint) ?? 0) + 1);
-      }
-    }
-    counts = [...fromRows.entries()];
-  }
-  return counts.sort(([a, x], [b, y]) => y - x || byCodeUnit(a, b)).slice(0, TOP_FINGERPRINTS);
-}
-
-/** What the four charts draw (exported for tests). */
-export function chartData(session: SummarySource, attempts: ReportAttempt[]): ChartData {
-  const fps = fingerprintCounts(session, attempts);
-  return {
-    colors: OUTCOME_COLORS,
-    durations: {
-      labels: attempts.map((_, i) => `#${i + 1}`),
-      titles: attempts.map(attemptTitle),
-      seconds: attempts.map((a) => round2(seconds(a))),
-      outcomes: attempts.map(outcomeOf),
-    },
-    telemetry: telemetrySeries(session, attempts),
-    outcomesByRun: outcomesByRun(attempts),
-    fingerprints: {
-      labels: fps.map(([fp]) => clip(oneLine(fp))),
-      titles: fps.map(([fp]) => oneLine(fp)),
-      counts: fps.map(([, c]) => c),
-    },
-  };
-}
 
 // ---------------------------------------------------------------------------------------
 // HTML parts
@@ -241,6 +120,25 @@ interface ChartSpec {
   title: string;
   what: string;
   empty: boolean;
+  /** Shown instead of the canvas: the chart has nothing it could draw. */
+  instead?: string;
+}
+
+/** Shown instead of the tokens chart when no try's spend is known (never a chart of zeros). */
+export const TOKENS_NA_NOTE =
+  'Tokens: n/a for this session — no try has a known spend (the backlog has no phases.tokens_used column).';
+
+function tokensSpec(d: ChartData): ChartSpec {
+  const n = d.tokens.spent.length;
+  const unknown = n - d.tokens.known;
+  const partly = unknown > 0 && d.tokens.known > 0 ? `; ${unknown} of ${n} tries n/a (no bar)` : '';
+  return {
+    id: 'tokens',
+    title: 'Tokens per attempt',
+    what: `phases.tokens_used spent per try, coloured by outcome${partly}`,
+    empty: n === 0,
+    instead: n > 0 && d.tokens.known === 0 ? TOKENS_NA_NOTE : undefined,
+  };
 }
 
 function chartSpecs(d: ChartData): ChartSpec[] {
@@ -269,14 +167,19 @@ function chartSpecs(d: ChartData): ChartSpec[] {
       what: 'failures per fingerprint',
       empty: d.fingerprints.counts.length === 0,
     },
+    tokensSpec(d),
   ];
 }
 
 function chartsHtml(d: ChartData): string {
   const figures = chartSpecs(d).map(
     (s) => `<figure class="chart-figure" id="figure-${s.id}">
-<figcaption><strong>${s.title}</strong> <span class="note">${s.what}</span></figcaption>
-<div class="chart-box"><canvas id="chart-${s.id}" role="img" aria-label="${escapeHtml(s.title)}"></canvas></div>
+<figcaption><strong>${s.title}</strong> <span class="note">${escapeHtml(s.what)}</span></figcaption>
+${
+  s.instead
+    ? `<p class="empty chart-na" id="chart-${s.id}-na">${escapeHtml(s.instead)}</p>`
+    : `<div class="chart-box"><canvas id="chart-${s.id}" role="img" aria-label="${escapeHtml(s.title)}"></canvas></div>`
+}
 ${s.empty ? '<p class="empty">No data for this chart in this session.</p>' : ''}</figure>`,
   );
   return `<section id="charts"><h2>Charts</h2><div class="chart-grid">\n${figures.join('\n')}\n</div></section>`;
@@ -299,6 +202,7 @@ function attemptRowHtml(a: ReportAttempt, i: number): string {
     cell(fixed(a.durationSeconds, 1), 'num'),
     cell(a.telemetryEvents ?? '', 'num'),
     cell(fixed(a.yieldPerMinute, 2), 'num'),
+    cell(formatTokens(a.tokensSpent), 'num'),
     cell(a.fingerprint),
     cell(a.startedAt),
   ].join('')}</tr>`;
@@ -317,6 +221,7 @@ function attemptsHtml(attempts: ReportAttempt[]): string {
     'Seconds',
     'Events',
     'Yield/min',
+    'Tokens',
     'Fingerprint',
     'Started',
   ];
@@ -324,6 +229,18 @@ function attemptsHtml(attempts: ReportAttempt[]): string {
   return `<section id="attempts"><h2>Attempts (${attempts.length} tries, from drain_attempts)</h2>
 <div class="table-wrap"><table><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead>
 <tbody>\n${rows}\n</tbody></table></div></section>`;
+}
+
+/** The session's tokens summary (its JSON's `tokens`): spent, per success; "n/a" when unknown. */
+function tokensFact(s: SummarySource): string {
+  const t = s.tokens;
+  if (!t || !knownTokens(t.spent)) return 'n/a';
+  const n = t.unknown_attempts;
+  const notes = [
+    ...(knownTokens(t.per_success) ? [`${formatTokens(t.per_success)} per success`] : []),
+    ...(n > 0 ? [`n/a for ${n} attempt${n === 1 ? '' : 's'}`] : []),
+  ];
+  return notes.length > 0 ? `${formatTokens(t.spent)} (${notes.join('; ')})` : formatTokens(t.spent);
 }
 
 function headerHtml(s: SummarySource, v: VerifyResult, generatedAt: string): string {
@@ -337,6 +254,7 @@ function headerHtml(s: SummarySource, v: VerifyResult, generatedAt: string): str
       `${s.total_processed} (${s.total_success} succeeded, ${s.total_failed} failed, ${s.total_timeouts} timeouts)`,
     ],
     ['Telemetry events', s.total_telemetry_events],
+    ['Tokens spent', tokensFact(s)],
     ['Report generated', generatedAt],
   ];
   return `<header><h1>Drain report <span class="badge ${cls}">${v.verdict}</span></h1>
@@ -350,7 +268,10 @@ const summaryHtml = (s: SummarySource): string =>
 // ---------------------------------------------------------------------------------------
 // The page
 
-/** Draws the four charts from the JSON block; marks <body data-charts="rendered|failed">. */
+/**
+ * Draws the five charts from the JSON block (a chart whose canvas is replaced by a note, e.g.
+ * tokens n/a, is skipped); marks <body data-charts="rendered|failed" data-charts-drawn="N">.
+ */
 const APP_SCRIPT = `(function () {
   'use strict';
   var data = JSON.parse(document.getElementById('report-data').textContent);
@@ -363,8 +284,10 @@ const APP_SCRIPT = `(function () {
     return function (items) { return items.length ? list[items[0].dataIndex] : ''; };
   }
   function draw(id, config) {
+    var canvas = document.getElementById('chart-' + id);
+    if (!canvas) return;
     try {
-      new Chart(document.getElementById('chart-' + id), config);
+      new Chart(canvas, config);
       drawn += 1;
     } catch (err) {
       failures.push(id + ': ' + (err && err.message ? err.message : String(err)));
@@ -405,6 +328,15 @@ const APP_SCRIPT = `(function () {
     data: { labels: f.labels, datasets: [{ label: 'failures', data: f.counts, backgroundColor: c.failed }] },
     options: { indexAxis: 'y', plugins: { legend: { display: false }, tooltip: { callbacks: { title: titleFrom(f.titles) } } },
       scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } }
+  });
+  var k = data.tokens;
+  draw('tokens', {
+    type: 'bar',
+    data: { labels: d.labels, datasets: [{ label: 'tokens', data: k.spent,
+      backgroundColor: k.outcomes.map(function (o) { return c[o]; }) }] },
+    options: { plugins: { legend: { display: false }, tooltip: { callbacks: {
+      title: titleFrom(d.titles), label: function (i) { return k.tooltips[i.dataIndex]; } } } },
+      scales: { x: { title: { display: true, text: 'try' } }, y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: 'tokens' } } } }
   });
   document.body.setAttribute('data-charts-drawn', String(drawn));
   document.body.setAttribute('data-charts', failures.length ? 'failed' : 'rendered');

@@ -2,9 +2,10 @@
  * `drain report <id> --html FILE` end to end: a real session (Temporal dev server, embedded
  * Postgres, the reference executor) with a hostile run id, the real CLI writing the report
  * with no Temporal server reachable, then the file opened in headless Chromium with the
- * network cut: the four charts are drawn, nothing is fetched, no console errors, the verdict
- * of drain verify is shown, the hostile id is text. Keeps test-output/report.png and
- * test-output/report.html.
+ * network cut: the five charts are drawn (tokens per attempt among them: the reference
+ * executor's model calls add to phases.tokens_used), nothing is fetched, no console errors, the
+ * verdict of drain verify is shown, the hostile id is text, every try has its tokens. Keeps
+ * test-output/report.png and test-output/report.html.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,7 +28,7 @@ import { verdictLine } from '../../src/domain/verify-format.js';
 
 const HOSTILE_RUN = '<script>alert(1)</script>';
 const SESSION_ID = `report-e2e-"&'<b>-🚀`;
-const CHARTS = ['durations', 'telemetry', 'outcomes', 'fingerprints'];
+const CHARTS = ['durations', 'telemetry', 'outcomes', 'fingerprints', 'tokens'];
 
 /** `drain report …` with DATABASE_URL set and no reachable Temporal server. */
 const report = (env: TestEnv, args: string[]): Promise<CliRun> =>
@@ -95,6 +96,8 @@ describe('drain report --html', () => {
     await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
     await page.waitForSelector('body[data-charts]:not([data-charts="pending"])', { timeout: 20_000 });
     assert.equal(await page.$eval('body', (b) => b.dataset.charts), 'rendered', log.errors.join('\n'));
+    assert.equal(await page.$eval('body', (b) => b.dataset.chartsDrawn), String(CHARTS.length));
+    assert.equal(await page.$('#chart-tokens-na'), null, 'tokens are known: no n/a note');
     for (const c of await page.evaluate(canvasFacts, CHARTS)) {
       assert.ok(c.width > 100 && c.height > 100, `${c.id} has a size: ${c.width}x${c.height}`);
       assert.ok(c.painted > 500, `${c.id} is drawn (${c.painted} painted pixels)`);
@@ -112,6 +115,19 @@ describe('drain report --html', () => {
     assert.equal(runCells.filter((x) => x === HOSTILE_RUN).length, 3, 'the hostile run id is shown as text');
     assert.equal(await page.$$eval('script', (l) => l.length), 3, 'no script element from the data');
     assert.match(await page.$eval('#summary pre', (e) => e.textContent ?? ''), /Total Processed: 5/);
+    const heads = await page.$$eval('#attempts thead th', (l) => l.map((e) => e.textContent));
+    const tokenCells = await page.$$eval(
+      '#attempts tbody tr',
+      (rows, col) => rows.map((r) => r.children[col].textContent ?? ''),
+      heads.indexOf('Tokens'),
+    );
+    assert.equal(tokenCells.length, 5);
+    for (const x of tokenCells) assert.match(x, /^\d{1,3}(,\d{3})*$/, `a known spend per try: ${tokenCells}`);
+    assert.match(
+      (await page.$eval('.facts', (e) => e.textContent)) ?? '',
+      /Tokens spent\d{1,3}(,\d{3})*/,
+      'the session tokens summary',
+    );
 
     const out = testOutputDir();
     const png = path.join(out, 'report.png');

@@ -1,15 +1,20 @@
 /** drain report --html: the pure renderer — escaping, redaction, the data it shows, no network. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { runInNewContext } from 'node:vm';
 import {
   chartData,
   escapeHtml,
+  OUTCOME_COLORS,
   outcomeOf,
   renderReportHtml,
   scriptJson,
+  TOKENS_NA_NOTE,
+  type Outcome,
   type ReportAttempt,
   type ReportInput,
 } from '../../src/domain/report-html.js';
+import type { TokensJson } from '../../src/domain/report-json.js';
 import type { SummarySource } from '../../src/domain/report-text.js';
 import { CRITERIA_TITLES, type CriterionStatus, type VerifyResult } from '../../src/domain/verify.js';
 
@@ -30,6 +35,7 @@ function attempt(over: Partial<ReportAttempt> = {}): ReportAttempt {
     durationSeconds: 12.5,
     telemetryEvents: 3,
     yieldPerMinute: 14.4,
+    tokensSpent: 1200,
     fingerprint: null,
     finalState: 'COMPLETE',
     startedAt: '2026-01-01T10:01:00.000Z',
@@ -49,10 +55,18 @@ const ATTEMPTS: ReportAttempt[] = [
     durationSeconds: 4,
     telemetryEvents: 0,
     yieldPerMinute: 0,
+    tokensSpent: 300,
     fingerprint: 'FAILED|rc1|patch apply failed',
     startedAt: '2026-01-01T10:03:00.000Z',
   }),
-  attempt({ id: '3', runId: HOSTILE, status: 'interrupted', success: null, durationSeconds: null }),
+  attempt({
+    id: '3',
+    runId: HOSTILE,
+    status: 'interrupted',
+    success: null,
+    durationSeconds: null,
+    tokensSpent: null,
+  }),
   attempt({
     id: '4',
     runId: 'run-b',
@@ -62,6 +76,7 @@ const ATTEMPTS: ReportAttempt[] = [
     durationSeconds: 30,
     telemetryEvents: 1,
     yieldPerMinute: 2,
+    tokensSpent: 45000,
     fingerprint: 'TIMEOUT|timeout',
     startedAt: '2026-01-01T10:05:00.000Z',
   }),
@@ -210,9 +225,9 @@ describe('contents', () => {
     );
   });
 
-  test('four chart canvases and a row per try', () => {
+  test('five chart canvases and a row per try', () => {
     const html = render();
-    for (const id of ['durations', 'telemetry', 'outcomes', 'fingerprints']) {
+    for (const id of CHARTS) {
       assert.ok(html.includes(`<canvas id="chart-${id}"`), id);
     }
     assert.equal((html.match(/<tr class="outcome-/g) ?? []).length, ATTEMPTS.length);
@@ -229,7 +244,8 @@ describe('contents', () => {
 
   test('an empty session still renders, with notes for the empty charts', () => {
     const html = render({ attempts: [], session: session({ fingerprint_counts: {} }) });
-    assert.equal((html.match(/No data for this chart/g) ?? []).length, 4);
+    assert.equal((html.match(/No data for this chart/g) ?? []).length, 5);
+    assert.ok(!html.includes(TOKENS_NA_NOTE), 'no tries: no data, not n/a');
   });
 });
 
@@ -277,5 +293,216 @@ describe('chart data', () => {
     assert.equal(outcomeOf({ status: 'running', success: null, timedOut: false }), 'running');
     assert.equal(outcomeOf({ status: 'reconciled', success: true, timedOut: false }), 'succeeded');
     assert.equal(outcomeOf({ status: 'finished', success: null, timedOut: false }), 'failed');
+  });
+});
+
+const CHARTS = ['durations', 'telemetry', 'outcomes', 'fingerprints', 'tokens'];
+
+/** The tries of ATTEMPTS with these spends (outcomes: succeeded, failed, interrupted, timeout). */
+const withSpends = (spends: Array<number | null>): ReportAttempt[] =>
+  ATTEMPTS.map((a, i) => ({ ...a, tokensSpent: spends[i] }));
+
+describe('tokens per attempt', () => {
+  const cases: Array<{
+    name: string;
+    spends: Array<number | null>;
+    spent: Array<number | null>;
+    tooltips: string[];
+    known: number;
+  }> = [
+    {
+      name: 'every spend known (0 is a known spend)',
+      spends: [1200, 0, 7, 45000],
+      spent: [1200, 0, 7, 45000],
+      tooltips: [
+        '1,200 tokens (succeeded)',
+        '0 tokens (failed)',
+        '7 tokens (interrupted)',
+        '45,000 tokens (timeout)',
+      ],
+      known: 4,
+    },
+    {
+      name: 'every spend unknown (a backlog without tokens_used)',
+      spends: [null, null, null, null],
+      spent: [null, null, null, null],
+      tooltips: ['n/a', 'n/a', 'n/a', 'n/a'],
+      known: 0,
+    },
+    {
+      name: 'mixed: unknown stays null, never 0',
+      spends: [1200, null, null, 45000],
+      spent: [1200, null, null, 45000],
+      tooltips: ['1,200 tokens (succeeded)', 'n/a', 'n/a', '45,000 tokens (timeout)'],
+      known: 2,
+    },
+    {
+      name: 'unreadable spends (negative, NaN, infinite) are unknown',
+      spends: [-1, NaN, Infinity, 5],
+      spent: [null, null, null, 5],
+      tooltips: ['n/a', 'n/a', 'n/a', '5 tokens (timeout)'],
+      known: 1,
+    },
+  ];
+  for (const c of cases) {
+    test(`chartData tokens: ${c.name}`, () => {
+      const d = chartData(session(), withSpends(c.spends));
+      assert.deepEqual(d.tokens.spent, c.spent);
+      assert.deepEqual(d.tokens.tooltips, c.tooltips);
+      assert.equal(d.tokens.known, c.known);
+    });
+  }
+
+  test('the bars are coloured by outcome exactly like the durations chart', () => {
+    const d = chartData(session(), ATTEMPTS);
+    const expected: Outcome[] = ['succeeded', 'failed', 'interrupted', 'timeout'];
+    assert.deepEqual(d.tokens.outcomes, expected);
+    assert.deepEqual(d.tokens.outcomes, d.durations.outcomes);
+    assert.deepEqual(
+      d.tokens.outcomes.map((o) => d.colors[o]),
+      [OUTCOME_COLORS.succeeded, OUTCOME_COLORS.failed, OUTCOME_COLORS.interrupted, OUTCOME_COLORS.timeout],
+    );
+  });
+
+  const figure = (html: string): string =>
+    html.slice(
+      html.indexOf('<figure class="chart-figure" id="figure-tokens">'),
+      html.indexOf('</section>', html.indexOf('id="figure-tokens"')),
+    );
+
+  test('when no try has a known spend the figure says n/a instead of drawing a zero chart', () => {
+    const html = render({ attempts: withSpends([null, null, null, null]) });
+    const fig = figure(html);
+    assert.ok(fig.includes(escapeHtml(TOKENS_NA_NOTE)), fig);
+    assert.match(TOKENS_NA_NOTE, /n\/a for this session.*phases\.tokens_used/);
+    assert.ok(!html.includes('<canvas id="chart-tokens"'), 'no canvas for the tokens');
+    for (const id of CHARTS.slice(0, 4)) assert.ok(html.includes(`<canvas id="chart-${id}"`), id);
+    assert.ok(!fig.includes('No data for this chart'));
+  });
+
+  test('known and mixed spends draw the chart (no n/a note); the caption counts the unknown tries', () => {
+    for (const [spends, caption] of [
+      [[1, 2, 3, 4], /coloured by outcome<\/span>/],
+      [[1200, null, null, 45000], /coloured by outcome; 2 of 4 tries n\/a \(no bar\)<\/span>/],
+    ] as const) {
+      const fig = figure(render({ attempts: withSpends([...spends]) }));
+      assert.ok(fig.includes('<canvas id="chart-tokens"'), fig);
+      assert.ok(!fig.includes(TOKENS_NA_NOTE));
+      assert.match(fig, caption);
+    }
+  });
+
+  test('the attempts table has a Tokens column: grouped digits, n/a when unknown', () => {
+    const html = render();
+    assert.ok(html.includes('<th>Yield/min</th><th>Tokens</th><th>Fingerprint</th>'));
+    const tokens = [
+      ...html.matchAll(
+        /<tr class="outcome-[a-z]+">(?:<td[^>]*>[^<]*<\/td>){11}<td class="num">([^<]*)<\/td>/g,
+      ),
+    ].map((m) => m[1]);
+    assert.deepEqual(tokens, ['1,200', '300', 'n/a', '45,000']);
+  });
+
+  const TOKENS: TokensJson = {
+    spent: 46500,
+    per_success: 46500,
+    wasted: 0,
+    wasted_attempts: 0,
+    wasted_seconds: 0,
+    unknown_attempts: 1,
+  };
+  const fact = (html: string): string | undefined =>
+    /<dt>Tokens spent<\/dt><dd>([^<]*)<\/dd>/.exec(html)?.[1];
+  for (const [name, tokens, expected] of [
+    ['from the session tokens summary', TOKENS, '46,500 (46,500 per success; n/a for 1 attempt)'],
+    ['without a success', { ...TOKENS, per_success: null, unknown_attempts: 0 }, '46,500'],
+    [
+      'some attempts unknown',
+      { ...TOKENS, per_success: null, unknown_attempts: 3 },
+      '46,500 (n/a for 3 attempts)',
+    ],
+    ['unknown spend', { ...TOKENS, spent: null, per_success: null }, 'n/a'],
+    ['a session file without tokens', undefined, 'n/a'],
+  ] as const) {
+    test(`header fact Tokens spent: ${name}`, () => {
+      assert.equal(fact(render({ session: session({ tokens }) })), expected);
+    });
+  }
+});
+
+/** The parts of a Chart.js config the tests read (the durations and tokens bars have them all). */
+interface BarConfig {
+  data: { datasets: Array<{ data: unknown[]; backgroundColor: string[] }> };
+  options: {
+    plugins: {
+      tooltip: {
+        callbacks: {
+          title(items: Array<{ dataIndex: number }>): string;
+          label(item: { dataIndex: number }): string;
+        };
+      };
+    };
+  };
+}
+
+interface Drawn {
+  body: Record<string, string>;
+  configs: Map<string, BarConfig>;
+}
+
+/** Runs the page's app script against a stub DOM and a stub Chart that records its configs. */
+function runApp(html: string): Drawn {
+  const app = /<script>((?:(?!<script>)[\s\S])*)<\/script>\s*<\/body>/.exec(html)![1];
+  const data = /<script type="application\/json" id="report-data">([\s\S]*?)<\/script>/.exec(html)![1];
+  const canvases = new Set([...html.matchAll(/<canvas id="([^"]+)"/g)].map((m) => m[1]));
+  const body: Record<string, string> = {};
+  const configs: Drawn['configs'] = new Map();
+  const document = {
+    body: { setAttribute: (k: string, v: string) => (body[k] = v) },
+    getElementById: (id: string) =>
+      id === 'report-data'
+        ? { textContent: data }
+        : canvases.has(id) || id === 'charts'
+          ? { id, appendChild: () => {} }
+          : null,
+    createElement: () => ({}),
+  };
+  function Chart(canvas: { id: string }, config: BarConfig) {
+    configs.set(canvas.id.replace(/^chart-/, ''), config);
+  }
+  Chart.defaults = {};
+  runInNewContext(app, { document, Chart, console });
+  return { body, configs };
+}
+
+describe('the page script', () => {
+  test('draws five charts; the tokens bars in outcome colours with the tooltip lines', () => {
+    const { body, configs } = runApp(render());
+    assert.equal(body['data-charts'], 'rendered');
+    assert.equal(body['data-charts-drawn'], '5');
+    assert.deepEqual([...configs.keys()], CHARTS);
+    const tokens = configs.get('tokens')!;
+    const durations = configs.get('durations')!;
+    // Arrays of the script's realm: compared as copies of this one.
+    assert.deepEqual([...tokens.data.datasets[0].data], [1200, 300, null, 45000]);
+    const colors = [
+      OUTCOME_COLORS.succeeded,
+      OUTCOME_COLORS.failed,
+      OUTCOME_COLORS.interrupted,
+      OUTCOME_COLORS.timeout,
+    ];
+    assert.deepEqual([...tokens.data.datasets[0].backgroundColor], colors);
+    assert.deepEqual([...durations.data.datasets[0].backgroundColor], colors);
+    const cb = tokens.options.plugins.tooltip.callbacks;
+    assert.equal(cb.title([{ dataIndex: 3 }]), 'run-b / p --password *** attempt 1');
+    assert.equal(cb.label({ dataIndex: 3 }), '45,000 tokens (timeout)');
+    assert.equal(cb.label({ dataIndex: 2 }), 'n/a');
+  });
+
+  test('with tokens n/a it draws the other four and still reports rendered', () => {
+    const { body, configs } = runApp(render({ attempts: withSpends([null, null, null, null]) }));
+    assert.equal(body['data-charts'], 'rendered');
+    assert.equal(body['data-charts-drawn'], '4');
+    assert.ok(!configs.has('tokens'));
   });
 });

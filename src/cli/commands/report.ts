@@ -18,8 +18,9 @@ loads nothing from the network, so it opens offline and can be mailed or archive
 
   - the verdict of drain verify: each of the six criteria PASS/FAIL/N/A with its evidence
   - charts: attempt durations (a bar per try), telemetry yield over the session (by attempt
-    start time), outcomes by run (stacked bars), the top failure fingerprints
-  - the BATCH DRAIN SUMMARY, and a table of every try in drain_attempts
+    start time), outcomes by run (stacked bars), the top failure fingerprints, tokens per
+    attempt (phases.tokens_used; "n/a" on a backlog without that column, never 0)
+  - the BATCH DRAIN SUMMARY, and a table of every try in drain_attempts (with its tokens)
 
 Data: the session's drain_sessions and drain_attempts rows, its log files (for the verdict)
 and its session JSON (found under --workspace, else the session's recorded workspace, else
