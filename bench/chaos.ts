@@ -12,12 +12,12 @@
  * database ×2 (the lease rows of the runs being drained locked past the fence bound F), at
  * random points. Prints the seed, every fault as it happens, timing, fault counts, hosts and
  * what each partition and slow database came to, and the counted invariants (see
- * test/helpers/chaos.ts for their exact definitions); exits 1 unless every invariant holds.
+ * harness/chaos/run.ts for their exact definitions); exits 1 unless every invariant holds.
  * `--short` runs the short form of test/e2e/chaos.test.ts.
  * Ctrl-C stops the faults and the wait; the invariants are still counted and the services,
  * the second host and their temp directory removed.
  */
-import { LONG_FORM, SHORT_FORM, runChaos } from '../test/helpers/chaos.js';
+import { LONG_FORM, SHORT_FORM, runChaos } from '../harness/chaos/run.js';
 
 const short = process.argv.includes('--short');
 const stop = new AbortController();

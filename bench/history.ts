@@ -12,8 +12,8 @@
  * Prints numbers only. Services and the temp directory are removed on every exit path.
  */
 import { performance } from 'node:perf_hooks';
-import { startTestEnv } from '../test/helpers/env.js';
-import { historyCost } from '../test/helpers/history-payloads.js';
+import { startTestEnv } from '../harness/env.js';
+import { historyCost } from '../harness/history-payloads.js';
 import { seedPhases } from '../src/sim/seed.js';
 
 function arg(name: string, fallback: string): string {

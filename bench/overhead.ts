@@ -10,7 +10,7 @@
  *
  * Prints numbers only (no thresholds). Services and the temp directory are removed on exit.
  */
-import { startTestEnv } from '../test/helpers/env.js';
+import { startTestEnv } from '../harness/env.js';
 import { arg, freshBacklog, timedSession } from './session-run.js';
 import { measureFloor } from './floor/run.js';
 

@@ -10,7 +10,7 @@
  * Prints numbers only (no thresholds); exits 1 if any run overlapped. Services and the temp
  * directory are removed on exit.
  */
-import { startTestEnv } from '../test/helpers/env.js';
+import { startTestEnv } from '../harness/env.js';
 import { peakParallel, runOverlaps, spansOf } from '../src/domain/overlap.js';
 import { arg, freshBacklog, timedSession } from './session-run.js';
 

@@ -1,10 +1,10 @@
 /**
  * Shared by bench/overhead.ts and bench/parallel.ts: argument parsing, a fresh backlog, and one
- * timed session on real services (test/helpers/env.ts: an embedded Postgres and a Temporal dev
+ * timed session on real services (harness/env.ts: an embedded Postgres and a Temporal dev
  * server in a temp directory, an in-process worker).
  */
 import { performance } from 'node:perf_hooks';
-import type { TestEnv } from '../test/helpers/env.js';
+import type { TestEnv } from '../harness/env.js';
 import { seedPhases } from '../src/sim/seed.js';
 import { listSessionAttempts, type AttemptRow } from '../src/db/attempts.js';
 import type { DrainInput } from '../src/domain/types.js';

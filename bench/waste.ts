@@ -15,7 +15,7 @@
  *
  *   npm run bench:waste [-- --phases 30 --fingerprints 3 --concurrency 2]
  */
-import { startTestEnv, type TestEnv } from '../test/helpers/env.js';
+import { startTestEnv, type TestEnv } from '../harness/env.js';
 import { seedPhases, type PhaseSeed } from '../src/sim/seed.js';
 import { listSessionAttempts } from '../src/db/attempts.js';
 import { knownFailureAttempts } from '../src/db/tokens.js';

@@ -1,6 +1,6 @@
 // The one writer of Autopack's rows (src/sim/autopack-rows.ts) and the reference executor's
 // opener of DATABASE_URL (src/sim/db.ts), for the small executors tests write as plain scripts
-// outside the project: import this file by its absolute URL (test/helpers/autopack-writer.ts),
+// outside the project: import this file by its absolute URL (harness/autopack-writer.ts),
 // or run it as a command, which acts on DRAIN_RUN_ID / DRAIN_PHASE_ID of DATABASE_URL:
 //   node autopack-writer.mjs phase-state STATE [REASON]
 import { realpathSync } from 'node:fs';
@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { register } from 'tsx/esm/api';
 
 register();
-const rows = await import('../../src/sim/autopack-rows.ts');
-const sim = await import('../../src/sim/db.ts');
+const rows = await import('../src/sim/autopack-rows.ts');
+const sim = await import('../src/sim/db.ts');
 
 export const { setPhaseState, insertEstimationEvent, insertEscalationEvent, addTokens } = rows;
 export const { openSimDb, closeSimDb, loadPhase } = sim;

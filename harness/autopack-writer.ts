@@ -4,9 +4,9 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { projectRoot } from '../../src/runtime/paths.js';
+import { projectRoot } from '../src/runtime/paths.js';
 
-export const AUTOPACK_WRITER_FILE = path.join(projectRoot(), 'test', 'helpers', 'autopack-writer.mjs');
+export const AUTOPACK_WRITER_FILE = path.join(projectRoot(), 'harness', 'autopack-writer.mjs');
 /** For `await import(…)` in a test executor's source. */
 export const AUTOPACK_WRITER_URL = pathToFileURL(AUTOPACK_WRITER_FILE).href;
 

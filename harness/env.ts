@@ -10,21 +10,21 @@ import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import type { WorkflowBundle } from '@temporalio/worker';
 import type pg from 'pg';
-import { createPool } from '../../src/db/pool.js';
-import { migrate } from '../../src/db/migrate.js';
-import { getFreePort } from '../../src/runtime/ports.js';
+import { createPool } from '../src/db/pool.js';
+import { migrate } from '../src/db/migrate.js';
+import { getFreePort } from '../src/runtime/ports.js';
 import { copyPostgresTemplate, TEST_PG_TIMEZONE } from './pg-template.js';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../src/runtime/postgres.js';
-import { startTemporalDevServer, type TemporalServerHandle } from '../../src/runtime/temporal-server.js';
-import { projectRoot } from '../../src/runtime/paths.js';
-import { DRAIN_SEARCH_ATTRIBUTE_FLAGS } from '../../src/domain/search-attributes.js';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../src/runtime/postgres.js';
+import { startTemporalDevServer, type TemporalServerHandle } from '../src/runtime/temporal-server.js';
+import { projectRoot } from '../src/runtime/paths.js';
+import { DRAIN_SEARCH_ATTRIBUTE_FLAGS } from '../src/domain/search-attributes.js';
 import {
   bundleWorkflows,
   createDrainWorker,
   type DrainWorker,
   type DrainWorkerOptions,
-} from '../../src/worker.js';
-import { installRuntime, simExecutorTemplate } from '../../src/cli/env.js';
+} from '../src/worker.js';
+import { installRuntime, simExecutorTemplate } from '../src/cli/env.js';
 
 let bundle: Promise<WorkflowBundle> | null = null;
 export const workflowBundle = () => (bundle ??= bundleWorkflows());

@@ -17,9 +17,9 @@ import { appendFile, chmod, mkdtemp, readFile, rename, rm } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { getFreePort } from '../../src/runtime/ports.js';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../src/runtime/postgres.js';
-import { projectRoot } from '../../src/runtime/paths.js';
+import { getFreePort } from '../src/runtime/ports.js';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../src/runtime/postgres.js';
+import { projectRoot } from '../src/runtime/paths.js';
 
 const run = promisify(execFile);
 

@@ -1,15 +1,15 @@
 /**
- * The chaos run's faults (test/helpers/chaos.ts plans and counts them): kill -9 of a worker, a
+ * The chaos run's faults (harness/chaos/run.ts plans and counts them): kill -9 of a worker, a
  * Temporal dev server restart, Postgres stopped, a worker partitioned (SIGSTOP past the
  * heartbeat timeout, then SIGCONT) and a slow database (row locks held on the drain_leases
  * rows of the runs being drained past the fence bound F). Each returns what it did.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
-import type { TestEnv } from './env.js';
-import type { ChaosHosts, ChaosWorker, HostKey } from './chaos-hosts.js';
-import type { FaultKind, PlannedFault, ResolvedOptions } from './chaos-plan.js';
-import type { AttemptRecord, PartitionRecord, SlowdbRecord, TryKey } from './chaos-invariants.js';
+import type { TestEnv } from '../env.js';
+import type { ChaosHosts, ChaosWorker, HostKey } from './hosts.js';
+import type { FaultKind, PlannedFault, ResolvedOptions } from './plan.js';
+import type { AttemptRecord, PartitionRecord, SlowdbRecord, TryKey } from './invariants.js';
 
 export interface FaultRecord {
   kind: FaultKind;

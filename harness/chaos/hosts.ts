@@ -15,7 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import type { TestEnv } from './env.js';
+import type { TestEnv } from '../env.js';
 import { projectRoot } from '../../src/runtime/paths.js';
 
 export type HostKey = 'A' | 'B';

@@ -1,11 +1,11 @@
 /**
- * The chaos run's invariants (test/helpers/chaos.ts lists their exact definitions), counted
+ * The chaos run's invariants (harness/chaos/run.ts lists their exact definitions), counted
  * from the drain_attempts rows, their log files, /proc and what the faults recorded; the
  * /proc sampler; and the drain_attempts rows they are counted from.
  */
 import { closeSync, fstatSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
 import type pg from 'pg';
-import type { ChaosFence } from './chaos-plan.js';
+import type { ChaosFence } from './plan.js';
 import { TAG_VAR } from '../../src/runtime/containment.js';
 import { isProcessAlive } from '../../src/runtime/process-group.js';
 
@@ -416,7 +416,7 @@ const zero = (name: string, evidence: string[]): Invariant => ({
   evidence,
 });
 
-/** The invariants (see the top of test/helpers/chaos.ts), in the order they are printed. */
+/** The invariants (see the top of harness/chaos/run.ts), in the order they are printed. */
 export function countInvariants(i: InvariantInput): Invariant[] {
   const now = i.now ?? new Date();
   const byAttempt = groupByAttempt(i.rows);

@@ -1,12 +1,12 @@
 /**
- * The chaos run's options and its seeded plan (test/helpers/chaos.ts runs it): the phases
+ * The chaos run's options and its seeded plan (harness/chaos/run.ts runs it): the phases
  * (durations, which ones fork a setsid grandchild), the faults (kind, order, the progress
  * threshold each waits for, its delay, whether it stretches an executor first, which target it
  * picks) and the executor script both sessions run.
  */
 import { writeFileSync, chmodSync } from 'node:fs';
 import path from 'node:path';
-import { setPhaseCommand } from './autopack-writer.js';
+import { setPhaseCommand } from '../autopack-writer.js';
 import { projectRoot } from '../../src/runtime/paths.js';
 
 export type FaultKind = 'kill' | 'temporal' | 'postgres' | 'partition' | 'slowdb';

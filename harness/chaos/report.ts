@@ -4,10 +4,10 @@
  * hosts, what each partition and slow database did, and the /proc sampler.
  */
 import type pg from 'pg';
-import type { FaultRecord } from './chaos-faults.js';
-import type { HostKey } from './chaos-hosts.js';
-import type { ChaosFence, FaultKind } from './chaos-plan.js';
-import { crossHostRetries, hostOfRow, rowName, tryKey, type AttemptRecord } from './chaos-invariants.js';
+import type { FaultRecord } from './faults.js';
+import type { HostKey } from './hosts.js';
+import type { ChaosFence, FaultKind } from './plan.js';
+import { crossHostRetries, hostOfRow, rowName, tryKey, type AttemptRecord } from './invariants.js';
 
 export interface ChaosStats {
   seed: number;

@@ -2,8 +2,8 @@
  * The chaos engine behind `npm run chaos` (bench/chaos.ts, the long form) and
  * test/e2e/chaos.test.ts (the short form): real services, real `drain worker` subprocesses on
  * two "hosts", real faults, and invariants counted from the records afterwards. The plan is in
- * chaos-plan.ts, the hosts in chaos-hosts.ts, the faults in chaos-faults.ts, the invariants in
- * chaos-invariants.ts and the report in chaos-report.ts.
+ * plan.ts, the hosts in hosts.ts, the faults in faults.ts, the invariants in
+ * invariants.ts and the report in report.ts.
  *
  * Scenario. One backlog of `runs × phasesPerRun` FAILED phases, each taking 1–3 s: most run
  * the reference executor (src/sim, scenario `complete`), `setsidPhases` of them a shell script
@@ -11,7 +11,7 @@
  * phase COMPLETE itself (node + pg). Two sessions without a run filter drain it at once,
  * competing for its runs, on `workers` (3) `drain worker` processes split over two hosts:
  * floor(n/2) in this (the root) namespace with the default `--max-concurrent` (20), the others
- * in host "chaos-b", a PID + UTS + mount namespace of its own (chaos-hosts.ts), with
+ * in host "chaos-b", a PID + UTS + mount namespace of its own (hosts.ts), with
  * `--max-concurrent 1`. The difference matters to a partition: a stopped worker's open
  * activity polls stay at the Temporal server, which hands them retries of its own drain (each
  * waits out the heartbeat timeout and runs late, after SIGCONT, as a stale try); a worker busy
@@ -79,10 +79,10 @@
  *   more than R + 1 s after the locks were released.
  * - sessions completed: 2 of 2.
  */
-import { startTestEnv, type TestEnv } from './env.js';
+import { startTestEnv, type TestEnv } from '../env.js';
 import { seedPhases, type PhaseSeed } from '../../src/sim/seed.js';
-import { ChaosHosts, HOST_B, type HostKey } from './chaos-hosts.js';
-import { fireFault, type FaultContext } from './chaos-faults.js';
+import { ChaosHosts, HOST_B, type HostKey } from './hosts.js';
+import { fireFault, type FaultContext } from './faults.js';
 import {
   chaosSeed,
   describeFault,
@@ -94,7 +94,7 @@ import {
   type ChaosOptions,
   type ChaosPlan,
   type ResolvedOptions,
-} from './chaos-plan.js';
+} from './plan.js';
 import {
   ExecutorSampler,
   countInvariants,
@@ -102,19 +102,19 @@ import {
   readAttempts,
   FINAL,
   type Invariant,
-} from './chaos-invariants.js';
-import { recordStats, statsLines, type ChaosStats } from './chaos-report.js';
+} from './invariants.js';
+import { recordStats, statsLines, type ChaosStats } from './report.js';
 
-export { rngOf, chaosSeed, type ChaosOptions, type FaultKind } from './chaos-plan.js';
+export { rngOf, chaosSeed, type ChaosOptions, type FaultKind } from './plan.js';
 export {
   countInvariants,
   ourTaggedProcesses,
   type Invariant,
   type AttemptRecord,
   type TaggedProcess,
-} from './chaos-invariants.js';
-export { statsLines, type ChaosStats } from './chaos-report.js';
-export type { FaultRecord } from './chaos-faults.js';
+} from './invariants.js';
+export { statsLines, type ChaosStats } from './report.js';
+export type { FaultRecord } from './faults.js';
 
 /** The short form (test/e2e/chaos.test.ts, part of `npm test`). */
 export const SHORT_FORM: ChaosOptions = {

@@ -21,7 +21,7 @@ import { projectRoot } from '../../src/runtime/paths.js';
 import type { EmbeddedPostgresHandle } from '../../src/runtime/postgres.js';
 import * as rows from '../../src/sim/autopack-rows.js';
 import { seedPhases } from '../../src/sim/seed.js';
-import { startTestPostgres, TEST_PG_TIMEZONE } from '../helpers/pg-template.js';
+import { startTestPostgres, TEST_PG_TIMEZONE } from '../../harness/pg-template.js';
 
 const OLD_001 = path.join(projectRoot(), 'test', 'fixtures', 'schemas', 'old-001-autopack-tables.sql');
 const AUTOPACK_TABLES = [

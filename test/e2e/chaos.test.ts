@@ -1,6 +1,6 @@
 /**
  * Chaos, short form (the long one is `npm run chaos`, bench/chaos.ts; the engine and the exact
- * invariants are in test/helpers/chaos.ts): 16 phases on 3 `drain worker` processes on two
+ * invariants are in harness/chaos/run.ts): 16 phases on 3 `drain worker` processes on two
  * hosts (1 in this PID namespace, 2 with --max-concurrent 1 in a PID + UTS + mount namespace
  * "chaos-b"), two sessions competing for the same runs, some executors forking a setsid
  * grandchild; kill -9 of a worker ×3, a Temporal dev server restart, Postgres stopped for 8 s,
@@ -11,7 +11,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runChaos, SHORT_FORM, type FaultKind } from '../helpers/chaos.js';
+import { runChaos, SHORT_FORM, type FaultKind } from '../../harness/chaos/run.js';
 
 test(
   'chaos on two hosts: kill -9 ×3, Temporal restart, Postgres down 8 s, a partition, a slow database — every invariant holds',

@@ -11,7 +11,7 @@ import { writeFileSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { startTestEnv, eventually, type TestEnv } from '../helpers/env.js';
-import { setPhaseCommand } from '../helpers/autopack-writer.js';
+import { setPhaseCommand } from '../../harness/autopack-writer.js';
 import { seedPhases } from '../../src/sim/seed.js';
 import { listSessionAttempts } from '../../src/db/attempts.js';
 import { endTry, taggedProcesses } from '../../src/runtime/containment.js';

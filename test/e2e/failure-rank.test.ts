@@ -25,7 +25,7 @@ import { newSessionState, pairKey, type SessionState } from '../../src/domain/se
 import type { DrainConfig } from '../../src/domain/types.js';
 import type { EmbeddedPostgresHandle } from '../../src/runtime/postgres.js';
 import { seedPhases, seedSynthetic, type PhaseSeed } from '../../src/sim/seed.js';
-import { startTestPostgres } from '../helpers/pg-template.js';
+import { startTestPostgres } from '../../harness/pg-template.js';
 
 let tmp: string;
 let pgh: EmbeddedPostgresHandle;

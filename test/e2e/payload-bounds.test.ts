@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestEnv, type TestEnv } from '../helpers/env.js';
-import { historyCost } from '../helpers/history-payloads.js';
+import { historyCost } from '../../harness/history-payloads.js';
 import { seedPhases } from '../../src/sim/seed.js';
 
 describe('payloads do not grow with the session', () => {

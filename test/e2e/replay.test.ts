@@ -11,19 +11,17 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { startTestEnv, workflowBundle, type TestEnv } from '../helpers/env.js';
+import { startTestEnv, workflowBundle, type TestEnv } from '../../harness/env.js';
 import { installRuntime } from '../../src/cli/env.js';
 import {
   HISTORIES_DIR,
-  SCENARIOS,
-  recordScenario,
   releaseVersion,
   replayRuns,
-  scenarioContext,
   secretLeaks,
   type HistoryFixture,
   type RecordedRun,
-} from '../../scripts/record-histories.js';
+} from '../../harness/histories/fixture.js';
+import { SCENARIOS, recordScenario, scenarioContext } from '../../harness/histories/scenarios.js';
 
 installRuntime(); // before the first replay worker: the SDK logs at WARN, as the other tests' workers do
 

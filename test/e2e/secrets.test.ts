@@ -19,7 +19,7 @@ import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSy
 import path from 'node:path';
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { startTestEnv, type TestEnv } from '../helpers/env.js';
-import { AUTOPACK_WRITER_URL } from '../helpers/autopack-writer.js';
+import { AUTOPACK_WRITER_URL } from '../../harness/autopack-writer.js';
 import { runDrain, type CliRun } from '../helpers/cli.js';
 import { seedPhases } from '../../src/sim/seed.js';
 import { findTemporalCli } from '../../src/runtime/binaries.js';

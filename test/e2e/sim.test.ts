@@ -16,7 +16,7 @@ import Database from 'better-sqlite3';
 import type { EmbeddedPostgresHandle } from '../../src/runtime/postgres.js';
 import { getFreePort } from '../../src/runtime/ports.js';
 import { seedPhases, seedSample, seedSynthetic, sampleBacklog, type PhaseSeed } from '../../src/sim/seed.js';
-import { startTestPostgres, TEST_PG_TIMEZONE } from '../helpers/pg-template.js';
+import { startTestPostgres, TEST_PG_TIMEZONE } from '../../harness/pg-template.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'bin/drain-sim.js');

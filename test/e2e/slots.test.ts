@@ -14,7 +14,7 @@ import { isProcessAlive } from '../../src/runtime/process-group.js';
 import { peakParallel, runOverlaps, spansOf } from '../../src/domain/overlap.js';
 import { progressQuery, type Progress, type SessionResult } from '../../src/domain/messages.js';
 import { linesSince } from '../../src/domain/progress-log.js';
-import { historyCost } from '../helpers/history-payloads.js';
+import { historyCost } from '../../harness/history-payloads.js';
 import type { SessionJson } from '../../src/domain/report.js';
 
 const spans = (rows: AttemptRow[]) =>

@@ -13,7 +13,7 @@ import { startTestEnv, type TestEnv } from '../helpers/env.js';
 import { runDrain } from '../helpers/cli.js';
 import { seedPhases } from '../../src/sim/seed.js';
 import { listSessionAttempts, type AttemptRow } from '../../src/db/attempts.js';
-import { AUTOPACK_WRITER_URL } from '../helpers/autopack-writer.js';
+import { AUTOPACK_WRITER_URL } from '../../harness/autopack-writer.js';
 import type { SessionResult } from '../../src/domain/messages.js';
 
 /** The executors' own length: anything stopped well before it was stopped by us. */

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { startTestEnv, type TestEnv } from '../helpers/env.js';
 import { runOffline, type CliRun } from '../helpers/cli.js';
 import { seedPhases, type PhaseSeed } from '../../src/sim/seed.js';
-import { AUTOPACK_WRITER_URL } from '../helpers/autopack-writer.js';
+import { AUTOPACK_WRITER_URL } from '../../harness/autopack-writer.js';
 import { isProcessAlive } from '../../src/runtime/process-group.js';
 import { quoteArg } from '../../src/cli/env.js';
 import type { DrainInput } from '../../src/domain/types.js';

@@ -16,7 +16,7 @@ import { openAutopackSqlite } from '../../src/db/autopack-sqlite.js';
 import { seedPhases, type PhaseSeed, type SeedCounts } from '../../src/sim/seed.js';
 import type { DrainWorker, DrainWorkerOptions } from '../../src/worker.js';
 import type { DrainInput } from '../../src/domain/types.js';
-import type { TestEnv } from './env.js';
+import type { TestEnv } from '../../harness/env.js';
 
 export type BacklogKind = 'postgres' | 'sqlite';
 export const BACKLOG_KINDS: readonly BacklogKind[] = ['postgres', 'sqlite'];
