@@ -23,7 +23,7 @@
  * secrets). Callers without a session (tools, tests) get one server per slot of their own,
  * logging to `<logDir>/api_server.slot<N>.log`.
  */
-import { closeSync, readlinkSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
@@ -39,7 +39,7 @@ import {
 } from './containment.js';
 import { readTail } from './log-tail.js';
 import { getFreePort } from './ports.js';
-import { procClocks } from './process-age.js';
+import { pidNamespace, processStartBootMs } from './proc.js';
 import { ensurePrivateDir, openPrivateLogSync } from './private-files.js';
 
 /** In a managed API server's environment: the pid of the worker that started it. */
@@ -129,11 +129,7 @@ export function apiServerTag(o: {
 
 /** This process's pid namespace (`pid:[4026531836]`), or '' where it cannot be read. */
 export function ownPidNamespace(): string {
-  try {
-    return readlinkSync('/proc/self/ns/pid');
-  } catch {
-    return '';
-  }
+  return pidNamespace('self') ?? '';
 }
 
 /** One HTTP request: resolves true on any response, false on a connection error or timeout. */
@@ -166,7 +162,7 @@ export class ApiServerPool {
     this.idleStopMs = o.idleStopMs ?? DEFAULT_API_IDLE_STOP_MS;
     this.owner = {
       pid: String(process.pid),
-      start: String(procClocks.processStartBootMs(process.pid) ?? ''),
+      start: String(processStartBootMs(process.pid) ?? ''),
       ns: ownPidNamespace(),
       nonce: randomUUID(),
     };

@@ -7,12 +7,13 @@
  * a recycled pid is never killed. The try's cgroup is made below the worker's own, so the
  * worker's service manager reaches it too. Linux; elsewhere only the process group is used.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa, type Options } from 'execa';
 import { fnv1a32Hex } from '../domain/files.js';
-import { groupMembers, isProcessAlive, stopProcesses, terminateGroup } from './process-group.js';
+import { groupMembers, stopProcesses, terminateGroup } from './process-group.js';
+import { environHas, isProcessAlive, procCgroup, procEnviron, procPids, selfMountinfo } from './proc.js';
 import { noteTryStart, startedSince, tryStartBootMs } from './process-age.js';
 
 export const TAG_VAR = 'DRAIN_ATTEMPT_TAG';
@@ -33,25 +34,11 @@ export function tryTag(t: TryIdentity): string {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const pids = (): number[] =>
-  readdirSync('/proc')
-    .filter((n) => /^\d+$/.test(n))
-    .map(Number);
 
 /** Does the process's environment hold exactly the entry `entry` (`NAME=value`)? */
-function environHas(pid: number, entry: Buffer): boolean {
-  let env: Buffer;
-  try {
-    env = readFileSync(`/proc/${pid}/environ`);
-  } catch {
-    return false;
-  }
-  for (let i = env.indexOf(entry); i >= 0; i = env.indexOf(entry, i + 1)) {
-    const starts = i === 0 || env[i - 1] === 0;
-    const ends = i + entry.length === env.length || env[i + entry.length] === 0;
-    if (starts && ends) return true;
-  }
-  return false;
+function environOfHas(pid: number, entry: Buffer): boolean {
+  const env = procEnviron(pid);
+  return env !== null && environHas(env, entry);
 }
 
 /** Live processes carrying the tag that started after the try (boot clock: process-age.ts). */
@@ -59,8 +46,8 @@ function taggedSince(tag: string, startBootMs: number): number[] {
   if (process.platform !== 'linux') return [];
   const want = Buffer.from(`${TAG_VAR}=${tag}`);
   // The environment first: one read rules out almost every process.
-  return pids().filter((pid) => {
-    if (pid === process.pid || !environHas(pid, want) || !isProcessAlive(pid)) return false;
+  return procPids().filter((pid) => {
+    if (pid === process.pid || !environOfHas(pid, want) || !isProcessAlive(pid)) return false;
     return startedSince(pid, startBootMs);
   });
 }
@@ -78,15 +65,10 @@ export function processesWithEnv(
   const want = Buffer.from(o.value === undefined ? `${name}=` : `${name}=${o.value}`);
   const names = [name, ...(o.also ?? [])];
   const found: Array<{ pid: number; env: Record<string, string> }> = [];
-  for (const pid of pids()) {
+  for (const pid of procPids()) {
     if (pid === process.pid) continue;
-    let raw: Buffer;
-    try {
-      raw = readFileSync(`/proc/${pid}/environ`);
-    } catch {
-      continue;
-    }
-    if (raw.indexOf(want) < 0) continue; // rules out almost every process at once
+    const raw = procEnviron(pid);
+    if (raw === null || raw.indexOf(want) < 0) continue; // rules out almost every process at once
     const env: Record<string, string> = {};
     for (const entry of raw.toString('utf8').split('\0')) {
       const eq = entry.indexOf('=');
@@ -120,14 +102,6 @@ export function isOurGroup(pgid: number, tag: string, notBeforeMs: number): bool
 
 // ---------------------------------------------------------------------------------------------
 // cgroup v2
-
-const readOrEmpty = (file: string) => {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
-};
 
 /** A path field of /proc/self/mountinfo (spaces and the like written as `\040`). */
 const unescapeMountPath = (p: string) =>
@@ -198,7 +172,7 @@ let warnedFallback = false;
 export function createTryCgroup(tag: string): string | null {
   noteTryStart(tag);
   if (process.platform !== 'linux' || process.env.DRAIN_NO_CGROUP === '1') return null;
-  const places = cgroupPlaces(readOrEmpty('/proc/self/mountinfo'), readOrEmpty('/proc/self/cgroup'));
+  const places = cgroupPlaces(selfMountinfo() ?? '', procCgroup('self') ?? '');
   if (!places) return null;
   if (places.own && places.own !== places.root) {
     const below = makeCgroup(places.own, tag);

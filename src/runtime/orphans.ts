@@ -1,10 +1,8 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Queryable } from '../db/pool.js';
 import { interruptedTriesOnHost } from '../db/orphaned-tries.js';
-import { isProcessAlive, procStat } from './process-group.js';
+import { isProcessAlive, procCgroup, procStat, processStartBootMs, selfMountinfo } from './proc.js';
 import { TAG_VAR, cgroupPlaces, endTry, processesWithEnv, taggedProcesses } from './containment.js';
-import { procClocks } from './process-age.js';
 import {
   API_OWNER_NS_VAR,
   API_OWNER_START_VAR,
@@ -48,20 +46,13 @@ function apiOwnerAlive(env: Record<string, string>): boolean {
   if (!isProcessAlive(pid)) return false;
   const recorded = Number(env[API_OWNER_START_VAR] || NaN);
   if (!Number.isFinite(recorded)) return true;
-  const start = procClocks.processStartBootMs(pid);
+  const start = processStartBootMs(pid);
   return start !== null && Math.abs(start - recorded) < 1;
 }
 
 /** The cgroup `pid` is in, when it is an API server's own (`…/autopack-drain/<tag>`). */
 function serverCgroup(pid: number, tag: string): string | null {
-  const read = (f: string) => {
-    try {
-      return readFileSync(f, 'utf8');
-    } catch {
-      return '';
-    }
-  };
-  const own = cgroupPlaces(read('/proc/self/mountinfo'), read(`/proc/${pid}/cgroup`))?.own ?? null;
+  const own = cgroupPlaces(selfMountinfo() ?? '', procCgroup(pid) ?? '')?.own ?? null;
   if (!own || path.basename(own) !== tag || path.basename(path.dirname(own)) !== 'autopack-drain')
     return null;
   return own;

@@ -14,7 +14,7 @@
  *
  * The clocks are injectable (useClocks) for tests.
  */
-import { readFileSync } from 'node:fs';
+import { bootMs, processStartBootMs } from './proc.js';
 
 export interface HostClocks {
   /** The wall clock, ms since the epoch. */
@@ -25,30 +25,11 @@ export interface HostClocks {
   processStartBootMs(pid: number): number | null;
 }
 
-/** USER_HZ, the unit of starttime in /proc/<pid>/stat: 100 on every Linux architecture we run on. */
-const CLOCK_TICKS_PER_SECOND = 100;
-
-/** The kernel's clocks, read from /proc (Linux). */
+/** The kernel's clocks, read from /proc (Linux: src/runtime/proc.ts). */
 export const procClocks: HostClocks = {
   wallMs: () => Date.now(),
-  bootMs() {
-    try {
-      const up = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
-      return Number.isFinite(up) ? Math.round(up * 1000) : null;
-    } catch {
-      return null;
-    }
-  },
-  processStartBootMs(pid) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      // pid (comm) state ...: comm may hold spaces and parentheses; starttime is field 22.
-      const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
-      return Number.isFinite(ticks) ? (ticks * 1000) / CLOCK_TICKS_PER_SECOND : null;
-    } catch {
-      return null;
-    }
-  },
+  bootMs,
+  processStartBootMs,
 };
 
 let clocks: HostClocks = procClocks;

@@ -1,23 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { isLiveStat, isProcessAlive, procPids, procStat, readProc } from './proc.js';
 
-/** State letter and process group of a pid from /proc (Linux), or null when it is gone. */
-export function procStat(pid: number | string): { state: string; pgrp: number } | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // pid (comm) state ppid pgrp ... ; comm may contain spaces and parentheses
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: rest[0], pgrp: Number(rest[2]) };
-  } catch {
-    return null; // the process ended (or never was)
-  }
-}
-
-const live = (s: { state: string } | null) => s !== null && s.state !== 'Z' && s.state !== 'X';
-
-/** Is `pid` alive? A zombie is not (PID 1 in a container may never reap orphans). Linux. */
-export function isProcessAlive(pid: number): boolean {
-  return live(procStat(pid));
-}
+export { isProcessAlive, procStat } from './proc.js';
 
 /** Is there any process (zombies included) in the group? One kill(-pgid, 0): no /proc scan. */
 function groupMayExist(pgid: number): boolean {
@@ -33,13 +16,10 @@ function groupMayExist(pgid: number): boolean {
 export function groupMembers(pgid: number): number[] {
   if (!groupMayExist(pgid)) return []; // no process at all, not even a zombie: no scan needed
   if (process.platform === 'linux') {
-    return readdirSync('/proc')
-      .filter((name) => /^\d+$/.test(name))
-      .filter((name) => {
-        const s = procStat(name);
-        return live(s) && s!.pgrp === pgid;
-      })
-      .map(Number);
+    return procPids().filter((pid) => {
+      const s = procStat(pid);
+      return isLiveStat(s) && s!.pgrp === pgid;
+    });
   }
   return [pgid];
 }
@@ -123,14 +103,10 @@ export async function terminateGroup(pgid: number, graceMs: number): Promise<voi
 export function countProcessesMatching(pattern: string): number {
   if (process.platform !== 'linux' || !pattern) return 0;
   let n = 0;
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8').replace(/\u0000/g, ' ');
-      if (cmdline.includes(pattern) && isProcessAlive(Number(name))) n++;
-    } catch {
-      /* gone meanwhile */
-    }
+  for (const pid of procPids()) {
+    if (pid === process.pid) continue;
+    const cmdline = readProc(`${pid}/cmdline`)?.replace(/\u0000/g, ' ') ?? ''; // null: gone meanwhile
+    if (cmdline.includes(pattern) && isProcessAlive(pid)) n++;
   }
   return n;
 }

@@ -3,24 +3,18 @@
  * an exclusive lock file, taken over when its holder is gone, and a registry of the live
  * processes that use the embedded services, so that nobody stops a server someone else uses.
  */
-import { readFileSync } from 'node:fs';
 import { link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { redactArgv } from '../domain/redact.js';
-import { isProcessAlive } from './process-group.js';
+import { isProcessAlive, procArgv } from './proc.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** argv of a live process (Linux /proc), or null when it is gone or unreadable. */
 export function commandLine(pid: number): string[] | null {
-  try {
-    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    if (argv[argv.length - 1] === '') argv.pop();
-    return argv.length ? argv : null;
-  } catch {
-    return null;
-  }
+  const argv = procArgv(pid);
+  return argv?.length ? argv : null;
 }
 
 /** This process as a person would name it: `drain.js db seed --sample` (secrets redacted). */

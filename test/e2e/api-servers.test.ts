@@ -21,7 +21,7 @@ import {
   checkApiCommand,
 } from '../../src/runtime/api-servers.js';
 import { processesWithEnv, TAG_VAR } from '../../src/runtime/containment.js';
-import { isProcessAlive, procStat } from '../../src/runtime/process-group.js';
+import { isProcessAlive, procCgroupV2, procEnvEntries, procStat } from '../../src/runtime/proc.js';
 import { eventually, startTestEnv, type TestEnv } from '../helpers/env.js';
 import { seedPhases } from '../../src/sim/seed.js';
 import { listSessionAttempts } from '../../src/db/attempts.js';
@@ -36,16 +36,11 @@ async function get(url: string): Promise<string> {
 
 /** The environment of a live process, by name (empty when it is gone). */
 function environOf(pid: number): Record<string, string> {
-  try {
-    return Object.fromEntries(
-      readFileSync(`/proc/${pid}/environ`, 'utf8')
-        .split('\0')
-        .filter((e) => e.includes('='))
-        .map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
-    );
-  } catch {
-    return {};
-  }
+  return Object.fromEntries(
+    (procEnvEntries(pid) ?? [])
+      .filter((e) => e.includes('='))
+      .map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
+  );
 }
 
 /** Live processes carrying the containment tag `tag`. */
@@ -141,7 +136,7 @@ describe('managed API servers', () => {
       for (const s of two.list()) {
         if (!s.cgroup) continue;
         assert.equal(path.basename(s.cgroup), s.tag);
-        const own = /^0::(.*)$/m.exec(readFileSync(`/proc/${s.pid}/cgroup`, 'utf8'))?.[1] ?? '';
+        const own = s.pid === null ? '' : (procCgroupV2(s.pid) ?? '');
         assert.ok(own.endsWith(`/autopack-drain/${s.tag}`), own);
       }
       // Session Y's server hangs: Y's next drain's health check stops it and starts another one.

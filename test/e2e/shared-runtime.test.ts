@@ -24,7 +24,7 @@ import { Connection } from '@temporalio/client';
 import { projectRoot } from '../../src/runtime/paths.js';
 import { getFreePort } from '../../src/runtime/ports.js';
 import { resolveDataDir } from '../../src/runtime/postgres.js';
-import { isProcessAlive } from '../../src/runtime/process-group.js';
+import { isProcessAlive, procArgv, procPids, procStat } from '../../src/runtime/proc.js';
 import { withStateLock } from '../../src/runtime/state-lock.js';
 
 const BIN = path.join(projectRoot(), 'bin', 'drain.js');
@@ -84,12 +84,7 @@ function temporalPid(stateDir: string): number | null {
   return pid > 0 && isProcessAlive(pid) ? pid : null;
 }
 
-const argvOf = (pid: number | string) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-const isPostgres = (argv: string[]) => path.basename(argv[0]) === 'postgres';
-const parentOf = (pid: string) => {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-};
+const isPostgres = (argv: string[]) => argv.length > 0 && path.basename(argv[0]) === 'postgres';
 
 /**
  * Pids of live postmasters whose command line names this data dir: not their children (a
@@ -97,15 +92,12 @@ const parentOf = (pid: string) => {
  */
 function postmastersOn(dataDir: string): number[] {
   const found: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const argv = argvOf(name);
-      if (!isPostgres(argv) || !argv.includes(dataDir) || !isProcessAlive(Number(name))) continue;
-      if (!isPostgres(argvOf(parentOf(name)))) found.push(Number(name));
-    } catch {
-      /* gone meanwhile */
-    }
+  for (const pid of procPids()) {
+    const argv = procArgv(pid); // null: gone meanwhile
+    if (!argv || !isPostgres(argv) || !argv.includes(dataDir) || !isProcessAlive(pid)) continue;
+    const ppid = procStat(pid)?.ppid;
+    const parent = ppid === undefined ? null : procArgv(ppid);
+    if (parent && !isPostgres(parent)) found.push(pid);
   }
   return found;
 }

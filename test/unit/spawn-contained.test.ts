@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TAG_VAR, createTryCgroup, endTry, spawnContained } from '../../src/runtime/containment.js';
+import { procStat } from '../../src/runtime/proc.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'spawn-contained-'));
@@ -39,11 +40,11 @@ function killGroup(pgid: number): void {
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
   } catch {
     return false;
   }
+  const s = procStat(pid);
+  return s !== null && s.state[0] !== 'Z';
 }
 
 /** Opens the two log files as executor-process.ts does, spawns, and closes our copies at once. */

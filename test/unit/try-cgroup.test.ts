@@ -7,10 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { cgroupPlaces, createTryCgroup, endTry, joinCgroup, TAG_VAR } from '../../src/runtime/containment.js';
-import { isProcessAlive } from '../../src/runtime/process-group.js';
+import { isProcessAlive, procCgroup, procCgroupV2, selfMountinfo } from '../../src/runtime/proc.js';
 
 const MOUNTINFO_UNIFIED = [
   '24 30 0:22 / /sys/fs/cgroup rw,nosuid - tmpfs tmpfs ro,mode=755',
@@ -49,10 +49,7 @@ test('cgroupPlaces: the cgroup v2 mount and this process’s own cgroup in it', 
 /** The cgroup v2 mount and this process's own cgroup, when a real check can run here. */
 function realPlaces(): { root: string; own: string } | null {
   if (process.platform !== 'linux' || process.getuid?.() !== 0) return null;
-  const places = cgroupPlaces(
-    readFileSync('/proc/self/mountinfo', 'utf8'),
-    readFileSync('/proc/self/cgroup', 'utf8'),
-  );
+  const places = cgroupPlaces(selfMountinfo() ?? '', procCgroup('self') ?? '');
   if (!places?.own || !existsSync(path.join(places.own, 'cgroup.procs'))) return null;
   return { root: places.root, own: places.own };
 }
@@ -79,11 +76,7 @@ async function inChildCgroup(name: string, fn: (dir: string) => Promise<void>): 
   }
 }
 
-const ownCgroupOf = (pid: number) =>
-  readFileSync(`/proc/${pid}/cgroup`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('0::'))
-    ?.slice(3);
+const ownCgroupOf = (pid: number) => procCgroupV2(pid) ?? undefined;
 
 test('a try’s cgroup is below the worker’s own cgroup; its executor runs there and is ended', async (t) => {
   const places = realPlaces();
