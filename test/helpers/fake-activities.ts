@@ -167,7 +167,7 @@ export class FakeBacklog {
     this.calls.push({
       name,
       input,
-      execRunId: info.workflowExecution.runId,
+      execRunId: info.workflowExecution?.runId ?? '',
       attempt: info.attempt,
       atMs: Date.now(),
     });

@@ -45,7 +45,11 @@ let sessions = 0;
 export async function startWorkflowTests(): Promise<WorkflowTestEnv> {
   if (!runtimeInstalled) {
     runtimeInstalled = true;
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    // The test server is older than core expects (a warning about heartbeat details each run).
+    Runtime.install({
+      logger: new DefaultLogger('WARN'),
+      telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'WARN' }, forward: {} } },
+    });
   }
   const [env, code] = await Promise.all([
     TestWorkflowEnvironment.createTimeSkipping({
@@ -55,7 +59,7 @@ export async function startWorkflowTests(): Promise<WorkflowTestEnv> {
   ]);
   const fakes = new Map<string, FakeBacklog>();
   const fakeOf = (): DrainActivities => {
-    const id = Context.current().info.workflowExecution.workflowId;
+    const id = Context.current().info.workflowExecution?.workflowId ?? '';
     const fake = fakes.get(id);
     if (!fake) throw new Error(`no fake backlog for session ${id}`);
     return fake.activities();
