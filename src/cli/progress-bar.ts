@@ -3,15 +3,9 @@
  * result and the terminal width (no clock, no I/O), so it is table-testable.
  */
 import type { Progress } from '../domain/messages.js';
+import { formatDuration } from '../domain/format.js';
 
-/** `42s`, `2m10s`, `1h05m`; `?` for a negative or non-finite value. */
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '?';
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
+export { formatDuration };
 
 /**
  * Seconds until the batch is done: the average seconds per processed phase times the

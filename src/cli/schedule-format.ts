@@ -1,6 +1,6 @@
 /** Pure helpers of `drain schedule`: argument validation and the describe view. */
 import type { ScheduleDescription } from '@temporalio/client';
-import { formatDuration } from './progress-bar.js';
+import { formatDuration } from '../domain/format.js';
 import { UsageError } from './env.js';
 
 const CRON_FIELDS = ['minute', 'hour', 'day-of-month', 'month', 'day-of-week'];

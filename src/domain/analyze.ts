@@ -22,7 +22,7 @@
  */
 import { redactSecrets } from './redact.js';
 import { oneLine } from './report-text.js';
-import { round3 } from './forecast.js';
+import { round3 } from './format.js';
 import { formatTokens } from './tokens.js';
 
 /** Fingerprints listed at most. */

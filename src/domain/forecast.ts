@@ -33,6 +33,7 @@
  * backtest knows how the attempt ended: where it decides, the backtest flatters the model.
  */
 import { formatPlan } from './report-text.js';
+import { round3 } from './format.js';
 import { formatTokens } from './tokens.js';
 import type { FailureCategory } from './types.js';
 
@@ -273,8 +274,6 @@ export function backtest(attempts: readonly BacktestAttempt[]): BacktestError {
 
 // ---------------------------------------------------------------------------------------
 // Output
-
-export const round3 = (x: number | null): number | null => (x === null ? null : Math.round(x * 1000) / 1000);
 
 /** A planned phase for the forecast (the dry run's PlannedPhase). */
 export interface ForecastPlanned {

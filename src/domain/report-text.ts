@@ -6,6 +6,8 @@
  */
 import type { PlannedPhase } from './types.js';
 import { oneLine } from './one-line.js';
+import { fixed } from './format.js';
+import { codePointWidth, formatTable } from './text-table.js';
 import { formatTokens } from './tokens.js';
 import {
   byCodeUnit,
@@ -18,9 +20,6 @@ export { oneLine };
 
 const RULE = '='.repeat(80);
 const THIN_RULE = '-'.repeat(80);
-
-const fixed = (n: number | null, digits: number): string =>
-  n === null || !Number.isFinite(n) ? (0).toFixed(digits) : n.toFixed(digits);
 
 // ---------------------------------------------------------------------------------------
 // Summary
@@ -174,10 +173,6 @@ export function formatSummary(j: SummarySource): string {
 // ---------------------------------------------------------------------------------------
 // Dry-run plan
 
-/** Width in code points (good enough for a plain-text table). */
-const width = (s: string): number => Array.from(s).length;
-const pad = (s: string, w: number): string => s + ' '.repeat(Math.max(0, w - width(s)));
-
 /** Columns after `category` (the forecast's): their headers and the cells of the i-th phase. */
 export interface PlanColumns {
   header: readonly string[];
@@ -198,10 +193,6 @@ export function formatPlan(
     oneLine(p.category),
     ...(extra?.cells(i) ?? []),
   ]);
-  const widths = header.map((h, c) => Math.max(width(h), ...rows.map((r) => width(r[c]))));
-  const fmt = (cells: string[]): string =>
-    `  ${cells.map((cell, c) => (c === cells.length - 1 ? cell : pad(cell, widths[c]))).join('  ')}`;
-  const lines = [fmt(header), `  ${widths.map((w) => '-'.repeat(w)).join('  ')}`, ...rows.map(fmt)];
-  lines.push(`${planned.length} phase(s) would be drained`);
-  return lines.join('\n');
+  const table = formatTable(header, rows, { indent: '  ', rule: true, width: codePointWidth });
+  return `${table}\n${planned.length} phase(s) would be drained`;
 }

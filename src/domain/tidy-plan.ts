@@ -9,6 +9,9 @@
  */
 import path from 'node:path';
 import { safeFileComponent } from './files.js';
+import { formatAge, formatBytes, plural } from './format.js';
+
+export { formatAge, formatBytes };
 
 /** json/tmp/dir/other at the top of the tree; file/dir inside a session directory. */
 export type TidyKind = 'json' | 'tmp' | 'dir' | 'file' | 'other';
@@ -218,26 +221,6 @@ export function planTidy(
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-/** `3d 4h`, `5h 12m`, `12m 3s`, `45s`. */
-export function formatAge(ms: number): string {
-  const s = Math.floor(Math.max(0, ms) / 1000);
-  const [d, h, m] = [Math.floor(s / 86_400), Math.floor(s / 3600) % 24, Math.floor(s / 60) % 60];
-  if (d > 0) return h ? `${d}d ${h}h` : `${d}d`;
-  if (h > 0) return m ? `${h}h ${m}m` : `${h}h`;
-  if (m > 0) return s % 60 ? `${m}m ${s % 60}s` : `${m}m`;
-  return `${s}s`;
-}
-
-/** `512 B`, `1.5 KiB`, `12.0 MiB`, `3.2 GiB`. */
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  for (; v >= 1024 && i < units.length - 1; i++) v /= 1024;
-  return `${v.toFixed(1)} ${units[i]}`;
-}
-
 /** The same age as the user typed it (`14d`), from milliseconds. */
 export function formatThreshold(ms: number): string {
   for (const [u, size] of Object.entries(UNIT_MS)) if (ms % size === 0) return `${ms / size}${u}`;
@@ -269,8 +252,6 @@ export function formatAction(a: TidyAction, done: boolean): string {
 /** Lines to print: removals and kept items, except those kept only for being young. */
 export const listedActions = (actions: readonly TidyAction[]) =>
   actions.filter((a) => a.reason?.type !== 'young');
-
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 const REASON_ORDER: readonly KeepReason['type'][] = ['running', 'protected', 'newest', 'young', 'foreign'];
 

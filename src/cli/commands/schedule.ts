@@ -7,6 +7,7 @@ import {
   type Client,
 } from '@temporalio/client';
 import { DEFAULT_TASK_QUEUE } from '../../domain/task-queue.js';
+import { formatTable } from '../../domain/text-table.js';
 import { addDrainFlags, validatedDrainInput } from '../start-options.js';
 import { UsageError } from '../env.js';
 import { addConnFlags, withClient, type ConnFlags } from '../conn.js';
@@ -144,25 +145,16 @@ export function registerSchedule(program: Command): void {
         rows.sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
         if (flags.json) return console.log(JSON.stringify(rows, null, 2));
         if (!rows.length) return console.log('No drain schedules (create one with `drain schedule create`).');
-        const table = [
-          ['SCHEDULE', 'STATE', 'CRON', 'NEXT', 'LAST SESSION', 'NOTE'],
-          ...rows.map((r) => [
-            r.scheduleId,
-            r.paused ? 'paused' : 'active',
-            r.cron ?? '-',
-            r.next ?? '-',
-            r.last ?? '-',
-            r.note ?? '',
-          ]),
-        ];
-        const w = table[0].map((_, i) => Math.max(...table.map((r) => r[i].length)));
-        for (const r of table)
-          console.log(
-            r
-              .map((c, i) => c.padEnd(w[i]))
-              .join('  ')
-              .trimEnd(),
-          );
+        const head = ['SCHEDULE', 'STATE', 'CRON', 'NEXT', 'LAST SESSION', 'NOTE'];
+        const body = rows.map((r) => [
+          r.scheduleId,
+          r.paused ? 'paused' : 'active',
+          r.cron ?? '-',
+          r.next ?? '-',
+          r.last ?? '-',
+          r.note ?? '',
+        ]);
+        console.log(formatTable(head, body, { trimEnd: true }));
       });
     });
 

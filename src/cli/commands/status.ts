@@ -3,6 +3,7 @@ import { connectClient } from '../../client.js';
 import { addConnFlags, withClient } from '../conn.js';
 import { progressQuery, type Progress } from '../../domain/messages.js';
 import { formatSummary } from '../../domain/report.js';
+import { formatSeconds } from '../../domain/format.js';
 import { temporalTarget } from '../env.js';
 import { readSessionJson, sessionIdOrNewest } from '../session-lookup.js';
 
@@ -12,10 +13,10 @@ export function formatProgress(p: Progress): string {
   const lines = [
     `Session ${p.sessionId}: ${p.status}${p.dryRun ? ' (dry run)' : ''}`,
     `  processed ${p.processed}/${p.batchSize}: ${p.succeeded} ok, ${p.failed} failed, ${p.timeouts} timeouts, ${p.telemetryEvents} telemetry events`,
-    `  elapsed ${Math.round(p.elapsedSeconds)}s${p.remainingSeconds == null ? '' : `, ${Math.round(p.remainingSeconds)}s of time budget left`}`,
+    `  elapsed ${formatSeconds(Math.round(p.elapsedSeconds))}${p.remainingSeconds == null ? '' : `, ${formatSeconds(Math.round(p.remainingSeconds))} of time budget left`}`,
   ];
   const draining = (c: NonNullable<Progress['current']>) =>
-    `draining ${c.runId} / ${c.phaseId} (attempt ${c.attempt}) for ${Math.round(c.runningSeconds)}s (timeout ${c.timeoutSeconds}s)`;
+    `draining ${c.runId} / ${c.phaseId} (attempt ${c.attempt}) for ${formatSeconds(Math.round(c.runningSeconds))} (timeout ${formatSeconds(c.timeoutSeconds)})`;
   const slots = p.slots ?? [];
   if (slots.length > 1) {
     lines.push(`  ${slots.length} slots, ${slots.filter(Boolean).length} draining:`);

@@ -5,7 +5,8 @@
  */
 import { redactUrl } from '../redact.js';
 import type { AttemptFacts, CriterionResult, LogHeadFacts, VerifyFacts } from './facts.js';
-import { attemptLabel, criterion, exposesPassword, plural, type AttemptSet } from './shared.js';
+import { attemptLabel, plural } from '../format.js';
+import { criterion, exposesPassword, type AttemptSet } from './shared.js';
 import { logPlaces, type LogPlace } from './silent-failures.js';
 
 /**

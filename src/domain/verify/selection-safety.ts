@@ -7,15 +7,8 @@
  */
 import { peakParallel, type Span } from '../overlap.js';
 import type { AttemptFacts, CriterionResult, VerifyFacts } from './facts.js';
-import {
-  attemptKeyOf,
-  attemptLabel,
-  criterion,
-  hasExitStatus,
-  plural,
-  qfc,
-  type AttemptSet,
-} from './shared.js';
+import { attemptLabel, plural } from '../format.js';
+import { attemptKeyOf, criterion, hasExitStatus, qfc, type AttemptSet } from './shared.js';
 
 /** What the overlap check judges, and from what (criterion 3's evidence `overlap_scope`). */
 export const OVERLAP_SCOPE =

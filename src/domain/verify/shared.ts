@@ -1,5 +1,6 @@
 /** Small helpers the criteria of `drain verify` share, and the grouping of tries into attempts. */
 import { redactSecrets } from '../redact.js';
+import { round3 } from '../format.js';
 import {
   CRITERIA_TITLES,
   FINAL_TRY_STATUSES,
@@ -13,11 +14,6 @@ import {
 const MISSING = '';
 export const isBlank = (s: string | null | undefined): boolean => s == null || s.trim() === MISSING;
 
-/** `run/phase attempt 2` (plus ` try 3` after the first try). */
-export function attemptLabel(a: Pick<AttemptFacts, 'runId' | 'phaseId' | 'attempt' | 'tryNo'>): string {
-  return `${a.runId}/${a.phaseId} attempt ${a.attempt}${a.tryNo > 1 ? ` try ${a.tryNo}` : ''}`;
-}
-
 /** A return code, or a recorded signal, timeout or cancellation. */
 export const hasExitStatus = (a: AttemptFacts): boolean =>
   a.returnCode !== null || !isBlank(a.signal) || a.timedOut || a.status === 'cancelled';
@@ -25,8 +21,6 @@ export const hasExitStatus = (a: AttemptFacts): boolean =>
 /** The session has ended (its drain_sessions row says so). */
 export const sessionEnded = (s: SessionFacts | null): boolean =>
   s !== null && (s.completedAt !== null || s.status !== 'running');
-
-const round3 = (n: number): number => Math.round(n * 1000) / 1000;
 
 /** Median, min, max and nearest-rank p90 of `xs`; nulls when empty. */
 export function durationStats(xs: number[]): {
@@ -142,5 +136,3 @@ export function criterion(
   const status: CriterionStatus = problems.length ? 'FAIL' : applicable ? 'PASS' : 'N/A';
   return { id, title: CRITERIA_TITLES[id - 1], status, summary, evidence, problems };
 }
-
-export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;

@@ -5,16 +5,8 @@
  * sha256 recorded when the try ended, not as missing; on this host a missing file is missing.
  */
 import type { AttemptFacts, CriterionResult, LogHeadFacts, VerifyFacts } from './facts.js';
-import {
-  attemptKeyOf,
-  attemptLabel,
-  criterion,
-  hasExitStatus,
-  isBlank,
-  plural,
-  sessionEnded,
-  type AttemptSet,
-} from './shared.js';
+import { attemptLabel, plural } from '../format.js';
+import { attemptKeyOf, criterion, hasExitStatus, isBlank, sessionEnded, type AttemptSet } from './shared.js';
 
 /** Where one log of a final try is, as far as the machine running verify can tell. */
 export type LogPlace =

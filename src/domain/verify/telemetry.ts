@@ -1,7 +1,8 @@
 /** Criterion 6, Telemetry Viability: successes carry their telemetry delta, escalations their rows. */
 import { TOKEN_ESCALATION_MARKER } from '../error-message.js';
 import type { AttemptFacts, CriterionResult, VerifyFacts } from './facts.js';
-import { attemptLabel, criterion, plural, type AttemptSet } from './shared.js';
+import { attemptLabel, plural } from '../format.js';
+import { criterion, type AttemptSet } from './shared.js';
 
 /** Adds each table's count of `rows` together. */
 export function sumByTable(rows: Array<Record<string, number>>): Record<string, number> {

@@ -4,7 +4,8 @@
  */
 import { INSTANT_COMPLETION_SECONDS } from './facts.js';
 import type { AttemptFacts, BaselineFacts, CriterionResult, SessionFacts, VerifyFacts } from './facts.js';
-import { attemptLabel, criterion, durationStats, isBlank, plural, type AttemptSet } from './shared.js';
+import { attemptLabel, formatSeconds as secs, plural } from '../format.js';
+import { criterion, durationStats, isBlank, type AttemptSet } from './shared.js';
 /**
  * Was the attempt's executor told to skip its baseline (AUTOPACK_SKIP_BASELINE=1)? As
  * recorded; for rows that do not say, as the versions that wrote them did it: with a
@@ -93,7 +94,6 @@ function captureSummary(b: { commit: string; captures: number; by_status: Record
   return `${head} (${statuses.map(([st, n]) => `${n} ${st}`).join(', ')})`;
 }
 
-const secs = (n: number | null) => (n === null ? 'n/a' : `${n}s`);
 const orNa = (n: number | null | undefined) => (n == null ? 'n/a' : String(n));
 
 export function judgeThroughput(facts: VerifyFacts, set: AttemptSet): CriterionResult {

@@ -1,6 +1,7 @@
 /** Criterion 2, No "Unknown error" without evidence. */
 import type { AttemptFacts, CriterionResult, VerifyFacts } from './facts.js';
-import { attemptLabel, criterion, hasExitStatus, isBlank, plural, type AttemptSet } from './shared.js';
+import { attemptLabel, plural } from '../format.js';
+import { criterion, hasExitStatus, isBlank, type AttemptSet } from './shared.js';
 
 const UNKNOWN_ERROR = /unknown error/i;
 
