@@ -12,11 +12,11 @@
  * and stops go to the node process, by its pid in this namespace.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { TestEnv } from '../env.js';
 import { projectRoot } from '../../src/runtime/paths.js';
+import { innermostPid as procInnermostPid, pidNamespace, taskChildren } from '../../src/runtime/proc.js';
 
 export type HostKey = 'A' | 'B';
 export const HOST_B = 'chaos-b';
@@ -43,36 +43,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The pids of a process's children (this namespace's numbers), or [] when it is gone. */
 export function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
-  }
+  return taskChildren(pid);
 }
 
 /** A process's pid in the innermost PID namespace it is in (NSpid's last field), or null. */
 export function innermostPid(pid: number): number | null {
-  try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('NSpid:'));
-    const ids = line?.slice(6).trim().split(/\s+/).map(Number) ?? [];
-    return ids.length ? ids[ids.length - 1] : null;
-  } catch {
-    return null;
-  }
+  return procInnermostPid(pid);
 }
 
 export function pidNamespaceOf(pid: number | 'self'): string | null {
-  try {
-    return readlinkSync(`/proc/${pid}/ns/pid`);
-  } catch {
-    return null;
-  }
+  return pidNamespace(pid);
 }
 
 async function until<T>(fn: () => T | null | undefined | false, ms: number, what: string): Promise<T> {

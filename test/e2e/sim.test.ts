@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { migrate } from '../../src/db/migrate.js';
 import { createPool } from '../../src/db/pool.js';
+import { procStat } from '../../src/runtime/proc.js';
 import Database from 'better-sqlite3';
 import type { EmbeddedPostgresHandle } from '../../src/runtime/postgres.js';
 import { getFreePort } from '../../src/runtime/ports.js';
@@ -132,12 +133,8 @@ async function isAlive(pid: number): Promise<boolean> {
   } catch {
     return false;
   }
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
+  const s = procStat(pid);
+  return s !== null && s.state[0] !== 'Z';
 }
 
 async function waitUntilGone(pids: number[], timeoutMs = 5_000): Promise<number[]> {
@@ -458,8 +455,7 @@ describe('drain-sim contract', () => {
     assert.equal(new Set(pids).size, 3);
     for (const p of pids) assert.ok(await isAlive(p), `pid ${p} alive`);
     for (const p of [childPid, grandPid]) {
-      const stat = await readFile(`/proc/${p}/stat`, 'utf8');
-      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      const pgid = procStat(p)?.pgrp;
       assert.equal(pgid, child.pid, `pid ${p} is in the executor's process group`);
     }
     assert.equal((await phaseRow(k)).state, 'EXECUTING');

@@ -9,7 +9,14 @@
  * reference executor (`drain-sim`), not the try's supervisor (`try-supervisor`) that may carry
  * the same environment and the executor's argv.
  */
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import {
+  childrenByParent,
+  pidNamespace,
+  procCommandLine,
+  procEnviron,
+  procPids,
+  procStat,
+} from '../../src/runtime/proc.js';
 import { ourTaggedProcesses, type TaggedProcess } from '../../harness/chaos/invariants.js';
 
 export interface ExecutorProcess extends TaggedProcess {
@@ -20,20 +27,12 @@ export interface ExecutorProcess extends TaggedProcess {
 }
 
 export function cmdlineOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
-  } catch {
-    return '';
-  }
+  return procCommandLine(pid);
 }
 
 /** The PID namespace of a process (`pid:[…]`), or null when it is gone. */
 export function pidNamespaceOf(pid: number): string | null {
-  try {
-    return readlinkSync(`/proc/${pid}/ns/pid`);
-  } catch {
-    return null;
-  }
+  return pidNamespace(pid);
 }
 
 export const isReferenceExecutor = (cmdline: string): boolean =>
@@ -144,20 +143,12 @@ export class ExecutorSampler {
 
 /** The parent pid of a process (null when it is gone). */
 export function parentOf(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  } catch {
-    return null;
-  }
+  return procStat(pid)?.ppid ?? null;
 }
 
 /** Live children of `pid` (from /proc/<pid>/stat of every process). */
 export function childrenOf(pid: number): number[] {
-  return readdirSync('/proc')
-    .filter((n) => /^\d+$/.test(n))
-    .map(Number)
-    .filter((p) => parentOf(p) === pid);
+  return childrenByParent(pid);
 }
 
 /**
@@ -168,17 +159,13 @@ export function childrenOf(pid: number): number[] {
  */
 export function drainProcessesOf(marks: string[]): number[] {
   const found: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    let environ = '';
-    try {
-      environ = readFileSync(`/proc/${name}/environ`, 'utf8');
-    } catch {
-      continue;
-    }
-    const cmdline = cmdlineOf(Number(name));
+  for (const pid of procPids()) {
+    if (pid === process.pid) continue;
+    const environ = procEnviron(pid)?.toString('utf8');
+    if (environ === undefined) continue;
+    const cmdline = cmdlineOf(pid);
     const ours = /drain\.js|drain-sim|try-supervisor/.test(cmdline) || environ.includes('DRAIN_ATTEMPT_TAG=');
-    if (ours && marks.some((m) => environ.includes(m) || cmdline.includes(m))) found.push(Number(name));
+    if (ours && marks.some((m) => environ.includes(m) || cmdline.includes(m))) found.push(pid);
   }
   return found;
 }
