@@ -2,7 +2,7 @@ import type { ActivityDeps } from './deps.js';
 import { workspaceCommit } from '../src/runtime/git.js';
 import type { ApiServerInfo } from '../src/runtime/api-servers.js';
 import type { ProcessResult } from './executor-process.js';
-import { redactArgv, redactUrl } from '../src/domain/redact.js';
+import { attemptLogHeader, attemptLogTrailer } from '../src/domain/attempt-log.js';
 import { TAG_VAR } from '../src/runtime/containment.js';
 import type { DatabaseIdentity } from '../src/db/identity.js';
 import type { BaselineStatus } from '../src/domain/baseline-decision.js';
@@ -120,33 +120,31 @@ export function executorEnv(
   return env;
 }
 
-/** The first lines of both log files: the effective DATABASE_URL and AUTOPACK_API_URL, redacted. */
+/** The first lines of both log files (src/domain/attempt-log.ts), for this request and try. */
 export function identityHeader(
   env: NodeJS.ProcessEnv,
   req: DrainRequest,
   argv: string[],
   tryNo: number,
+  notRun?: string,
 ): string {
-  return [
-    `DATABASE_URL=${redactUrl(env.DATABASE_URL ?? '')}`,
-    `AUTOPACK_API_URL=${env.AUTOPACK_API_URL ? redactUrl(env.AUTOPACK_API_URL) : '(not set)'}`,
-    `# autopack-drain session=${req.sessionId} run_id=${req.runId} phase_id=${req.phaseId} attempt=${req.attempt} try=${tryNo}`,
-    `# command: ${JSON.stringify(redactArgv(argv))}`,
-    `# cwd: ${req.workspace}`,
-    `# started_at: ${new Date().toISOString()} timeout: ${req.timeoutSeconds}s${limitsNote(req)}`,
-    '# ---',
-    '',
-  ].join('\n');
-}
-
-/** ` max: 900s while writing output, stall: 120s` for the progress-aware limits that are set. */
-function limitsNote(req: DrainRequest): string {
-  const max = req.maxTimeoutSeconds;
-  return [
-    max != null && max > req.timeoutSeconds ? ` max: ${max}s while writing output` : '',
-    req.stallSeconds != null ? ` stall: ${req.stallSeconds}s` : '',
-    req.maxTokensPerPhase != null ? ` tokens: ${req.maxTokensPerPhase}` : '',
-  ].join('');
+  return attemptLogHeader({
+    databaseUrl: env.DATABASE_URL ?? '',
+    apiUrl: env.AUTOPACK_API_URL,
+    sessionId: req.sessionId,
+    runId: req.runId,
+    phaseId: req.phaseId,
+    attempt: req.attempt,
+    tryNo,
+    argv,
+    cwd: req.workspace,
+    startedAt: new Date(),
+    timeoutSeconds: req.timeoutSeconds,
+    maxTimeoutSeconds: req.maxTimeoutSeconds,
+    stallSeconds: req.stallSeconds,
+    maxTokensPerPhase: req.maxTokensPerPhase,
+    ...(notRun === undefined ? {} : { notRun }),
+  });
 }
 
 /** How our clock stopped the executor: stalled, timed out (after being extended), or null. */
@@ -172,7 +170,6 @@ export function trailerOf(req: DrainRequest, proc: ProcessResult): string {
     proc.cancelled ? 'cancelled' : null,
     proc.stopped ? "stopped: the run's lease was lost" : null,
     proc.processesReaped ? `${proc.processesReaped} escaped process(es) reaped` : null,
-  ].filter(Boolean);
-  const exit = `exit code ${proc.returnCode ?? 'none'}${proc.signal ? ` (signal ${proc.signal})` : ''}`;
-  return `\n# --- ${[...notes, exit].join('; ')} after ${proc.durationSeconds}s\n`;
+  ];
+  return attemptLogTrailer(notes, proc);
 }

@@ -20,6 +20,7 @@ import {
 import { outcomeOfTry, runTry, startTry, writeExitRecord } from './drain-try.js';
 import { forHistory, redactOutcome } from './redact-records.js';
 import { workflowRun } from './workflow-run.js';
+import { notRunTrailer } from '../src/domain/attempt-log.js';
 import { renderCommand } from '../src/domain/command-template.js';
 import { TERMINAL_STATES, type AttemptOutcome } from '../src/domain/types.js';
 import { finishAttempt, recordLogDigests, whileTryCurrent, type AttemptKey } from '../src/db/attempts.js';
@@ -169,7 +170,7 @@ export function drainActivities(deps: ActivityDeps) {
       if (t.lostReason) {
         const unjudged = { kind: 'lost' as const, reason: t.lostReason };
         const lost = redactOutcome(deps, await outcomeOfTry(deps, req, t, null, unjudged));
-        await appendFile(t.paths.stdout, `\n# --- not run: ${t.lostReason}\n`).catch(() => {});
+        await appendFile(t.paths.stdout, notRunTrailer(t.lostReason)).catch(() => {});
         await finishAttempt(deps.backlog.sql({ runId: key.runId, phaseId: key.phaseId }), key, 'lost', lost);
         return forHistory(recordAttempt(lost, 'lost'));
       }
@@ -234,7 +235,7 @@ export function drainActivities(deps: ActivityDeps) {
       const reason = `abandoned after ${o.triesUsed} tries: ${o.reason}`;
       const tag = tryTag(key);
       const env = executorEnv(deps, req, { tryNo: key.tryNo, execRunId: key.execRunId, tag });
-      const header = identityHeader(env, req, [], key.tryNo) + `# not run: ${reason}\n`;
+      const header = identityHeader(env, req, [], key.tryNo, reason);
       const t = await startTry(
         deps,
         { ...req, pickedState: null },

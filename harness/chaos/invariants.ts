@@ -3,11 +3,12 @@
  * from the drain_attempts rows, their log files, /proc and what the faults recorded; the
  * /proc sampler; and the drain_attempts rows they are counted from.
  */
-import { closeSync, fstatSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import type pg from 'pg';
 import type { ChaosFence } from './plan.js';
 import { TAG_VAR } from '../../src/runtime/containment.js';
-import { isProcessAlive } from '../../src/runtime/process-group.js';
+import { afterHeader, EXIT_TRAILER_LINE } from '../../src/domain/attempt-log.js';
+import { isProcessAlive, procCommandLine, procEnvEntries, procPids } from '../../src/runtime/proc.js';
 
 export interface Invariant {
   name: string;
@@ -72,7 +73,6 @@ export interface SlowdbRecord {
 
 export const FINAL = ['finished', 'reconciled', 'cancelled', 'lost', 'abandoned'];
 const HEADER = 'DATABASE_URL=';
-const TRAILER = /^# --- .*exit code .*$/;
 
 export const iso = (d: Date | null | undefined) => (d ? d.toISOString() : 'null');
 
@@ -128,11 +128,8 @@ function headAndTail(
 function hasExecutorOutput(file: string | null): boolean {
   if (!file) return false;
   try {
-    const text = readFileSync(file, 'utf8');
-    const end = text.indexOf('\n# ---\n');
-    return (
-      end >= 0 && text.slice(end + 7).trim().length > 0 && !/^\s*# --- not run/.test(text.slice(end + 7))
-    );
+    const out = afterHeader(readFileSync(file, 'utf8'));
+    return out !== null && out.trim().length > 0 && !/^\s*# --- not run/.test(out);
   } catch {
     return false;
   }
@@ -152,41 +149,22 @@ export interface TaggedProcess {
   cmd: string;
 }
 
-function environ(pid: string): string[] | null {
-  try {
-    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-  } catch {
-    return null;
-  }
-}
-
 /**
  * Live processes on this machine with DRAIN_ATTEMPT_TAG (any tag) whose DATABASE_URL is
  * `databaseUrl`. Read from this (the root) PID namespace's /proc, which holds every host's.
  */
 export function ourTaggedProcesses(databaseUrl: string): TaggedProcess[] {
   const found: TaggedProcess[] = [];
-  let names: string[];
-  try {
-    names = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
-  } catch {
-    return found;
-  }
-  for (const name of names) {
-    if (Number(name) === process.pid) continue;
-    const vars = environ(name);
+  for (const pid of procPids()) {
+    if (pid === process.pid) continue;
+    const vars = procEnvEntries(pid);
     if (!vars) continue;
     const get = (k: string) => vars.find((v) => v.startsWith(`${k}=`))?.slice(k.length + 1);
     const tag = get(TAG_VAR);
-    if (tag === undefined || get('DATABASE_URL') !== databaseUrl || !isProcessAlive(Number(name))) continue;
-    let cmd = '';
-    try {
-      cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
-    } catch {
-      /* gone */
-    }
+    if (tag === undefined || get('DATABASE_URL') !== databaseUrl || !isProcessAlive(pid)) continue;
+    const cmd = procCommandLine(pid); // '' when gone
     found.push({
-      pid: Number(name),
+      pid,
       tag,
       session: get('DRAIN_SESSION_ID') ?? '?',
       run: get('DRAIN_RUN_ID') ?? '?',
@@ -343,7 +321,7 @@ function badLogs(rows: AttemptRecord[]): string[] {
         problems.push(`${which} log does not start with ${HEADER} (starts ${JSON.stringify(f.head)}): ${p}`);
       else if (which === 'stdout' && r.status === 'finished') {
         const last = f.tail.trimEnd().split('\n').pop() ?? '';
-        if (!TRAILER.test(last))
+        if (!EXIT_TRAILER_LINE.test(last))
           problems.push(
             `stdout log ends without the exit trailer (last line ${JSON.stringify(last.slice(0, 120))}): ${p}`,
           );

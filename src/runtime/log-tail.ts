@@ -1,4 +1,5 @@
 import { open, stat } from 'node:fs/promises';
+import { headerLength } from '../domain/attempt-log.js';
 
 const HEAD_BYTES = 4096;
 const TAIL_BYTES = 8192;
@@ -70,9 +71,6 @@ async function readRange(file: string, from: number, to: number): Promise<string
   return (await readRangeRaw(file, from, to)).toString('utf8');
 }
 
-/** The line that ends our header at the start of every attempt log. */
-export const HEADER_END = '# ---\n';
-
 /**
  * The text of `file` from byte `from` (default 0) to its end, at most the last `maxBytes` of
  * it (invalid UTF-8 replaced); null when the file cannot be read. The one tail reader for
@@ -96,8 +94,7 @@ export async function fileTail(file: string, bytes = TAIL_BYTES): Promise<{ text
   try {
     const { size } = await stat(file);
     const head = (await readRangeRaw(file, 0, Math.min(size, HEAD_BYTES))).toString('latin1');
-    const end = head.indexOf(HEADER_END);
-    const headerBytes = end < 0 ? 0 : end + HEADER_END.length;
+    const headerBytes = headerLength(head);
     const from = Math.max(headerBytes, size - bytes);
     const text = (await readRangeRaw(file, from, size)).toString('utf8').replace(/\u0000/g, '');
     return { text, bytes: size - headerBytes };

@@ -22,6 +22,7 @@ import { startTestEnv, type TestEnv } from '../helpers/env.js';
 import { AUTOPACK_WRITER_URL } from '../../harness/autopack-writer.js';
 import { runDrain, type CliRun } from '../helpers/cli.js';
 import { seedPhases } from '../../src/sim/seed.js';
+import { ownLogLines } from '../../src/domain/attempt-log.js';
 import { findTemporalCli } from '../../src/runtime/binaries.js';
 import { projectRoot } from '../../src/runtime/paths.js';
 import { sessionJsonPath, sessionLogsDir, sessionsDir } from '../../activities/paths.js';
@@ -152,11 +153,9 @@ const isLog = (f: string) => f.endsWith('.stdout.txt') || f.endsWith('.stderr.tx
 
 /** Our lines of a log file: the header (before the first `# ---` line) and the trailer. */
 function ownLines(text: string): { header: string; trailer: string } {
-  const lines = text.split('\n');
-  const end = lines.indexOf('# ---');
-  assert.ok(end > 0, 'the log has a header ending in "# ---"');
-  const t = text.lastIndexOf('\n# --- ');
-  return { header: lines.slice(0, end).join('\n'), trailer: t > 0 ? text.slice(t) : '' };
+  const own = ownLogLines(text);
+  assert.ok(own.header, 'the log has a header ending in "# ---"');
+  return { header: own.header, trailer: own.trailer ?? '' };
 }
 
 describe('secrets never reach history, rows, the session JSON, log headers or CLI output', () => {
