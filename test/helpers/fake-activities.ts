@@ -29,8 +29,11 @@ export type Step =
   | { kind: 'success'; events?: number; tokens?: number; ms?: number }
   | { kind: 'failure'; error: string; events?: number; tokens?: number; ms?: number }
   | { kind: 'timeout'; tokens?: number; ms?: number }
-  /** The activity itself fails (a worker-side error): retried by Temporal, never an outcome. */
-  | { kind: 'throw'; message: string; ms?: number };
+  /**
+   * The activity itself fails (a worker-side error): retried by Temporal up to the drain's
+   * tries, never an outcome; `type` and `nonRetryable` as an ApplicationFailure's.
+   */
+  | { kind: 'throw'; message: string; type?: string; nonRetryable?: boolean; ms?: number };
 
 export interface FakePhase {
   runId: string;
@@ -370,7 +373,12 @@ export class FakeBacklog {
       this.inFlightByRun.set(req.runId, (this.inFlightByRun.get(req.runId) ?? 1) - 1);
       this.changed();
     }
-    if (step.kind === 'throw') throw ApplicationFailure.retryable(step.message, 'FakeInfrastructureError');
+    if (step.kind === 'throw') {
+      const type = step.type ?? 'FakeInfrastructureError';
+      throw step.nonRetryable
+        ? ApplicationFailure.nonRetryable(step.message, type)
+        : ApplicationFailure.retryable(step.message, type);
+    }
     row.tokensUsed += spend;
     const success = step.kind === 'success';
     if (success) row.ref = { ...row.ref, state: 'COMPLETE', lastFailureReason: null };

@@ -47,7 +47,7 @@ export async function startWorkflowTests(): Promise<WorkflowTestEnv> {
     runtimeInstalled = true;
     // The test server is older than core expects (a warning about heartbeat details each run).
     Runtime.install({
-      logger: new DefaultLogger('WARN'),
+      logger: new DefaultLogger('ERROR'),
       telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'WARN' }, forward: {} } },
     });
   }

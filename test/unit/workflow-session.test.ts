@@ -1,0 +1,149 @@
+/**
+ * batchDrain across failures and executions, on the time-skipping environment with fake
+ * activities (test/helpers/fake-activities.ts): a drain whose tries run out is recorded
+ * abandoned and the session goes on; a session that continues-as-new carries its totals.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { SessionReport } from '../../activities/session.js';
+import type { DrainRequest } from '../../activities/drain-env.js';
+import type { SessionResult } from '../../src/domain/messages.js';
+import { FakeBacklog } from '../helpers/fake-activities.js';
+import { startWorkflowTests, type WorkflowTestEnv } from '../helpers/time-skipping.js';
+
+let t: WorkflowTestEnv;
+before(async () => {
+  t = await startWorkflowTests();
+});
+after(async () => {
+  await t?.teardown();
+});
+
+const finalSnapshot = (fake: FakeBacklog) =>
+  fake.inputsOf<SessionReport>('writeSessionReport').at(-1)!.snapshot;
+
+interface AbandonInput {
+  req: DrainRequest;
+  triesUsed: number;
+  reason: string;
+}
+
+describe('retries running out', () => {
+  test('a drain failing every try is recorded abandoned and the session goes on', async () => {
+    const fake = new FakeBacklog([
+      {
+        runId: 'broken',
+        phaseId: 'p0',
+        script: [{ kind: 'throw', message: 'worker lost its database connection' }],
+      },
+      { runId: 'fine', phaseId: 'p0', script: [{ kind: 'success', events: 3 }] },
+      { runId: 'fine', phaseId: 'p1', phaseIndex: 1, script: [{ kind: 'success', events: 3 }] },
+    ]);
+    const h = await t.start(fake, { maxDrainTries: 3, maxAttemptsPerPhase: 2, batchSize: 100 });
+    const r = (await h.result()) as SessionResult;
+
+    const broken = fake.callsOf('drainPhase').filter((c) => (c.input as DrainRequest).runId === 'broken');
+    // Two attempts of the phase (maxAttemptsPerPhase), each of three tries (maxDrainTries).
+    assert.deepEqual(
+      broken.map((c) => [(c.input as DrainRequest).attempt, c.attempt]),
+      [
+        [1, 1],
+        [1, 2],
+        [1, 3],
+        [2, 1],
+        [2, 2],
+        [2, 3],
+      ],
+    );
+    const abandons = fake.inputsOf<AbandonInput>('abandonAttempt');
+    assert.deepEqual(
+      abandons.map((a) => [a.req.runId, a.req.attempt, a.triesUsed, a.reason]),
+      [
+        ['broken', 1, 3, 'worker lost its database connection'],
+        ['broken', 2, 3, 'worker lost its database connection'],
+      ],
+    );
+    assert.equal(r.processed, 4);
+    assert.equal(r.succeeded, 2, 'the other phases drained');
+    assert.equal(r.failed, 2);
+    assert.equal(r.telemetryEvents, 6);
+    assert.equal(r.phasesStillFailed, 1);
+    assert.equal(r.stopReason, 'no eligible phases left');
+    const snap = finalSnapshot(fake);
+    assert.equal(snap.abandoned, 2);
+    assert.deepEqual(snap.stoppedFingerprints, [], 'an abandoned attempt teaches nothing');
+    assert.equal(fake.callsOf('finishPhase').length, 4, 'abandoned attempts are recorded like any other');
+  });
+
+  test('a non-retryable error of the drain is not abandoned: it fails the session', async () => {
+    const message = 'executor template: unknown placeholder {nope}';
+    const fake = FakeBacklog.grid(1, 2, [
+      { kind: 'throw', message, type: 'SessionConfigError', nonRetryable: true },
+    ]);
+    const h = await t.start(fake, { batchSize: 100 });
+    const err = await h.result().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof WorkflowFailedError, String(err));
+    const cause = (err.cause as { cause?: unknown } | undefined)?.cause;
+    assert.ok(cause instanceof ApplicationFailure && cause.type === 'SessionConfigError', String(cause));
+    assert.equal(fake.callsOf('drainPhase').length, 1, 'not tried again');
+    assert.equal(fake.callsOf('abandonAttempt').length, 0);
+  });
+});
+
+describe('continue-as-new', () => {
+  test('a session continuing as new carries its totals into the result', async () => {
+    const phases = 40;
+    const fake = FakeBacklog.grid(phases / 2, 2, [{ kind: 'success', events: 2, tokens: 10 }]);
+    const h = await t.start(fake, { continueAsNewAfterEvents: 200, batchSize: 100, maxTokens: 1_000_000 });
+    const r = (await h.result()) as SessionResult;
+
+    const runs = [...new Set(fake.callsOf('drainPhase').map((c) => c.execRunId))];
+    assert.ok(runs.length >= 2, `the session continued as new (${runs.length} executions)`);
+    assert.equal(r.processed, phases);
+    assert.equal(r.succeeded, phases);
+    assert.equal(r.telemetryEvents, 2 * phases);
+    assert.equal(r.stopReason, 'no eligible phases left');
+    assert.equal(fake.callsOf('drainPhase').length, phases, 'no phase drained twice');
+    assert.equal(fake.callsOf('prepareSession').length, 1, 'the prepared session was carried');
+    const snap = finalSnapshot(fake);
+    assert.equal(snap.generation, runs.length - 1);
+    assert.equal(snap.tokensSpent, 10 * phases);
+    // Every execution after the first started from the state the one before handed over.
+    const history = await h.fetchHistory();
+    const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+    assert.ok(started?.continuedExecutionRunId, 'the last execution was continued from another');
+    const selects = fake.callsOf('selectNextPhase');
+    const firstOfLast = selects.find((c) => c.execRunId === runs.at(-1));
+    const carried = (firstOfLast!.input as { tokenBudget?: { folded: number } }).tokenBudget;
+    assert.ok(carried && carried.folded > 0, 'the folded spend crossed the hand-over');
+  });
+
+  test('three slots continuing as new: the hand-over waits for the phases in flight, totals carry', async () => {
+    const phases = 36;
+    const fake = FakeBacklog.grid(phases / 3, 3, [{ kind: 'success', events: 1, ms: 30 }]);
+    const h = await t.start(fake, { continueAsNewAfterEvents: 200, concurrency: 3, batchSize: 100 });
+    const r = (await h.result()) as SessionResult;
+    const runs = new Set(fake.callsOf('drainPhase').map((c) => c.execRunId));
+    assert.ok(runs.size >= 2, `the session continued as new (${runs.size} executions)`);
+    assert.equal(r.processed, phases);
+    assert.equal(r.succeeded, phases);
+    assert.equal(fake.callsOf('drainPhase').length, phases);
+    assert.equal(fake.maxInFlightOfOneRun, 1);
+    // Each execution finished every phase it started: no drain crosses a hand-over.
+    const finishes = fake.callsOf('finishPhase');
+    for (const d of fake.callsOf('drainPhase')) {
+      const req = d.input as DrainRequest;
+      const done = finishes.find(
+        (f) =>
+          (f.input as DrainRequest).runId === req.runId && (f.input as DrainRequest).phaseId === req.phaseId,
+      );
+      assert.equal(done?.execRunId, d.execRunId, `${req.runId}:${req.phaseId} finished where it started`);
+    }
+    assert.equal(fake.leases.size, 0);
+  });
+});
