@@ -6,7 +6,7 @@ import { open, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { Queryable } from '../db/pool.js';
 import {
-  attemptFacts,
+  tryFacts,
   baselineFacts,
   countEscalationsByAttempt,
   databaseNow,
@@ -23,7 +23,7 @@ import {
   isBlank,
   judgeCriteria,
   logPathFor,
-  type AttemptFacts,
+  type TryFacts,
   type LogHeadFacts,
   type VerifyFacts,
   type VerifyResult,
@@ -74,7 +74,7 @@ export async function headLines(p: string): Promise<string[]> {
 
 /** Log facts of each final try, at its paths moved as `opts` asks. */
 async function logFacts(
-  finals: AttemptFacts[],
+  finals: TryFacts[],
   recordedWorkspace: string | null,
   opts: VerifyOptions,
 ): Promise<Record<string, LogHeadFacts>> {
@@ -102,7 +102,7 @@ export async function gatherVerifyFacts(
   opts: VerifyOptions = {},
 ): Promise<VerifyFacts | null> {
   const sessionRow = await getSessionRecord(db, sessionId);
-  const tries = (await listSessionTries(db, sessionId)).map(attemptFacts);
+  const tries = (await listSessionTries(db, sessionId)).map(tryFacts);
   if (!sessionRow && tries.length === 0) return null;
   const session = sessionRow ? sessionFacts(sessionRow) : null;
   const finals = tries.filter((t) => FINAL_TRY_STATUSES.includes(t.status));

@@ -4,27 +4,31 @@
  * tokens_spent, null when the backlog has no phases.tokens_used — shown as "n/a").
  */
 import type { Queryable } from './pool.js';
+import type { AttemptRow } from '../domain/rows.js';
 import type { ReportAttempt } from '../domain/report-html.js';
 
-export interface ReportAttemptRow {
-  id: string;
-  run_id: string;
-  phase_id: string;
-  attempt: number;
-  try: number;
-  status: string;
-  success: boolean | null;
-  timed_out: boolean;
-  duration_seconds: number | null;
-  telemetry_events: number | null;
-  yield_per_minute: number | null;
-  /** bigint: a string from pg; null: unknown. */
-  tokens_spent: string | number | null;
-  fingerprint: string | null;
-  final_state: string | null;
-  started_at: Date;
-  finished_at: Date | null;
-}
+/** The columns of a try that the report reads (tokens_spent: null when unknown). */
+export type ReportAttemptRow = Required<
+  Pick<
+    AttemptRow,
+    | 'id'
+    | 'run_id'
+    | 'phase_id'
+    | 'attempt'
+    | 'try'
+    | 'status'
+    | 'success'
+    | 'timed_out'
+    | 'duration_seconds'
+    | 'telemetry_events'
+    | 'yield_per_minute'
+    | 'tokens_spent'
+    | 'fingerprint'
+    | 'final_state'
+    | 'started_at'
+    | 'finished_at'
+  >
+>;
 
 /** Every try of the session (interrupted and running ones too), in the order they started. */
 export async function listReportAttempts(db: Queryable, sessionId: string): Promise<ReportAttemptRow[]> {

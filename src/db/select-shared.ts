@@ -7,7 +7,6 @@
 import type { SelectParams } from '../domain/selection.js';
 import { categorizeFailure } from '../domain/categories.js';
 import type { PhaseRef, SkipRecord } from '../domain/types.js';
-import type { MemoryBlock } from './memory.js';
 import { LEASE_CONFLICT } from './leases.js';
 
 export interface SelectResult {
@@ -35,9 +34,6 @@ export interface Row {
   /** Only when the statement also took the pick's lease. */
   leased?: boolean;
 }
-
-/** Phases failure memory passes over (activities/select.ts fills them; none when absent). */
-export type MemoryBlocks = MemoryBlock[];
 
 /** Why a candidate was passed over, as a column (skip_kind) next to its text (skip_reason). */
 export type SkipKind = 'prefix' | 'stopped-run' | 'memory' | 'attempts' | 'queued' | 'lease';

@@ -55,11 +55,6 @@ export async function claimSession(
   return res.rows[0];
 }
 
-export async function getSession(db: Queryable, sessionId: string): Promise<SessionRow | null> {
-  const res = await db.query<SessionRow>('SELECT * FROM drain_sessions WHERE session_id = $1', [sessionId]);
-  return res.rows[0] ?? null;
-}
-
 /** Attempt rows of a session id written before drain_sessions existed (an older version's). */
 export async function hasLegacyAttempts(db: Queryable, sessionId: string): Promise<Date | null> {
   const res = await db.query<{ first: Date | null }>(

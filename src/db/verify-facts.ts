@@ -3,13 +3,8 @@
  * the plain facts of src/domain/verify.ts.
  */
 import type { Queryable } from './pool.js';
-import type {
-  AttemptFacts,
-  BaselineFacts,
-  OtherSessionTry,
-  RunCounts,
-  SessionFacts,
-} from '../domain/verify.js';
+import type { AttemptRow } from '../domain/rows.js';
+import type { TryFacts, BaselineFacts, OtherSessionTry, RunCounts, SessionFacts } from '../domain/verify.js';
 
 export interface SessionRecordRow {
   session_id: string;
@@ -34,43 +29,47 @@ export async function getSessionRecord(db: Queryable, sessionId: string): Promis
   return res.rows[0] ?? null;
 }
 
-export interface AttemptTryRow {
-  id: string;
-  exec_run_id: string;
-  run_id: string;
-  phase_id: string;
-  attempt: number;
-  try: number;
-  status: string;
-  initial_state: string | null;
-  final_state: string | null;
-  success: boolean | null;
-  return_code: number | null;
-  signal: string | null;
-  timed_out: boolean;
-  duration_seconds: number | null;
-  stdout_path: string | null;
-  stderr_path: string | null;
-  stdout_bytes: string | null;
-  stderr_bytes: string | null;
-  stdout_sha256: string | null;
-  stderr_sha256: string | null;
-  host: string | null;
-  fence_at: Date | null;
-  process_ended_at: Date | null;
-  error_message: string | null;
-  last_failure_reason: string | null;
-  baseline_commit: string | null;
-  baseline_status: string | null;
-  baseline_skip: boolean | null;
-  baseline_capture_id: string | null;
-  run_counts_before: unknown;
-  run_counts_after: unknown;
-  telemetry_by_table: unknown;
-  phase_changed: boolean | null;
-  started_at: Date;
-  finished_at: Date | null;
-}
+/** The columns of a try that verify reads (TRY_COLUMNS). */
+export type AttemptTryRow = Required<
+  Pick<
+    AttemptRow,
+    | 'id'
+    | 'exec_run_id'
+    | 'run_id'
+    | 'phase_id'
+    | 'attempt'
+    | 'try'
+    | 'status'
+    | 'initial_state'
+    | 'final_state'
+    | 'success'
+    | 'return_code'
+    | 'signal'
+    | 'timed_out'
+    | 'duration_seconds'
+    | 'stdout_path'
+    | 'stderr_path'
+    | 'stdout_bytes'
+    | 'stderr_bytes'
+    | 'stdout_sha256'
+    | 'stderr_sha256'
+    | 'host'
+    | 'fence_at'
+    | 'process_ended_at'
+    | 'error_message'
+    | 'last_failure_reason'
+    | 'baseline_commit'
+    | 'baseline_status'
+    | 'baseline_skip'
+    | 'baseline_capture_id'
+    | 'run_counts_before'
+    | 'run_counts_after'
+    | 'telemetry_by_table'
+    | 'phase_changed'
+    | 'started_at'
+    | 'finished_at'
+  >
+>;
 
 /** The columns of a try that verify reads (of drain_attempts aliased `a`). */
 const TRY_COLUMNS = `a.id::text AS id, a.exec_run_id, a.run_id, a.phase_id, a.attempt, a.try, a.status,
@@ -196,7 +195,7 @@ export function sessionFacts(r: SessionRecordRow): SessionFacts {
   };
 }
 
-export function attemptFacts(r: AttemptTryRow): AttemptFacts {
+export function tryFacts(r: AttemptTryRow): TryFacts {
   return {
     id: r.id,
     execRunId: r.exec_run_id ?? '',
@@ -237,7 +236,7 @@ export function attemptFacts(r: AttemptTryRow): AttemptFacts {
 }
 
 export function otherSessionTryFacts(r: AttemptTryRow & { session_id: string }): OtherSessionTry {
-  return { ...attemptFacts(r), sessionId: r.session_id };
+  return { ...tryFacts(r), sessionId: r.session_id };
 }
 
 export function baselineFacts(r: BaselineRecordRow): BaselineFacts {

@@ -6,6 +6,12 @@
 import type { AttemptOutcome } from './types.js';
 import type { CaptureStatus } from './baseline-decision.js';
 
+/**
+ * One row of drain_attempts, every column (`SELECT *`); readers of fewer columns use a
+ * `Pick` of it (src/db/verify-facts.ts, src/db/report-facts.ts). The optional columns (pgid
+ * and those from tag on) are there in every row read; optional so that rows built by hand
+ * (tests, fixtures) need not spell them all.
+ */
 export interface AttemptRow {
   id: string;
   session_id: string;
@@ -51,6 +57,24 @@ export interface AttemptRow {
   processes_reaped: number | null;
   phase_updated_before: Date | null;
   tag: string | null;
+  pgid?: number | null;
+  /** Baseline capture (migration 005). */
+  baseline_status?: string | null;
+  baseline_error?: string | null;
+  /** bigint: a string from pg. */
+  baseline_capture_id?: string | null;
+  baseline_skip?: boolean | null;
+  /** md5 of the phase's last_failure_reason when the try ended (migration 007). */
+  final_reason_md5?: string | null;
+  /** Fenced tries (migration 009): the supervisor's fence, host, the executor's end and log digests. */
+  fence_at?: Date | null;
+  host?: string | null;
+  process_ended_at?: Date | null;
+  process_exit_code?: number | null;
+  process_signal?: string | null;
+  supervisor_end?: string | null;
+  stdout_sha256?: string | null;
+  stderr_sha256?: string | null;
   /** Tokens (migration 010; bigint, so strings from pg; null: unknown). */
   phase_tokens_before?: string | number | null;
   phase_tokens_after?: string | number | null;

@@ -14,7 +14,6 @@ export const PHASE_STATES = [
   'FAILED',
   'SKIPPED',
 ] as const;
-export type PhaseState = (typeof PHASE_STATES)[number];
 export const TERMINAL_STATES: readonly string[] = ['COMPLETE', 'FAILED', 'SKIPPED'];
 
 export const DRAIN_MODES = ['failed', 'queued', 'queued-then-failed'] as const;

@@ -13,7 +13,7 @@ import {
   logPathFor,
   qfc,
   sumByTable,
-  type AttemptFacts,
+  type TryFacts,
   type BaselineFacts,
   type LogHeadFacts,
   type VerifyFacts,
@@ -31,7 +31,7 @@ const HEADER = [
 const slotOf = (id: string) => [...id].reduce((n, c) => (n * 31 + c.charCodeAt(0)) % 100_000, 0);
 const at = (ms: number) => new Date(ms).toISOString();
 
-function attempt(id: string, over: Partial<AttemptFacts> = {}): AttemptFacts {
+function attempt(id: string, over: Partial<TryFacts> = {}): TryFacts {
   const base = `${LOGS}/${id}`;
   const start = Date.parse('2025-12-28T06:00:07.000Z') + slotOf(id) * 20_000;
   return {
@@ -74,7 +74,7 @@ function attempt(id: string, over: Partial<AttemptFacts> = {}): AttemptFacts {
   };
 }
 
-const failed = (over: Partial<AttemptFacts>): Partial<AttemptFacts> => ({
+const failed = (over: Partial<TryFacts>): Partial<TryFacts> => ({
   finalState: 'FAILED',
   success: false,
   telemetryByTable: { token_estimation_v2_events: 0, token_budget_escalation_events: 0 },
@@ -82,7 +82,7 @@ const failed = (over: Partial<AttemptFacts>): Partial<AttemptFacts> => ({
 });
 
 /** Healthy: a success, a retried failure after an interrupted try, a crash, an escalation, a timeout. */
-function healthyTries(): AttemptFacts[] {
+function healthyTries(): TryFacts[] {
   const a3err = `${LOGS}/3.stderr.txt`;
   return [
     attempt('1'),
@@ -169,7 +169,7 @@ const toldAll =
     f.tries = f.tries.map((t) => ({ ...t, baselineSkip: skip, baselineCaptureId: captureId }));
   };
 
-const okLog = (a: AttemptFacts): LogHeadFacts => ({
+const okLog = (a: TryFacts): LogHeadFacts => ({
   stdoutPath: a.stdoutPath,
   stderrPath: a.stderrPath,
   stdoutExists: true,
@@ -199,7 +199,7 @@ function healthy(): VerifyFacts {
 }
 
 /** Facts with the try `id` changed. */
-function withTry(id: string, over: Partial<AttemptFacts>): (f: VerifyFacts) => void {
+function withTry(id: string, over: Partial<TryFacts>): (f: VerifyFacts) => void {
   return (f) => {
     f.tries = f.tries.map((t) => (t.id === id ? { ...t, ...over } : t));
   };
@@ -544,7 +544,7 @@ describe("criterion 3: every try of a run, alive from its start to its executor'
   const T0 = Date.parse('2025-12-28T08:00:00.000Z');
   const t = (s: number) => at(T0 + s * 1000);
   /** A try of run-o that ran from `from` s to `to` s (its row's end), over `o`. */
-  const life = (id: string, from: number, to: number | null, o: Partial<AttemptFacts> = {}): AttemptFacts =>
+  const life = (id: string, from: number, to: number | null, o: Partial<TryFacts> = {}): TryFacts =>
     attempt(id, {
       runId: 'run-o',
       phaseId: 'po',
@@ -559,7 +559,7 @@ describe("criterion 3: every try of a run, alive from its start to its executor'
     id: string,
     from: number,
     to: number | null,
-    o: Partial<AttemptFacts> = {},
+    o: Partial<TryFacts> = {},
   ) => ({
     ...life(id, from, to, o),
     sessionId,
@@ -568,7 +568,7 @@ describe("criterion 3: every try of a run, alive from its start to its executor'
   // name, this session's extra tries, other sessions' tries, now (s after T0), overlaps expected
   // (the tries named in the one problem), tries of this session checked.
   const cases: Array<
-    [string, AttemptFacts[], Array<AttemptFacts & { sessionId: string }>, number, RegExp | null, number]
+    [string, TryFacts[], Array<TryFacts & { sessionId: string }>, number, RegExp | null, number]
   > = [
     [
       'an interrupted try whose orphaned executor outlived its worker overlaps its retry: FAIL',
@@ -984,7 +984,7 @@ describe('helpers', () => {
 });
 
 // Lost and abandoned attempts are recorded, reported as evidence, and not judged.
-const unjudgedCases: Array<[string, Partial<AttemptFacts>, 'lost' | 'abandoned']> = [
+const unjudgedCases: Array<[string, Partial<TryFacts>, 'lost' | 'abandoned']> = [
   [
     'a lost attempt (lease gone) without output',
     { status: 'lost', returnCode: null, stdoutBytes: 0, stderrBytes: 0 },

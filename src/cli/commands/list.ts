@@ -6,7 +6,8 @@ import { addConnFlags, withClient, type ConnFlags } from '../conn.js';
 
 const RECENT_HOURS = 24;
 
-export interface SessionRow {
+/** One session as `drain list` shows it: its Temporal execution and the memo its workflow keeps. */
+export interface SessionListing {
   sessionId: string;
   status: string;
   drainStatus: string | null;
@@ -24,7 +25,7 @@ export interface SessionRow {
 const num = (v: unknown) => (typeof v === 'number' ? v : null);
 const str = (v: unknown) => (typeof v === 'string' ? v : null);
 
-export function sessionRow(w: WorkflowExecutionInfo): SessionRow {
+export function sessionRow(w: WorkflowExecutionInfo): SessionListing {
   const m = (w.memo ?? {}) as Record<string, unknown>;
   return {
     sessionId: w.workflowId,
@@ -53,7 +54,7 @@ export function listQuery(all: boolean, now = new Date()): string {
 const time = (iso: string | null) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-');
 const orDash = (v: number | string | null) => (v == null ? '-' : String(v));
 
-export function formatSessionTable(rows: SessionRow[]): string {
+export function formatSessionTable(rows: SessionListing[]): string {
   const head = [
     'SESSION',
     'STATUS',

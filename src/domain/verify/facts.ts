@@ -53,8 +53,8 @@ export interface SessionFacts {
 /** Phase-state counts of a run, e.g. {"QUEUED":2,"FAILED":5,"COMPLETE":3}. */
 export type RunCounts = Record<string, number>;
 
-/** One drain_attempts row (one try of one attempt). */
-export interface AttemptFacts {
+/** One drain_attempts row as verify reads it (one try of one attempt). */
+export interface TryFacts {
   id: string;
   execRunId: string;
   runId: string;
@@ -100,7 +100,7 @@ export interface AttemptFacts {
 }
 
 /** A try of another session on one of the runs this session drained. */
-export type OtherSessionTry = AttemptFacts & { sessionId: string };
+export type OtherSessionTry = TryFacts & { sessionId: string };
 
 /** What is on disk for one attempt's logs. */
 export interface LogHeadFacts {
@@ -134,7 +134,7 @@ export interface VerifyFacts {
   sessionId: string;
   session: SessionFacts | null;
   /** Every try of the session, any status. */
-  tries: AttemptFacts[];
+  tries: TryFacts[];
   /**
    * Tries of other sessions on the runs this session's tries worked on, alive while one of
    * them was (criterion 3 checks them against this session's tries); absent: not read.

@@ -4,7 +4,7 @@
  * stdout log on another host cannot be read here: it is counted as not checked, not failed.
  */
 import { redactUrl } from '../redact.js';
-import type { AttemptFacts, CriterionResult, LogHeadFacts, VerifyFacts } from './facts.js';
+import type { TryFacts, CriterionResult, LogHeadFacts, VerifyFacts } from './facts.js';
 import { attemptLabel, plural } from '../format.js';
 import { criterion, exposesPassword, type AttemptSet } from './shared.js';
 import { logPlaces, type LogPlace } from './silent-failures.js';
@@ -14,7 +14,7 @@ import { logPlaces, type LogPlace } from './silent-failures.js';
  * None when the log lives on another host (`stdoutPlace`): it is not checked here.
  */
 export function identityHeaderProblems(
-  a: AttemptFacts,
+  a: TryFacts,
   log: LogHeadFacts | undefined,
   stdoutPlace?: LogPlace,
 ): string[] {
@@ -38,7 +38,7 @@ const headerValue = (lines: string[], key: string): string | null => {
 
 export function judgeIdentity(facts: VerifyFacts, set: AttemptSet): CriterionResult {
   const { finals } = set;
-  const stdoutPlace = (a: AttemptFacts) => logPlaces(a, facts.logs[a.id], facts).stdout;
+  const stdoutPlace = (a: TryFacts) => logPlaces(a, facts.logs[a.id], facts).stdout;
   const problems = finals.flatMap((a) => identityHeaderProblems(a, facts.logs[a.id], stdoutPlace(a)));
   const unchanged = finals.filter((a) => a.returnCode === 0 && a.phaseChanged === false);
   for (const a of unchanged) {

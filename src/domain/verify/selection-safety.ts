@@ -6,7 +6,7 @@
  * against the tries of other sessions on the same runs. OVERLAP_SCOPE says what it can know.
  */
 import { peakParallel, type Span } from '../overlap.js';
-import type { AttemptFacts, CriterionResult, VerifyFacts } from './facts.js';
+import type { TryFacts, CriterionResult, VerifyFacts } from './facts.js';
 import { attemptLabel, plural } from '../format.js';
 import { attemptKeyOf, criterion, hasExitStatus, qfc, type AttemptSet } from './shared.js';
 
@@ -19,7 +19,7 @@ export const OVERLAP_SCOPE =
  * that try's start), an abandoned one runs nothing, and a lost try without any exit status or
  * process end was stopped before its executor started.
  */
-export function ranExecutor(t: AttemptFacts): boolean {
+export function ranExecutor(t: TryFacts): boolean {
   if (t.status === 'reconciled' || t.status === 'abandoned') return false;
   if (t.status === 'lost') return t.processEndedAt !== null || hasExitStatus(t);
   return true;
@@ -27,7 +27,7 @@ export function ranExecutor(t: AttemptFacts): boolean {
 
 /** When a try that ran an executor was alive (epoch ms); `open`: no end recorded, counted to `nowMs`. */
 export interface TryLife {
-  t: AttemptFacts;
+  t: TryFacts;
   /** Another session's id; null for this session's tries. */
   otherSession: string | null;
   from: number;
@@ -36,7 +36,7 @@ export interface TryLife {
 }
 
 /** A try's life (see TryLife), or null when it ran no executor or its start is unreadable. */
-export function tryLife(t: AttemptFacts, nowMs: number, otherSession: string | null = null): TryLife | null {
+export function tryLife(t: TryFacts, nowMs: number, otherSession: string | null = null): TryLife | null {
   if (!ranExecutor(t)) return null;
   const from = Date.parse(t.startedAt);
   if (!Number.isFinite(from)) return null;

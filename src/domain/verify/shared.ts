@@ -4,7 +4,7 @@ import { round3 } from '../format.js';
 import {
   CRITERIA_TITLES,
   FINAL_TRY_STATUSES,
-  type AttemptFacts,
+  type TryFacts,
   type CriterionResult,
   type CriterionStatus,
   type RunCounts,
@@ -15,7 +15,7 @@ const MISSING = '';
 export const isBlank = (s: string | null | undefined): boolean => s == null || s.trim() === MISSING;
 
 /** A return code, or a recorded signal, timeout or cancellation. */
-export const hasExitStatus = (a: AttemptFacts): boolean =>
+export const hasExitStatus = (a: TryFacts): boolean =>
   a.returnCode !== null || !isBlank(a.signal) || a.timedOut || a.status === 'cancelled';
 
 /** The session has ended (its drain_sessions row says so). */
@@ -74,28 +74,28 @@ export function logPathFor(
 
 export interface AttemptSet {
   /** The final try of each attempt, initial state and counts taken from its first try when absent. */
-  finals: AttemptFacts[];
+  finals: TryFacts[];
   interrupted: number;
-  running: AttemptFacts[];
+  running: TryFacts[];
   /** Attempts whose tries are all interrupted (no outcome recorded). */
-  withoutOutcome: AttemptFacts[];
+  withoutOutcome: TryFacts[];
   /**
    * Attempts recorded but not judged: lost (the run's lease was gone, or the phase changed since
    * the pick) or abandoned (out of tries). Reported as evidence; the criteria judge the others.
    */
-  unjudged: AttemptFacts[];
+  unjudged: TryFacts[];
 }
 
 /** Statuses of attempts that are recorded but not judged (see AttemptSet.unjudged). */
 export const UNJUDGED_STATUSES: readonly string[] = ['lost', 'abandoned'];
 
 /** The key of a try's attempt (execution, run, phase, attempt). */
-export const attemptKeyOf = (t: AttemptFacts): string =>
+export const attemptKeyOf = (t: TryFacts): string =>
   JSON.stringify([t.execRunId, t.runId, t.phaseId, t.attempt]);
 
 /** Groups tries by attempt (execution, run, phase, attempt) and picks each attempt's final try. */
-export function attemptSet(tries: AttemptFacts[]): AttemptSet {
-  const groups = new Map<string, AttemptFacts[]>();
+export function attemptSet(tries: TryFacts[]): AttemptSet {
+  const groups = new Map<string, TryFacts[]>();
   for (const t of tries) {
     const k = attemptKeyOf(t);
     groups.set(k, [...(groups.get(k) ?? []), t]);

@@ -4,7 +4,7 @@
  * running verify) that is not readable here is reported as living there, with the size and
  * sha256 recorded when the try ended, not as missing; on this host a missing file is missing.
  */
-import type { AttemptFacts, CriterionResult, LogHeadFacts, VerifyFacts } from './facts.js';
+import type { TryFacts, CriterionResult, LogHeadFacts, VerifyFacts } from './facts.js';
 import { attemptLabel, plural } from '../format.js';
 import { attemptKeyOf, criterion, hasExitStatus, isBlank, sessionEnded, type AttemptSet } from './shared.js';
 
@@ -18,7 +18,7 @@ export type LogPlace =
  * The try whose worker wrote `a`'s logs: `a` itself, or for a reconciled try (which adopts an
  * earlier try's logs) the first try of its attempt with the same log path.
  */
-export function logWriterOf(a: AttemptFacts, tries: readonly AttemptFacts[]): AttemptFacts {
+export function logWriterOf(a: TryFacts, tries: readonly TryFacts[]): TryFacts {
   // Only a reconciled try adopts logs: tries on two hosts may well claim the same file name.
   if (a.status !== 'reconciled') return a;
   const key = attemptKeyOf(a);
@@ -30,7 +30,7 @@ export function logWriterOf(a: AttemptFacts, tries: readonly AttemptFacts[]): At
 
 /** Where the stdout and stderr logs of the final try `a` are (see LogPlace). */
 export function logPlaces(
-  a: AttemptFacts,
+  a: TryFacts,
   log: LogHeadFacts | undefined,
   facts: Pick<VerifyFacts, 'tries' | 'verifyHost'>,
 ): { stdout: LogPlace; stderr: LogPlace } {
@@ -73,7 +73,7 @@ export function elsewhereText(p: Extract<LogPlace, { where: 'elsewhere' }>): str
 }
 
 /** Problems of one final try for criterion 1 (exit status, duration, output, log files). */
-function silentFailureProblems(a: AttemptFacts, places: { stdout: LogPlace; stderr: LogPlace }): string[] {
+function silentFailureProblems(a: TryFacts, places: { stdout: LogPlace; stderr: LogPlace }): string[] {
   const p: string[] = [];
   const at = attemptLabel(a);
   if (!hasExitStatus(a)) p.push(`${at}: no return code, signal, timeout or cancellation recorded`);

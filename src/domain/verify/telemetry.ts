@@ -1,6 +1,6 @@
 /** Criterion 6, Telemetry Viability: successes carry their telemetry delta, escalations their rows. */
 import { TOKEN_ESCALATION_MARKER } from '../error-message.js';
-import type { AttemptFacts, CriterionResult, VerifyFacts } from './facts.js';
+import type { TryFacts, CriterionResult, VerifyFacts } from './facts.js';
 import { attemptLabel, plural } from '../format.js';
 import { criterion, type AttemptSet } from './shared.js';
 
@@ -11,7 +11,7 @@ export function sumByTable(rows: Array<Record<string, number>>): Record<string, 
   return out;
 }
 
-const hitEscalation = (a: AttemptFacts): boolean =>
+const hitEscalation = (a: TryFacts): boolean =>
   (a.lastFailureReason ?? '').includes(TOKEN_ESCALATION_MARKER) ||
   (a.errorMessage ?? '').includes(TOKEN_ESCALATION_MARKER);
 

@@ -3,7 +3,7 @@
  * server processes leaked, and no executor told to skip its baseline without a good capture.
  */
 import { INSTANT_COMPLETION_SECONDS } from './facts.js';
-import type { AttemptFacts, BaselineFacts, CriterionResult, SessionFacts, VerifyFacts } from './facts.js';
+import type { TryFacts, BaselineFacts, CriterionResult, SessionFacts, VerifyFacts } from './facts.js';
 import { attemptLabel, formatSeconds as secs, plural } from '../format.js';
 import { criterion, durationStats, isBlank, type AttemptSet } from './shared.js';
 /**
@@ -12,18 +12,14 @@ import { criterion, durationStats, isBlank, type AttemptSet } from './shared.js'
  * baselineCommand, whenever the commit had a drain_baselines row (now a backfilled capture,
  * whatever its status) — today's version only with a good (ok) capture.
  */
-export function toldToSkip(
-  a: AttemptFacts,
-  captures: BaselineFacts[],
-  session: SessionFacts | null,
-): boolean {
+export function toldToSkip(a: TryFacts, captures: BaselineFacts[], session: SessionFacts | null): boolean {
   if (a.baselineSkip !== null) return a.baselineSkip;
   if (isBlank(a.baselineCommit) || isBlank(session?.config?.baselineCommand as string | null)) return false;
   return captures.some((c) => c.commitSha === a.baselineCommit && (c.backfilled || c.status === 'ok'));
 }
 
 /** Is there a good capture behind a skip: the recorded capture if any, else any of the commit? */
-export function goodCaptureFor(a: AttemptFacts, captures: BaselineFacts[]): BaselineFacts | null {
+export function goodCaptureFor(a: TryFacts, captures: BaselineFacts[]): BaselineFacts | null {
   const ok = (c: BaselineFacts) => c.status === 'ok';
   if (a.baselineCaptureId !== null) {
     const c = captures.find((x) => x.id === a.baselineCaptureId);
@@ -44,7 +40,7 @@ export function capturesByStatus(rows: BaselineFacts[]): Record<string, number> 
   );
 }
 
-function baselineEvidence(facts: VerifyFacts, finals: AttemptFacts[]) {
+function baselineEvidence(facts: VerifyFacts, finals: TryFacts[]) {
   const commits = [...new Set(finals.map((a) => a.baselineCommit).filter((c) => !isBlank(c)))] as string[];
   return commits.sort().map((commit) => {
     const rows = facts.baselines.filter((b) => b.commitSha === commit);
@@ -74,7 +70,7 @@ function baselineEvidence(facts: VerifyFacts, finals: AttemptFacts[]) {
 }
 
 /** Attempts told to skip their baseline without a good capture behind it (criterion 5 problems). */
-function skipWithoutGoodCapture(facts: VerifyFacts, finals: AttemptFacts[]): string[] {
+function skipWithoutGoodCapture(facts: VerifyFacts, finals: TryFacts[]): string[] {
   return finals
     .filter((a) => toldToSkip(a, facts.baselines, facts.session) && !goodCaptureFor(a, facts.baselines))
     .map((a) => {

@@ -1,12 +1,12 @@
 /** Criterion 2, No "Unknown error" without evidence. */
-import type { AttemptFacts, CriterionResult, VerifyFacts } from './facts.js';
+import type { TryFacts, CriterionResult, VerifyFacts } from './facts.js';
 import { attemptLabel, plural } from '../format.js';
 import { criterion, hasExitStatus, isBlank, type AttemptSet } from './shared.js';
 
 const UNKNOWN_ERROR = /unknown error/i;
 
 /** The error message names one of the attempt's log files. */
-const pointsToLog = (a: AttemptFacts): boolean =>
+const pointsToLog = (a: TryFacts): boolean =>
   [a.stderrPath, a.stdoutPath].some((p) => !isBlank(p) && (a.errorMessage ?? '').includes(p as string));
 
 export function judgeUnknownErrors(_facts: VerifyFacts, set: AttemptSet): CriterionResult {
