@@ -3,8 +3,8 @@ import { appendFile, readFile, unlink } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
 import { LogTail } from '../src/runtime/log-tail.js';
-import { terminateGroup } from '../src/runtime/process-group.js';
-import { endTry, spawnContained } from '../src/runtime/containment.js';
+import { spawnContained } from '../src/runtime/containment.js';
+import { GroupKill, onAbort, runContained } from '../src/runtime/contained-run.js';
 import { detectLlmBoundary } from '../src/domain/llm-boundary.js';
 import { tryClock } from '../src/domain/try-clock.js';
 
@@ -121,7 +121,7 @@ function spawnToLogFiles(o: RunOptions): ReturnType<typeof spawnContained> {
 }
 
 /** Why the executor was stopped (each cause noted when it happens) and the kill of its group. */
-class Stops {
+class Stops extends GroupKill {
   timedOut = false;
   stalled = false;
   tokenCapped = false;
@@ -129,17 +129,6 @@ class Stops {
   cancelled = false;
   outputCapped = false;
   stopped = false;
-  killing: Promise<void> | null = null;
-
-  constructor(
-    private readonly pid: number | null,
-    private readonly graceMs: number,
-  ) {}
-
-  /** SIGTERM to the group, SIGKILL after the grace; only the first call kills. */
-  kill(grace = this.graceMs): void {
-    if (this.pid && !this.killing) this.killing = terminateGroup(this.pid, grace);
-  }
 
   /** What the result says: a cancellation, the output cap or a stop wins over our clock. */
   reported(): Pick<
@@ -227,10 +216,10 @@ function watchExecutor(o: RunOptions, pid: number | null, stops: Stops, tails: T
     if (hardLimit > o.timeoutSeconds) stops.extendedToSeconds = hardLimit;
     stops.kill();
   }, hardLimit * 1000);
-  const signal = Context.current().cancellationSignal;
-  const onAbort = () => ((stops.cancelled = true), stops.kill());
-  if (signal.aborted) onAbort();
-  else signal.addEventListener('abort', onAbort);
+  const unlisten = onAbort(Context.current().cancellationSignal, () => {
+    stops.cancelled = true;
+    stops.kill();
+  });
   const onStop = () => ((stops.stopped = true), stops.kill());
   o.stop?.addEventListener('abort', onStop);
   return {
@@ -240,7 +229,7 @@ function watchExecutor(o: RunOptions, pid: number | null, stops: Stops, tails: T
       clearTimeout(timer);
       clearInterval(ticker);
       clearInterval(watcher);
-      signal.removeEventListener('abort', onAbort);
+      unlisten();
       o.stop?.removeEventListener('abort', onStop);
     },
   };
@@ -265,25 +254,16 @@ export async function runExecutorProcess(o: RunOptions): Promise<ProcessResult> 
     lastOutputAt: () => Math.max(stdout.lastOutputAt ?? 0, stderr.lastOutputAt ?? 0) || null,
   };
   const graceMs = o.killGraceSeconds * 1000;
-  const started = performance.now();
-  const startedMs = Date.now();
-  const sub = spawnToLogFiles(o);
-  const pid = sub.pid;
-  const stops = new Stops(pid, graceMs);
-  const watching = watchExecutor(o, pid, stops, tails, started);
-  let result;
-  let processesReaped = 0;
-  try {
-    result = await sub.exited;
-    watching.exited();
-    // The main process is gone; nothing it started may outlive it (its group, its cgroup,
-    // anything carrying its tag). Heartbeats go on while this takes the kill grace.
-    if (pid) await stops.killing;
-    await sub.joined; // a move into the cgroup still under way would miss cgroup.kill
-    processesReaped = await endTry({ pgid: pid, tag: o.tag, cgroup: o.cgroup, startedMs }, graceMs);
-  } finally {
-    watching.stop();
-  }
+  // Heartbeats go on while the end of its group takes the kill grace (ticks stop at `stop`).
+  const run = await runContained({
+    start: () => spawnToLogFiles(o),
+    tag: o.tag,
+    cgroup: o.cgroup,
+    graceMs,
+    group: (pid) => new Stops(pid, graceMs),
+    watch: ({ pid, group, started }) => watchExecutor(o, pid, group, tails, started),
+  });
+  const { pid, exit: result, processesReaped, started, group: stops } = run;
   await Promise.all([stdout.poll(), stderr.poll()]);
   if (stops.outputCapped) {
     const note = `\n[autopack-drain: output exceeded ${o.maxLogBytes} bytes; the executor was stopped]\n`;
@@ -291,8 +271,8 @@ export async function runExecutorProcess(o: RunOptions): Promise<ProcessResult> 
   }
   const status = o.fence ? await readSupervisorStatus(o.fence.statusFile) : null;
   const spawnError =
-    pid === null || (result.error && result.exitCode === null && !result.signal)
-      ? `executor could not be started: ${result.error?.message ?? 'unknown spawn error'}`
+    run.spawnError !== null
+      ? `executor could not be started: ${run.spawnError}`
       : status?.spawnError
         ? `executor could not be started: ${status.spawnError}`
         : null;
