@@ -4,6 +4,7 @@ import { Context } from '@temporalio/activity';
 import type pg from 'pg';
 import { ensurePrivateDir, openPrivateFile } from '../src/runtime/private-files.js';
 import { workflowRun } from './workflow-run.js';
+import { sessionJsonDue } from '../src/domain/json-cadence.js';
 
 /** What the session JSON carries to tell its writer apart (besides the original's fields). */
 export interface JsonStamp {
@@ -28,18 +29,46 @@ async function fsyncPath(p: string, flags: 'r' | 'r+' = 'r'): Promise<void> {
  * the rename and of the directory after it). The file is private, in a private directory
  * (src/runtime/private-files.ts).
  */
-export async function writeJsonAtomically(file: string, value: unknown, durable = true): Promise<void> {
+export async function writeJsonAtomically(file: string, value: unknown, durable = true): Promise<number> {
   ensurePrivateDir(path.dirname(file));
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
   const fh = await openPrivateFile(tmp, 'wx');
+  const text = JSON.stringify(value, null, 2) + '\n';
   try {
-    await fh.writeFile(JSON.stringify(value, null, 2) + '\n');
+    await fh.writeFile(text);
     if (durable) await fh.sync();
   } finally {
     await fh.close();
   }
   await rename(tmp, file);
   if (durable) await fsyncPath(path.dirname(file)).catch(() => {}); // not every file system syncs directories
+  return Buffer.byteLength(text);
+}
+
+/** Session JSON files this process wrote, and their bytes (counts, not times: tests guard them). */
+export const sessionJsonWritten = { writes: 0, bytes: 0 };
+
+/** Per running session: phases finished since this process last wrote its JSON. */
+const phasesSinceWrite = new Map<string, number>();
+
+/**
+ * A phase of the session finished: is its running JSON due for a rewrite
+ * (src/domain/json-cadence.ts)? A session this process has not written yet is due at once.
+ */
+export function phaseFinished(sessionId: string, results: number): boolean {
+  const since = (phasesSinceWrite.get(sessionId) ?? Number.MAX_SAFE_INTEGER - 1) + 1;
+  phasesSinceWrite.delete(sessionId); // re-inserted last: the map is oldest first
+  phasesSinceWrite.set(sessionId, since);
+  while (phasesSinceWrite.size > MAX_FILES_REMEMBERED)
+    phasesSinceWrite.delete(phasesSinceWrite.keys().next().value as string);
+  return sessionJsonDue(since, results);
+}
+
+/** The session's JSON was written (or the session ended): count from zero again. */
+function wroteSession(sessionId: string | undefined, ended: boolean): void {
+  if (sessionId === undefined) return;
+  if (ended) phasesSinceWrite.delete(sessionId);
+  else if (phasesSinceWrite.has(sessionId)) phasesSinceWrite.set(sessionId, 0);
 }
 
 /**
@@ -113,9 +142,11 @@ export async function writeSessionJsonGuarded(
     await client.query("SELECT pg_advisory_xact_lock(hashtext('drain-session-json:' || $1))", [file]);
     const ok = await mayReplace(await currentStamp(file), stamp);
     if (ok) {
-      await writeJsonAtomically(file, { ...value, ...stamp }, durable);
+      sessionJsonWritten.bytes += await writeJsonAtomically(file, { ...value, ...stamp }, durable);
+      sessionJsonWritten.writes += 1;
       await rememberWrite(file, stamp);
     }
+    wroteSession((value as { session_id?: string }).session_id, durable);
     await client.query('COMMIT');
     return ok;
   } catch (err) {

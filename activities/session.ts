@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps.js';
 import { sessionJsonPath, sessionsDir } from './paths.js';
-import { writeSessionJsonGuarded } from './session-json.js';
+import { phaseFinished, writeSessionJsonGuarded } from './session-json.js';
 import { workflowRun } from './workflow-run.js';
 import { SessionRows } from './session-rows.js';
 import { renderCommand } from '../src/domain/command-template.js';
@@ -255,7 +255,8 @@ export function sessionActivities(deps: ActivityDeps) {
       const execRunId = workflowRun().runId;
       await recordVerdict(deps.pool, { ...o, execRunId }, o.verdict);
       if (o.memoryStop) await recordMemoryStop(deps.pool, { ...o, ...o.memoryStop, execRunId });
-      await writeSessionReport(o.report);
+      // Rewritten whole, so not after every phase of a long session (src/domain/json-cadence.ts).
+      if (phaseFinished(o.sessionId, o.report.snapshot.processed)) await writeSessionReport(o.report);
       await releaseLease(deps.pool, o.runId, o.sessionId);
       leaseHeld(-1);
     },
