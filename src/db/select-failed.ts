@@ -38,6 +38,16 @@
  * attempts branch never fires for a FRONT phase (its count is absent or 0).
  * With --order yield the order within FRONT is no longer the index key, so every FRONT
  * phase is a candidate (a full score of the FAILED phases in the filter; opt-in).
+ *
+ * Long sessions. (3) grows with the backlog once runs are sampled and (4) with the session
+ * (every phase it attempted), so the statement above costs O(N) a pick late in a long session.
+ * The default order therefore first runs a fast statement: the retry = 0 phases only, each
+ * triage group as index-ordered windows like FRONT's (its first :maxSkips phases and its first
+ * unskipped one). Every retry = 0 phase sorts before every retry = 1 phase, and within a group
+ * the order is FRONT's index key, so by the argument above, extended group by group (a group
+ * is numbered after every earlier group), the fast statement's answer equals the full one's
+ * whenever it has a pick. Without one (every retry = 0 phase is skipped or none is left) the
+ * full statement runs.
  */
 import type { Queryable } from './pool.js';
 import type { SelectParams } from '../domain/selection.js';
@@ -99,17 +109,21 @@ const REST = `
      WHERE a.n > 0 AND p.state = 'FAILED' AND (:runId::text IS NULL OR p.run_id = :runId) AND ${NOT_BUSY}
        AND ${NOT_DONE}`;
 
-/** The candidates: index-ordered FRONT windows (default order), or all of FRONT (yield order). */
-function candidates(yieldOrder: boolean): string {
+/**
+ * The candidates: index-ordered FRONT windows (default order), or all of FRONT (yield order);
+ * then REST, or with `fast` the retry = 0 windows of groups 1-3 (see the module comment).
+ */
+function candidates(yieldOrder: boolean, fast = false): string {
   const front = yieldOrder
     ? `(SELECT ${COLS} FROM phases p WHERE ${FRONT})`
     : `(SELECT ${COLS} FROM phases p WHERE ${FRONT} ORDER BY ${FRONT_ORDER} LIMIT :maxSkips)
     UNION
     (SELECT ${COLS} FROM phases p WHERE ${FRONT} AND NOT ${FRONT_SKIPPED} ORDER BY ${FRONT_ORDER} LIMIT 1)`;
+  const rest = fast ? GROUP_RUNS.map(groupWindow).join('\n    UNION\n    ') : REST;
   return `candidates AS (
     ${front}
     UNION
-    ${REST}
+    ${rest}
   )`;
 }
 
@@ -122,9 +136,9 @@ const QUEUED_JOIN = `
                         WHERE :skipRunsWithQueued::boolean AND q.run_id = p.run_id AND q.state = 'QUEUED'
                        HAVING count(*) > 0) q ON true`;
 
-function failedSql(yieldOrder: boolean, lease: boolean): string {
+function failedSql(yieldOrder: boolean, lease: boolean, fast = false): string {
   return `
-  WITH ${candidates(yieldOrder)},
+  WITH ${candidates(yieldOrder, fast)},
   ${yieldOrder ? `${RUN_YIELD},` : ''}
   scored AS (
     SELECT p.*, ${skipColumns({ queued: true })},
@@ -148,9 +162,39 @@ function failedSql(yieldOrder: boolean, lease: boolean): string {
 
 const FAILED_SQL = statementVariants(failedSql);
 
+/** Never attempted this session (the retry = 0 phases). */
+const NOT_ATTEMPTED = `(p.run_id, p.phase_id) NOT IN (SELECT a.r, a.ph FROM unnest(:attemptedRuns::text[], :attemptedPhases::text[], :attemptCounts::int[]) AS a(r, ph, n) WHERE a.n > 0)`;
+
+/** The runs of triage groups 1-3 (see the grp column of failedSql). */
+const GROUP_RUNS = [
+  `p.run_id = ANY(:sampledRuns::text[]) AND p.run_id = ANY(:promisingRuns::text[]) AND NOT (p.run_id = ANY(:deprioritizedRuns::text[]))`,
+  `p.run_id = ANY(:sampledRuns::text[]) AND NOT (p.run_id = ANY(:promisingRuns::text[])) AND NOT (p.run_id = ANY(:deprioritizedRuns::text[]))`,
+  `p.run_id = ANY(:deprioritizedRuns::text[])`,
+];
+
+/** One group's window: its first :maxSkips retry = 0 phases and its first unskipped one. */
+function groupWindow(runs: string): string {
+  const where = `p.state = 'FAILED' AND (:runId::text IS NULL OR p.run_id = :runId) AND ${NOT_BUSY}
+    AND ${runs} AND ${NOT_ATTEMPTED} AND ${NOT_DONE}`;
+  return `(SELECT ${COLS} FROM phases p WHERE ${where} ORDER BY ${FRONT_ORDER} LIMIT :maxSkips)
+    UNION
+    (SELECT ${COLS} FROM phases p WHERE ${where} AND NOT ${FRONT_SKIPPED} ORDER BY ${FRONT_ORDER} LIMIT 1)`;
+}
+
+/** The fast statement (default order): retry = 0 phases only, every group as windows. */
+const FAST_SQL = statementVariants((_yieldOrder, lease) => failedSql(false, lease, true));
+
 /** Picks the next FAILED phase, and with `p.lease` takes its run's lease (one statement). */
 export async function selectFailedPhase(db: Queryable, p: SelectParams): Promise<SelectResult> {
-  const q = bindNamed(FAILED_SQL(p), namedParams(p));
+  if (p.order !== 'yield') {
+    const fast = await runSelect(db, FAST_SQL(p), p);
+    if (fast.pick) return fast;
+  }
+  return runSelect(db, FAILED_SQL(p), p);
+}
+
+async function runSelect(db: Queryable, text: string, p: SelectParams): Promise<SelectResult> {
+  const q = bindNamed(text, namedParams(p));
   const res = await db.query<Row>(q.text, q.values);
   return toResult(res.rows);
 }
