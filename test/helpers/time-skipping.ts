@@ -5,18 +5,34 @@
  * hand each call to the fake backlog (test/helpers/fake-activities.ts) of the session that
  * made it, so tests share the worker (creating one takes a second or more) but not a backlog.
  */
+import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { DrainActivities } from '../../activities/index.js';
 import { findTestServer } from '../../src/runtime/binaries.js';
-import { bundleWorkflows } from '../../src/worker.js';
+import { projectRoot } from '../../src/runtime/paths.js';
+import { cachedWorkflowBundle } from '../../src/runtime/workflow-bundle.js';
 import type { FakeBacklog } from './fake-activities.js';
 
 let bundle: Promise<WorkflowBundle> | undefined;
-/** The workflow bundle of this process (one build, or the kept one, per test file). */
-export const workflowBundle = () => (bundle ??= bundleWorkflows());
+/**
+ * The workflow bundle of this process (one build, or the kept one, per test file): the one
+ * src/worker.ts bundles (its WORKFLOWS_PATH, so both share the kept bundle), without loading
+ * the worker module and all the activities behind it.
+ */
+export const workflowBundle = () =>
+  (bundle ??= cachedWorkflowBundle(path.join(projectRoot(), 'workflows', 'index.ts'), quietWebpack));
+
+const quietWebpack = {
+  log: () => {},
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: (m: string) => console.warn(m),
+  error: (m: string) => console.error(m),
+};
 
 const ACTIVITY_NAMES: Array<keyof DrainActivities> = [
   'prepareSession',
