@@ -15,8 +15,8 @@ const num = (name: string) => (v: string) => {
 };
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
-/** The original controller's flags (same names) plus ours; shared by `start` and `schedule create`. */
-export function addDrainFlags(cmd: Command): Command {
+/** Size, time and repeat limits of the session (the original's first flags). */
+function addLimitFlags(cmd: Command): Command {
   return cmd
     .option('--batch-size <n>', 'phases to drain in this session (default 10)', int('--batch-size'))
     .option('--run-id <id>', 'only drain phases of this run')
@@ -49,7 +49,12 @@ export function addDrainFlags(cmd: Command): Command {
       '--max-consecutive-zero-yield <n>',
       'end the session after this many attempts in a row without telemetry (default unlimited)',
       int('--max-consecutive-zero-yield'),
-    )
+    );
+}
+
+/** Which phases: runs with QUEUED phases, skipped prefixes, the mode, a dry run. */
+function addSelectionFlags(cmd: Command): Command {
+  return cmd
     .option('--skip-runs-with-queued', 'skip runs that have QUEUED phases (default on)')
     .option(
       '--no-skip-runs-with-queued',
@@ -57,7 +62,12 @@ export function addDrainFlags(cmd: Command): Command {
     )
     .option('--skip-run-prefix <prefix>', 'skip runs whose id starts with this (repeatable)', collect)
     .addOption(new Option('--mode <mode>', 'what to drain (default failed)').choices([...DRAIN_MODES]))
-    .option('--dry-run', 'show the phases that would be drained, in order; change nothing')
+    .option('--dry-run', 'show the phases that would be drained, in order; change nothing');
+}
+
+/** How a phase is drained: the API server, the executor and its workspace, baselines, kills and tries. */
+function addExecutorFlags(cmd: Command): Command {
+  return cmd
     .option('--api-url <url>', 'AUTOPACK_API_URL given to the executor (reuse one API server)')
     .option(
       '--executor <template>',
@@ -81,7 +91,12 @@ export function addDrainFlags(cmd: Command): Command {
       '--max-drain-tries <n>',
       'tries of one drain when its workers keep dying, before the attempt is recorded abandoned (default 5)',
       int('--max-drain-tries'),
-    )
+    );
+}
+
+/** Failure memory, order, stalls, extended timeouts, token budgets and slots. */
+function addMemoryAndBudgetFlags(cmd: Command): Command {
+  return cmd
     .option(
       '--max-attempts-per-phase-total <n>',
       'attempts of one phase across all sessions, counted from the failure memory (default unlimited)',
@@ -122,6 +137,11 @@ export function addDrainFlags(cmd: Command): Command {
       'phases of this session drained at once, never two of one run (default 1)',
       int('--concurrency'),
     );
+}
+
+/** The original controller's flags (same names) plus ours; shared by `start` and `schedule create`. */
+export function addDrainFlags(cmd: Command): Command {
+  return addMemoryAndBudgetFlags(addExecutorFlags(addSelectionFlags(addLimitFlags(cmd))));
 }
 
 /** The workflow input of the flags, validated here so a bad flag fails before anything starts. */
