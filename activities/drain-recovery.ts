@@ -190,15 +190,13 @@ export async function endEarlierTries(
   }
 }
 
-/** Records, as this try's outcome, the terminal state the phase reached under the dead worker. */
-async function reconcile(
+/** The outcome of an attempt whose executor ended under a dead worker: the phase's terminal state, its logs and telemetry. */
+async function reconciledOutcome(
   deps: ActivityDeps,
   req: DrainRequest,
-  key: AttemptKey,
   prev: DrainHeartbeat,
   phase: PhaseRow,
   interruptedTries: number,
-  hashed: LogDigests | undefined,
 ): Promise<AttemptOutcome> {
   const exit = await readExitRecord(prev.logPaths.exit);
   const [out, err] = await Promise.all([fileTail(prev.logPaths.stdout), fileTail(prev.logPaths.stderr)]);
@@ -209,7 +207,7 @@ async function reconcile(
   const events = Object.values(byTable).reduce((a, b) => a + b, 0);
   const runCounts = await deps.backlog.runStateCounts(req.runId);
   const tokensAfter = await deps.backlog.tokensOf(req.runId, req.phaseId);
-  const outcome = redactOutcome(
+  return redactOutcome(
     deps,
     outcomeFromFacts({
       runId: req.runId,
@@ -249,6 +247,19 @@ async function reconcile(
       baselineCommit: req.baseline?.commit ?? null,
     }),
   );
+}
+
+/** Records, as this try's outcome, the terminal state the phase reached under the dead worker. */
+async function reconcile(
+  deps: ActivityDeps,
+  req: DrainRequest,
+  key: AttemptKey,
+  prev: DrainHeartbeat,
+  phase: PhaseRow,
+  interruptedTries: number,
+  hashed: LogDigests | undefined,
+): Promise<AttemptOutcome> {
+  const outcome = await reconciledOutcome(deps, req, prev, phase, interruptedTries);
   // This try's own row: it ran no executor; its evidence is the earlier try's logs.
   await startAttempt(deps.pool, key, {
     initialState: null,
