@@ -5,7 +5,8 @@ import { addConnFlags, runningSession, withClient, type ConnFlags } from '../con
 
 type Flags = ConnFlags & { reason?: string };
 
-export function registerControl(program: Command): void {
+/** `drain pause` and `drain resume`. */
+function registerPauseResume(program: Command): void {
   addConnFlags(
     program
       .command('pause <sessionId>')
@@ -38,7 +39,10 @@ export function registerControl(program: Command): void {
       );
     });
   });
+}
 
+/** `drain stop` (graceful, with a summary) and `drain cancel` (now). */
+function registerStopCancel(program: Command): void {
   addConnFlags(
     program
       .command('stop <sessionId>')
@@ -86,4 +90,9 @@ export function registerControl(program: Command): void {
       );
     });
   });
+}
+
+export function registerControl(program: Command): void {
+  registerPauseResume(program);
+  registerStopCancel(program);
 }
