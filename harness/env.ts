@@ -48,13 +48,16 @@ export interface TestEnv {
   teardown(): Promise<void>;
 }
 
-export async function startTestEnv(o: { taskQueue?: string; ui?: boolean } = {}): Promise<TestEnv> {
-  installRuntime();
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'drain-e2e-'));
-  await chmod(dir, 0o755); // as root, Postgres runs as 'postgres' and must reach its data dir
-  const workspace = path.join(dir, 'workspace');
-  await mkdir(workspace, { recursive: true });
-  const uiPort = o.ui ? await getFreePort() : null;
+/** An env's two services, and how to start its Temporal dev server again (same port, same db file). */
+interface Services {
+  postgres: EmbeddedPostgresHandle;
+  temporal: TemporalServerHandle;
+  temporalPort: number;
+  startTemporal(): Promise<TemporalServerHandle>;
+}
+
+/** Postgres (a copy of the template) and the Temporal dev server in `dir`; `dir` goes when either fails. */
+async function startServices(dir: string, uiPort: number | null): Promise<Services> {
   let temporalPort = 0;
   const startTemporal = () =>
     startTemporalDevServer({
@@ -79,13 +82,62 @@ export async function startTestEnv(o: { taskQueue?: string; ui?: boolean } = {})
       ? pgStarted.reason
       : (temporalStarted as PromiseRejectedResult).reason;
   }
-  const postgres = pgStarted.value;
-  let temporal = temporalStarted.value;
-  const pool = createPool(postgres.url, 4);
+  return { postgres: pgStarted.value, temporal: temporalStarted.value, temporalPort, startTemporal };
+}
+
+/** Migrates the env's database and checks that its server runs with TEST_PG_TIMEZONE. */
+async function prepareDatabase(pool: pg.Pool): Promise<void> {
   await migrate(pool);
   const tz = (await pool.query<{ tz: string }>('SELECT current_setting($1) AS tz', ['TimeZone'])).rows[0].tz;
   if (tz !== TEST_PG_TIMEZONE)
     throw new Error(`the test Postgres runs with TimeZone ${tz}, not ${TEST_PG_TIMEZONE}`);
+}
+
+/** What a `drain worker` subprocess of the env is pointed at. */
+interface WorkerTarget {
+  taskQueue: string;
+  databaseUrl: string;
+  temporalAddress: string;
+  executor: string;
+  workspace: string;
+}
+
+/** A `drain worker` subprocess whose stdout and stderr collect in its `output` property. */
+function spawnDrainWorker(t: WorkerTarget, extra: NodeJS.ProcessEnv, args: string[]): ChildProcess {
+  const child = spawn(
+    process.execPath,
+    [path.join(projectRoot(), 'bin', 'drain.js'), 'worker', '--task-queue', t.taskQueue, ...args],
+    {
+      env: {
+        ...process.env,
+        DATABASE_URL: t.databaseUrl,
+        TEMPORAL_ADDRESS: t.temporalAddress,
+        DRAIN_EXECUTOR: t.executor,
+        DRAIN_WORKSPACE: t.workspace,
+        DRAIN_HEARTBEAT_MS: '1000',
+        ...extra,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  child.stdout?.on('data', (c) => (out += c));
+  child.stderr?.on('data', (c) => (out += c));
+  Object.defineProperty(child, 'output', { get: () => out });
+  return child;
+}
+
+export async function startTestEnv(o: { taskQueue?: string; ui?: boolean } = {}): Promise<TestEnv> {
+  installRuntime();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'drain-e2e-'));
+  await chmod(dir, 0o755); // as root, Postgres runs as 'postgres' and must reach its data dir
+  const workspace = path.join(dir, 'workspace');
+  await mkdir(workspace, { recursive: true });
+  const uiPort = o.ui ? await getFreePort() : null;
+  const { postgres, temporalPort, startTemporal, ...services } = await startServices(dir, uiPort);
+  let temporal = services.temporal;
+  const pool = createPool(postgres.url, 4);
+  await prepareDatabase(pool);
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection, namespace: 'default' });
   const taskQueue = o.taskQueue ?? `drain-test-${Math.random().toString(36).slice(2, 8)}`;
@@ -123,26 +175,14 @@ export async function startTestEnv(o: { taskQueue?: string; ui?: boolean } = {})
       return worker;
     },
     spawnWorker(extra = {}, args: string[] = []) {
-      const child = spawn(
-        process.execPath,
-        [path.join(projectRoot(), 'bin', 'drain.js'), 'worker', '--task-queue', taskQueue, ...args],
-        {
-          env: {
-            ...process.env,
-            DATABASE_URL: postgres.url,
-            TEMPORAL_ADDRESS: temporal.address,
-            DRAIN_EXECUTOR: executor,
-            DRAIN_WORKSPACE: workspace,
-            DRAIN_HEARTBEAT_MS: '1000',
-            ...extra,
-          },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
-      let out = '';
-      child.stdout?.on('data', (c) => (out += c));
-      child.stderr?.on('data', (c) => (out += c));
-      Object.defineProperty(child, 'output', { get: () => out });
+      const target = {
+        taskQueue,
+        databaseUrl: postgres.url,
+        temporalAddress: temporal.address,
+        executor,
+        workspace,
+      };
+      const child = spawnDrainWorker(target, extra, args);
       children.push(child);
       return child;
     },

@@ -2,8 +2,8 @@
  * The chaos engine behind `npm run chaos` (bench/chaos.ts, the long form) and
  * test/e2e/chaos.test.ts (the short form): real services, real `drain worker` subprocesses on
  * two "hosts", real faults, and invariants counted from the records afterwards. The plan is in
- * plan.ts, the hosts in hosts.ts, the faults in faults.ts, the invariants in
- * invariants.ts and the report in report.ts.
+ * plan.ts, the hosts in hosts.ts, the drain (sessions and faults in turn) in drain.ts, the
+ * faults in faults.ts, the invariants in invariants.ts and the report in report.ts.
  *
  * Scenario. One backlog of `runs × phasesPerRun` FAILED phases, each taking 1–3 s: most run
  * the reference executor (src/sim, scenario `complete`), `setsidPhases` of them a shell script
@@ -82,14 +82,13 @@
 import { startTestEnv, type TestEnv } from '../env.js';
 import { seedPhases, type PhaseSeed } from '../../src/sim/seed.js';
 import { ChaosHosts, HOST_B, type HostKey } from './hosts.js';
-import { fireFault, type FaultContext } from './faults.js';
+import { drainUnderFaults, type Run } from './drain.js';
 import {
   chaosSeed,
   describeFault,
   planChaos,
   plannedCounts,
   resolveOptions,
-  stretchFileOf,
   writeExecutor,
   type ChaosOptions,
   type ChaosPlan,
@@ -100,7 +99,6 @@ import {
   countInvariants,
   ourTaggedProcesses,
   readAttempts,
-  FINAL,
   type Invariant,
 } from './invariants.js';
 import { recordStats, statsLines, type ChaosStats } from './report.js';
@@ -154,25 +152,6 @@ export interface ChaosResult {
   stats: ChaosStats;
   /** Every line printed, in order. */
   log: string[];
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** What the steps of one run share. */
-interface Run {
-  o: ResolvedOptions;
-  plan: ChaosPlan;
-  env: TestEnv;
-  hosts: ChaosHosts;
-  stats: ChaosStats;
-  sampler: ExecutorSampler;
-  print(line: string): void;
-  stamp(): string;
-  t0: number;
-  drainStart: number;
-  ids: string[];
-  closed: Map<string, ChaosStats['sessions'][number]>;
-  over(): boolean;
 }
 
 function newStats(plan: ChaosPlan, o: ResolvedOptions): ChaosStats {
@@ -230,107 +209,6 @@ async function startWorkers(env: TestEnv, o: ResolvedOptions): Promise<ChaosHost
   }
 }
 
-/** Starts both sessions (no run filter, the whole backlog each). */
-async function startSessions(run: Run, executor: string): Promise<void> {
-  const total = run.plan.phases.length;
-  const input = {
-    batchSize: total,
-    executor,
-    phaseTimeoutSeconds: 120,
-    heartbeatTimeoutSeconds: run.o.heartbeatTimeoutSeconds,
-  };
-  run.drainStart = Date.now();
-  for (const id of run.ids) {
-    await run.env.client.workflow.start('batchDrain', {
-      taskQueue: run.env.taskQueue,
-      workflowId: id,
-      args: [input],
-    });
-  }
-  run.print(`${run.stamp()} sessions ${run.ids.join(' and ')} started (batch ${total} each, no run filter)`);
-}
-
-/** The session's closing status (and result), or null while it runs. Throws while Temporal restarts. */
-async function closedSession(run: Run, id: string): Promise<ChaosStats['sessions'][number] | null> {
-  const h = run.env.client.workflow.getHandle(id);
-  const d = await h.describe();
-  if (d.status.name === 'RUNNING') return null;
-  const s: ChaosStats['sessions'][number] = { id, status: d.status.name };
-  if (d.status.name === 'COMPLETED') {
-    const r = (await h.result()) as {
-      processed: number;
-      succeeded: number;
-      failed: number;
-      stopReason: string | null;
-    };
-    Object.assign(s, {
-      processed: r.processed,
-      succeeded: r.succeeded,
-      failed: r.failed,
-      stopReason: r.stopReason ?? '',
-    });
-  }
-  return s;
-}
-
-/** Polls the sessions every second until both closed (or the deadline, or Ctrl-C). */
-async function watchSessions(run: Run): Promise<void> {
-  while (!run.over()) {
-    for (const id of run.ids) {
-      if (run.closed.has(id)) continue;
-      const s = await closedSession(run, id).catch(() => null); // Temporal is restarting: ask again
-      if (!s) continue;
-      run.closed.set(id, s);
-      run.print(
-        `${run.stamp()} session ${id}: ${s.status}` +
-          (s.processed !== undefined
-            ? ` (processed ${s.processed}, succeeded ${s.succeeded}, failed ${s.failed}; ${s.stopReason})`
-            : ''),
-      );
-    }
-    await sleep(1000);
-  }
-}
-
-async function finalRecords(run: Run): Promise<number> {
-  try {
-    const r = await run.env.pool.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM drain_attempts WHERE status = ANY($1)',
-      [FINAL],
-    );
-    return r.rows[0].n;
-  } catch {
-    return -1; // the database is away
-  }
-}
-
-/** The faults, one at a time, each once its progress threshold and delay have passed. */
-async function runFaults(run: Run): Promise<void> {
-  const ctx: FaultContext = {
-    env: run.env,
-    hosts: run.hosts,
-    o: run.o,
-    stretchFile: stretchFileOf(run.env.dir),
-    drainStart: run.drainStart,
-    print: run.print,
-    stamp: run.stamp,
-    over: run.over,
-  };
-  const faults = run.plan.faults;
-  let progress = 0;
-  for (let i = 0; i < faults.length && !run.over(); i++) {
-    while (!run.over() && progress < faults[i].threshold) {
-      progress = Math.max(progress, await finalRecords(run));
-      if (progress < faults[i].threshold) await sleep(500);
-    }
-    if (run.over()) break;
-    await sleep(faults[i].delayMs);
-    if (run.over()) break;
-    const f = await fireFault(ctx, faults[i], i + 1, faults.length);
-    if (f) run.stats.faults.push(f);
-  }
-}
-
 /** Counts the invariants, kills what is left, prints the report. */
 async function report(run: Run): Promise<Invariant[]> {
   const { env, stats } = run;
@@ -383,6 +261,84 @@ function killQuietly(pid: number): void {
   }
 }
 
+/** What setting a run up needs. */
+interface Setup {
+  opts: ChaosOptions;
+  o: ResolvedOptions;
+  plan: ChaosPlan;
+  t0: number;
+  print(line: string): void;
+}
+
+/** Prints the seed (to replay it) and the plan. */
+function printPlan({ o, plan, print }: Setup): void {
+  print(`chaos seed: ${plan.seed} (replay: CHAOS_SEED=${plan.seed})`);
+  const onA = Math.floor(o.workers / 2);
+  print(
+    `plan: ${plan.phases.length} phases (${o.runs} runs × ${o.phasesPerRun}, ${plan.phases.filter((p) => p.setsid).length} forking a setsid grandchild), ` +
+      `2 sessions, ${o.workers} workers on 2 hosts (${onA} here, ${o.workers - onA} in ${HOST_B}); ` +
+      `fence R ${o.fence.renewMs / 1000}s F ${o.fence.fenceSeconds}s, heartbeat timeout ${o.heartbeatTimeoutSeconds}s; ` +
+      `faults: ${plan.faults.map(describeFault).join(' ')}`,
+  );
+}
+
+/**
+ * Seeds the backlog, writes the executor and starts the workers on both hosts (handed to
+ * `started` at once, so that they are torn down whatever fails after).
+ */
+async function setUp(
+  s: Setup,
+  env: TestEnv,
+  started: (hosts: ChaosHosts) => void,
+): Promise<{ hosts: ChaosHosts; executor: string; stats: ChaosStats }> {
+  const { o, plan } = s;
+  await seedPhases(
+    env.pool,
+    plan.phases.map((p): PhaseSeed => ({
+      runId: p.runId,
+      phaseId: p.phaseId,
+      sim: { scenario: 'complete', events: 1, seconds: p.seconds },
+    })),
+  );
+  const executor = writeExecutor(env.dir, plan.phases);
+  const hosts = await startWorkers(env, o);
+  started(hosts);
+  const stats = newStats(plan, o);
+  stats.hosts = { ...stats.hosts, A: hosts.hostA, pidNamespaceB: hosts.pidNamespaceB };
+  stats.setupSeconds = (Date.now() - s.t0) / 1000;
+  const onA = Math.floor(o.workers / 2);
+  s.print(
+    `setup: Postgres, Temporal dev server and ${o.workers} workers up in ${stats.setupSeconds.toFixed(1)}s ` +
+      `(${hosts.hostA}: ${onA}, ${HOST_B} in ${hosts.pidNamespaceB}: ${o.workers - onA})`,
+  );
+  return { hosts, executor, stats };
+}
+
+/** The run's shared state, its /proc sampler not yet sampling. */
+function newRun(s: Setup, env: TestEnv, hosts: ChaosHosts, stats: ChaosStats): Run {
+  const { opts, o, plan, t0 } = s;
+  const run: Run = {
+    o,
+    plan,
+    env,
+    hosts,
+    stats,
+    print: s.print,
+    stamp: () => `[+${((Date.now() - (run.drainStart || t0)) / 1000).toFixed(1).padStart(6)}s]`,
+    sampler: null as unknown as ExecutorSampler,
+    t0,
+    drainStart: 0,
+    ids: [`chaos-${plan.seed}-a`, `chaos-${plan.seed}-b`],
+    closed: new Map(),
+    over: () =>
+      run.closed.size === run.ids.length ||
+      (run.drainStart > 0 && Date.now() > run.drainStart + o.deadlineSeconds * 1000) ||
+      opts.signal?.aborted === true,
+  };
+  run.sampler = new ExecutorSampler(env.databaseUrl, run.stamp);
+  return run;
+}
+
 /** Runs the chaos scenario and counts the invariants. Never throws for a failed invariant. */
 export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const t0 = Date.now();
@@ -392,70 +348,19 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     (opts.print ?? console.log)(line);
   };
   const o = resolveOptions(opts);
-  const plan = planChaos(o, chaosSeed(opts.seed));
-  const seed = plan.seed;
-  print(`chaos seed: ${seed} (replay: CHAOS_SEED=${seed})`);
-  const onA = Math.floor(o.workers / 2);
-  print(
-    `plan: ${plan.phases.length} phases (${o.runs} runs × ${o.phasesPerRun}, ${plan.phases.filter((p) => p.setsid).length} forking a setsid grandchild), ` +
-      `2 sessions, ${o.workers} workers on 2 hosts (${onA} here, ${o.workers - onA} in ${HOST_B}); ` +
-      `fence R ${o.fence.renewMs / 1000}s F ${o.fence.fenceSeconds}s, heartbeat timeout ${o.heartbeatTimeoutSeconds}s; ` +
-      `faults: ${plan.faults.map(describeFault).join(' ')}`,
-  );
+  const setup: Setup = { opts, o, plan: planChaos(o, chaosSeed(opts.seed)), t0, print };
+  printPlan(setup);
   const env = await startTestEnv();
   let hosts: ChaosHosts | null = null;
-  let timer: NodeJS.Timeout | null = null;
   try {
-    await seedPhases(
-      env.pool,
-      plan.phases.map((p): PhaseSeed => ({
-        runId: p.runId,
-        phaseId: p.phaseId,
-        sim: { scenario: 'complete', events: 1, seconds: p.seconds },
-      })),
-    );
-    const executor = writeExecutor(env.dir, plan.phases);
-    hosts = await startWorkers(env, o);
-    const stats = newStats(plan, o);
-    stats.hosts = { ...stats.hosts, A: hosts.hostA, pidNamespaceB: hosts.pidNamespaceB };
-    stats.setupSeconds = (Date.now() - t0) / 1000;
-    print(
-      `setup: Postgres, Temporal dev server and ${o.workers} workers up in ${stats.setupSeconds.toFixed(1)}s ` +
-        `(${hosts.hostA}: ${onA}, ${HOST_B} in ${hosts.pidNamespaceB}: ${o.workers - onA})`,
-    );
-    const run: Run = {
-      o,
-      plan,
-      env,
-      hosts,
-      stats,
-      print,
-      stamp: () => `[+${((Date.now() - (run.drainStart || t0)) / 1000).toFixed(1).padStart(6)}s]`,
-      sampler: null as unknown as ExecutorSampler,
-      t0,
-      drainStart: 0,
-      ids: [`chaos-${seed}-a`, `chaos-${seed}-b`],
-      closed: new Map(),
-      over: () =>
-        run.closed.size === run.ids.length ||
-        (run.drainStart > 0 && Date.now() > run.drainStart + o.deadlineSeconds * 1000) ||
-        opts.signal?.aborted === true,
-    };
-    run.sampler = new ExecutorSampler(env.databaseUrl, run.stamp);
-    timer = setInterval(() => run.sampler.sample(), 300);
-    await startSessions(run, executor);
-    const watching = watchSessions(run);
-    await runFaults(run);
-    await watching;
-    stats.drainSeconds = (Date.now() - run.drainStart) / 1000;
-    clearInterval(timer);
-    timer = null;
+    const ready = await setUp(setup, env, (h) => (hosts = h));
+    const run = newRun(setup, env, ready.hosts, ready.stats);
+    await drainUnderFaults(run, ready.executor);
     const invariants = await report(run);
-    return { seed, ok: invariants.every((i) => i.ok), invariants, stats, log };
+    return { seed: setup.plan.seed, ok: invariants.every((i) => i.ok), invariants, stats: run.stats, log };
   } finally {
-    if (timer) clearInterval(timer);
     for (const p of ourTaggedProcesses(env.databaseUrl)) killQuietly(p.pid);
-    await hosts?.teardown();
+    await (hosts as ChaosHosts | null)?.teardown();
     await env.teardown();
   }
 }
