@@ -117,12 +117,24 @@ export class FakeBacklog {
     }
   }
 
-  /** `runs` runs × `phases` phases each, all with the same script. */
-  static grid(runs: number, phases: number, script?: Step[]): FakeBacklog {
+  /**
+   * `runs` runs (`run-0`, …) × `phases` phases each (`p0`, …, phase index as the number), all
+   * with the same script or the script `script(run, phase)` gives.
+   */
+  static grid(
+    runs: number,
+    phases: number,
+    script?: Step[] | ((run: number, phase: number) => Step[]),
+  ): FakeBacklog {
     const list: FakePhase[] = [];
     for (let r = 0; r < runs; r++)
       for (let p = 0; p < phases; p++)
-        list.push({ runId: `run-${r}`, phaseId: `p${p}`, phaseIndex: p, script });
+        list.push({
+          runId: `run-${r}`,
+          phaseId: `p${p}`,
+          phaseIndex: p,
+          script: typeof script === 'function' ? script(r, p) : script,
+        });
     return new FakeBacklog(list);
   }
 

@@ -32,7 +32,10 @@ const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('slots', () => {
   test('three slots over four runs of three phases: never two phases of one run at once, all drained', async () => {
-    const fake = FakeBacklog.grid(4, 3, [{ kind: 'success', events: 2, ms: 400 }]);
+    // The first phases take long enough for all three slots to pick theirs on a busy machine.
+    const fake = FakeBacklog.grid(4, 3, (run, phase) => [
+      { kind: 'success', events: 2, ms: run < 3 && phase === 0 ? 600 : 150 },
+    ]);
     const h = await t.start(fake, { concurrency: 3, batchSize: 100 });
     const r = (await h.result()) as SessionResult;
 
@@ -69,7 +72,9 @@ describe('slots', () => {
 
 describe('pause, stop and cancel while every slot is busy', () => {
   test('pause: the phases in flight finish, no new one starts until resume', async () => {
-    const fake = FakeBacklog.grid(3, 2, [{ kind: 'success', events: 1, ms: 1200 }]);
+    const fake = FakeBacklog.grid(3, 2, (_run, phase) => [
+      { kind: 'success', events: 1, ms: phase === 0 ? 1000 : 150 },
+    ]);
     const h = await t.start(fake, { concurrency: 3, batchSize: 100 });
     await fake.until(() => fake.inFlight === 3, 20_000, 'three slots busy');
     await h.signal(pauseSignal);
@@ -94,7 +99,7 @@ describe('pause, stop and cancel while every slot is busy', () => {
   });
 
   test('stop: the phases in flight are finished and recorded, nothing new starts', async () => {
-    const fake = FakeBacklog.grid(4, 2, [{ kind: 'success', events: 1, ms: 1200 }]);
+    const fake = FakeBacklog.grid(4, 2, [{ kind: 'success', events: 1, ms: 1000 }]);
     const h = await t.start(fake, { concurrency: 3, batchSize: 100 });
     await fake.until(() => fake.inFlight === 3, 20_000, 'three slots busy');
     await h.signal(stopSignal, 'enough for today');
