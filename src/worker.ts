@@ -8,7 +8,7 @@ import { AUTOPACK_EXECUTOR, type ActivityDeps } from '../activities/deps.js';
 import { sessionJsonPath } from '../activities/paths.js';
 import { verifySession } from './cli/verify-session.js';
 import { parseDatabaseUrl } from './db/database-url.js';
-import { openStores } from './db/stores.js';
+import { openStores, type Stores } from './db/stores.js';
 import { fenceBounds } from './domain/fence.js';
 import { collectKnownSecrets } from './runtime/secret-sources.js';
 import { reapOrphanedApiServers, reapOrphanedExecutors } from './runtime/orphans.js';
@@ -79,14 +79,9 @@ const quietLogger = {
   error: (m: string) => console.error(m),
 };
 
-export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWorker> {
-  const workspace = path.resolve(o.workspace ?? process.cwd());
-  const notifyUrls = o.notify?.urls ?? parseNotifyUrls(process.env.DRAIN_NOTIFY_URL);
-  const location = parseDatabaseUrl(o.databaseUrl, { workspace });
-  const stores = await openStores({ location, recordsUrl: o.recordsUrl, poolSize: 8 });
-  const pool = stores.records;
-  const identity = o.identity ?? `drain-worker@${hostname()}:${process.pid}`;
-  const apiServers = o.apiCommand
+/** One API server per drain slot (DrainWorkerOptions.apiCommand), or null. */
+function apiServerPool(o: DrainWorkerOptions, workspace: string): ApiServerPool | null {
+  return o.apiCommand
     ? new ApiServerPool({
         command: o.apiCommand,
         cwd: workspace,
@@ -97,68 +92,88 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
         log: (line) => console.log(line),
       })
     : null;
-  const deps: ActivityDeps = {
-    pool,
+}
+
+interface WorkerParts {
+  workspace: string;
+  stores: Stores;
+  identity: string;
+  notifyUrls: string[];
+  apiServers: ApiServerPool | null;
+}
+
+function activityDeps(o: DrainWorkerOptions, p: WorkerParts): ActivityDeps {
+  const { stores, workspace } = p;
+  return {
+    pool: stores.records,
     records: { url: stores.recordsUrl, schema: stores.recordsSchema },
     fence: fenceBounds(process.env),
     backlog: stores.backlog,
     databaseUrl: stores.backlog.location.url,
     database: stores.database,
     // The webhook URLs are secrets too (src/runtime/notify.ts).
-    knownSecrets: [...collectKnownSecrets([o.databaseUrl, stores.recordsUrl]), ...notifyUrls],
+    knownSecrets: [...collectKnownSecrets([o.databaseUrl, stores.recordsUrl]), ...p.notifyUrls],
     defaults: {
       workspace,
       executor: o.executor ?? AUTOPACK_EXECUTOR,
       apiUrl: o.apiUrl ?? null,
     },
-    identity,
+    identity: p.identity,
     host: hostname(),
     heartbeatIntervalMs: o.heartbeatIntervalMs ?? (Number(process.env.DRAIN_HEARTBEAT_MS) || 5_000),
     leaseTtlSeconds: o.leaseTtlSeconds ?? 60,
     maxLogBytes: o.maxLogBytes ?? (Number(process.env.DRAIN_MAX_LOG_BYTES) || 256 * 1024 * 1024),
-    apiServers,
+    apiServers: p.apiServers,
   };
+}
+
+/** Stops what a dead worker on this host left running: its executors and API servers (never a live worker's). */
+async function reapOrphans(pool: Stores['records']): Promise<void> {
   const reaped = await reapOrphanedExecutors(pool, hostname(), 2_000);
   processesReaped(reaped.length);
   if (reaped.length)
     console.warn(`stopped ${reaped.length} executor(s) left running by a dead worker on this host`);
-  // API servers a dead worker on this host left running (never those of a live worker).
   await reapOrphanedApiServers(2_000, (line) => console.warn(line));
-  const connection = await NativeConnection.connect({ address: o.temporalAddress }).catch(
-    async (err: Error) => {
-      await stores.close().catch(() => {});
-      throw new Error(
-        `cannot reach Temporal at ${o.temporalAddress} (${err.message}); is TEMPORAL_ADDRESS right?`,
-      );
-    },
-  );
-  const temporal = new Client({ connection, namespace: o.namespace });
-  const notifier = new Notifier({
-    pool,
-    urls: notifyUrls,
-    worker: identity,
+}
+
+async function connectTemporal(o: DrainWorkerOptions, stores: Stores): Promise<NativeConnection> {
+  return NativeConnection.connect({ address: o.temporalAddress }).catch(async (err: Error) => {
+    await stores.close().catch(() => {});
+    throw new Error(
+      `cannot reach Temporal at ${o.temporalAddress} (${err.message}); is TEMPORAL_ADDRESS right?`,
+    );
+  });
+}
+
+function createNotifier(
+  o: DrainWorkerOptions,
+  p: WorkerParts,
+  deps: ActivityDeps,
+  temporal: Client,
+): Notifier {
+  return new Notifier({
+    pool: p.stores.records,
+    urls: p.notifyUrls,
+    worker: p.identity,
     host: hostname(),
     knownSecrets: deps.knownSecrets,
-    verify: (sessionId) => verifySession(stores.backlog.sql(), sessionId),
+    verify: (sessionId) => verifySession(p.stores.backlog.sql(), sessionId),
     workflowStatus: async (id) => (await temporal.workflow.getHandle(id).describe()).status.name,
     sessionJsonPath,
     firstBackoffMs: o.notify?.firstBackoffMs ?? (Number(process.env.DRAIN_NOTIFY_BACKOFF_MS) || undefined),
     failedScanMs: o.notify?.failedScanMs,
     log: (line) => console.warn(line),
   });
-  deps.notifier = notifier;
-  const worker = await Worker.create({
-    connection,
-    namespace: o.namespace,
-    taskQueue: o.taskQueue ?? DEFAULT_TASK_QUEUE,
-    identity,
-    activities: createActivities(deps),
-    workflowBundle: o.workflowBundle ?? (await bundleWorkflows()),
-    maxConcurrentActivityTaskExecutions: o.maxConcurrentDrains ?? 20,
-    shutdownGraceTime: o.shutdownGraceTime ?? '2s',
-    // Heartbeats (and so cancellation and progress) reach the server every 2 s at most.
-    maxHeartbeatThrottleInterval: '2s',
-  });
+}
+
+/** run() and shutdown() of a created worker: both close the notifier, API servers, connection and stores once. */
+function drainWorkerHandle(
+  worker: Worker,
+  notifier: Notifier,
+  p: WorkerParts,
+  connection: NativeConnection,
+): DrainWorker {
+  const { apiServers, stores } = p;
   let closed = false;
   let running: Promise<void> | null = null;
   return {
@@ -187,4 +202,38 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
       }
     },
   };
+}
+
+export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWorker> {
+  const workspace = path.resolve(o.workspace ?? process.cwd());
+  const notifyUrls = o.notify?.urls ?? parseNotifyUrls(process.env.DRAIN_NOTIFY_URL);
+  const location = parseDatabaseUrl(o.databaseUrl, { workspace });
+  const stores = await openStores({ location, recordsUrl: o.recordsUrl, poolSize: 8 });
+  const identity = o.identity ?? `drain-worker@${hostname()}:${process.pid}`;
+  const parts: WorkerParts = {
+    workspace,
+    stores,
+    identity,
+    notifyUrls,
+    apiServers: apiServerPool(o, workspace),
+  };
+  const deps = activityDeps(o, parts);
+  await reapOrphans(stores.records);
+  const connection = await connectTemporal(o, stores);
+  const temporal = new Client({ connection, namespace: o.namespace });
+  const notifier = createNotifier(o, parts, deps, temporal);
+  deps.notifier = notifier;
+  const worker = await Worker.create({
+    connection,
+    namespace: o.namespace,
+    taskQueue: o.taskQueue ?? DEFAULT_TASK_QUEUE,
+    identity,
+    activities: createActivities(deps),
+    workflowBundle: o.workflowBundle ?? (await bundleWorkflows()),
+    maxConcurrentActivityTaskExecutions: o.maxConcurrentDrains ?? 20,
+    shutdownGraceTime: o.shutdownGraceTime ?? '2s',
+    // Heartbeats (and so cancellation and progress) reach the server every 2 s at most.
+    maxHeartbeatThrottleInterval: '2s',
+  });
+  return drainWorkerHandle(worker, notifier, parts, connection);
 }
