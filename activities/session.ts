@@ -123,111 +123,144 @@ async function claimSessionId(deps: ActivityDeps, o: ClaimInput): Promise<void> 
   }
 }
 
+/** Writes the session JSON from the session's rows; at the session's end also ends its row and notifies. */
+async function writeSessionReport(
+  deps: ActivityDeps,
+  sessionRows: SessionRows,
+  r: SessionReport,
+): Promise<string> {
+  const attempts = await sessionRows.rowsOf(r.sessionId);
+  const json = buildSessionJson({
+    snapshot: r.snapshot,
+    config: r.config,
+    attempts,
+    status: r.status,
+    completedAt: r.completedAt,
+    dbIdentity: r.db,
+    baselineCaptures: await listSessionCaptures(deps.pool, r.sessionId),
+    knownFailures: await knownFailureAttempts(deps.pool, r.sessionId),
+  });
+  const file = sessionJsonPath(r.workspace, r.sessionId);
+  const execRunId = workflowRun().runId;
+  await writeSessionJsonGuarded(
+    deps.pool,
+    file,
+    redactDeep(json, deps.knownSecrets),
+    {
+      chain_id: r.chainId,
+      exec_run_id: execRunId,
+      report_seq: r.seq,
+    },
+    Boolean(r.completedAt),
+  );
+  if (r.completedAt) {
+    sessionRows.forget(r.sessionId);
+    await endSession(deps.pool, {
+      sessionId: r.sessionId,
+      chainId: r.chainId,
+      status: r.status,
+      apiProcessesEnd: countProcessesMatching(r.config.apiProcessPattern),
+    });
+    // Queued in drain_notifications and delivered by the worker's loop (src/runtime/notify.ts).
+    await deps.notifier?.sessionEnded({
+      sessionId: r.sessionId,
+      status: r.status,
+      json,
+      sessionJsonPath: file,
+    });
+  }
+  return file;
+}
+
+/**
+ * The session's executor template (input, else the worker's default), checked: no secret in
+ * it, a valid template, and (unless a dry run) a command that exists.
+ */
+function checkedExecutor(deps: ActivityDeps, c: DrainConfig, sessionId: string, workspace: string): string {
+  const executor = c.executor ?? deps.defaults.executor;
+  if (redactSecrets(executor) !== executor) {
+    // The resolved template travels in history to every drain: it must not carry a secret.
+    throw configError(
+      `the executor template contains a secret (${redactSecrets(executor)}); keep secrets in the worker's environment`,
+    );
+  }
+  let argv: string[];
+  try {
+    argv = renderCommand(executor, { run_id: 'R', phase_id: 'P', session_id: sessionId, workspace });
+  } catch (err) {
+    throw configError(`executor template is invalid: ${(err as Error).message}`);
+  }
+  if (!c.dryRun && !findOnPath(argv[0], workspace)) {
+    throw configError(
+      `executor command "${argv[0]}" was not found (template: ${executor}; workspace: ${workspace}). ` +
+        'Pass --executor / the "executor" input field, or set DRAIN_EXECUTOR on the worker.',
+    );
+  }
+  return executor;
+}
+
+/**
+ * Resolves the session's workspace, executor and API URL (input, else the worker's
+ * defaults), checks them, claims the session id for this execution chain, and pins the
+ * database. Config errors and a reused session id are not retried.
+ */
+async function prepareSession(
+  deps: ActivityDeps,
+  o: { sessionId: string; chainId: string; config: DrainConfig; database: DatabaseIdentity | null },
+): Promise<PreparedSession> {
+  const c = o.config; // a config.databaseId is checked by checkDatabase (activities/index.ts)
+  const minTimeout = (3 * deps.heartbeatIntervalMs) / 1000;
+  if (!c.dryRun && c.heartbeatTimeoutSeconds < minTimeout) {
+    throw configError(
+      `heartbeatTimeoutSeconds ${c.heartbeatTimeoutSeconds} cannot work: this worker heartbeats every ` +
+        `${deps.heartbeatIntervalMs / 1000}s (DRAIN_HEARTBEAT_MS), so the timeout must be at least ${minTimeout}s`,
+    );
+  }
+  const workspace = path.resolve(c.workspace ?? deps.defaults.workspace);
+  const st = await stat(workspace).catch(() => null);
+  if (!st?.isDirectory()) throw configError(`workspace directory does not exist: ${workspace}`);
+  const executor = checkedExecutor(deps, c, o.sessionId, workspace);
+  const counts = await deps.backlog.backlogCounts();
+  if (!c.dryRun) {
+    await mkdir(sessionsDir(workspace), { recursive: true });
+    await claimSessionId(deps, { sessionId: o.sessionId, chainId: o.chainId, workspace, config: c });
+  }
+  return {
+    workspace,
+    executor,
+    apiUrl: c.apiUrl ?? deps.defaults.apiUrl,
+    searchAttributes: await searchAttributesRegistered(),
+    db: { url: redactUrl(deps.databaseUrl), ...counts },
+    database: deps.database,
+    chainId: o.chainId,
+    sessionJson: sessionJsonPath(workspace, o.sessionId),
+  };
+}
+
+interface FinishPhaseInput {
+  sessionId: string;
+  runId: string;
+  phaseId: string;
+  attempt: number;
+  verdict: AttemptVerdict;
+  report: SessionReport;
+  database?: DatabaseIdentity | null;
+  /** The fingerprint this attempt stopped: kept in failure memory for later sessions. */
+  memoryStop?: { fingerprint: string; repeats: number } | null;
+}
+
 export function sessionActivities(deps: ActivityDeps) {
   const sessionRows = new SessionRows(deps.pool);
-
-  async function writeSessionReport(r: SessionReport): Promise<string> {
-    const attempts = await sessionRows.rowsOf(r.sessionId);
-    const json = buildSessionJson({
-      snapshot: r.snapshot,
-      config: r.config,
-      attempts,
-      status: r.status,
-      completedAt: r.completedAt,
-      dbIdentity: r.db,
-      baselineCaptures: await listSessionCaptures(deps.pool, r.sessionId),
-      knownFailures: await knownFailureAttempts(deps.pool, r.sessionId),
-    });
-    const file = sessionJsonPath(r.workspace, r.sessionId);
-    const execRunId = workflowRun().runId;
-    await writeSessionJsonGuarded(
-      deps.pool,
-      file,
-      redactDeep(json, deps.knownSecrets),
-      {
-        chain_id: r.chainId,
-        exec_run_id: execRunId,
-        report_seq: r.seq,
-      },
-      Boolean(r.completedAt),
-    );
-    if (r.completedAt) {
-      sessionRows.forget(r.sessionId);
-      await endSession(deps.pool, {
-        sessionId: r.sessionId,
-        chainId: r.chainId,
-        status: r.status,
-        apiProcessesEnd: countProcessesMatching(r.config.apiProcessPattern),
-      });
-      // Queued in drain_notifications and delivered by the worker's loop (src/runtime/notify.ts).
-      await deps.notifier?.sessionEnded({
-        sessionId: r.sessionId,
-        status: r.status,
-        json,
-        sessionJsonPath: file,
-      });
-    }
-    return file;
-  }
+  const writeReport = (r: SessionReport) => writeSessionReport(deps, sessionRows, r);
 
   return {
-    /**
-     * Resolves the session's workspace, executor and API URL (input, else the worker's
-     * defaults), checks them, claims the session id for this execution chain, and pins the
-     * database. Config errors and a reused session id are not retried.
-     */
-    async prepareSession(o: {
+    /** Resolves, checks and claims the session (prepareSession above). */
+    prepareSession: (o: {
       sessionId: string;
       chainId: string;
       config: DrainConfig;
       database: DatabaseIdentity | null;
-    }): Promise<PreparedSession> {
-      const c = o.config; // a config.databaseId is checked by checkDatabase (activities/index.ts)
-      const minTimeout = (3 * deps.heartbeatIntervalMs) / 1000;
-      if (!c.dryRun && c.heartbeatTimeoutSeconds < minTimeout) {
-        throw configError(
-          `heartbeatTimeoutSeconds ${c.heartbeatTimeoutSeconds} cannot work: this worker heartbeats every ` +
-            `${deps.heartbeatIntervalMs / 1000}s (DRAIN_HEARTBEAT_MS), so the timeout must be at least ${minTimeout}s`,
-        );
-      }
-      const workspace = path.resolve(c.workspace ?? deps.defaults.workspace);
-      const st = await stat(workspace).catch(() => null);
-      if (!st?.isDirectory()) throw configError(`workspace directory does not exist: ${workspace}`);
-      const executor = c.executor ?? deps.defaults.executor;
-      if (redactSecrets(executor) !== executor) {
-        // The resolved template travels in history to every drain: it must not carry a secret.
-        throw configError(
-          `the executor template contains a secret (${redactSecrets(executor)}); keep secrets in the worker's environment`,
-        );
-      }
-      let argv: string[];
-      try {
-        argv = renderCommand(executor, { run_id: 'R', phase_id: 'P', session_id: o.sessionId, workspace });
-      } catch (err) {
-        throw configError(`executor template is invalid: ${(err as Error).message}`);
-      }
-      if (!c.dryRun && !findOnPath(argv[0], workspace)) {
-        throw configError(
-          `executor command "${argv[0]}" was not found (template: ${executor}; workspace: ${workspace}). ` +
-            'Pass --executor / the "executor" input field, or set DRAIN_EXECUTOR on the worker.',
-        );
-      }
-      const counts = await deps.backlog.backlogCounts();
-      if (!c.dryRun) {
-        await mkdir(sessionsDir(workspace), { recursive: true });
-        await claimSessionId(deps, { sessionId: o.sessionId, chainId: o.chainId, workspace, config: c });
-      }
-      return {
-        workspace,
-        executor,
-        apiUrl: c.apiUrl ?? deps.defaults.apiUrl,
-        searchAttributes: await searchAttributesRegistered(),
-        db: { url: redactUrl(deps.databaseUrl), ...counts },
-        database: deps.database,
-        chainId: o.chainId,
-        sessionJson: sessionJsonPath(workspace, o.sessionId),
-      };
-    },
+    }): Promise<PreparedSession> => prepareSession(deps, o),
 
     async acquireRunLease(o: { runId: string; sessionId: string; database?: DatabaseIdentity | null }) {
       const lease = await acquireLease(deps.pool, o.runId, o.sessionId, deps.identity, deps.leaseTtlSeconds);
@@ -241,28 +274,18 @@ export function sessionActivities(deps: ActivityDeps) {
     },
 
     /** After an attempt: store the verdict, rewrite the session JSON, release the run's lease. */
-    async finishPhase(o: {
-      sessionId: string;
-      runId: string;
-      phaseId: string;
-      attempt: number;
-      verdict: AttemptVerdict;
-      report: SessionReport;
-      database?: DatabaseIdentity | null;
-      /** The fingerprint this attempt stopped: kept in failure memory for later sessions. */
-      memoryStop?: { fingerprint: string; repeats: number } | null;
-    }): Promise<void> {
+    async finishPhase(o: FinishPhaseInput): Promise<void> {
       const execRunId = workflowRun().runId;
       await recordVerdict(deps.pool, { ...o, execRunId }, o.verdict);
       if (o.memoryStop) await recordMemoryStop(deps.pool, { ...o, ...o.memoryStop, execRunId });
       // Rewritten whole, so not after every phase of a long session (src/domain/json-cadence.ts).
-      if (phaseFinished(o.sessionId, o.report.snapshot.processed)) await writeSessionReport(o.report);
+      if (phaseFinished(o.sessionId, o.report.snapshot.processed)) await writeReport(o.report);
       await releaseLease(deps.pool, o.runId, o.sessionId);
       leaseHeld(-1);
     },
 
     /** Writes `<workspace>/.autonomous_runs/batch_drain_sessions/<session>.json` atomically. */
-    writeSessionReport,
+    writeSessionReport: writeReport,
 
     /** Phases whose last attempt in the session failed, from its records. */
     async countPhasesStillFailed(o: {
