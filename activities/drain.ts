@@ -25,6 +25,7 @@ import { notRunTrailer } from '../src/domain/attempt-log.js';
 import { renderCommand } from '../src/domain/command-template.js';
 import { TERMINAL_STATES, type AttemptOutcome } from '../src/domain/types.js';
 import { finishAttempt, recordLogDigests, whileTryCurrent, type AttemptKey } from '../src/db/attempts.js';
+import { ping } from '../src/db/server.js';
 import type { ApiServerInfo } from '../src/runtime/api-servers.js';
 import { tryTag } from '../src/runtime/containment.js';
 import { executorEnded, executorStarted, recordAttempt } from '../src/runtime/metrics.js';
@@ -115,7 +116,7 @@ const isConnectionError = (err: unknown): boolean => {
 /** Does the database answer now? Connection failures are false; other errors are thrown. */
 async function databaseAnswers(deps: ActivityDeps): Promise<boolean> {
   try {
-    await deps.pool.query('SELECT 1');
+    await ping(deps.pool);
     return true;
   } catch (err) {
     if (isConnectionError(err)) return false;
@@ -128,7 +129,7 @@ async function untilDatabaseAnswers(deps: ActivityDeps): Promise<void> {
   const signal = Context.current().cancellationSignal;
   for (let delay = 1000; ; delay = Math.min(delay * 2, 10_000)) {
     try {
-      await deps.pool.query('SELECT 1');
+      await ping(deps.pool);
       return;
     } catch (err) {
       if (!isConnectionError(err) || signal.aborted) throw err;

@@ -18,6 +18,7 @@ import {
 } from './postgres-process.js';
 import { isProcessAlive } from './process-group.js';
 import { commandLine } from './state-lock.js';
+import { createDatabase, databaseExists, ping } from '../db/server.js';
 
 export interface EmbeddedPostgresOptions {
   /** Directory that holds the cluster (PG_VERSION etc.). */
@@ -132,7 +133,7 @@ async function query1(password: string, port: number): Promise<Error | null> {
   });
   try {
     await c.connect();
-    await c.query('SELECT 1');
+    await ping(c);
     return null;
   } catch (e) {
     return e as Error;
@@ -170,8 +171,7 @@ async function ensureDatabase(password: string, port: number, database: string):
   const admin = new pg.Client({ connectionString: embeddedUrl(password, port, 'postgres') });
   await admin.connect();
   try {
-    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
-    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${database.replace(/"/g, '""')}"`);
+    if (!(await databaseExists(admin, database))) await createDatabase(admin, database);
   } finally {
     await admin.end();
   }
