@@ -10,14 +10,10 @@ const IMPORT_ERR = (mod: string) =>
 const TIMED_OUT = 'Phase timed out after 900s';
 const done = (events: number, seconds: number) => ({ scenario: 'complete', events, seconds });
 
-export function sampleBacklog(): PhaseSeed[] {
+/** build130: schema validation (mostly recoverable failures) */
+function build130Phases(): PhaseSeed[] {
   const build130 = 'build130-schema-validation';
-  const v4 = 'research-system-v4';
-  const v6 = 'research-system-v6';
-  const tele = 'telemetry-collection-v2';
-  const build129 = 'build129-token-budget-tuning';
   return [
-    // build130: schema validation (mostly recoverable failures)
     {
       runId: build130,
       phaseId: 'build130-phase0-schema-models',
@@ -55,7 +51,13 @@ export function sampleBacklog(): PhaseSeed[] {
       taskCategory: 'docs',
       complexity: 'low',
     },
-    // research-system-v4: import errors that repeat, a crash, a hang
+  ];
+}
+
+/** research-system-v4: import errors that repeat, a crash, a hang */
+function v4Phases(): PhaseSeed[] {
+  const v4 = 'research-system-v4';
+  return [
     {
       runId: v4,
       phaseId: 'research-tracer-bullet',
@@ -89,7 +91,13 @@ export function sampleBacklog(): PhaseSeed[] {
       sim: done(8, 1.5),
       complexity: 'high',
     },
-    // research-system-v6: the odd executors
+  ];
+}
+
+/** research-system-v6: the odd executors */
+function v6Phases(): PhaseSeed[] {
+  const v6 = 'research-system-v6';
+  return [
     {
       runId: v6,
       phaseId: 'research-v6/synthèse «résumé» 🧪',
@@ -121,7 +129,13 @@ export function sampleBacklog(): PhaseSeed[] {
       lastFailureReason: 'Patch application failed: patch is a no-op (0 lines changed)',
       sim: done(3, 0.5),
     },
-    // telemetry-collection-v2: small utility phases, mostly completing
+  ];
+}
+
+/** telemetry-collection-v2: small utility phases, mostly completing */
+function telemetryPhases(): PhaseSeed[] {
+  const tele = 'telemetry-collection-v2';
+  return [
     {
       runId: tele,
       phaseId: 'telemetry-p1-string-util',
@@ -166,7 +180,13 @@ export function sampleBacklog(): PhaseSeed[] {
       sim: { scenario: 'hang-with-children' },
     },
     { runId: tele, phaseId: 'telemetry-p7-json-schema', state: 'COMPLETE', sim: done(1, 0.2) },
-    // build129: has a QUEUED phase (skip-runs-with-queued skips the whole run)
+  ];
+}
+
+/** build129: has a QUEUED phase (skip-runs-with-queued skips the whole run) */
+function build129Phases(): PhaseSeed[] {
+  const build129 = 'build129-token-budget-tuning';
+  return [
     {
       runId: build129,
       phaseId: 'build129-p1-estimator',
@@ -187,4 +207,8 @@ export function sampleBacklog(): PhaseSeed[] {
       sim: done(1, 0.3),
     },
   ];
+}
+
+export function sampleBacklog(): PhaseSeed[] {
+  return [...build130Phases(), ...v4Phases(), ...v6Phases(), ...telemetryPhases(), ...build129Phases()];
 }
