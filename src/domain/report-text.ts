@@ -84,17 +84,14 @@ function completedLine(j: SummarySource): string {
  */
 export type SummarySource = Omit<SessionJson, 'config' | 'db'>;
 
-/** The BATCH DRAIN SUMMARY block (no trailing newline). */
-export function formatSummary(j: SummarySource): string {
-  const out: string[] = [RULE, 'BATCH DRAIN SUMMARY', RULE];
-  out.push(`Session ID: ${oneLine(j.session_id)}`, `Started: ${oneLine(j.started_at)}`, completedLine(j), '');
-
-  out.push(
+/** Processed, succeeded, failed, …, and the success rate. */
+function totalsLines(j: SummarySource): string[] {
+  const out = [
     `Total Processed: ${j.total_processed}`,
     `  [OK] Succeeded: ${j.total_success}`,
     `  [FAIL] Failed: ${j.total_failed}`,
     `  [TIMEOUT] Timeouts: ${j.total_timeouts}`,
-  );
+  ];
   if ((j.total_stalled ?? 0) > 0) out.push(`    [STALLED] of them stalled: ${j.total_stalled}`);
   if (j.total_cancelled > 0) out.push(`  [CANCELLED] Cancelled: ${j.total_cancelled}`);
   if (j.interrupted_attempts.length > 0) {
@@ -102,15 +99,18 @@ export function formatSummary(j: SummarySource): string {
   }
   const rate = j.total_processed > 0 ? `${((j.total_success / j.total_processed) * 100).toFixed(1)}%` : 'n/a';
   out.push(`Success Rate: ${rate}`, '');
+  return out;
+}
 
+/** Telemetry, the zero-yield breakdown and tokens. */
+function yieldLines(j: SummarySource): string[] {
   const yieldText =
     j.overall_yield_per_minute === null ? 'n/a' : `${j.overall_yield_per_minute.toFixed(2)} events/minute`;
-  out.push(
+  const out = [
     'Telemetry Collection:',
     `  Total Events: ${j.total_telemetry_events}`,
     `  Overall Yield: ${yieldText}`,
-  );
-
+  ];
   const zero = Object.entries(j.zero_yield_reasons)
     .filter(([, c]) => c > 0)
     .sort(([a, x], [b, y]) => y - x || byCodeUnit(a, b));
@@ -129,7 +129,12 @@ export function formatSummary(j: SummarySource): string {
         (t.wasted_attempts > 0 ? `, ${fixed(t.wasted_seconds / 60, 1)} executor minutes` : ''),
     );
   }
-  out.push('', `LLM Boundary Hits: ${j.llm_boundary_hits}`);
+  return out;
+}
+
+/** LLM boundary hits, attempts not judged, reaped processes. */
+function boundaryLines(j: SummarySource): string[] {
+  const out = ['', `LLM Boundary Hits: ${j.llm_boundary_hits}`];
   if (j.total_lost || j.total_abandoned) {
     out.push(
       `Not judged: ${j.total_lost ?? 0} lost (lease gone or phase changed), ${j.total_abandoned ?? 0} abandoned (out of tries)`,
@@ -141,9 +146,12 @@ export function formatSummary(j: SummarySource): string {
     );
   }
   out.push('');
+  return out;
+}
 
-  const stopped = [...j.stopped_runs].sort(byCodeUnit);
-  out.push('Stop Conditions:', `  Stopped Runs: ${stopped.length}`);
+/** Stop Conditions: the stopped runs (sorted) with their reasons, fingerprints, the stop reason. */
+function stopLines(j: SummarySource, stopped: readonly string[]): string[] {
+  const out = ['Stop Conditions:', `  Stopped Runs: ${stopped.length}`];
   for (const run of stopped) {
     const reason = Object.hasOwn(j.stopped_run_reasons, run) ? j.stopped_run_reasons[run] : '';
     out.push(`    - ${oneLine(run)}${reason ? ` — ${oneLine(reason)}` : ''}`);
@@ -153,11 +161,12 @@ export function formatSummary(j: SummarySource): string {
     `  Repeat Limit Hits: ${j.stopped_fingerprints.length}`,
   );
   if (j.stop_reason) out.push(`  Stop Reason: ${oneLine(j.stop_reason)}`);
+  return out;
+}
 
-  const captures = baselineCaptureLines(j.baseline_captures, j.session_id);
-  if (captures.length > 0) out.push('', 'Baseline captures:', ...captures);
-
-  out.push('', 'Results by Run:', THIN_RULE);
+/** Results by Run, a line per run (stopped ones marked). */
+function runLines(j: SummarySource, stopped: readonly string[]): string[] {
+  const out = ['', 'Results by Run:', THIN_RULE];
   const stoppedSet = new Set(stopped);
   const runs = perRun(j.results);
   for (const run of [...runs.keys()].sort(byCodeUnit)) {
@@ -167,6 +176,19 @@ export function formatSummary(j: SummarySource): string {
       `  ${oneLine(run)}${mark}: ${x.succeeded}/${x.attempted} succeeded, ${x.timeouts} timeouts, ${x.events} events`,
     );
   }
+  return out;
+}
+
+/** The BATCH DRAIN SUMMARY block (no trailing newline). */
+export function formatSummary(j: SummarySource): string {
+  const out: string[] = [RULE, 'BATCH DRAIN SUMMARY', RULE];
+  out.push(`Session ID: ${oneLine(j.session_id)}`, `Started: ${oneLine(j.started_at)}`, completedLine(j), '');
+  out.push(...totalsLines(j), ...yieldLines(j), ...boundaryLines(j));
+  const stopped = [...j.stopped_runs].sort(byCodeUnit);
+  out.push(...stopLines(j, stopped));
+  const captures = baselineCaptureLines(j.baseline_captures, j.session_id);
+  if (captures.length > 0) out.push('', 'Baseline captures:', ...captures);
+  out.push(...runLines(j, stopped));
   return out.join('\n');
 }
 
