@@ -4,11 +4,13 @@
  * embedded Postgres and a Temporal dev server in a temp directory, an in-process worker), then
  * reads every run of the chain's history and prints, per size:
  *
- *   N phases: E events/phase, largest payload B bytes (R runs, T s)
+ *   N phases: S s/phase, E events/phase, largest payload B bytes (R runs, T s)
  *
  *   npx tsx bench/history.ts [--sizes 1000,5000,20000] [--can-after 3000]
  *
- * B must stay flat as N grows (no payload grows with the session); E is the orchestration cost.
+ * B must stay flat as N grows (no payload grows with the session); E is the orchestration cost;
+ * S, the wall time per phase, must not grow with N either (issue 19: at 5,000 within 1.2× of 500).
+ * Each size starts from the same state (backlog and records emptied).
  * Prints numbers only. Services and the temp directory are removed on every exit path.
  */
 import { performance } from 'node:perf_hooks';
@@ -37,7 +39,10 @@ process.once('SIGTERM', stop);
 try {
   await env.startWorker({ maxConcurrentDrains: 4 });
   for (const n of sizes) {
-    await env.pool.query('TRUNCATE phases, runs CASCADE');
+    // Each size from the same state: no backlog, attempts, memory or sessions of the size before.
+    await env.pool.query(
+      'TRUNCATE phases, runs, drain_attempts, drain_memory_stops, drain_memory_clears, drain_sessions, drain_leases CASCADE',
+    );
     const seeds = Array.from({ length: n }, (_, i) => ({
       runId: `hist-run-${i % 50}`,
       phaseId: `p${i}`,
@@ -64,8 +69,8 @@ try {
     const seconds = (performance.now() - started) / 1000;
     const c = await historyCost(env.client, id);
     console.log(
-      `${n} phases: ${(c.events / n).toFixed(1)} events/phase, largest payload ${c.largestPayload} bytes ` +
-        `(${c.runs} runs, ${seconds.toFixed(0)} s)`,
+      `${n} phases: ${(seconds / n).toFixed(3)} s/phase, ${(c.events / n).toFixed(1)} events/phase, ` +
+        `largest payload ${c.largestPayload} bytes (${c.runs} runs, ${seconds.toFixed(0)} s)`,
     );
   }
 } finally {
