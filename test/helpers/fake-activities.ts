@@ -92,6 +92,8 @@ export class FakeBacklog {
   maxInFlightOfOneRun = 0;
   /** Drains that ended by their activity's cancellation. */
   cancelledDrains = 0;
+  /** Selections that picked nothing because the session's spend reached its token budget. */
+  budgetRefusals = 0;
   /** Spend of drains still running, by key: what a records read would see mid-try. */
   private readonly live = new Map<string, number>();
   private readonly listeners = new Set<() => void>();
@@ -284,8 +286,11 @@ export class FakeBacklog {
   private select(p: SelectParams): SelectResult {
     if (p.fromRecords && p.tokenBudget) {
       const spent = Math.max(p.tokenBudget.folded, this.spentOf(p.sessionId));
-      if (spent >= p.tokenBudget.maxTokens)
+      if (spent >= p.tokenBudget.maxTokens) {
+        this.budgetRefusals += 1;
+        this.changed();
         return { pick: null, passedOver: [], waitingForLease: false, tokenBudgetSpent: spent };
+      }
     }
     const mine = this.recordsOf(p.sessionId);
     const attempts = new Map<string, number>();

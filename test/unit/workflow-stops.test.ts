@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SessionReport } from '../../activities/session.js';
 import type { DrainRequest } from '../../activities/drain-env.js';
-import type { SessionResult } from '../../src/domain/messages.js';
+import { progressQuery, type Progress, type SessionResult } from '../../src/domain/messages.js';
 import type { SelectParams } from '../../src/domain/selection.js';
 import { tokenBudgetReason } from '../../src/domain/stop-conditions.js';
 import type { AttemptVerdict } from '../../src/domain/types.js';
@@ -181,8 +181,23 @@ describe('--max-tokens', () => {
         script: [{ kind: 'success' as const, events: 1, tokens: 0, ms: 100 }],
       })),
     ]);
-    const r = await run(fake, { maxTokens: 1000, concurrency: 2, batchSize: 100 });
+    const h = await t.start(fake, { maxTokens: 1000, concurrency: 2, batchSize: 100 });
+    await fake.until(() => fake.budgetRefusals > 0, 20_000, 'a selection refused for the budget');
+    // The workflow takes the refusal in its next task: look until it has, or the big try ended.
+    let bigRunning: boolean;
+    let p: Progress;
+    for (;;) {
+      bigRunning = fake.inFlight > 0; // before the query: a stop it shows came while the try ran
+      p = await h.query(progressQuery);
+      if (p.stopReason || !bigRunning) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(bigRunning, 'the session stopped while the big try still ran');
+    assert.equal(p.stopReason, tokenBudgetReason(1500, 1000));
+    assert.equal(p.slots?.filter(Boolean).length, 1);
+    const r = (await h.result()) as SessionResult;
     assert.equal(r.stopReason, tokenBudgetReason(1500, 1000));
+    assert.equal(fake.budgetRefusals, 1, 'no further pick once the session stopped');
     const selects = fake.inputsOf<SelectParams>('selectNextPhase');
     const stopping = selects.at(-1)!;
     assert.equal(stopping.tokenBudget?.folded, 0, 'nothing folded yet: the records said so');
