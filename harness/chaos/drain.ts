@@ -7,7 +7,8 @@ import type { TestEnv } from '../env.js';
 import type { ChaosHosts } from './hosts.js';
 import { fireFault, type FaultContext } from './faults.js';
 import { stretchFileOf, type ChaosPlan, type ResolvedOptions } from './plan.js';
-import { FINAL, type ExecutorSampler } from './invariants.js';
+import { FINAL } from './invariants.js';
+import type { ExecutorSampler } from './processes.js';
 import type { ChaosStats } from './report.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

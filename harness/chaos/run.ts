@@ -3,7 +3,8 @@
  * test/e2e/chaos.test.ts (the short form): real services, real `drain worker` subprocesses on
  * two "hosts", real faults, and invariants counted from the records afterwards. The plan is in
  * plan.ts, the hosts in hosts.ts, the drain (sessions and faults in turn) in drain.ts, the
- * faults in faults.ts, the invariants in invariants.ts and the report in report.ts.
+ * faults in faults.ts, our processes in /proc in processes.ts, the invariants in invariants.ts
+ * and the report in report.ts.
  *
  * Scenario. One backlog of `runs × phasesPerRun` FAILED phases, each taking 1–3 s: most run
  * the reference executor (src/sim, scenario `complete`), `setsidPhases` of them a shell script
@@ -94,23 +95,13 @@ import {
   type ChaosPlan,
   type ResolvedOptions,
 } from './plan.js';
-import {
-  ExecutorSampler,
-  countInvariants,
-  ourTaggedProcesses,
-  readAttempts,
-  type Invariant,
-} from './invariants.js';
+import { countInvariants, readAttempts, type Invariant } from './invariants.js';
+import { ExecutorSampler, ourTaggedProcesses } from './processes.js';
 import { recordStats, statsLines, type ChaosStats } from './report.js';
 
 export { rngOf, chaosSeed, type ChaosOptions, type FaultKind } from './plan.js';
-export {
-  countInvariants,
-  ourTaggedProcesses,
-  type Invariant,
-  type AttemptRecord,
-  type TaggedProcess,
-} from './invariants.js';
+export { countInvariants, type Invariant, type AttemptRecord } from './invariants.js';
+export { ourTaggedProcesses, type TaggedProcess } from './processes.js';
 export { statsLines, type ChaosStats } from './report.js';
 export type { FaultRecord } from './faults.js';
 

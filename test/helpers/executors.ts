@@ -4,10 +4,10 @@
  * own, so no worker can see another's executors, but this scan sees them all.
  *
  * An executor is a live process found by the chaos engine's scan (ourTaggedProcesses in
- * harness/chaos/invariants.ts: a containment tag and this test's DATABASE_URL in its
- * environment) whose DRAIN_RUN_ID (and DRAIN_PHASE_ID) are the ones asked for and whose command line is the
- * reference executor (`drain-sim`), not the try's supervisor (`try-supervisor`) that may carry
- * the same environment and the executor's argv.
+ * harness/chaos/processes.ts: a containment tag and this test's DATABASE_URL in its
+ * environment) whose DRAIN_RUN_ID (and DRAIN_PHASE_ID) are the ones asked for and whose
+ * command line is the reference executor (`drain-sim`), not the try's supervisor
+ * (`try-supervisor`) that may carry the same environment and the executor's argv.
  */
 import {
   childrenByParent,
@@ -17,7 +17,7 @@ import {
   procPids,
   procStat,
 } from '../../src/runtime/proc.js';
-import { ourTaggedProcesses, type TaggedProcess } from '../../harness/chaos/invariants.js';
+import { ourTaggedProcesses, type TaggedProcess } from '../../harness/chaos/processes.js';
 
 export interface ExecutorProcess extends TaggedProcess {
   /** The whole command line (TaggedProcess.cmd is cut at 160 characters). */
