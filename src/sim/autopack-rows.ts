@@ -18,101 +18,36 @@
  * A model call of the executor adds its output tokens to phases.tokens_used and
  * runs.tokens_used, as Autopack's executor does (a --force requeue does not reset them).
  */
-import type pg from 'pg';
 import type Database from 'better-sqlite3';
-import { naiveUtcText } from '../db/autopack-time.js';
+import {
+  isSqlite,
+  pgQuery,
+  pgTransaction,
+  PG_NOW_UTC,
+  nowText,
+  RUN_DEFAULTS,
+  TIER_ID,
+  tierStateOf,
+  type AutopackTarget,
+  type RunSpec,
+  type PhaseSpec,
+} from './autopack-target.js';
 
-/** A PostgreSQL connection or pool: anything with pg's query(). */
-export type PgTarget = Pick<pg.Pool, 'query'> | Pick<pg.ClientBase, 'query'>;
-/** Where Autopack's rows are written: PostgreSQL, or an open better-sqlite3 connection. */
-export type AutopackTarget = PgTarget | Database.Database;
-
-export function isSqlite(t: AutopackTarget): t is Database.Database {
-  return typeof (t as Database.Database).prepare === 'function';
-}
-
-function pgQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(
-  t: PgTarget,
-  text: string,
-  values: unknown[] = [],
-): Promise<pg.QueryResult<R>> {
-  return (t as Pick<pg.Pool, 'query'>).query<R>(text, values);
-}
-
-function isPool(t: PgTarget): t is pg.Pool {
-  return 'totalCount' in t && typeof (t as pg.Pool).connect === 'function';
-}
-
-/** Runs `fn` in one transaction on one connection of a pool; on a single connection as it is. */
-async function pgTransaction<T>(t: PgTarget, fn: (c: PgTarget) => Promise<T>): Promise<T> {
-  if (!isPool(t)) return fn(t);
-  const c = await t.connect();
-  try {
-    await c.query('BEGIN');
-    const r = await fn(c);
-    await c.query('COMMIT');
-    return r;
-  } catch (e) {
-    await c.query('ROLLBACK').catch(() => {});
-    throw e;
-  } finally {
-    c.release();
-  }
-}
-
-/** Now, as Autopack's naive UTC: the SQL expression (PostgreSQL) and the text (SQLite). */
-export const PG_NOW_UTC = `(now() AT TIME ZONE 'UTC')`;
-const nowText = () => naiveUtcText(new Date());
-const bit = (b: boolean) => (b ? 1 : 0);
-
-/** The values a new run gets for Autopack's NOT NULL columns (its models' defaults). */
-export const RUN_DEFAULTS = {
-  safetyProfile: 'normal',
-  runScope: 'multi_tier',
-  tokenCap: 5_000_000,
-  maxPhases: 25,
-  maxDurationMinutes: 120,
-} as const;
-/** The one tier a seeded run gets. */
-export const TIER_ID = 'T1';
-/** `model` of the executor's telemetry rows. */
-export const SIM_MODEL = 'sim-model';
-
-export interface RunSpec {
-  id: string;
-  /** A runstate name (upper case). */
-  state: string;
-}
-
-export interface PhaseSpec {
-  runId: string;
-  phaseId: string;
-  phaseIndex: number;
-  /** A phasestate name (upper case). */
-  state: string;
-  name: string;
-  description: string | null;
-  lastFailureReason: string | null;
-  taskCategory: string | null;
-  complexity: string | null;
-  phaseType: string | null;
-  /** phases.scope (JSON); null: SQL NULL. */
-  scope: unknown;
-}
-
-export interface PhaseKey {
-  runId: string;
-  phaseId: string;
-}
-
-/** The tier state that goes with a run state. */
-export function tierStateOf(runState: string): string {
-  if (runState === 'DONE_SUCCESS') return 'COMPLETE';
-  if (runState.startsWith('DONE_FAILED')) return 'FAILED';
-  if (['QUEUED', 'PLAN_BOOTSTRAP', 'RUN_CREATED'].includes(runState)) return 'PENDING';
-  return 'IN_PROGRESS';
-}
-
+export {
+  isSqlite,
+  PG_NOW_UTC,
+  RUN_DEFAULTS,
+  SIM_MODEL,
+  TIER_ID,
+  tierStateOf,
+  type AutopackTarget,
+  type PgTarget,
+  type PhaseKey,
+  type PhaseSpec,
+  type RunSpec,
+} from './autopack-target.js';
+export * from './autopack-telemetry.js';
+export * from './autopack-phase-state.js';
 // ---------------------------------------------------------------------------------------
 // Runs, tiers and phases (seeds).
 
@@ -391,256 +326,4 @@ export async function writeSyntheticBacklog(
   });
   for (const r of rows) byState[r.state] = Number(r.n);
   return byState;
-}
-
-// ---------------------------------------------------------------------------------------
-// The executor's phase transitions. A phase is addressed by (run_id, phase_id).
-
-function sqliteWrite(db: Database.Database, sql: string, params: Record<string, unknown>): number {
-  const stmt = db.prepare(sql);
-  return db.transaction(() => stmt.run(params).changes).immediate();
-}
-
-/** fromState → QUEUED, clearing the failure reason and times (a --force requeue). False if the state moved. */
-export async function requeuePhase(t: AutopackTarget, key: PhaseKey, fromState: string): Promise<boolean> {
-  const set = `state = 'QUEUED', last_failure_reason = NULL, started_at = NULL, completed_at = NULL`;
-  if (isSqlite(t))
-    return (
-      sqliteWrite(
-        t,
-        `UPDATE phases SET ${set}, updated_at = @now WHERE run_id = @runId AND phase_id = @phaseId AND state = @fromState`,
-        { ...key, fromState, now: nowText() },
-      ) === 1
-    );
-  const r = await pgQuery(
-    t,
-    `UPDATE phases SET ${set}, updated_at = ${PG_NOW_UTC}
-      WHERE run_id = $1 AND phase_id = $2 AND state::text = $3`,
-    [key.runId, key.phaseId, fromState],
-  );
-  return r.rowCount === 1;
-}
-
-/** QUEUED → EXECUTING. False if the phase was not QUEUED any more (another executor took it). */
-export async function startPhase(t: AutopackTarget, key: PhaseKey): Promise<boolean> {
-  if (isSqlite(t)) {
-    const now = nowText();
-    return (
-      sqliteWrite(
-        t,
-        `UPDATE phases SET state = 'EXECUTING', started_at = @now, last_attempt_timestamp = @now, updated_at = @now
-          WHERE run_id = @runId AND phase_id = @phaseId AND state = 'QUEUED'`,
-        { ...key, now },
-      ) === 1
-    );
-  }
-  const r = await pgQuery(
-    t,
-    `UPDATE phases SET state = 'EXECUTING', started_at = ${PG_NOW_UTC}, last_attempt_timestamp = ${PG_NOW_UTC},
-            updated_at = ${PG_NOW_UTC}
-      WHERE run_id = $1 AND phase_id = $2 AND state = 'QUEUED'`,
-    [key.runId, key.phaseId],
-  );
-  return r.rowCount === 1;
-}
-
-/**
- * Sets a phase's state and failure reason whatever it was (an executor ending a phase, or a
- * test's executor acting one out); COMPLETE also sets completed_at. Returns the rows changed.
- */
-export async function setPhaseState(
-  t: AutopackTarget,
-  key: PhaseKey,
-  state: string,
-  reason: string | null = null,
-): Promise<number> {
-  const completed = state === 'COMPLETE';
-  if (isSqlite(t))
-    return sqliteWrite(
-      t,
-      `UPDATE phases SET state = @state, last_failure_reason = @reason, updated_at = @now,
-              completed_at = CASE WHEN @completed THEN @now ELSE completed_at END
-        WHERE run_id = @runId AND phase_id = @phaseId`,
-      { ...key, state, reason, completed: bit(completed), now: nowText() },
-    );
-  // $3 is typed by the server as the state column (enum or text).
-  const r = await pgQuery(
-    t,
-    `UPDATE phases SET state = $3, last_failure_reason = $4, updated_at = ${PG_NOW_UTC},
-            completed_at = CASE WHEN $5::boolean THEN ${PG_NOW_UTC} ELSE completed_at END
-      WHERE run_id = $1 AND phase_id = $2`,
-    [key.runId, key.phaseId, state, reason, completed],
-  );
-  return r.rowCount ?? 0;
-}
-
-// ---------------------------------------------------------------------------------------
-// Telemetry events, and the tokens the model call spent.
-
-export interface EstimationEvent {
-  category: string;
-  complexity: string;
-  deliverableCount: number;
-  predictedOutputTokens: number;
-  actualOutputTokens: number;
-  success: boolean;
-}
-
-export interface EscalationEvent {
-  attemptIndex: number;
-  /** The max_tokens the truncated attempt had. */
-  baseValue: number;
-  /** Output tokens of the truncated call (added to the phase's and run's tokens_used); null: none recorded. */
-  tokensUsed: number | null;
-}
-
-const PG_ADD_TOKENS = (n: string) => `
-  phase_tokens AS (
-    UPDATE phases SET tokens_used = tokens_used + ${n}, updated_at = ${PG_NOW_UTC}
-     WHERE run_id = $1 AND phase_id = $2 AND ${n} > 0)
-  UPDATE runs SET tokens_used = tokens_used + ${n}, updated_at = ${PG_NOW_UTC} WHERE id = $1 AND ${n} > 0`;
-const SQLITE_ADD_PHASE_TOKENS = `UPDATE phases SET tokens_used = tokens_used + @tokens, updated_at = @now
-  WHERE run_id = @runId AND phase_id = @phaseId`;
-const SQLITE_ADD_RUN_TOKENS = `UPDATE runs SET tokens_used = tokens_used + @tokens, updated_at = @now WHERE id = @runId`;
-
-/** The budget a call was given for a prediction (Autopack selects one above the estimate). */
-export const selectedBudget = (predicted: number) => Math.max(1024, Math.ceil((predicted * 1.2) / 256) * 256);
-
-function estimationColumns(e: EstimationEvent) {
-  const budget = selectedBudget(e.predictedOutputTokens);
-  const p = e.predictedOutputTokens;
-  const a = e.actualOutputTokens;
-  return {
-    category: e.category,
-    complexity: e.complexity,
-    deliverableCount: e.deliverableCount,
-    deliverablesJson: JSON.stringify(
-      Array.from({ length: e.deliverableCount }, (_, i) => `deliverable_${i + 1}`),
-    ),
-    predicted: p,
-    actual: a,
-    budget,
-    success: e.success,
-    smape: p + a > 0 ? (200 * Math.abs(p - a)) / (p + a) : 0,
-    waste: a > 0 ? p / a : null,
-    underestimated: a > p,
-  };
-}
-
-/** One token_estimation_v2_events row; its actual output tokens are added to the phase and run. */
-export async function insertEstimationEvent(
-  t: AutopackTarget,
-  key: PhaseKey,
-  e: EstimationEvent,
-): Promise<void> {
-  const c = estimationColumns(e);
-  const cols = `run_id, phase_id, timestamp, category, complexity, deliverable_count, deliverables_json,
-     predicted_output_tokens, actual_output_tokens, selected_budget, actual_max_tokens, success, truncated,
-     stop_reason, model, smape_percent, waste_ratio, underestimated, is_truncated_output, created_at`;
-  if (isSqlite(t)) {
-    const now = nowText();
-    const insert = t.prepare(
-      `INSERT INTO token_estimation_v2_events (${cols})
-       VALUES (@runId, @phaseId, @now, @category, @complexity, @deliverableCount, @deliverablesJson, @predicted,
-               @actual, @budget, @budget, @success, 0, 'end_turn', '${SIM_MODEL}', @smape, @waste,
-               @underestimated, 0, @now)`,
-    );
-    const phase = t.prepare(SQLITE_ADD_PHASE_TOKENS);
-    const run = t.prepare(SQLITE_ADD_RUN_TOKENS);
-    t.transaction(() => {
-      insert.run({ ...key, ...c, success: bit(c.success), underestimated: bit(c.underestimated), now });
-      if (c.actual > 0) {
-        phase.run({ ...key, tokens: c.actual, now });
-        run.run({ ...key, tokens: c.actual, now });
-      }
-    }).immediate();
-    return;
-  }
-  await pgQuery(
-    t,
-    `WITH event AS (
-       INSERT INTO token_estimation_v2_events (${cols})
-       VALUES ($1, $2, ${PG_NOW_UTC}, $3, $4, $5, $6, $7, $8::int, $9, $9, $10, false, 'end_turn', '${SIM_MODEL}',
-               $11, $12, $13, false, ${PG_NOW_UTC})),
-     ${PG_ADD_TOKENS('$8::int')}`,
-    [
-      key.runId,
-      key.phaseId,
-      c.category,
-      c.complexity,
-      c.deliverableCount,
-      c.deliverablesJson,
-      c.predicted,
-      c.actual,
-      c.budget,
-      c.success,
-      c.smape,
-      c.waste,
-      c.underestimated,
-    ],
-  );
-}
-
-/** Autopack's retry budget after a truncation: twice the base, at most 64k. */
-export const retryMaxTokens = (base: number) => Math.min(base * 2, 64_000);
-
-/** One token_budget_escalation_events row (a truncated attempt); its tokens are added to the phase and run. */
-export async function insertEscalationEvent(
-  t: AutopackTarget,
-  key: PhaseKey,
-  e: EscalationEvent,
-): Promise<void> {
-  const cols = `run_id, phase_id, timestamp, attempt_index, reason, was_truncated, output_utilization,
-     escalation_factor, base_value, base_source, retry_max_tokens, selected_budget, actual_max_tokens, tokens_used`;
-  const tokens = e.tokensUsed ?? 0;
-  const retry = retryMaxTokens(e.baseValue);
-  if (isSqlite(t)) {
-    const now = nowText();
-    const insert = t.prepare(
-      `INSERT INTO token_budget_escalation_events (${cols})
-       VALUES (@runId, @phaseId, @now, @attempt, 'truncation', 1, 1.0, 2.0, @base, 'selected_budget', @retry,
-               @base, @base, @tokensUsed)`,
-    );
-    const phase = t.prepare(SQLITE_ADD_PHASE_TOKENS);
-    const run = t.prepare(SQLITE_ADD_RUN_TOKENS);
-    t.transaction(() => {
-      insert.run({
-        ...key,
-        attempt: e.attemptIndex,
-        base: e.baseValue,
-        retry,
-        tokensUsed: e.tokensUsed,
-        now,
-      });
-      if (tokens > 0) {
-        phase.run({ ...key, tokens, now });
-        run.run({ ...key, tokens, now });
-      }
-    }).immediate();
-    return;
-  }
-  await pgQuery(
-    t,
-    `WITH event AS (
-       INSERT INTO token_budget_escalation_events (${cols})
-       VALUES ($1, $2, ${PG_NOW_UTC}, $3, 'truncation', true, 1.0, 2.0, $4, 'selected_budget', $5, $4, $4, $6)),
-     ${PG_ADD_TOKENS('$7::int')}`,
-    [key.runId, key.phaseId, e.attemptIndex, e.baseValue, retry, e.tokensUsed, tokens],
-  );
-}
-
-/** Output tokens of model calls whose telemetry rows are not written: the phase's and run's tokens_used. */
-export async function addTokens(t: AutopackTarget, key: PhaseKey, tokens: number): Promise<void> {
-  if (!(tokens > 0)) return;
-  if (isSqlite(t)) {
-    const now = nowText();
-    const phase = t.prepare(SQLITE_ADD_PHASE_TOKENS);
-    const run = t.prepare(SQLITE_ADD_RUN_TOKENS);
-    t.transaction(() => {
-      phase.run({ ...key, tokens, now });
-      run.run({ ...key, tokens, now });
-    }).immediate();
-    return;
-  }
-  await pgQuery(t, `WITH ${PG_ADD_TOKENS('$3::int')}`, [key.runId, key.phaseId, tokens]);
 }
