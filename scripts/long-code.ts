@@ -59,6 +59,8 @@ function ownerPrefix(member: ts.Node, sf: ts.SourceFile): string {
   return '';
 }
 
+const cut = (text: string) => (text.length > 40 ? `${text.slice(0, 40)}…` : text);
+
 /** A readable name for a function-like node: its declared name, else what it is bound to. */
 export function functionName(fn: ts.FunctionLikeDeclaration, sf: ts.SourceFile): string {
   if (ts.isConstructorDeclaration(fn)) return `${ownerPrefix(fn, sf)}constructor`;
@@ -75,8 +77,9 @@ export function functionName(fn: ts.FunctionLikeDeclaration, sf: ts.SourceFile):
   if (ts.isBinaryExpression(p) && p.operatorToken.kind === ts.SyntaxKind.EqualsToken)
     return p.left.getText(sf);
   if (ts.isCallExpression(p) || ts.isNewExpression(p)) {
-    const callee = p.expression.getText(sf);
-    return `<callback of ${callee.length > 40 ? `${callee.slice(0, 40)}…` : callee}>`;
+    const title = p.arguments?.[0];
+    const what = title && ts.isStringLiteralLike(title) ? ` ${JSON.stringify(cut(title.text))}` : '';
+    return `<callback of ${cut(p.expression.getText(sf))}${what}>`;
   }
   return '<anonymous>';
 }

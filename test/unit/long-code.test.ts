@@ -119,6 +119,20 @@ const cases: { name: string; source: string; want: { name: string; line: number;
     ],
   },
   {
+    name: 'callbacks are named by their callee and a string title (describe, test)',
+    source:
+      "describe('the drain', () => {\n  test(`a ${'very'} long title of a test that goes on and on`, async () => {});\n});\n",
+    want: [
+      { name: '<callback of describe "the drain">', line: 1, lines: 3 },
+      { name: '<callback of test>', line: 2, lines: 1 },
+    ],
+  },
+  {
+    name: 'no-substitution template titles, cut at 40 characters',
+    source: 'test(`a long title of a test that goes on and on and on`, () => {});\n',
+    want: [{ name: '<callback of test "a long title of a test that goes on and …">', line: 1, lines: 1 }],
+  },
+  {
     name: 'overload signatures and interface methods have no body: not functions',
     source: 'interface I {\n  m(): void;\n}\nfunction o(a: string): void;\nfunction o(a: unknown) {}\n',
     want: [{ name: 'o', line: 5, lines: 1 }],
