@@ -94,6 +94,8 @@ export class FakeBacklog {
   cancelledDrains = 0;
   /** Selections that picked nothing because the session's spend reached its token budget. */
   budgetRefusals = 0;
+  /** Set: prepareSession refuses the session (non-retryable), as for a reused session id. */
+  refusePrepare: { message: string; type: string } | null = null;
   /** Spend of drains still running, by key: what a records read would see mid-try. */
   private readonly live = new Map<string, number>();
   private readonly listeners = new Set<() => void>();
@@ -212,6 +214,8 @@ export class FakeBacklog {
     const acts: DrainActivities = {
       prepareSession: async (o) => {
         this.record('prepareSession', o);
+        if (this.refusePrepare)
+          throw ApplicationFailure.nonRetryable(this.refusePrepare.message, this.refusePrepare.type);
         const prepared: PreparedSession = {
           workspace: '/nonexistent/fake-workspace',
           executor: 'fake-executor {run_id} {phase_id}',

@@ -31,6 +31,60 @@ interface AbandonInput {
   reason: string;
 }
 
+/** The failure a failed session ends with (the cause of WorkflowFailedError). */
+async function failureOf(h: { result(): Promise<unknown> }): Promise<ApplicationFailure> {
+  const err = await h.result().then(
+    () => null,
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof WorkflowFailedError, `the session failed: ${String(err)}`);
+  assert.ok(err.cause instanceof ApplicationFailure, String(err.cause));
+  return err.cause;
+}
+
+describe('refusals', () => {
+  test('bad input fails the session at once, naming the field, before any activity', async () => {
+    const fake = FakeBacklog.grid(1, 1);
+    const f = await failureOf(await t.start(fake, { batchSize: 0 }));
+    assert.equal(f.type, 'InvalidDrainInput');
+    assert.equal(f.nonRetryable, true);
+    assert.deepEqual(f.details, ['batchSize']);
+    assert.equal(fake.calls.length, 0);
+  });
+
+  test('a refusal of prepareSession fails the session as itself, not as an activity error', async () => {
+    const fake = FakeBacklog.grid(1, 1);
+    fake.refusePrepare = {
+      message: 'session id "x" was already used by an earlier session',
+      type: 'SessionIdReused',
+    };
+    const f = await failureOf(await t.start(fake, {}));
+    assert.equal(f.type, 'SessionIdReused');
+    assert.match(f.message, /already used/);
+    assert.equal(fake.callsOf('prepareSession').length, 1, 'not retried');
+    assert.equal(fake.callsOf('selectNextPhase').length, 0);
+  });
+});
+
+test('a dry run plans every phase once, drains nothing and writes no session JSON', async () => {
+  const fake = FakeBacklog.grid(2, 3);
+  const r = (await (
+    await t.start(fake, { dryRun: true, concurrency: 3, batchSize: 100 })
+  ).result()) as SessionResult;
+  assert.equal(r.planned.length, 6);
+  assert.equal(new Set(r.planned.map((p) => `${p.runId}:${p.phaseId}`)).size, 6);
+  assert.equal(r.stopReason, 'no eligible phases left');
+  assert.equal(r.sessionJson, null);
+  for (const name of ['drainPhase', 'finishPhase', 'writeSessionReport', 'countPhasesStillFailed'])
+    assert.equal(fake.callsOf(name).length, 0, name);
+  const selects = fake.inputsOf<SelectParams>('selectNextPhase');
+  assert.ok(
+    selects.every((s) => s.fromRecords === false && !s.takeLease),
+    'a plan leases nothing',
+  );
+  assert.deepEqual(selects.at(-1)!.doneRuns.length, 6, 'the plan is carried in the state');
+});
+
 describe('retries running out', () => {
   test('a drain failing every try is recorded abandoned and the session goes on', async () => {
     const fake = new FakeBacklog([
