@@ -4,19 +4,22 @@
  */
 import type { Queryable } from './pool.js';
 import type { AttemptRow } from '../domain/rows.js';
+import type { SessionRow } from './sessions.js';
 import type { TryFacts, BaselineFacts, OtherSessionTry, RunCounts, SessionFacts } from '../domain/verify.js';
 
-export interface SessionRecordRow {
-  session_id: string;
-  status: string;
-  started_at: Date | null;
-  completed_at: Date | null;
-  workspace: string | null;
-  config: Record<string, unknown> | null;
-  api_process_pattern: string | null;
-  api_processes_start: number | null;
-  api_processes_end: number | null;
-}
+/** The columns of the drain_sessions row that verify reads. */
+export type SessionRecordRow = Pick<
+  SessionRow,
+  | 'session_id'
+  | 'status'
+  | 'started_at'
+  | 'completed_at'
+  | 'workspace'
+  | 'config'
+  | 'api_process_pattern'
+  | 'api_processes_start'
+  | 'api_processes_end'
+>;
 
 /** The session's drain_sessions row, or null. */
 export async function getSessionRecord(db: Queryable, sessionId: string): Promise<SessionRecordRow | null> {
