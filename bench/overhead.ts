@@ -81,6 +81,11 @@ try {
       `${floor.activityMs.toFixed(0)} ms per round of one no-op activity, ` +
       `${floor.activityAndTwoLocalsMs.toFixed(0)} ms with two no-op local activities after it`,
   );
+  // Issue 19's target: the controller within 1.25× the floor of the same three round trips.
+  console.log(
+    `controller / floor: ×${(perPhase / floor.activityAndTwoLocalsMs).toFixed(2)} ` +
+      `(${perPhase.toFixed(0)} ms / ${floor.activityAndTwoLocalsMs.toFixed(0)} ms)`,
+  );
 } finally {
   await env.teardown();
 }
