@@ -22,7 +22,7 @@
  */
 import { redactSecrets } from './redact.js';
 import { oneLine } from './report-text.js';
-import { round3 } from './format.js';
+import { plural, round3 } from './format.js';
 import { formatTokens } from './tokens.js';
 
 /** Fingerprints listed at most. */
@@ -281,20 +281,20 @@ export function formatAnalysis(a: Analysis): string {
       : 'not stopped';
     lines.push(`  ${String(f.attempts).padStart(4)}× ${oneLine(f.fingerprint)}`);
     const tokens = f.tokens === undefined ? '' : `${formatTokens(f.tokens)} tokens, `;
-    lines.push(`        ${f.runs} run${f.runs === 1 ? '' : 's'}, ${tokens}last ${f.lastSeen}; ${mem}`);
+    lines.push(`        ${plural(f.runs, 'run')}, ${tokens}last ${f.lastSeen}; ${mem}`);
   }
   if (a.tokens) {
     const n = a.tokens.notSpentAgain;
     lines.push(
       '',
-      `Tokens not spent again (failure memory passes over ${n.phases} phase${n.phases === 1 ? '' : 's'}; what their last failing attempts spent): ${formatTokens(n.tokens)}`,
+      `Tokens not spent again (failure memory passes over ${plural(n.phases, 'phase')}; what their last failing attempts spent): ${formatTokens(n.tokens)}`,
     );
     lines.push('', 'Tokens by run:');
   }
   if (a.tokens?.byRun.length === 0) lines.push(`  (${a.tokens.spent === null ? 'n/a' : 'none'})`);
   for (const x of a.tokens?.byRun ?? []) {
     lines.push(
-      `  ${oneLine(x.runId)}: ${formatTokens(x.tokens)} tokens over ${x.tries} tr${x.tries === 1 ? 'y' : 'ies'}, ${num(x.events, 0)} events`,
+      `  ${oneLine(x.runId)}: ${formatTokens(x.tokens)} tokens over ${plural(x.tries, 'try', 'tries')}, ${num(x.events, 0)} events`,
     );
   }
   lines.push('', `Runs worth another drain: ${a.runsWorthAnotherDrainTotal}`);
@@ -302,7 +302,7 @@ export function formatAnalysis(a: Analysis): string {
   for (const w of a.runsWorthAnotherDrain) {
     const stopped = w.stoppedByMemory ? `, ${w.stoppedByMemory} stopped by memory` : '';
     lines.push(
-      `  ${oneLine(w.runId)}: ${num(w.yieldPerMinute)} events/min (${num(w.events, 0)} events in ${num(w.minutes, 1)} min over ${w.attempts} attempt${w.attempts === 1 ? '' : 's'}); ${w.failed} FAILED, ${w.queued} QUEUED${stopped}`,
+      `  ${oneLine(w.runId)}: ${num(w.yieldPerMinute)} events/min (${num(w.events, 0)} events in ${num(w.minutes, 1)} min over ${plural(w.attempts, 'attempt')}); ${w.failed} FAILED, ${w.queued} QUEUED${stopped}`,
     );
   }
   if (a.runsWorthAnotherDrainTotal > a.runsWorthAnotherDrain.length) {

@@ -33,7 +33,7 @@
  * backtest knows how the attempt ended: where it decides, the backtest flatters the model.
  */
 import { formatPlan } from './report-text.js';
-import { round3 } from './format.js';
+import { plural, round3 } from './format.js';
 import { formatTokens } from './tokens.js';
 import type { FailureCategory } from './types.js';
 
@@ -335,11 +335,7 @@ export function relative(mae: number | null, mean: number | null): number | null
 export const FORECAST_HEADER = ['events', 'minutes', 'forecast from'];
 export function forecastCells(f: PhaseForecast): string[] {
   if (f.events === null || f.minutes === null) return ['?', '?', 'none (no history)'];
-  return [
-    f.events.toFixed(1),
-    f.minutes.toFixed(2),
-    `${f.source} (${f.basedOn} attempt${f.basedOn === 1 ? '' : 's'})`,
-  ];
+  return [f.events.toFixed(1), f.minutes.toFixed(2), `${f.source} (${plural(f.basedOn, 'attempt')})`];
 }
 
 /** The dry-run plan table (formatPlan) with the forecast columns after `category`, and its count line. */

@@ -7,6 +7,7 @@ import {
   type StrandedPhase,
 } from '../../db/stranded.js';
 import { UsageError } from '../env.js';
+import { plural } from '../../domain/format.js';
 import { withBacklogDatabase } from '../database.js';
 import { fenceBounds } from '../../domain/fence.js';
 
@@ -82,7 +83,7 @@ function strandedHints(list: readonly StrandedPhase[]): string[] {
 
 export function formatStrandedText(list: readonly StrandedPhase[]): string {
   if (list.length === 0) return 'No stranded phases.';
-  const head = `${list.length} stranded phase${list.length === 1 ? '' : 's'} (EXECUTING; the last drain attempt was timed out or stopped):`;
+  const head = `${plural(list.length, 'stranded phase')} (EXECUTING; the last drain attempt was timed out or stopped):`;
   return [head, ...list.map(formatStrandedBlock), ...strandedHints(list)].join('\n\n');
 }
 
