@@ -26,8 +26,8 @@ import type { AttemptOutcome, PhaseRef, SkipRecord } from '../../src/domain/type
 
 /** What one drain try of a phase does. */
 export type Step =
-  | { kind: 'success'; events?: number; tokens?: number; ms?: number }
-  | { kind: 'failure'; error: string; events?: number; tokens?: number; ms?: number }
+  | { kind: 'success'; events?: number; tokens?: number; ms?: number; commit?: string }
+  | { kind: 'failure'; error: string; events?: number; tokens?: number; ms?: number; commit?: string }
   | { kind: 'timeout'; tokens?: number; ms?: number }
   /**
    * The activity itself fails (a worker-side error): retried by Temporal up to the drain's
@@ -94,6 +94,8 @@ export class FakeBacklog {
   cancelledDrains = 0;
   /** Selections that picked nothing because the session's spend reached its token budget. */
   budgetRefusals = 0;
+  /** The workspace's commit: what ensureBaseline captures and drains report (a step may move it). */
+  commit = COMMIT;
   /** Set: prepareSession refuses the session (non-retryable), as for a reused session id. */
   refusePrepare: { message: string; type: string } | null = null;
   /** Spend of drains still running, by key: what a records read would see mid-try. */
@@ -250,7 +252,7 @@ export class FakeBacklog {
       ensureBaseline: async (o: EnsureBaselineInput): Promise<BaselineResult> => {
         this.record('ensureBaseline', o);
         return {
-          commit: COMMIT,
+          commit: this.commit,
           artifactPath: o.baselineCommand ? '/nonexistent/baseline.json' : null,
           captured: Boolean(o.baselineCommand),
           status: o.baselineCommand ? 'ok' : 'none',
@@ -267,7 +269,12 @@ export class FakeBacklog {
         const reason = `abandoned after ${o.triesUsed} tries: ${o.reason}`;
         this.records.push({ ...pick(o.req), success: false, tokens: 0 });
         this.changed();
-        return outcome(o.req, { abandoned: true, errorMessage: reason, finalState: 'FAILED' });
+        return outcome(o.req, {
+          abandoned: true,
+          errorMessage: reason,
+          finalState: 'FAILED',
+          baselineCommit: this.commit,
+        });
       },
       finishPhase: async (o) => {
         this.record('finishPhase', o);
@@ -407,6 +414,9 @@ export class FakeBacklog {
     this.records.push({ ...pick(req), success, tokens: spend });
     this.changed();
     const durationSeconds = (Date.now() - started) / 1000;
+    // The workspace is found on another commit (someone committed meanwhile).
+    if (step.kind !== 'timeout' && step.commit) this.commit = step.commit;
+    const baselineCommit = this.commit;
     const tokens = attemptTokens(
       { phase: before, run: before },
       { phase: row.tokensUsed, run: row.tokensUsed },
@@ -419,6 +429,7 @@ export class FakeBacklog {
         telemetryEvents: step.events ?? 1,
         tokens,
         durationSeconds,
+        baselineCommit,
       });
     if (step.kind === 'failure')
       return outcome(req, {
@@ -429,6 +440,7 @@ export class FakeBacklog {
         telemetryEvents: step.events ?? 0,
         tokens,
         durationSeconds,
+        baselineCommit,
       });
     return outcome(req, {
       finalState: 'EXECUTING',
@@ -437,6 +449,7 @@ export class FakeBacklog {
       errorMessage: `timed out after ${req.timeoutSeconds}s`,
       tokens,
       durationSeconds,
+      baselineCommit,
     });
   }
 }

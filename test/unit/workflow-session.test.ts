@@ -85,6 +85,52 @@ test('a dry run plans every phase once, drains nothing and writes no session JSO
   assert.deepEqual(selects.at(-1)!.doneRuns.length, 6, 'the plan is carried in the state');
 });
 
+test('a failed phase is tried again up to maxAttemptsPerPhase, numbered from the records', async () => {
+  const fake = new FakeBacklog([
+    {
+      runId: 'r',
+      phaseId: 'flaky',
+      script: [
+        { kind: 'failure', error: 'E1' },
+        { kind: 'success', events: 1 },
+      ],
+    },
+    { runId: 'r', phaseId: 'hopeless', phaseIndex: 1, script: [{ kind: 'failure', error: 'E2' }] },
+  ]);
+  const r = (await (
+    await t.start(fake, { maxAttemptsPerPhase: 3, batchSize: 100 })
+  ).result()) as SessionResult;
+  const tries = fake.inputsOf<DrainRequest>('drainPhase').map((d) => `${d.phaseId}#${d.attempt}`);
+  assert.deepEqual(tries, ['flaky#1', 'hopeless#1', 'flaky#2', 'hopeless#2', 'hopeless#3']);
+  assert.equal(r.processed, 5);
+  assert.equal(r.succeeded, 1);
+  assert.equal(r.phasesStillFailed, 1, 'only the hopeless phase ended failed');
+  assert.ok(r.skipped.some((s) => s.phaseId === 'hopeless' && /max attempts/.test(s.reason)));
+});
+
+test('the baseline is ensured once per commit: again only when a drain finds the workspace moved', async () => {
+  const fake = FakeBacklog.grid(1, 5, (_run, phase) => [
+    { kind: 'success', events: 1, ...(phase === 2 ? { commit: 'b0b0b0' } : {}) },
+  ]);
+  const r = (await (
+    await t.start(fake, { baselineCommand: 'make baseline', batchSize: 100 })
+  ).result()) as SessionResult;
+  assert.equal(r.processed, 5);
+  const ensured = fake.callsOf('ensureBaseline');
+  assert.equal(ensured.length, 2, 'at the start, and after the drain that found a new commit');
+  const drains = fake.inputsOf<DrainRequest>('drainPhase');
+  assert.deepEqual(
+    drains.map((d) => [d.phaseId, d.baselineInDrain === true, d.baseline?.commit ?? null]),
+    [
+      ['p0', false, 'c0ffee0000000000000000000000000000000000'],
+      ['p1', true, 'c0ffee0000000000000000000000000000000000'],
+      ['p2', true, 'c0ffee0000000000000000000000000000000000'],
+      ['p3', false, 'b0b0b0'],
+      ['p4', true, 'b0b0b0'],
+    ],
+  );
+});
+
 describe('retries running out', () => {
   test('a drain failing every try is recorded abandoned and the session goes on', async () => {
     const fake = new FakeBacklog([
