@@ -8,8 +8,9 @@
  *   attempted first, then by triage group, phase index and insertion order. The session's
  *   attempts and done phases come from the fake's own records (the workflow state carries
  *   none, as with `fromRecords`), and the token budget from recorded + live spend.
- * - drainPhase acts out a script per phase (success, failure with an error text, timeout,
- *   token spend, or an infrastructure error thrown by the activity) after a scripted duration,
+ * - drainPhase acts out a script per phase (success: COMPLETE; failure with an error text:
+ *   FAILED; timeout: left EXECUTING, or FAILED with --on-kill fail; token spend; or an
+ *   infrastructure error thrown by the activity) after a scripted duration,
  *   heartbeating so that cancellation reaches it; it records how many phases (and phases of
  *   one run) are in flight at once.
  * - Every other activity records its calls and returns a valid shape.
@@ -410,7 +411,15 @@ export class FakeBacklog {
     row.tokensUsed += spend;
     const success = step.kind === 'success';
     if (success) row.ref = { ...row.ref, state: 'COMPLETE', lastFailureReason: null };
-    if (step.kind === 'failure') row.ref = { ...row.ref, lastFailureReason: step.error };
+    if (step.kind === 'failure') row.ref = { ...row.ref, state: 'FAILED', lastFailureReason: step.error };
+    // A stopped executor leaves its phase running (no longer a candidate) unless --on-kill fail.
+    if (step.kind === 'timeout')
+      row.ref = {
+        ...row.ref,
+        state: req.onKill === 'fail' ? 'FAILED' : 'EXECUTING',
+        lastFailureReason:
+          req.onKill === 'fail' ? 'timed out (handed back by the drain)' : row.ref.lastFailureReason,
+      };
     this.records.push({ ...pick(req), success, tokens: spend });
     this.changed();
     const durationSeconds = (Date.now() - started) / 1000;
@@ -444,6 +453,7 @@ export class FakeBacklog {
       });
     return outcome(req, {
       finalState: 'EXECUTING',
+      lastFailureReason: req.onKill === 'fail' ? row.ref.lastFailureReason : null,
       timedOut: true,
       signal: 'SIGTERM',
       errorMessage: `timed out after ${req.timeoutSeconds}s`,
