@@ -12,7 +12,7 @@ import {
 import { sessionIdProblem } from '../src/domain/files.js';
 import { InputError, parseDrainInput } from '../src/domain/input.js';
 import type { SessionResult } from '../src/domain/messages.js';
-import { newSessionState } from '../src/domain/session-state.js';
+import { newSessionState, unpackedState } from '../src/domain/session-state.js';
 import type { DrainConfig } from '../src/domain/types.js';
 import { registerHandlers } from './drain/handlers.js';
 import { drainLoop } from './drain/slots.js';
@@ -61,7 +61,7 @@ export async function batchDrain(input?: unknown, carried?: Carried): Promise<Se
   const info = workflowInfo();
   const session = new DrainSession(
     config,
-    carried?.state ?? newSessionState(info.workflowId, Date.now(), config),
+    carried?.state ? unpackedState(carried.state) : newSessionState(info.workflowId, Date.now(), config),
     carried,
   );
   registerHandlers(session);

@@ -8,6 +8,7 @@ import type { AttemptRow, CaptureRow } from './rows.js';
 import type { SessionState } from './session-state.js';
 import type { DrainConfig } from './types.js';
 import { peakParallel, spansOf } from './overlap.js';
+import { unpackSkips } from './skip-reasons.js';
 
 /** The session state without the bulky bookkeeping the report does not need. */
 export type SessionSnapshot = Omit<SessionState, 'attempts' | 'done' | 'recent' | 'log'>;
@@ -465,7 +466,7 @@ export function buildSessionJson(o: {
         label: '',
       })),
     ),
-    skipped: toArray(s.skipped).map((k) => {
+    skipped: toArray(s.packedSkips ? unpackSkips(s.packedSkips).skipped : s.skipped).map((k) => {
       const x = k as SessionSnapshot['skipped'][number];
       return { run_id: String(x.runId), phase_id: String(x.phaseId), reason: String(x.reason) };
     }),

@@ -9,6 +9,7 @@ import type {
   SkipRecord,
   ZeroYieldReason,
 } from './types.js';
+import { packSkips, unpackSkips, type PackedSkips } from './skip-reasons.js';
 
 /**
  * Internal key of a phase: unambiguous even when ids contain ':' (the display key is
@@ -98,6 +99,11 @@ export interface SessionState {
   deprioritizedRuns: string[];
   /** Phases passed over, most recent reason per phase (bounded). */
   skipped: SkipRecord[];
+  /**
+   * `skipped` in a payload (continue-as-new input, session report): packed, `skipped` then
+   * empty (src/domain/skip-reasons.ts). Never set on the state a workflow works with.
+   */
+  packedSkips?: PackedSkips;
   planned: PlannedPhase[];
   recent: ResultDigest[];
   stopReason: string | null;
@@ -161,6 +167,23 @@ export const own = <T>(rec: Record<string, T>, key: string): T | undefined =>
   Object.prototype.hasOwnProperty.call(rec, key) ? rec[key] : undefined;
 
 const addUnique = (list: string[], item: string): string[] => (list.includes(item) ? list : [...list, item]);
+
+/** The state as a payload carries it: its skips (and its log's skip reasons) packed. */
+export function packedState<T extends Pick<SessionState, 'skipped'> & { log?: ProgressLog }>(state: T): T {
+  const { packed, events } = packSkips(state.skipped, state.log?.events);
+  const log = state.log ? { log: { ...state.log, events } } : {};
+  return { ...state, ...log, skipped: [], packedSkips: packed };
+}
+
+/** The state a payload carried, unpacked (a payload of an earlier release has no packedSkips). */
+export function unpackedState<
+  T extends Pick<SessionState, 'skipped' | 'packedSkips'> & { log?: ProgressLog },
+>(state: T): T {
+  if (!state.packedSkips) return state;
+  const { packedSkips, ...rest } = state;
+  const { skipped, events } = unpackSkips(packedSkips, state.log?.events);
+  return { ...rest, ...(state.log ? { log: { ...state.log, events } } : {}), skipped } as T;
+}
 
 /** Records phases passed over by selection; keeps the latest reason per phase, bounded. */
 export function noteSkips(state: SessionState, skips: SkipRecord[]): SessionState {

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestEnv, type TestEnv } from '../helpers/env.js';
 import { historyCost } from '../../harness/history-payloads.js';
-import { seedPhases } from '../../src/sim/seed.js';
+import { seedPhases, type PhaseSeed } from '../../src/sim/seed.js';
 
 describe('payloads do not grow with the session', () => {
   let env: TestEnv;
@@ -16,14 +16,14 @@ describe('payloads do not grow with the session', () => {
   });
   after(() => env?.teardown());
 
-  async function drain(id: string, phases: number) {
+  async function drain(id: string, phases: number, remembered: PhaseSeed[] = [], input: object = {}) {
     await env.pool.query('TRUNCATE phases, runs CASCADE');
     const seeds = Array.from({ length: phases }, (_, i) => ({
       runId: `${id}-run-${i % 20}`,
       phaseId: `p${i}`,
       lastFailureReason: `patch apply failed in hunk ${i}`,
     }));
-    await seedPhases(env.pool, seeds);
+    await seedPhases(env.pool, [...seeds, ...remembered]);
     // An instant executor that leaves the phase FAILED: every attempt is a quick failure.
     const h = await env.client.workflow.start('batchDrain', {
       taskQueue: env.taskQueue,
@@ -36,6 +36,7 @@ describe('payloads do not grow with the session', () => {
           skipRunsWithQueued: false,
           continueAsNewAfterEvents: 400,
           killGraceSeconds: 1,
+          ...input,
         },
       ],
     });
@@ -56,6 +57,51 @@ describe('payloads do not grow with the session', () => {
     assert.ok(
       large.largestPayload <= small.largestPayload * 1.05,
       `largest payload ${large.largestPayload} B at 160 phases vs ${small.largestPayload} B at 40`,
+    );
+  });
+
+  // A session that passes over many phases failure memory remembers carries the last 100 of
+  // them with their reasons in every continue-as-new and every session report. Packed (a code
+  // and what varies, each distinct string once: src/domain/skip-reasons.ts), their long
+  // fingerprints do not multiply; as text they made such a payload 2.5 times the plain one.
+  test('passing over 120 remembered phases keeps the largest payload near a plain session’s', async () => {
+    const long = (k: number) =>
+      `ImportError: cannot import name 'Widget${k}' from 'autopack.${'deeply.nested.package.'.repeat(4)}widgets' (${'/srv/autopack/src/'.repeat(3)}widgets.py)`;
+    const remembered = Array.from({ length: 120 }, (_, i) => ({
+      runId: `mem-run-${i % 12}`,
+      phaseId: `m${i}`,
+      lastFailureReason: long(i % 3),
+    }));
+    // The first session fails every remembered phase twice per failure: the fingerprints stop.
+    await env.pool.query('TRUNCATE phases, runs CASCADE');
+    await seedPhases(env.pool, remembered);
+    const first = await env.client.workflow.start('batchDrain', {
+      taskQueue: env.taskQueue,
+      workflowId: 'bounds-memory-first',
+      args: [
+        {
+          runId: null,
+          batchSize: 120,
+          executor: 'true',
+          maxAttemptsPerPhase: 1,
+          skipRunsWithQueued: false,
+          maxFingerprintRepeats: 2,
+          killGraceSeconds: 1,
+        },
+      ],
+    });
+    await first.result();
+    const stops = await env.pool.query('SELECT fingerprint FROM drain_memory_stops');
+    assert.ok(stops.rows.length >= 3, `the failures stopped: ${JSON.stringify(stops.rows)}`);
+    const plain = await drain('bounds-plain', 100);
+    const withMemory = await drain('bounds-memory', 100, remembered);
+    const skipped = await env.pool.query(
+      `SELECT count(*)::int AS n FROM drain_attempts WHERE session_id = 'bounds-memory' AND phase_id LIKE 'm%'`,
+    );
+    assert.equal(skipped.rows[0].n, 0, 'every remembered phase was passed over');
+    assert.ok(
+      withMemory.largestPayload <= plain.largestPayload * 1.3,
+      `largest payload ${withMemory.largestPayload} B passing over 120 remembered phases vs ${plain.largestPayload} B`,
     );
   });
 });

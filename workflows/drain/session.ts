@@ -14,7 +14,7 @@ import {
   DrainRunFilterKey,
   DrainStatusKey,
 } from '../../src/domain/search-attributes.js';
-import type { SessionState } from '../../src/domain/session-state.js';
+import { packedState, type SessionState } from '../../src/domain/session-state.js';
 import { remainingSeconds } from '../../src/domain/stop-conditions.js';
 import type { DrainConfig } from '../../src/domain/types.js';
 
@@ -120,7 +120,7 @@ export class DrainSession {
   carried(): Carried {
     const { state, prepared, paused, stopRequested, stopNote, reportSeq } = this;
     return {
-      state: { ...state, generation: state.generation + 1 },
+      state: packedState({ ...state, generation: state.generation + 1 }),
       prepared,
       paused,
       stopRequested,
@@ -203,7 +203,7 @@ export class DrainSession {
       chainId: p.chainId,
       seq: ++this.reportSeq,
       workspace: p.workspace,
-      snapshot: { ...snapshotOf(state), skipped: state.skipped.slice(-100) },
+      snapshot: packedState({ ...snapshotOf(state), skipped: state.skipped.slice(-100) }),
       config: this.config,
       status,
       completedAt: completed ? new Date().toISOString() : null,
