@@ -2,39 +2,29 @@
  * An in-memory fake backlog whose activities stand in for the real ones (activities/index.ts)
  * in workflow tests on the time-skipping environment: no database, no executor, no files.
  *
- * - selectNextPhase picks from an in-memory list of FAILED/QUEUED phases the way the selection
- *   statement does in outline (src/db/select-failed.ts): never a busy run, a blocked run, a
- *   done phase, a phase at maxAttemptsPerPhase or a run another session leases; phases not yet
- *   attempted first, then by triage group, phase index and insertion order. The session's
- *   attempts and done phases come from the fake's own records (the workflow state carries
- *   none, as with `fromRecords`), and the token budget from recorded + live spend.
- * - drainPhase acts out a script per phase (success: COMPLETE; failure with an error text:
- *   FAILED; timeout: left EXECUTING, or FAILED with --on-kill fail; token spend; or an
- *   infrastructure error thrown by the activity) after a scripted duration,
- *   heartbeating so that cancellation reaches it; it records how many phases (and phases of
- *   one run) are in flight at once.
+ * - selectNextPhase picks as the selection statement does in outline (test/helpers/fake-select.ts),
+ *   the session's attempts and done phases from the fake's own records (the workflow state
+ *   carries none, as with `fromRecords`), and refuses once recorded + live spend reaches the
+ *   token budget.
+ * - drainPhase acts out a script per phase (test/helpers/fake-steps.ts: success, failure with an
+ *   error text, timeout, token spend, or an error thrown by the activity) after a scripted
+ *   duration, heartbeating so that cancellation reaches it; it records how many phases (and
+ *   phases of one run) are in flight at once.
  * - Every other activity records its calls and returns a valid shape.
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { DrainActivities } from '../../activities/index.js';
 import type { BaselineResult, EnsureBaselineInput } from '../../activities/baseline.js';
 import type { DrainRequest } from '../../activities/drain-env.js';
-import type { PreparedSession, SessionReport } from '../../activities/session.js';
+import type { PreparedSession } from '../../activities/session.js';
 import type { SelectResult } from '../../src/db/select-shared.js';
 import type { SelectParams } from '../../src/domain/selection.js';
 import { attemptTokens } from '../../src/domain/tokens.js';
-import type { AttemptOutcome, PhaseRef, SkipRecord } from '../../src/domain/types.js';
+import type { AttemptOutcome, PhaseRef } from '../../src/domain/types.js';
+import { fakeSelect, phaseKey as key } from './fake-select.js';
+import { outcome, outcomeOfStep, phaseAfter, type Step } from './fake-steps.js';
 
-/** What one drain try of a phase does. */
-export type Step =
-  | { kind: 'success'; events?: number; tokens?: number; ms?: number; commit?: string }
-  | { kind: 'failure'; error: string; events?: number; tokens?: number; ms?: number; commit?: string }
-  | { kind: 'timeout'; tokens?: number; ms?: number }
-  /**
-   * The activity itself fails (a worker-side error): retried by Temporal up to the drain's
-   * tries, never an outcome; `type` and `nonRetryable` as an ApplicationFailure's.
-   */
-  | { kind: 'throw'; message: string; type?: string; nonRetryable?: boolean; ms?: number };
+export type { Step } from './fake-steps.js';
 
 export interface FakePhase {
   runId: string;
@@ -76,7 +66,6 @@ interface AttemptRecord {
   tokens: number;
 }
 
-const key = (runId: string, phaseId: string) => JSON.stringify([runId, phaseId]);
 const DATABASE = { id: '00000000-0000-4000-8000-000000000001', name: 'fake-backlog' };
 const COMMIT = 'c0ffee0000000000000000000000000000000000';
 
@@ -219,21 +208,7 @@ export class FakeBacklog {
         this.record('prepareSession', o);
         if (this.refusePrepare)
           throw ApplicationFailure.nonRetryable(this.refusePrepare.message, this.refusePrepare.type);
-        const prepared: PreparedSession = {
-          workspace: '/nonexistent/fake-workspace',
-          executor: 'fake-executor {run_id} {phase_id}',
-          apiUrl: null,
-          searchAttributes: false,
-          db: {
-            url: 'fake://backlog',
-            runs: new Set([...this.phases.values()].map((p) => p.ref.runId)).size,
-            phases: this.phases.size,
-          },
-          database: DATABASE,
-          chainId: o.chainId,
-          sessionJson: `/nonexistent/fake-workspace/${o.sessionId}.json`,
-        };
-        return prepared;
+        return this.prepared(o);
       },
       selectNextPhase: async (p) => {
         this.record('selectNextPhase', p);
@@ -252,14 +227,7 @@ export class FakeBacklog {
       },
       ensureBaseline: async (o: EnsureBaselineInput): Promise<BaselineResult> => {
         this.record('ensureBaseline', o);
-        return {
-          commit: this.commit,
-          artifactPath: o.baselineCommand ? '/nonexistent/baseline.json' : null,
-          captured: Boolean(o.baselineCommand),
-          status: o.baselineCommand ? 'ok' : 'none',
-          error: null,
-          captureId: o.baselineCommand ? 'capture-1' : null,
-        };
+        return this.baseline(o);
       },
       drainPhase: async (req) => {
         this.record('drainPhase', req);
@@ -270,18 +238,13 @@ export class FakeBacklog {
         const reason = `abandoned after ${o.triesUsed} tries: ${o.reason}`;
         this.records.push({ ...pick(o.req), success: false, tokens: 0 });
         this.changed();
-        return outcome(o.req, {
-          abandoned: true,
-          errorMessage: reason,
-          finalState: 'FAILED',
-          baselineCommit: this.commit,
-        });
+        return outcome(o.req, { abandoned: true, errorMessage: reason, baselineCommit: this.commit });
       },
       finishPhase: async (o) => {
         this.record('finishPhase', o);
         if (this.leases.get(o.runId) === o.sessionId) this.leases.delete(o.runId);
       },
-      writeSessionReport: async (r: SessionReport) => {
+      writeSessionReport: async (r) => {
         this.record('writeSessionReport', r);
         return `/nonexistent/fake-workspace/${r.sessionId}.json`;
       },
@@ -295,6 +258,32 @@ export class FakeBacklog {
     return acts;
   }
 
+  private prepared(o: { sessionId: string; chainId: string }): PreparedSession {
+    const runs = new Set([...this.phases.values()].map((p) => p.ref.runId));
+    return {
+      workspace: '/nonexistent/fake-workspace',
+      executor: 'fake-executor {run_id} {phase_id}',
+      apiUrl: null,
+      searchAttributes: false,
+      db: { url: 'fake://backlog', runs: runs.size, phases: this.phases.size },
+      database: DATABASE,
+      chainId: o.chainId,
+      sessionJson: `/nonexistent/fake-workspace/${o.sessionId}.json`,
+    };
+  }
+
+  private baseline(o: EnsureBaselineInput): BaselineResult {
+    const good = Boolean(o.baselineCommand);
+    return {
+      commit: this.commit,
+      artifactPath: good ? '/nonexistent/baseline.json' : null,
+      captured: good,
+      status: good ? 'ok' : 'none',
+      error: null,
+      captureId: good ? 'capture-1' : null,
+    };
+  }
+
   private select(p: SelectParams): SelectResult {
     if (p.fromRecords && p.tokenBudget) {
       const spent = Math.max(p.tokenBudget.folded, this.spentOf(p.sessionId));
@@ -304,72 +293,21 @@ export class FakeBacklog {
         return { pick: null, passedOver: [], waitingForLease: false, tokenBudgetSpent: spent };
       }
     }
-    const mine = this.recordsOf(p.sessionId);
-    const attempts = new Map<string, number>();
-    const done = new Set<string>();
-    for (const r of mine) {
-      const k = key(r.runId, r.phaseId);
-      attempts.set(k, Math.max(attempts.get(k) ?? 0, r.attempt));
-      if (r.success) done.add(k);
-    }
-    // Dry runs carry their attempts and done phases in the state instead.
-    p.attemptedRuns.forEach((run, i) => {
-      const k = key(run, p.attemptedPhases[i]);
-      attempts.set(k, Math.max(attempts.get(k) ?? 0, p.attemptCounts[i]));
-    });
-    p.doneRuns.forEach((run, i) => done.add(key(run, p.donePhases[i])));
-    const states = p.mode === 'failed' ? ['FAILED'] : p.mode === 'queued' ? ['QUEUED'] : ['QUEUED', 'FAILED'];
-    const busy = new Set(p.busyRuns ?? []);
-    const group = (runId: string) =>
-      p.deprioritizedRuns.includes(runId)
-        ? 3
-        : !p.sampledRuns.includes(runId)
-          ? 0
-          : p.promisingRuns.includes(runId)
-            ? 1
-            : 2;
-    const candidates = [...this.phases.values()]
-      .map((row) => row.ref)
-      .filter((r) => states.includes(r.state) && !busy.has(r.runId))
-      .filter((r) => p.runId == null || r.runId === p.runId)
-      .sort(
-        (a, b) =>
-          states.indexOf(a.state) - states.indexOf(b.state) ||
-          Number(attempts.has(key(a.runId, a.phaseId))) - Number(attempts.has(key(b.runId, b.phaseId))) ||
-          group(a.runId) - group(b.runId) ||
-          a.phaseIndex - b.phaseIndex ||
-          a.dbId - b.dbId,
-      );
-    const passedOver: SkipRecord[] = [];
-    let waitingForLease = false;
-    for (const r of candidates) {
-      const k = key(r.runId, r.phaseId);
-      const blocked = p.blockedRuns.indexOf(r.runId);
-      const holder = this.leases.get(r.runId);
-      let reason: string | null = null;
-      if (done.has(k)) reason = 'already succeeded this session';
-      else if (blocked >= 0) reason = p.blockedReasons[blocked];
-      else if ((attempts.get(k) ?? 0) >= p.maxAttemptsPerPhase)
-        reason = `max attempts per phase reached (${p.maxAttemptsPerPhase})`;
-      else if (holder && holder !== p.sessionId) {
-        reason = `run ${r.runId} is being drained by session ${holder}`;
-        waitingForLease = true;
-      }
-      if (reason) {
-        if (passedOver.length < p.maxSkipsReported)
-          passedOver.push({ runId: r.runId, phaseId: r.phaseId, reason });
-        continue;
-      }
-      const leased = p.takeLease ? true : undefined;
-      if (leased) this.leases.set(r.runId, p.sessionId);
-      return {
-        pick: { ...r, attemptsSoFar: attempts.get(k) ?? 0 },
-        passedOver,
-        waitingForLease,
-        ...(leased ? { leased } : {}),
-      };
-    }
-    return { pick: null, passedOver, waitingForLease };
+    const phases = [...this.phases.values()].map((row) => row.ref);
+    return fakeSelect(phases, this.recordsOf(p.sessionId), this.leases, p);
+  }
+
+  /** A drain starts or ends: in-flight counts (and their maxima) and the live spend. */
+  private inFlightChange(req: DrainRequest, by: 1 | -1, spend = 0): void {
+    const ofRun = (this.inFlightByRun.get(req.runId) ?? 0) + by;
+    this.inFlightByRun.set(req.runId, ofRun);
+    this.inFlight += by;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    this.maxInFlightOfOneRun = Math.max(this.maxInFlightOfOneRun, ofRun);
+    // The executor spends its tokens as it goes: a records read sees them while it runs.
+    if (by > 0) this.live.set(key(req.runId, req.phaseId), spend);
+    else this.live.delete(key(req.runId, req.phaseId));
+    this.changed();
   }
 
   private async drain(req: DrainRequest): Promise<AttemptOutcome> {
@@ -377,18 +315,10 @@ export class FakeBacklog {
     if (!row) throw ApplicationFailure.nonRetryable(`no such phase ${req.runId}:${req.phaseId}`);
     const step = row.script[Math.min(row.tries, row.script.length - 1)];
     row.tries += 1;
-    const k = key(req.runId, req.phaseId);
     const spend = step.kind === 'throw' ? 0 : (step.tokens ?? 0);
-    this.inFlight += 1;
-    const ofRun = (this.inFlightByRun.get(req.runId) ?? 0) + 1;
-    this.inFlightByRun.set(req.runId, ofRun);
-    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
-    this.maxInFlightOfOneRun = Math.max(this.maxInFlightOfOneRun, ofRun);
-    // The executor spends its tokens as it goes: a records read sees them while it runs.
-    this.live.set(k, spend);
-    this.changed();
     const started = Date.now();
     const before = row.tokensUsed;
+    this.inFlightChange(req, +1, spend);
     try {
       await heartbeatingSleep(step.ms ?? 0);
     } catch (err) {
@@ -397,10 +327,7 @@ export class FakeBacklog {
       row.tokensUsed += spend;
       throw err;
     } finally {
-      this.live.delete(k);
-      this.inFlight -= 1;
-      this.inFlightByRun.set(req.runId, (this.inFlightByRun.get(req.runId) ?? 1) - 1);
-      this.changed();
+      this.inFlightChange(req, -1);
     }
     if (step.kind === 'throw') {
       const type = step.type ?? 'FakeInfrastructureError';
@@ -409,57 +336,16 @@ export class FakeBacklog {
         : ApplicationFailure.retryable(step.message, type);
     }
     row.tokensUsed += spend;
-    const success = step.kind === 'success';
-    if (success) row.ref = { ...row.ref, state: 'COMPLETE', lastFailureReason: null };
-    if (step.kind === 'failure') row.ref = { ...row.ref, state: 'FAILED', lastFailureReason: step.error };
-    // A stopped executor leaves its phase running (no longer a candidate) unless --on-kill fail.
-    if (step.kind === 'timeout')
-      row.ref = {
-        ...row.ref,
-        state: req.onKill === 'fail' ? 'FAILED' : 'EXECUTING',
-        lastFailureReason:
-          req.onKill === 'fail' ? 'timed out (handed back by the drain)' : row.ref.lastFailureReason,
-      };
-    this.records.push({ ...pick(req), success, tokens: spend });
+    row.ref = phaseAfter(step, req, row.ref);
+    this.records.push({ ...pick(req), success: step.kind === 'success', tokens: spend });
     this.changed();
-    const durationSeconds = (Date.now() - started) / 1000;
     // The workspace is found on another commit (someone committed meanwhile).
     if (step.kind !== 'timeout' && step.commit) this.commit = step.commit;
-    const baselineCommit = this.commit;
-    const tokens = attemptTokens(
-      { phase: before, run: before },
-      { phase: row.tokensUsed, run: row.tokensUsed },
-    );
-    if (step.kind === 'success')
-      return outcome(req, {
-        success: true,
-        finalState: 'COMPLETE',
-        returnCode: 0,
-        telemetryEvents: step.events ?? 1,
-        tokens,
-        durationSeconds,
-        baselineCommit,
-      });
-    if (step.kind === 'failure')
-      return outcome(req, {
-        finalState: 'FAILED',
-        returnCode: 1,
-        lastFailureReason: step.error,
-        errorMessage: step.error,
-        telemetryEvents: step.events ?? 0,
-        tokens,
-        durationSeconds,
-        baselineCommit,
-      });
-    return outcome(req, {
-      finalState: 'EXECUTING',
-      lastFailureReason: req.onKill === 'fail' ? row.ref.lastFailureReason : null,
-      timedOut: true,
-      signal: 'SIGTERM',
-      errorMessage: `timed out after ${req.timeoutSeconds}s`,
-      tokens,
-      durationSeconds,
-      baselineCommit,
+    return outcomeOfStep(step, req, {
+      after: row.ref,
+      tokens: attemptTokens({ phase: before, run: before }, { phase: row.tokensUsed, run: row.tokensUsed }),
+      durationSeconds: (Date.now() - started) / 1000,
+      baselineCommit: this.commit,
     });
   }
 }
@@ -482,48 +368,4 @@ async function heartbeatingSleep(ms: number): Promise<void> {
     await ctx.sleep(Math.min(left, 100));
     ctx.heartbeat();
   }
-}
-
-/** A complete AttemptOutcome: a failure with no telemetry unless `o` says otherwise. */
-export function outcome(req: DrainRequest, o: Partial<AttemptOutcome>): AttemptOutcome {
-  const now = new Date().toISOString();
-  return {
-    runId: req.runId,
-    phaseId: req.phaseId,
-    attempt: req.attempt,
-    initialState: req.pickedState ?? 'FAILED',
-    finalState: null,
-    success: false,
-    returnCode: null,
-    signal: null,
-    timedOut: false,
-    cancelled: false,
-    reconciled: false,
-    exitKnown: true,
-    durationSeconds: 0,
-    stdoutPath: null,
-    stderrPath: null,
-    stdoutExcerpt: '',
-    stderrExcerpt: '',
-    stdoutBytes: 0,
-    stderrBytes: 0,
-    lastFailureReason: null,
-    errorMessage: null,
-    llmBoundaryHit: false,
-    telemetryEvents: 0,
-    telemetryGlobalDelta: o.telemetryEvents ?? 0,
-    telemetryByTable: null,
-    runCountsBefore: null,
-    runCountsAfter: null,
-    phaseChanged: true,
-    interruptedTries: 0,
-    processesReaped: 0,
-    lost: false,
-    abandoned: false,
-    startedAt: now,
-    finishedAt: now,
-    workerIdentity: 'fake-worker',
-    baselineCommit: req.baseline?.commit ?? COMMIT,
-    ...o,
-  };
 }
