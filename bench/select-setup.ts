@@ -32,7 +32,7 @@ export interface Args {
   sqlite: boolean;
 }
 
-export const USAGE =
+const USAGE =
   'usage: npx tsx bench/select.ts [--sizes 10000,100000,1000000] [--picks 20] [--plan] [--sqlite]';
 
 export function parseArgs(argv: string[]): Args {
@@ -150,7 +150,7 @@ export async function cleanup(): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Measurement
 
-export interface Stats {
+interface Stats {
   min: number;
   median: number;
   p95: number;

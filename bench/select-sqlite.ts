@@ -19,7 +19,7 @@ import { medianMs } from './select-setup.js';
 /** The backlog rows a pick reads, as activities/select.ts scopes them. */
 export const SELECTION_SCOPE = { phaseStates: ['FAILED', 'QUEUED'] } as const;
 
-export interface SqliteBacklogForSize {
+interface SqliteBacklogForSize {
   file: string;
   stores: Stores;
   /** The records schema of the file (drain_sqlite_…). */

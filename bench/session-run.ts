@@ -26,7 +26,7 @@ export async function freshBacklog(env: TestEnv, runs: number, perRun: number): 
   for (let i = 0; i < seeds.length; i += 5000) await seedPhases(env.pool, seeds.slice(i, i + 5000));
 }
 
-export interface TimedSession {
+interface TimedSession {
   seconds: number;
   rows: AttemptRow[];
 }

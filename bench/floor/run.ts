@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 
-export interface FloorFigures {
+interface FloorFigures {
   activityMs: number;
   activityAndTwoLocalsMs: number;
 }
