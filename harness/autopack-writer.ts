@@ -6,7 +6,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { projectRoot } from '../src/runtime/paths.js';
 
-export const AUTOPACK_WRITER_FILE = path.join(projectRoot(), 'harness', 'autopack-writer.mjs');
+const AUTOPACK_WRITER_FILE = path.join(projectRoot(), 'harness', 'autopack-writer.mjs');
 /** For `await import(…)` in a test executor's source. */
 export const AUTOPACK_WRITER_URL = pathToFileURL(AUTOPACK_WRITER_FILE).href;
 

@@ -2,7 +2,7 @@
 import type { Client } from '@temporalio/client';
 
 /** Sum of payload bytes of every `payloads` list found in one history event. */
-export function eventPayloadBytes(event: unknown): number {
+function eventPayloadBytes(event: unknown): number {
   let total = 0;
   const walk = (v: unknown) => {
     if (!v || typeof v !== 'object') return;
@@ -17,7 +17,7 @@ export function eventPayloadBytes(event: unknown): number {
   return total;
 }
 
-export interface HistoryCost {
+interface HistoryCost {
   runs: number;
   events: number;
   /** Bytes of the largest payload-carrying event (an activity input or result, a continue-as-new). */

@@ -42,16 +42,16 @@ export interface ChaosWorker {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The pids of a process's children (this namespace's numbers), or [] when it is gone. */
-export function childrenOf(pid: number): number[] {
+function childrenOf(pid: number): number[] {
   return taskChildren(pid);
 }
 
 /** A process's pid in the innermost PID namespace it is in (NSpid's last field), or null. */
-export function innermostPid(pid: number): number | null {
+function innermostPid(pid: number): number | null {
   return procInnermostPid(pid);
 }
 
-export function pidNamespaceOf(pid: number | 'self'): string | null {
+function pidNamespaceOf(pid: number | 'self'): string | null {
   return pidNamespace(pid);
 }
 
@@ -113,7 +113,7 @@ async function startNamespace(): Promise<Namespace> {
 }
 
 /** What every worker gets: environment, and per host the arguments after `--task-queue Q`. */
-export interface WorkerSetup {
+interface WorkerSetup {
   env: Record<string, string>;
   args: Record<HostKey, string[]>;
 }

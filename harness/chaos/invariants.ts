@@ -73,7 +73,7 @@ export interface SlowdbRecord {
 export const FINAL = ['finished', 'reconciled', 'cancelled', 'lost', 'abandoned'];
 const HEADER = 'DATABASE_URL=';
 
-export const iso = (d: Date | null | undefined) => (d ? d.toISOString() : 'null');
+const iso = (d: Date | null | undefined) => (d ? d.toISOString() : 'null');
 
 export const rowName = (r: AttemptRecord) =>
   `${r.session_id} ${r.run_id}/${r.phase_id} a${r.attempt}.t${r.try} [${r.status}${r.final_state ? ` ${r.final_state}` : ''}` +
@@ -136,7 +136,7 @@ function hasExecutorOutput(file: string | null): boolean {
 
 // --- invariants ----------------------------------------------------------------------------
 
-export interface InvariantInput {
+interface InvariantInput {
   rows: AttemptRecord[];
   leftAlive: TaggedProcess[];
   sessions: { id: string; status: string }[];

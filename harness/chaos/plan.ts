@@ -10,7 +10,7 @@ import { setPhaseCommand } from '../autopack-writer.js';
 import { projectRoot } from '../../src/runtime/paths.js';
 
 export type FaultKind = 'kill' | 'temporal' | 'postgres' | 'partition' | 'slowdb';
-export const FAULT_KINDS: readonly FaultKind[] = ['kill', 'temporal', 'postgres', 'partition', 'slowdb'];
+const FAULT_KINDS: readonly FaultKind[] = ['kill', 'temporal', 'postgres', 'partition', 'slowdb'];
 
 /** The fence bounds of the chaos workers (DRAIN_FENCE_RENEW_MS, DRAIN_FENCE_SECONDS; src/domain/fence.ts). */
 export interface ChaosFence {
@@ -111,7 +111,7 @@ export function chaosSeed(explicit?: number): number {
   return Math.floor(Math.random() * 0x100000000) >>> 0;
 }
 
-export function shuffle<T>(xs: T[], rnd: () => number): T[] {
+function shuffle<T>(xs: T[], rnd: () => number): T[] {
   const a = [...xs];
   for (let i = a.length - 1; i > 0; i--) {
     const j = Math.floor(rnd() * (i + 1));
@@ -120,7 +120,7 @@ export function shuffle<T>(xs: T[], rnd: () => number): T[] {
   return a;
 }
 
-export interface PlannedPhase {
+interface PlannedPhase {
   runId: string;
   phaseId: string;
   seconds: number;

@@ -22,7 +22,7 @@ import {
 import { scrubSecrets, type RecordedRun } from './fixture.js';
 import { historyToProtoJson } from './proto-json.js';
 
-export interface ScenarioContext {
+interface ScenarioContext {
   env: TestEnv;
   /** Prefix of every workflow id and run id the scenario creates (several recordings share one env). */
   prefix: string;
@@ -32,7 +32,7 @@ export interface ScenarioContext {
   stopWorker(): Promise<void>;
 }
 
-export interface Scenario {
+interface Scenario {
   name: string;
   description: string;
   /** Runs the session to its end; returns the handle whose chain is recorded. */
