@@ -19,8 +19,6 @@ import { drainLoop } from './drain/slots.js';
 import { quick } from './drain/proxies.js';
 import { DrainSession, type Carried } from './drain/session.js';
 
-export type { Carried } from './drain/session.js';
-
 const invalid = (message: string, type: string, field: string) =>
   ApplicationFailure.create({ message, type, nonRetryable: true, details: [field] });
 

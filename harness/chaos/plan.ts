@@ -88,7 +88,7 @@ export function resolveOptions(o: ChaosOptions): ResolvedOptions {
 }
 
 /** mulberry32: small, fast, seedable. */
-export function rngOf(seed: number): () => number {
+function rngOf(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

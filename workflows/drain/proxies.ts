@@ -40,7 +40,7 @@ type Short = Pick<DrainActivities, 'selectNextPhase' | 'finishPhase'>;
  * selectNextPhase and finishPhase as local activities, falling back to the same call as a
  * regular activity (which any worker may take) when this worker's database is not the session's.
  */
-export const local: Short = {
+const local: Short = {
   selectNextPhase: (p) =>
     localActivities.selectNextPhase(p).catch((err: unknown) => {
       if (isWrongDatabase(err)) return quick.selectNextPhase(p);

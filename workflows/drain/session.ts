@@ -30,13 +30,13 @@ export interface Carried {
 }
 
 /** One slot: the run whose lease it holds (released by finishPhase) and the phase it drains. */
-export interface SlotState {
+interface SlotState {
   run: string | null;
   current: CurrentPhase | null;
 }
 
 /** Why the slots end: a stop condition, continue-as-new, or one slot failed. */
-export type Ending = 'stopped' | 'continue-as-new' | 'failed';
+type Ending = 'stopped' | 'continue-as-new' | 'failed';
 
 export class DrainSession {
   status: SessionStatus = 'starting';
