@@ -8,7 +8,7 @@
  */
 import type { Command } from 'commander';
 
-export interface CommandModule {
+interface CommandModule {
   /** The top-level commands the module registers. */
   names: readonly string[];
   /** Imports the module; resolves to its register function. */

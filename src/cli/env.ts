@@ -12,7 +12,7 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export interface TemporalTarget {
+interface TemporalTarget {
   address: string;
   namespace: string;
 }

@@ -31,7 +31,7 @@ export async function sessionIdOrNewest(client: Client, id: string | undefined):
  * File names a session's JSON may have: ours (the id made file-name safe, activities/paths.ts)
  * and the original controller's (the id as is, when that is a plain file name).
  */
-export function sessionFileNames(sessionId: string): string[] {
+function sessionFileNames(sessionId: string): string[] {
   const names = [`${safeFileComponent(sessionId)}.json`];
   const plain = !/[/\\\u0000]/.test(sessionId) && sessionId !== '.' && sessionId !== '..';
   if (plain && !names.includes(`${sessionId}.json`)) names.push(`${sessionId}.json`);
@@ -39,12 +39,12 @@ export function sessionFileNames(sessionId: string): string[] {
 }
 
 /** A session file, read and normalised (ours, or the original controller's v1/v2). */
-export interface SessionFile extends NormalizedSessionFile {
+interface SessionFile extends NormalizedSessionFile {
   file: string;
 }
 
 /** Reads one session file; the error names the file and what is wrong with it. */
-export function loadSessionFile(file: string): SessionFile {
+function loadSessionFile(file: string): SessionFile {
   const text = readFileSync(file, 'utf8');
   try {
     const parsed = parseSessionText(text);

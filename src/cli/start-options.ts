@@ -157,7 +157,7 @@ export function validatedDrainInput(o: Record<string, unknown>): DrainInput {
 }
 
 /** Commander options → workflow input (only what was given; the workflow fills defaults). */
-export function drainInputFromFlags(o: Record<string, unknown>): DrainInput {
+function drainInputFromFlags(o: Record<string, unknown>): DrainInput {
   const input: DrainInput = {};
   const map: [keyof DrainInput, string][] = [
     ['batchSize', 'batchSize'],

@@ -24,7 +24,7 @@ import { DEFAULT_TASK_QUEUE } from '../domain/task-queue.js';
  * The DB identity banner; refuses an empty backlog unless allowed. Returns the database's
  * identity id (the session is pinned to it), or null when this machine cannot read it.
  */
-export async function banner(allowEmpty: boolean, quiet: boolean): Promise<string | null> {
+async function banner(allowEmpty: boolean, quiet: boolean): Promise<string | null> {
   let reached: Awaited<ReturnType<typeof reachableStores>>;
   try {
     reached = await reachableStores();

@@ -31,14 +31,13 @@ import {
 import { UsageError } from './env.js';
 
 export { verdictLine } from '../domain/verify-format.js';
-export type { VerifyResult } from '../domain/verify.js';
 
 /** Neither a drain_sessions row nor any drain_attempts row has this session id (exit code 2). */
-export class UnknownSessionError extends UsageError {
+class UnknownSessionError extends UsageError {
   override name = 'UnknownSessionError';
 }
 
-export interface VerifyOptions {
+interface VerifyOptions {
   /** Look for log files under this workspace instead of the one recorded (--workspace). */
   workspace?: string | null;
   /** Relative log paths of sessions without a recorded workspace resolve against this (default cwd). */
@@ -56,7 +55,7 @@ async function isFile(p: string | null): Promise<boolean> {
 }
 
 /** The lines of the first LOG_HEAD_BYTES of a file ([] when it cannot be read). */
-export async function headLines(p: string): Promise<string[]> {
+async function headLines(p: string): Promise<string[]> {
   try {
     const fh = await open(p, 'r');
     try {
@@ -96,7 +95,7 @@ async function logFacts(
 }
 
 /** Reads every fact of a session from the database and the disk. */
-export async function gatherVerifyFacts(
+async function gatherVerifyFacts(
   db: Queryable,
   sessionId: string,
   opts: VerifyOptions = {},

@@ -18,14 +18,13 @@ exit codes: 0 COMPLETE (or already COMPLETE), 1 phase failed, 2 usage / configur
 missing phase / invalid scenario, 3 phase not QUEUED without --force (crash scenario: 3 too),
 143 terminated by SIGTERM`;
 
-export interface SimArgs {
+interface SimArgs {
   runId: string;
   phaseId: string;
   force: boolean;
 }
 
-export type ArgsResult =
-  { ok: true; args: SimArgs } | { ok: true; help: true } | { ok: false; error: string };
+type ArgsResult = { ok: true; args: SimArgs } | { ok: true; help: true } | { ok: false; error: string };
 
 export function parseSimArgs(argv: readonly string[]): ArgsResult {
   let runId: string | undefined;

@@ -16,7 +16,7 @@ const g = require('node:child_process').spawn(process.execPath, ['-e', ${JSON.st
 g.stdout.once('data', () => process.stdout.write('SIM_GRANDCHILD_PID=' + g.pid + '\\n'));
 setInterval(()=>{},1<<30);`;
 
-export interface ProcessTree {
+interface ProcessTree {
   childPid: number;
   grandchildPid: number;
 }

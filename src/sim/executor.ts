@@ -21,7 +21,7 @@ import { invalidReason, parseScope, type Scenario } from './scenario.js';
 
 export type Outcome = { exitCode: number } | { forever: () => Promise<never> };
 
-export interface ExecutorOptions extends PhaseKey {
+interface ExecutorOptions extends PhaseKey {
   force: boolean;
   /** Telemetry rows are written only when true (Autopack: TELEMETRY_DB_ENABLED=1). */
   telemetry: boolean;

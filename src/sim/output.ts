@@ -30,7 +30,7 @@ export function write(stream: NodeJS.WritableStream, data: string | Uint8Array):
 
 export const out = (line: string) => write(process.stdout, line + '\n');
 export const err = (line: string) => write(process.stderr, line + '\n');
-export const isBroken = (stream: NodeJS.WritableStream) => broken.has(stream);
+const isBroken = (stream: NodeJS.WritableStream) => broken.has(stream);
 export const sleep = (seconds: number) => sleepMs(Math.max(0, seconds * 1000));
 
 export const UNICODE_LINES = [

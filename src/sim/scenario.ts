@@ -18,7 +18,7 @@ export const SCENARIO_NAMES = [
   'escalate',
   'llm-boundary',
 ] as const;
-export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export interface Scenario {
   name: ScenarioName;
@@ -41,7 +41,7 @@ export interface Scenario {
   tokens: number | null;
 }
 
-export const SIM_KEYS = [
+const SIM_KEYS = [
   'scenario',
   'seconds',
   'events',
@@ -52,9 +52,9 @@ export const SIM_KEYS = [
   'tokens',
 ] as const;
 
-export const DEFAULT_SECONDS = 0.2;
+const DEFAULT_SECONDS = 0.2;
 export const DEFAULT_BIG_OUTPUT_BYTES = 5 * 1024 * 1024;
-export const TOKEN_ESCALATION_MARK = 'TOKEN_ESCALATION';
+const TOKEN_ESCALATION_MARK = 'TOKEN_ESCALATION';
 
 const MAX_SECONDS = 24 * 3600;
 const MAX_EVENTS = 100_000;
@@ -96,9 +96,9 @@ const DEFAULTS: Record<ScenarioName, Defaults> = {
 /** Scenarios whose outcome is a FAILED phase with a reason (so `reason` is meaningful). */
 const REASONED: ReadonlySet<ScenarioName> = new Set(['fail', 'non-utf8', 'escalate', 'llm-boundary']);
 
-export type ParseResult = { ok: true; scenario: Scenario } | { ok: false; name: string; error: string };
+type ParseResult = { ok: true; scenario: Scenario } | { ok: false; name: string; error: string };
 
-export function isScenarioName(s: string): s is ScenarioName {
+function isScenarioName(s: string): s is ScenarioName {
   return (SCENARIO_NAMES as readonly string[]).includes(s);
 }
 

@@ -19,7 +19,7 @@ import {
 export { sampleBacklog } from './sample.js';
 
 /** Where seeds go: PostgreSQL, an open SQLite connection, or a SQLite file path. */
-export type SeedTarget = PgTarget | Database.Database | string;
+type SeedTarget = PgTarget | Database.Database | string;
 
 /** Runs `fn` on the target; a SQLite path is opened (Autopack's tables created when absent) and closed. */
 async function onTarget<T>(target: SeedTarget, fn: (t: AutopackTarget) => Promise<T>): Promise<T> {
@@ -115,7 +115,7 @@ export function seedSample(target: SeedTarget): Promise<SeedCounts> {
   return seedPhases(target, sampleBacklog());
 }
 
-export interface SyntheticOptions {
+interface SyntheticOptions {
   phases: number;
   runs: number;
   /** Fraction of phases left FAILED (default 0.1); another 2% are QUEUED; the rest COMPLETE. */
@@ -129,7 +129,7 @@ export interface SyntheticCounts extends SeedCounts {
 }
 
 /** One failure reason per category (NULL = unknown), cycled over the FAILED phases. */
-export const SYNTHETIC_REASONS: readonly (string | null)[] = [
+const SYNTHETIC_REASONS: readonly (string | null)[] = [
   null,
   "CI collection/import error: ModuleNotFoundError: No module named 'autopack.research'",
   'Missing deliverables: src/autopack/research/gatherers/web.py',
