@@ -26,7 +26,7 @@ export interface AttemptKey {
   attempt: number;
   tryNo: number;
 }
-export type AttemptOf = Omit<AttemptKey, 'tryNo'>;
+type AttemptOf = Omit<AttemptKey, 'tryNo'>;
 
 const KEY_WHERE =
   'session_id = $1 AND exec_run_id = $2 AND run_id = $3 AND phase_id = $4 AND attempt = $5 AND try = $6';
@@ -42,7 +42,7 @@ const keyParams = (k: AttemptKey) => [k.sessionId, k.execRunId, k.runId, k.phase
 const attemptParams = (k: AttemptOf) => [k.sessionId, k.execRunId, k.runId, k.phaseId, k.attempt];
 
 /** What a try's row starts with. */
-export interface StartFacts {
+interface StartFacts {
   initialState: string | null;
   stdoutPath: string;
   stderrPath: string;
@@ -177,7 +177,7 @@ export async function setAttemptProcess(db: Queryable, k: AttemptKey, pid: numbe
  * outcome), cancelled, interrupted (its worker died or stopped; retried), lost (the run's
  * lease was gone or the phase changed: not judged), abandoned (out of tries).
  */
-export type FinalStatus = 'finished' | 'reconciled' | 'cancelled' | 'interrupted' | 'lost' | 'abandoned';
+type FinalStatus = 'finished' | 'reconciled' | 'cancelled' | 'interrupted' | 'lost' | 'abandoned';
 
 const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
 
@@ -273,7 +273,7 @@ export async function recordLogDigests(db: Queryable, k: AttemptKey, d: LogDiges
 }
 
 /** An interrupted earlier try whose logs were never hashed. */
-export interface UnhashedTry {
+interface UnhashedTry {
   id: string;
   try: number;
   stdout_path: string | null;

@@ -15,12 +15,12 @@ export const AUTOPACK_SQLITE_DDL_FILE = path.join(
 );
 
 /** Python's sqlite3 waits this long on a lock before "database is locked"; so do we. */
-export const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+const SQLITE_BUSY_TIMEOUT_MS = 5_000;
 
 let ddl: string | null = null;
 
 /** Creates Autopack's tables and indexes where absent, in one short immediate transaction. */
-export function createAutopackSqliteTables(db: Database.Database): void {
+function createAutopackSqliteTables(db: Database.Database): void {
   ddl ??= readFileSync(AUTOPACK_SQLITE_DDL_FILE, 'utf8');
   const text = ddl;
   db.transaction(() => db.exec(text)).immediate();

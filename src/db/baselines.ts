@@ -44,7 +44,7 @@ export async function withBaselineLock<T>(
 }
 
 /** The transaction-scoped advisory lock of one baseline key. */
-export async function lockBaselineKey(db: Queryable, key: string): Promise<void> {
+async function lockBaselineKey(db: Queryable, key: string): Promise<void> {
   await db.query("SELECT pg_advisory_xact_lock(hashtext('drain-baseline:' || $1))", [key]);
 }
 

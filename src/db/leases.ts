@@ -35,26 +35,11 @@ export async function acquireLease(
   return { acquired: false, sessionId: cur };
 }
 
-/** Extends a lease this session holds; false if it was lost. */
-export async function renewLease(
-  db: Queryable,
-  runId: string,
-  sessionId: string,
-  ttlSeconds: number,
-): Promise<boolean> {
-  const res = await db.query(
-    `UPDATE drain_leases SET expires_at = now() + make_interval(secs => $3)
-     WHERE run_id = $1 AND session_id = $2`,
-    [runId, sessionId, ttlSeconds],
-  );
-  return (res.rowCount ?? 0) > 0;
-}
-
 export async function releaseLease(db: Queryable, runId: string, sessionId: string): Promise<void> {
   await db.query('DELETE FROM drain_leases WHERE run_id = $1 AND session_id = $2', [runId, sessionId]);
 }
 
-export async function currentLeaseHolder(db: Queryable, runId: string): Promise<string | null> {
+async function currentLeaseHolder(db: Queryable, runId: string): Promise<string | null> {
   const res = await db.query<{ session_id: string }>(
     'SELECT session_id FROM drain_leases WHERE run_id = $1 AND expires_at > now()',
     [runId],
@@ -62,7 +47,7 @@ export async function currentLeaseHolder(db: Queryable, runId: string): Promise<
   return res.rows[0]?.session_id ?? null;
 }
 
-export interface TryStartCheck {
+interface TryStartCheck {
   /** This session holds the run's lease now (taken or renewed by this statement). */
   leased: boolean;
   /** The lease holder when it is not us. */

@@ -15,7 +15,7 @@
 import type { Queryable } from './pool.js';
 
 /** A memory stop a session on `commit` would honour. */
-export interface StopInForce {
+interface StopInForce {
   fingerprint: string;
   sessionId: string;
   stoppedAt: string;

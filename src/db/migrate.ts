@@ -7,7 +7,7 @@ const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '
 /** Arbitrary constant for pg_advisory_lock: two processes migrating at once take turns. */
 const MIGRATION_LOCK_KEY = 727_011_002;
 
-export interface Migration {
+interface Migration {
   version: number;
   name: string;
   file: string;
@@ -28,7 +28,7 @@ export async function listMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
  */
 const createsBacklogTables = (m: Migration) => /autopack/.test(m.name);
 
-export interface MigrateOptions {
+interface MigrateOptions {
   /** Autopack's tables belong in this database (a PostgreSQL backlog; default true). */
   backlogHere?: boolean;
 }

@@ -3,7 +3,7 @@
  * `$n` (numbered by first use), and only the names a statement uses are sent, so each
  * statement takes exactly its own parameters. `::type` casts are left alone.
  */
-export interface BoundSql {
+interface BoundSql {
   text: string;
   values: unknown[];
 }

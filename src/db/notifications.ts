@@ -4,7 +4,7 @@
  */
 import type { Queryable } from './pool.js';
 
-export interface NotificationRow {
+interface NotificationRow {
   session_id: string;
   target: string;
   target_display: string;

@@ -4,7 +4,7 @@
  */
 import type { Queryable } from './pool.js';
 
-export interface OrphanCandidate {
+interface OrphanCandidate {
   pid: number;
   worker_identity: string;
   tag: string;

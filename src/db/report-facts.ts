@@ -8,7 +8,7 @@ import type { AttemptRow } from '../domain/rows.js';
 import type { ReportAttempt } from '../domain/report-html.js';
 
 /** The columns of a try that the report reads (tokens_spent: null when unknown). */
-export type ReportAttemptRow = Required<
+type ReportAttemptRow = Required<
   Pick<
     AttemptRow,
     | 'id'

@@ -36,7 +36,7 @@ export interface Row {
 }
 
 /** Why a candidate was passed over, as a column (skip_kind) next to its text (skip_reason). */
-export type SkipKind = 'prefix' | 'stopped-run' | 'memory' | 'attempts' | 'queued' | 'lease';
+type SkipKind = 'prefix' | 'stopped-run' | 'memory' | 'attempts' | 'queued' | 'lease';
 
 /**
  * The skip tests of one candidate row `p`, first match wins: [kind, condition, reason text].

@@ -36,7 +36,7 @@ export interface Stores {
   close(): Promise<void>;
 }
 
-export interface OpenStoresOptions {
+interface OpenStoresOptions {
   location: BacklogLocation;
   /** Where a SQLite backlog's records go (ignored for a PostgreSQL backlog). */
   recordsUrl?: string | null;

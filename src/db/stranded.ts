@@ -9,7 +9,7 @@ import type { Queryable } from './pool.js';
 /** Attempt statuses that mean we stopped the executor (or lost it) before it finished the phase. */
 export const STRANDING_STATUSES = ['cancelled', 'interrupted', 'lost', 'abandoned'] as const;
 
-export interface StrandedRow {
+interface StrandedRow {
   run_id: string;
   phase_id: string;
   phase_index: number;

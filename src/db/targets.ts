@@ -14,7 +14,7 @@ import {
   type BacklogLocation,
 } from './database-url.js';
 
-export interface DatabaseTargets {
+interface DatabaseTargets {
   /** null: no URL given, the embedded Postgres is the backlog (and holds the records). */
   backlog: BacklogLocation | null;
   /** null: the embedded Postgres holds the records. */

@@ -5,7 +5,7 @@
 import type { Queryable } from './pool.js';
 
 /** Why an attempt's failure was already known when it started. */
-export type KnownFailure = 'stopped' | 'remembered';
+type KnownFailure = 'stopped' | 'remembered';
 
 /**
  * The session's failed attempts whose fingerprint had already been stopped when they started:
@@ -35,7 +35,7 @@ export async function knownFailureAttempts(
 }
 
 /** What a session's tries have spent by their records: finished ones, and the ones still running. */
-export interface RecordedSpend {
+interface RecordedSpend {
   /** Sum of tokens_spent over the session's tries that recorded one. */
   finished: number;
   /** The session's running tries with a start reading of their phase's counter. */

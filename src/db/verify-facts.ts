@@ -8,7 +8,7 @@ import type { SessionRow } from './sessions.js';
 import type { TryFacts, BaselineFacts, OtherSessionTry, RunCounts, SessionFacts } from '../domain/verify.js';
 
 /** The columns of the drain_sessions row that verify reads. */
-export type SessionRecordRow = Pick<
+type SessionRecordRow = Pick<
   SessionRow,
   | 'session_id'
   | 'status'
@@ -33,7 +33,7 @@ export async function getSessionRecord(db: Queryable, sessionId: string): Promis
 }
 
 /** The columns of a try that verify reads (TRY_COLUMNS). */
-export type AttemptTryRow = Required<
+type AttemptTryRow = Required<
   Pick<
     AttemptRow,
     | 'id'
@@ -124,7 +124,7 @@ export async function databaseNow(db: Queryable): Promise<string> {
   return new Date(res.rows[0].now).toISOString();
 }
 
-export interface BaselineRecordRow {
+interface BaselineRecordRow {
   id: string;
   commit_sha: string;
   session_id: string | null;
@@ -178,7 +178,7 @@ const iso = (d: Date | string | null): string | null => (d === null ? null : new
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 /** A jsonb object of counts ({"QUEUED":2,...}) as numbers; null when absent or not an object. */
-export function countsOf(v: unknown): RunCounts | null {
+function countsOf(v: unknown): RunCounts | null {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return null;
   return Object.fromEntries(
     Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, Number(x) || 0]),
