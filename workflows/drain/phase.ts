@@ -42,31 +42,39 @@ function newlyStopped(
   return { fingerprint, repeats: own(after.fingerprintCounts, fingerprint) ?? 0 };
 }
 
+/** The session's prepared parts and database identity, read once when the attempt begins. */
+interface Where {
+  p: DrainSession['p'];
+  database: DrainSession['database'];
+}
+
 /**
- * One phase in slot `slot`: baseline → drain → judge → record (verdict, session JSON, lease
- * released). The result is folded into the session state as soon as it arrives (other slots
- * may have folded theirs meanwhile, so the state is read after the await, never before).
+ * Whether the drain activity ensures the baseline itself: lean orchestration, and nothing to
+ * capture or a good capture cached.
  */
-export async function drainOne(session: DrainSession, pick: PhaseRef, slot = 0): Promise<void> {
-  const { config } = session;
-  const p = session.p;
-  const database = session.database;
-  const timeoutSeconds = cappedPhaseTimeout(session.state, config, Date.now());
-  // A phase that keeps producing output may run up to this (null: the base timeout is the limit).
-  const maxTimeoutSeconds = cappedMaxPhaseTimeout(session.state, config, Date.now());
+function drainEnsuresBaseline(session: DrainSession): boolean {
   const lean = leanOrchestration();
-  const baselineInDrain = lean && (!config.baselineCommand || session.baseline?.status === 'ok');
-  const baseline = baselineInDrain
-    ? (session.baseline ?? null)
-    : await baselineProxy(config.phaseTimeoutSeconds).ensureBaseline({
-        sessionId: session.state.sessionId,
-        workspace: p.workspace,
-        baselineCommand: config.baselineCommand,
-        timeoutSeconds: config.phaseTimeoutSeconds,
-        killGraceSeconds: config.killGraceSeconds,
-        database,
-      });
-  if (config.baselineCommand && !baselineInDrain) session.baseline = baseline;
+  return lean && (!session.config.baselineCommand || session.baseline?.status === 'ok');
+}
+
+/**
+ * The ensureBaseline activity's promise, as it is: its caller awaits it directly (no async
+ * wrapper: a workflow's extra awaits could reorder the commands of concurrent slots).
+ */
+function ensureBaseline(session: DrainSession, at: Where) {
+  const { config } = session;
+  return baselineProxy(config.phaseTimeoutSeconds).ensureBaseline({
+    sessionId: session.state.sessionId,
+    workspace: at.p.workspace,
+    baselineCommand: config.baselineCommand,
+    timeoutSeconds: config.phaseTimeoutSeconds,
+    killGraceSeconds: config.killGraceSeconds,
+    database: at.database,
+  });
+}
+
+/** The attempt's number; the slot shows it as current and the progress log says it is draining. */
+function startAttempt(session: DrainSession, pick: PhaseRef, slot: number, timeoutSeconds: number): number {
   const attempt =
     (pick.attemptsSoFar ?? own(session.state.attempts, pairKey(pick.runId, pick.phaseId)) ?? 0) + 1;
   session.slots[slot].current = {
@@ -89,14 +97,33 @@ export async function drainOne(session: DrainSession, pick: PhaseRef, slot = 0):
       },
     ]),
   };
-  const req = {
+  return attempt;
+}
+
+/** The drainPhase request of one attempt. */
+function drainRequest(
+  session: DrainSession,
+  pick: PhaseRef,
+  slot: number,
+  at: Where,
+  a: {
+    attempt: number;
+    timeoutSeconds: number;
+    maxTimeoutSeconds: number | null;
+    baseline: DrainSession['baseline'] | Awaited<ReturnType<typeof ensureBaseline>>;
+    baselineInDrain: boolean;
+  },
+) {
+  const { config } = session;
+  const { p } = at;
+  return {
     sessionId: session.state.sessionId,
     runId: pick.runId,
     phaseId: pick.phaseId,
     pickedState: pick.state,
-    attempt,
-    timeoutSeconds,
-    maxTimeoutSeconds,
+    attempt: a.attempt,
+    timeoutSeconds: a.timeoutSeconds,
+    maxTimeoutSeconds: a.maxTimeoutSeconds,
     stallSeconds: config.stallSeconds,
     // Only when set: requests of sessions without a cap stay as they were.
     ...(config.maxTokensPerPhase != null ? { maxTokensPerPhase: config.maxTokensPerPhase } : {}),
@@ -106,14 +133,25 @@ export async function drainOne(session: DrainSession, pick: PhaseRef, slot = 0):
     workspace: p.workspace,
     apiUrl: p.apiUrl,
     slot,
-    baseline,
-    ...(baselineInDrain ? { baselineInDrain } : {}),
-    database,
+    baseline: a.baseline,
+    ...(a.baselineInDrain ? { baselineInDrain: a.baselineInDrain } : {}),
+    database: at.database,
   };
-  // The activity's own timeout must cover the longest the executor may run.
-  const outcome = await drainProxy(maxTimeoutSeconds ?? timeoutSeconds, config)
-    .drainPhase(req)
-    .catch((err: unknown) => abandonOnExhaustedTries(err, req, config.maxDrainTries));
+}
+
+/**
+ * The outcome judged and folded into the session state; the finishPhase activity's promise
+ * (verdict, session JSON, lease released), as it is, for the caller to await directly.
+ */
+function recordOutcome(
+  session: DrainSession,
+  pick: PhaseRef,
+  slot: number,
+  attempt: number,
+  outcome: AttemptOutcome,
+  database: Where['database'],
+) {
+  const { config } = session;
   // A cached capture is for one commit: when the drain found the workspace elsewhere, ensure again.
   if (session.baseline && outcome.baselineCommit !== session.baseline.commit) session.baseline = null;
   const verdict = judgeAttempt(outcome);
@@ -122,7 +160,7 @@ export async function drainOne(session: DrainSession, pick: PhaseRef, slot = 0):
   const report = session.report('running', false, next);
   session.state = withoutRecorded(next);
   // Concurrent writes of slots are safe: the writer refuses a report older than the file's.
-  await shortActivities(session.slots.length).finishPhase({
+  return shortActivities(session.slots.length).finishPhase({
     memoryStop: newlyStopped(before, next, verdict.fingerprint),
     sessionId: next.sessionId,
     runId: pick.runId,
@@ -132,5 +170,34 @@ export async function drainOne(session: DrainSession, pick: PhaseRef, slot = 0):
     report,
     database,
   });
+}
+
+/**
+ * One phase in slot `slot`: baseline → drain → judge → record (verdict, session JSON, lease
+ * released). The result is folded into the session state as soon as it arrives (other slots
+ * may have folded theirs meanwhile, so the state is read after the await, never before).
+ */
+export async function drainOne(session: DrainSession, pick: PhaseRef, slot = 0): Promise<void> {
+  const { config } = session;
+  const at: Where = { p: session.p, database: session.database };
+  const timeoutSeconds = cappedPhaseTimeout(session.state, config, Date.now());
+  // A phase that keeps producing output may run up to this (null: the base timeout is the limit).
+  const maxTimeoutSeconds = cappedMaxPhaseTimeout(session.state, config, Date.now());
+  const baselineInDrain = drainEnsuresBaseline(session);
+  const baseline = baselineInDrain ? (session.baseline ?? null) : await ensureBaseline(session, at);
+  if (config.baselineCommand && !baselineInDrain) session.baseline = baseline;
+  const attempt = startAttempt(session, pick, slot, timeoutSeconds);
+  const req = drainRequest(session, pick, slot, at, {
+    attempt,
+    timeoutSeconds,
+    maxTimeoutSeconds,
+    baseline,
+    baselineInDrain,
+  });
+  // The activity's own timeout must cover the longest the executor may run.
+  const outcome = await drainProxy(maxTimeoutSeconds ?? timeoutSeconds, config)
+    .drainPhase(req)
+    .catch((err: unknown) => abandonOnExhaustedTries(err, req, config.maxDrainTries));
+  await recordOutcome(session, pick, slot, attempt, outcome, at.database);
   session.slots[slot].current = null;
 }
