@@ -314,14 +314,21 @@ test('the Java time-skipping test server binary starts', async () => {
 });
 
 describe('stopProcesses: the one "signal, wait, kill" of the runtime', () => {
-  const spawnNode = (code: string) => {
-    const c = spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
+  /** A node process running `code`, once it has run it (it says so on stdout). */
+  const spawnNode = async (code: string) => {
+    const c = spawn(process.execPath, ['-e', `${code}; process.stdout.write('ready')`], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      c.stdout.once('data', () => resolve());
+      c.once('exit', () => reject(new Error(`exited before it was ready: ${code}`)));
+    });
     return c;
   };
   test('a process that ends on SIGTERM is gone within the grace; one that ignores it is killed', async () => {
-    const polite = spawnNode('setInterval(() => {}, 1000)');
-    const stubborn = spawnNode("process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)");
-    await new Promise((r) => setTimeout(r, 300)); // both have installed their handlers
+    // Each has run its code (the handler installed) before it is signalled: no fixed wait.
+    const polite = await spawnNode('setInterval(() => {}, 1000)');
+    const stubborn = await spawnNode("process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)");
     const gotSignal = (c: typeof polite) =>
       new Promise<string | null>((r) => c.on('exit', (_code, sig) => r(sig)));
     const [politeSig, stubbornSig] = [gotSignal(polite), gotSignal(stubborn)];
