@@ -7,13 +7,13 @@
 import { redactArgv, redactUrl } from './redact.js';
 
 /** The line that ends our header at the start of every attempt log. */
-export const HEADER_END = '# ---\n';
+const HEADER_END = '# ---\n';
 /** How our trailer starts (after the executor's output). */
-export const TRAILER_START = '\n# --- ';
+const TRAILER_START = '\n# --- ';
 /** The last line of a log whose executor ran to an end (exit trailer). */
 export const EXIT_TRAILER_LINE = /^# --- .*exit code .*$/;
 
-export interface AttemptLogHeader {
+interface AttemptLogHeader {
   /** The executor's DATABASE_URL and AUTOPACK_API_URL (written redacted). */
   databaseUrl: string;
   apiUrl: string | null | undefined;

@@ -27,7 +27,7 @@ export interface ExitFacts {
   durationSeconds: number;
 }
 
-export interface LogFacts {
+interface LogFacts {
   stdoutPath: string | null;
   stderrPath: string | null;
   stdoutExcerpt: string;
@@ -37,7 +37,7 @@ export interface LogFacts {
   stderrBytes: number;
 }
 
-export interface PhaseFacts {
+interface PhaseFacts {
   state: string;
   lastFailureReason: string | null;
 }

@@ -12,7 +12,7 @@ export const MAX_FAILED_CAPTURES = 3;
 export type CaptureStatus = 'running' | 'ok' | 'failed' | 'timeout' | 'interrupted';
 
 /** Captures that count towards MAX_FAILED_CAPTURES. */
-export const FAILED_CAPTURE_STATUSES: readonly string[] = ['failed', 'timeout', 'interrupted'];
+const FAILED_CAPTURE_STATUSES: readonly string[] = ['failed', 'timeout', 'interrupted'];
 
 /**
  * What an attempt's executor is told (BaselineInfo.status): `ok` a good capture (the only
@@ -33,7 +33,7 @@ export interface CaptureFact {
   artifactPath: string | null;
 }
 
-export type BaselineDecision =
+type BaselineDecision =
   /** A good capture exists: tell executors to use it. */
   | { kind: 'reuse'; capture: CaptureFact; expire: string[] }
   /** Another capture of the commit is running: wait for it, then decide again. */
@@ -46,7 +46,7 @@ export type BaselineDecision =
   | { kind: 'exhausted'; failures: number; last: CaptureFact; expire: string[] };
 
 /** A running capture whose claim lapsed: its worker is gone; it is marked interrupted. */
-export const isStale = (c: CaptureFact): boolean => c.status === 'running' && c.expired;
+const isStale = (c: CaptureFact): boolean => c.status === 'running' && c.expired;
 
 /**
  * What to do about a commit's baseline, given its capture rows in id order. Lapsed running
@@ -71,7 +71,7 @@ export function decideBaseline(
 }
 
 /** Time a capture needs beyond its timeout and kill grace: claim, rename, record. */
-export const CAPTURE_MARGIN_SECONDS = 15;
+const CAPTURE_MARGIN_SECONDS = 15;
 
 /**
  * A running capture's claim lapses this long after its worker last renewed it (every

@@ -15,7 +15,7 @@
  */
 import { FAILURE_CATEGORIES, type FailureCategory } from './types.js';
 
-export interface CategoryRule {
+interface CategoryRule {
   category: FailureCategory;
   pattern: string;
 }

@@ -79,7 +79,7 @@ export function attemptLogBase(runId: string, phaseId: string, attempt: number, 
 }
 
 /** Longest session id accepted (Temporal allows 1000; file names and humans need less). */
-export const SESSION_ID_MAX = 200;
+const SESSION_ID_MAX = 200;
 
 /**
  * Why a session id (= workflow id) cannot be used, or null when it can. Every other id is

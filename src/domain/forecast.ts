@@ -40,11 +40,11 @@ import type { FailureCategory } from './types.js';
 /** Judged attempts the backtest reads at most (the newest, by start). */
 export const BACKTEST_LIMIT = 1000;
 
-export const FORECAST_SOURCES = ['run', 'category', 'global', 'none'] as const;
-export type ForecastSource = (typeof FORECAST_SOURCES)[number];
+const FORECAST_SOURCES = ['run', 'category', 'global', 'none'] as const;
+type ForecastSource = (typeof FORECAST_SOURCES)[number];
 
 /** Sums over a pool of judged attempts. */
-export interface PoolTotals {
+interface PoolTotals {
   attempts: number;
   events: number;
   seconds: number;
@@ -54,7 +54,7 @@ export interface PoolTotals {
 }
 
 /** The pools a forecast draws from. */
-export interface HistoryPools {
+interface HistoryPools {
   runs: ReadonlyMap<string, PoolTotals>;
   categories: ReadonlyMap<string, PoolTotals>;
   global: PoolTotals;
@@ -276,7 +276,7 @@ export function backtest(attempts: readonly BacktestAttempt[]): BacktestError {
 // Output
 
 /** A planned phase for the forecast (the dry run's PlannedPhase). */
-export interface ForecastPlanned {
+interface ForecastPlanned {
   runId: string;
   phaseId: string;
   phaseIndex: number;
@@ -332,7 +332,7 @@ export function relative(mae: number | null, mean: number | null): number | null
 }
 
 /** The forecast columns of one plan row: events, minutes, source (with the attempts it rests on). */
-export const FORECAST_HEADER = ['events', 'minutes', 'forecast from'];
+const FORECAST_HEADER = ['events', 'minutes', 'forecast from'];
 export function forecastCells(f: PhaseForecast): string[] {
   if (f.events === null || f.minutes === null) return ['?', '?', 'none (no history)'];
   return [f.events.toFixed(1), f.minutes.toFixed(2), `${f.source} (${plural(f.basedOn, 'attempt')})`];

@@ -3,7 +3,6 @@
  * spellings, each asserted where it is printed), bytes, plurals, fixed decimals, rounding and
  * attempt labels. Tables are src/domain/text-table.ts. Pure: no Node builtins, no I/O.
  */
-import { oneLine } from './one-line.js';
 
 /** Compact clock-like duration of `drain watch` and schedules: `42s`, `2m10s`, `1h05m`; `?` for a negative or non-finite value. */
 export function formatDuration(seconds: number): string {
@@ -63,7 +62,3 @@ const tryPart = (tryNo: number): string => (tryNo > 1 ? ` try ${tryNo}` : '');
 /** `run/phase attempt 2` (plus ` try 3` after the first try), as `drain verify` names a try. */
 export const attemptLabel = (a: AttemptRef): string =>
   `${a.runId}/${a.phaseId} attempt ${a.attempt}${tryPart(a.tryNo)}`;
-
-/** `run / phase attempt 2` (plus ` try 3`), ids on one line: the report's chart titles. */
-export const attemptTitle = (a: AttemptRef): string =>
-  `${oneLine(a.runId)} / ${oneLine(a.phaseId)} attempt ${a.attempt}${tryPart(a.tryNo)}`;

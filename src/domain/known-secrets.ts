@@ -57,7 +57,7 @@ export function pgpassPasswords(text: string): string[] {
   return out;
 }
 
-export interface SecretSourceTexts {
+interface SecretSourceTexts {
   /** The database URLs the worker uses (they may come from a file or a flag, not the environment). */
   databaseUrls?: ReadonlyArray<string | null | undefined>;
   /** The worker's environment, which its executors inherit. */

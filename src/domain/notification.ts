@@ -7,13 +7,13 @@
 import type { SessionJson } from './report-json.js';
 
 /** How a session ended, as the notification says it. */
-export type SessionEnd = 'completed' | 'stopped' | 'cancelled' | 'failed';
+type SessionEnd = 'completed' | 'stopped' | 'cancelled' | 'failed';
 
-export const NOTIFICATION_KIND = 'autopack-drain.session.ended';
+const NOTIFICATION_KIND = 'autopack-drain.session.ended';
 /** Fingerprints listed in a notification (the most frequent first). */
-export const TOP_FINGERPRINTS = 5;
+const TOP_FINGERPRINTS = 5;
 
-export interface NotificationTotals {
+interface NotificationTotals {
   processed: number;
   succeeded: number;
   failed: number;
@@ -103,7 +103,7 @@ const fmt = (n: number) => n.toLocaleString('en-US');
 const short = (s: string, max: number) => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
 
 /** The Slack-compatible summary: one headline, the counts, tokens, the top fingerprint, where. */
-export function notificationText(n: Omit<SessionNotification, 'text'>): string {
+function notificationText(n: Omit<SessionNotification, 'text'>): string {
   const icon = n.end === 'completed' && n.verdict === 'PASS' ? ':white_check_mark:' : ':warning:';
   const verdict = n.verdict
     ? n.verdict === 'PASS'

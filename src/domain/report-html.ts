@@ -28,16 +28,7 @@ import { APP_SCRIPT, STYLE } from './report-html-assets.js';
 import type { CriterionResult, VerifyResult } from './verify.js';
 
 // The chart data lives in report-charts.ts; re-exported for report-facts.ts and the tests.
-export {
-  chartData,
-  OUTCOME_COLORS,
-  OUTCOMES,
-  outcomeOf,
-  TOP_FINGERPRINTS,
-  type ChartData,
-  type Outcome,
-  type ReportAttempt,
-} from './report-charts.js';
+export { chartData, OUTCOME_COLORS, outcomeOf, type Outcome, type ReportAttempt } from './report-charts.js';
 
 export interface ReportInput {
   session: SummarySource;

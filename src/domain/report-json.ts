@@ -39,15 +39,8 @@ import {
 import { unpackSkips } from './skip-reasons.js';
 
 export { byCodeUnit, jsonSafe, toIso, toNum } from './json-values.js';
-export {
-  apiServersOf,
-  baselineCaptureJson,
-  drainResultJson,
-  type ApiServersJson,
-  type BaselineCaptureJson,
-  type DrainResultJson,
-} from './report-rows-json.js';
-export { tokensJson, type TokensJson } from './report-totals-json.js';
+export { drainResultJson, type BaselineCaptureJson, type DrainResultJson } from './report-rows-json.js';
+export type { TokensJson } from './report-totals-json.js';
 
 /** The session state without the bulky bookkeeping the report does not need. */
 export type SessionSnapshot = Omit<SessionState, 'attempts' | 'done' | 'recent' | 'log'>;

@@ -119,7 +119,7 @@ export function drainResultJson(row: AttemptRow): DrainResultJson {
 }
 
 /** The attempts of a session, by what became of their tries. */
-export interface PartitionedResults {
+interface PartitionedResults {
   /** The final try of each attempt: rows whose status is neither 'interrupted' nor 'running'. */
   results: DrainResultJson[];
   /** Tries abandoned by a dead worker (status 'interrupted'). */

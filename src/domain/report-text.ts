@@ -196,7 +196,7 @@ export function formatSummary(j: SummarySource): string {
 // Dry-run plan
 
 /** Columns after `category` (the forecast's): their headers and the cells of the i-th phase. */
-export interface PlanColumns {
+interface PlanColumns {
   header: readonly string[];
   cells: (i: number) => string[];
 }

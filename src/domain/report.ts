@@ -6,15 +6,8 @@ export {
   snapshotOf,
   drainResultJson,
   buildSessionJson,
-  jsonSafe,
-  toNum,
-  toIso,
-  byCodeUnit,
   type SessionSnapshot,
   type DrainResultJson,
   type SessionJson,
-  type SkippedJson,
-  type PlannedJson,
-  type DbIdentity,
 } from './report-json.js';
-export { formatSummary, formatPlan, oneLine } from './report-text.js';
+export { formatSummary, formatPlan } from './report-text.js';

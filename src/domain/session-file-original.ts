@@ -40,7 +40,7 @@ const V2_RESULT_FIELDS = [
   'telemetry_yield_per_minute',
 ];
 /** Session fields only this project writes. */
-export const OURS_ONLY = [
+const OURS_ONLY = [
   'generation',
   'total_drain_seconds',
   'stopped_run_reasons',

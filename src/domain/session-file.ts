@@ -55,12 +55,11 @@ import {
 } from './session-file-original.js';
 import { normalizeResults } from './session-file-results.js';
 
-export { describe } from './session-file-checks.js';
-export { detectFormat, GUIDE_DEFAULTS, type SessionFileFormat } from './session-file-original.js';
+export { detectFormat, type SessionFileFormat } from './session-file-original.js';
 export { parseSessionText, pythonConstantsToNull } from './session-file-text.js';
 
 /** Our session JSON; `config` is null for the original's files (it did not record its flags). */
-export type SessionFileJson = Omit<SessionJson, 'config'> & { config: DrainConfig | null };
+type SessionFileJson = Omit<SessionJson, 'config'> & { config: DrainConfig | null };
 
 export interface NormalizedSessionFile {
   json: SessionFileJson;

@@ -1,6 +1,6 @@
 /** Plain-text tables for CLI output: columns padded to their widest cell, two spaces apart. */
 
-export interface TableStyle {
+interface TableStyle {
   /** Put before every line (default none). */
   indent?: string;
   /** A line of dashes (one run per column) under the header. */

@@ -14,7 +14,7 @@ import { formatAge, formatBytes, plural } from './format.js';
 export { formatAge, formatBytes };
 
 /** json/tmp/dir/other at the top of the tree; file/dir inside a session directory. */
-export type TidyKind = 'json' | 'tmp' | 'dir' | 'file' | 'other';
+type TidyKind = 'json' | 'tmp' | 'dir' | 'file' | 'other';
 
 export interface TidyEntry {
   path: string;
@@ -37,7 +37,7 @@ export interface TidyOptions {
   protect: readonly string[];
 }
 
-export type KeepReason =
+type KeepReason =
   | { type: 'running'; sessionId: string }
   | { type: 'protected'; name: string }
   | { type: 'newest'; keep: number }
@@ -105,7 +105,7 @@ interface Tree {
 const byPath = (a: TidyEntry, b: TidyEntry) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
 
 /** Parent/child links and per-subtree newest mtime, bytes and "holds a protected name". */
-export function buildTree(entries: readonly TidyEntry[], protect: ReadonlySet<string>): Tree {
+function buildTree(entries: readonly TidyEntry[], protect: ReadonlySet<string>): Tree {
   const paths = new Set(entries.map((e) => e.path));
   const t: Tree = {
     tops: [],
@@ -150,7 +150,7 @@ const isSession = (g: Group) =>
   g.sessionId !== null && g.tops.some((e) => e.kind === 'json' || e.kind === 'dir');
 
 /** Top-level items by session (a stray or foreign item is a group of its own), newest first. */
-export function groupTops(t: Tree): Group[] {
+function groupTops(t: Tree): Group[] {
   const groups = new Map<string, Group>();
   for (const e of t.tops) {
     const key = e.sessionId === null ? `\u0000${e.path}` : e.sessionId;
@@ -175,14 +175,14 @@ function action(t: Tree, e: TidyEntry, now: number, reason: KeepReason | null): 
 }
 
 /** Removes an item whole, or, when it holds a protected name, its other parts one by one. */
-export function planRemoval(t: Tree, e: TidyEntry, now: number, protect: ReadonlySet<string>): TidyAction[] {
+function planRemoval(t: Tree, e: TidyEntry, now: number, protect: ReadonlySet<string>): TidyAction[] {
   if (protect.has(e.name)) return [action(t, e, now, { type: 'protected', name: e.name })];
   if (!t.hasProtected.get(e.path)) return [action(t, e, now, null)];
   return (t.children.get(e.path) ?? []).flatMap((c) => planRemoval(t, c, now, protect));
 }
 
 /** Why a whole group stays (null: it is old enough to go). */
-export function groupKeepReason(
+function groupKeepReason(
   g: Group,
   rank: number,
   now: number,
@@ -222,12 +222,12 @@ export function planTidy(
 }
 
 /** The same age as the user typed it (`14d`), from milliseconds. */
-export function formatThreshold(ms: number): string {
+function formatThreshold(ms: number): string {
   for (const [u, size] of Object.entries(UNIT_MS)) if (ms % size === 0) return `${ms / size}${u}`;
   return formatAge(ms);
 }
 
-export function keepReasonText(r: KeepReason): string {
+function keepReasonText(r: KeepReason): string {
   switch (r.type) {
     case 'running':
       return `running session ${r.sessionId}`;

@@ -54,18 +54,6 @@ export function formatTokens(n: number | null | undefined): string {
   return s.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
-/** Tokens of the session so far: spent by attempts whose spend is known, and how many were unknown. */
-export interface TokenTotals {
-  spent: number;
-  /** Attempts whose spend is known (0 with a backlog without the column: then everything is "n/a"). */
-  known: number;
-  unknown: number;
-}
-
-/** `spent` when any attempt's spend is known, else null ("n/a"). */
-export const totalOrNull = (t: { spent?: number; known?: number } | null | undefined): number | null =>
-  t && (t.known ?? 0) > 0 ? (t.spent ?? 0) : null;
-
 /**
  * What a session has spent right now, for its token budget: the larger of what its workflow has
  * folded and what its records say (finished tries, plus each running try's phase counter now

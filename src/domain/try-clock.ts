@@ -23,7 +23,7 @@ import type { SessionState } from './session-state.js';
 import type { DrainConfig } from './types.js';
 
 /** W without --stall-seconds: output within the last minute (or the base timeout, if shorter). */
-export const DEFAULT_ACTIVE_WINDOW_SECONDS = 60;
+const DEFAULT_ACTIVE_WINDOW_SECONDS = 60;
 
 export interface TryClockInput {
   elapsedSeconds: number;
@@ -54,7 +54,7 @@ export function activeWindowSeconds(baseTimeoutSeconds: number, stallSeconds: nu
 const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
 
 /** The try's deadline now: the base timeout, or clamp(last output + W, base, max) with a max. */
-export function tryDeadline(i: TryClockInput): number {
+function tryDeadline(i: TryClockInput): number {
   const base = i.baseTimeoutSeconds;
   if (i.maxTimeoutSeconds === null || i.maxTimeoutSeconds <= base) return base;
   const lastOutputAt = clamp(i.elapsedSeconds - i.sinceOutputSeconds, 0, i.elapsedSeconds);

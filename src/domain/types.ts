@@ -34,17 +34,15 @@ export const FAILURE_CATEGORIES = [
 ] as const;
 export type FailureCategory = (typeof FAILURE_CATEGORIES)[number];
 
-export const ZERO_YIELD_REASONS = [
-  'success_no_llm_calls',
-  'timeout',
-  'stalled',
-  'token_cap',
-  'llm_boundary_hit',
-  'failed_before_llm',
-  'execution_error',
-  'unknown',
-] as const;
-export type ZeroYieldReason = (typeof ZERO_YIELD_REASONS)[number];
+export type ZeroYieldReason =
+  | 'success_no_llm_calls'
+  | 'timeout'
+  | 'stalled'
+  | 'token_cap'
+  | 'llm_boundary_hit'
+  | 'failed_before_llm'
+  | 'execution_error'
+  | 'unknown';
 
 /** Workflow input: one JSON object, every field optional (camelCase of the original flags). */
 export interface DrainInput {

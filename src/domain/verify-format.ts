@@ -24,7 +24,7 @@ export function capped(items: string[], more = (n: number) => `… and ${n} more
     : [...items.slice(0, SHOWN_ITEMS), more(items.length - SHOWN_ITEMS)];
 }
 
-export function formatCriterionText(c: CriterionResult): string {
+function formatCriterionText(c: CriterionResult): string {
   const head = `[${c.status}] ${c.id}. ${c.title}: ${c.summary}`;
   return [head, ...capped(c.problems).map((p) => `    - ${p}`)].join('\n');
 }
@@ -39,7 +39,7 @@ export function formatVerifyText(result: VerifyResult): string {
 }
 
 /** Exactly {sessionId, verdict, criteria: [{id, title, status, evidence, problems}]}. */
-export function verifyJson(result: VerifyResult): {
+function verifyJson(result: VerifyResult): {
   sessionId: string;
   verdict: 'PASS' | 'FAIL';
   criteria: Array<Omit<CriterionResult, 'summary'>>;
@@ -94,7 +94,7 @@ export function evidenceLines(evidence: Record<string, unknown>, indent: string)
   return out;
 }
 
-export function formatCriterionMarkdown(c: CriterionResult): string[] {
+function formatCriterionMarkdown(c: CriterionResult): string[] {
   const lines = [`${c.id}. **${c.title}** — **${c.status}**`, `   - ${c.summary}`];
   lines.push(...evidenceLines(c.evidence, '   '));
   lines.push(...capped(c.problems, (n) => `… and ${n} more problems`).map((p) => `   - ❌ ${p}`));

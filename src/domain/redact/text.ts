@@ -6,7 +6,7 @@ import { safeDecode, urlSpans } from './urls.js';
 // ---------------------------------------------------------------------------------------------
 // Putting it together
 
-export function secretSpans(text: string, known: readonly string[]): Span[] {
+function secretSpans(text: string, known: readonly string[]): Span[] {
   const ctx: Ctx = {
     text,
     spans: [],
