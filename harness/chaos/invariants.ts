@@ -7,6 +7,7 @@ import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs'
 import type pg from 'pg';
 import type { ChaosFence } from './plan.js';
 import { afterHeader, EXIT_TRAILER_LINE } from '../../src/domain/attempt-log.js';
+import type { AttemptRow } from '../../src/domain/rows.js';
 import { describeProc, type TaggedProcess } from './processes.js';
 
 export interface Invariant {
@@ -23,30 +24,34 @@ export interface Invariant {
   evidence: string[];
 }
 
-export interface AttemptRecord {
-  session_id: string;
-  exec_run_id: string;
-  run_id: string;
-  phase_id: string;
-  attempt: number;
-  try: number;
-  status: string;
-  final_state: string | null;
-  success: boolean | null;
-  return_code: number | null;
-  pid: number | null;
-  started_at: Date;
-  finished_at: Date | null;
-  stdout_path: string | null;
-  stderr_path: string | null;
-  worker_identity: string | null;
-  error_message?: string | null;
-  tag: string | null;
-  processes_reaped: number | null;
-  host: string | null;
-  process_ended_at: Date | null;
-  supervisor_end: string | null;
-}
+/** The drain_attempts columns the invariants read (src/domain/rows.ts has the row). */
+export type AttemptRecord = Required<
+  Pick<
+    AttemptRow,
+    | 'session_id'
+    | 'exec_run_id'
+    | 'run_id'
+    | 'phase_id'
+    | 'attempt'
+    | 'try'
+    | 'status'
+    | 'final_state'
+    | 'success'
+    | 'return_code'
+    | 'pid'
+    | 'started_at'
+    | 'finished_at'
+    | 'stdout_path'
+    | 'stderr_path'
+    | 'worker_identity'
+    | 'tag'
+    | 'processes_reaped'
+    | 'host'
+    | 'process_ended_at'
+    | 'supervisor_end'
+  >
+> &
+  Pick<AttemptRow, 'error_message'>;
 
 /** One try, as drain_attempts keys it. */
 export type TryKey = Pick<
