@@ -14,7 +14,7 @@ import { collectKnownSecrets } from './runtime/secret-sources.js';
 import { reapOrphanedApiServers, reapOrphanedExecutors } from './runtime/orphans.js';
 import { processesReaped } from './runtime/metrics.js';
 import { ApiServerPool } from './runtime/api-servers.js';
-import { cachedWorkflowBundle } from './runtime/workflow-bundle.js';
+import { cachedWorkflowBundle, QUIET_BUNDLE_LOGGER } from './runtime/workflow-bundle.js';
 import { Notifier, parseNotifyUrls } from './runtime/notify.js';
 
 export const DEFAULT_TASK_QUEUE = 'autopack-drain';
@@ -67,17 +67,8 @@ export interface DrainWorker {
 
 /** The workflow bundle (built once per content of the sources: src/runtime/workflow-bundle.ts). */
 export async function bundleWorkflows(): Promise<WorkflowBundle> {
-  return cachedWorkflowBundle(WORKFLOWS_PATH, quietLogger);
+  return cachedWorkflowBundle(WORKFLOWS_PATH, QUIET_BUNDLE_LOGGER);
 }
-
-const quietLogger = {
-  log: () => {},
-  trace: () => {},
-  debug: () => {},
-  info: () => {},
-  warn: (m: string) => console.warn(m),
-  error: (m: string) => console.error(m),
-};
 
 /** One API server per drain slot (DrainWorkerOptions.apiCommand), or null. */
 function apiServerPool(o: DrainWorkerOptions, workspace: string): ApiServerPool | null {

@@ -44,6 +44,16 @@ export const bundleCacheDir = (root = projectRoot()) =>
 /** Counts for tests: bundles built here, and bundles taken from the cache. */
 export const bundleStats = { built: 0, cached: 0 };
 
+/** Webpack's logger for a bundle nobody watches being built: warnings and errors only. */
+export const QUIET_BUNDLE_LOGGER = {
+  log: () => {},
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: (m: string) => console.warn(m),
+  error: (m: string) => console.error(m),
+};
+
 /**
  * The bundle of `workflowsPath`: from the cache when one was built from the same sources,
  * else built (and kept, replacing older ones). `logger` is webpack's (quiet by default).

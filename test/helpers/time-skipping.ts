@@ -13,7 +13,7 @@ import { DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio
 import type { DrainActivities } from '../../activities/index.js';
 import { findTestServer } from '../../src/runtime/binaries.js';
 import { projectRoot } from '../../src/runtime/paths.js';
-import { cachedWorkflowBundle } from '../../src/runtime/workflow-bundle.js';
+import { cachedWorkflowBundle, QUIET_BUNDLE_LOGGER } from '../../src/runtime/workflow-bundle.js';
 import type { FakeBacklog } from './fake-activities.js';
 
 let bundle: Promise<WorkflowBundle> | undefined;
@@ -23,16 +23,7 @@ let bundle: Promise<WorkflowBundle> | undefined;
  * the worker module and all the activities behind it.
  */
 export const workflowBundle = () =>
-  (bundle ??= cachedWorkflowBundle(path.join(projectRoot(), 'workflows', 'index.ts'), quietWebpack));
-
-const quietWebpack = {
-  log: () => {},
-  trace: () => {},
-  debug: () => {},
-  info: () => {},
-  warn: (m: string) => console.warn(m),
-  error: (m: string) => console.error(m),
-};
+  (bundle ??= cachedWorkflowBundle(path.join(projectRoot(), 'workflows', 'index.ts'), QUIET_BUNDLE_LOGGER));
 
 const ACTIVITY_NAMES: Array<keyof DrainActivities> = [
   'prepareSession',
