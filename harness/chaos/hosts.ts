@@ -72,19 +72,28 @@ interface Namespace {
   pidNs: string;
 }
 
+/**
+ * `setpriv` arguments that run a command as another "host": its own PID, UTS (hostname) and
+ * mount namespaces (with its own /proc). The namespace dies with the process that started it:
+ * setpriv's parent-death signal ends unshare, whose --kill-child ends everything inside.
+ */
+export const OTHER_HOST_ARGS = [
+  '--pdeathsig',
+  'KILL',
+  'unshare',
+  '--pid',
+  '--fork',
+  '--kill-child=SIGKILL',
+  '--uts',
+  '--mount',
+  '--mount-proc',
+];
+
 async function startNamespace(): Promise<Namespace> {
   const proc = spawn(
     'setpriv',
     [
-      '--pdeathsig',
-      'KILL', // this process dies: unshare dies, and with it the namespace (--kill-child)
-      'unshare',
-      '--pid',
-      '--fork',
-      '--kill-child=SIGKILL',
-      '--uts',
-      '--mount',
-      '--mount-proc',
+      ...OTHER_HOST_ARGS,
       'sh',
       '-c',
       // PID 1 only waits (and reaps the orphans it adopts): its workers are entered by nsenter.

@@ -41,6 +41,7 @@ import { seedPhases } from '../../src/sim/seed.js';
 import { projectRoot } from '../../src/runtime/paths.js';
 import type { SessionResult } from '../../src/domain/messages.js';
 import type { DrainWorker } from '../../src/worker.js';
+import { OTHER_HOST_ARGS } from '../../harness/chaos/hosts.js';
 
 const FENCE_ENV = { DRAIN_FENCE_RENEW_MS: '1000', DRAIN_FENCE_SECONDS: '5' };
 const HEARTBEAT_TIMEOUT_SECONDS = 5;
@@ -170,15 +171,7 @@ async function startHost(
   const proc = spawn(
     'setpriv',
     [
-      '--pdeathsig',
-      'KILL', // this test process dies: unshare dies, and with it the namespace (--kill-child)
-      'unshare',
-      '--pid',
-      '--fork',
-      '--kill-child=SIGKILL',
-      '--uts',
-      '--mount',
-      '--mount-proc',
+      ...OTHER_HOST_ARGS, // this test process dies: the namespace goes with it
       'sh',
       '-c',
       HOST_SCRIPT,
