@@ -33,9 +33,9 @@ import { TAG_VAR, createTryCgroup, endTry, spawnContained } from '../src/runtime
 import { GroupKill, onAbort, runContained } from '../src/runtime/contained-run.js';
 
 /** The containment tag of one baseline capture. */
-export const captureTag = (captureId: string) => `baseline-capture-${captureId}`;
+const captureTag = (captureId: string) => `baseline-capture-${captureId}`;
 
-export interface CaptureProcess {
+interface CaptureProcess {
   exitCode: number | null;
   signal: string | null;
   timedOut: boolean;

@@ -48,7 +48,7 @@ export interface DrainHeartbeat {
   lastOutputAt: string | null;
 }
 
-export interface Recovery {
+interface Recovery {
   /** The outcome to report without running the executor again, or null: drain again. */
   outcome: AttemptOutcome | null;
   /** Earlier tries this retry marked interrupted. */
@@ -96,7 +96,7 @@ export async function recoverPreviousTry(
 }
 
 /** The sha256 (hex) of a file, streamed (a log can be 256 MiB); null when it cannot be read. */
-export async function fileSha256(file: string | null): Promise<string | null> {
+async function fileSha256(file: string | null): Promise<string | null> {
   if (!file) return null;
   const hash = createHash('sha256');
   try {
@@ -124,10 +124,7 @@ export async function logDigests(paths: {
  * interrupted (their worker never hashed them), once they are over; a try of another host
  * keeps NULL. By try number.
  */
-export async function hashInterruptedTries(
-  deps: ActivityDeps,
-  key: AttemptKey,
-): Promise<Map<number, LogDigests>> {
+async function hashInterruptedTries(deps: ActivityDeps, key: AttemptKey): Promise<Map<number, LogDigests>> {
   const out = new Map<number, LogDigests>();
   for (const t of await unhashedInterruptedTries(deps.pool, key, deps.host)) {
     const d = await logDigests({ stdout: t.stdout_path, stderr: t.stderr_path });
@@ -285,7 +282,7 @@ async function reconcile(
 }
 
 /** Reads the exit record a previous try left next to its logs, if any. */
-export async function readExitRecord(file: string): Promise<ExitFacts | null> {
+async function readExitRecord(file: string): Promise<ExitFacts | null> {
   try {
     const r = JSON.parse(await readFile(file, 'utf8')) as Partial<ExitFacts>;
     return {

@@ -40,7 +40,7 @@ export interface TryStart {
 }
 
 /** Did anything of the phase row change (state, reason, updated_at)? */
-export function phaseChanged(before: PhaseRow | null, after: PhaseRow | null): boolean | null {
+function phaseChanged(before: PhaseRow | null, after: PhaseRow | null): boolean | null {
   if (!before || !after) return before === after ? null : true;
   return (
     before.state !== after.state ||
@@ -277,7 +277,7 @@ export async function runTry(
 }
 
 /** Why a try whose supervisor ended it is lost, in words (the end is in `supervisor_end`). */
-export function fenceLostReason(req: Pick<DrainRequest, 'runId'>, e: SupervisorEnd): string {
+function fenceLostReason(req: Pick<DrainRequest, 'runId'>, e: SupervisorEnd): string {
   const what =
     e.end === 'lease-lost'
       ? `lease lost while draining: run ${req.runId} was taken over`
@@ -292,7 +292,7 @@ export function fenceLostReason(req: Pick<DrainRequest, 'runId'>, e: SupervisorE
  * records are, the try's key, the lease it renews and its TTL, the fence bounds, the hard
  * time limit behind the worker's own clock, and where it writes how the executor ended.
  */
-export function fenceOf(
+function fenceOf(
   deps: ActivityDeps,
   req: DrainRequest,
   t: Pick<TryStart, 'key' | 'paths' | 'cgroup'>,

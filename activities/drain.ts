@@ -30,7 +30,7 @@ import type { ApiServerInfo } from '../src/runtime/api-servers.js';
 import { tryTag } from '../src/runtime/containment.js';
 import { executorEnded, executorStarted, recordAttempt } from '../src/runtime/metrics.js';
 
-export { executorEnv, type BaselineInfo, type DrainRequest } from './drain-env.js';
+export type { BaselineInfo } from './drain-env.js';
 
 function renderArgv(req: DrainRequest): string[] {
   try {

@@ -62,7 +62,7 @@ export interface ProcessResult {
   stderr: LogTail;
 }
 
-export interface RunOptions {
+interface RunOptions {
   argv: string[];
   cwd: string;
   env: NodeJS.ProcessEnv;

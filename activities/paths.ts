@@ -20,7 +20,7 @@ export interface AttemptLogPaths {
   exit: string;
 }
 
-export interface AttemptLogRef {
+interface AttemptLogRef {
   workspace: string;
   sessionId: string;
   runId: string;

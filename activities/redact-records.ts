@@ -33,7 +33,7 @@ export function redactSelection(deps: Pick<ActivityDeps, 'knownSecrets'>, r: Sel
 }
 
 /** Longest failure text an outcome carries into history (head and tail are kept). */
-export const MAX_HISTORY_TEXT = 2000;
+const MAX_HISTORY_TEXT = 2000;
 
 function bounded(s: string | null): string | null {
   if (s === null || s.length <= MAX_HISTORY_TEXT) return s;

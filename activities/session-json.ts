@@ -7,7 +7,7 @@ import { workflowRun } from './workflow-run.js';
 import { sessionJsonDue } from '../src/domain/json-cadence.js';
 
 /** What the session JSON carries to tell its writer apart (besides the original's fields). */
-export interface JsonStamp {
+interface JsonStamp {
   chain_id: string;
   exec_run_id: string;
   /** Grows with every write of a chain: a write never replaces a later one. */
@@ -116,7 +116,7 @@ async function isNewestRun(): Promise<boolean> {
  * chain's file, never a later write of the same run, and a file of another run (continue-as-new,
  * reset) only when this run is the newest of the workflow id.
  */
-export async function mayReplace(cur: Partial<JsonStamp> | null, mine: JsonStamp): Promise<boolean> {
+async function mayReplace(cur: Partial<JsonStamp> | null, mine: JsonStamp): Promise<boolean> {
   if (!cur || cur.chain_id === undefined) return cur === null;
   if (cur.chain_id !== mine.chain_id) return false;
   if (cur.exec_run_id === mine.exec_run_id) return (cur.report_seq ?? -1) < mine.report_seq;

@@ -9,9 +9,7 @@ import type { Queryable } from '../src/db/pool.js';
 import { listSessionAttempts, listSessionAttemptsChanged, type AttemptRow } from '../src/db/attempts.js';
 
 /** A held row that may still change. */
-export function mayStillChange(
-  row: Pick<AttemptRow, 'status'> & { failure_category?: string | null },
-): boolean {
+function mayStillChange(row: Pick<AttemptRow, 'status'> & { failure_category?: string | null }): boolean {
   return row.status === 'running' || (row.status !== 'interrupted' && row.failure_category == null);
 }
 

@@ -23,8 +23,6 @@ import { findOnPath } from '../src/runtime/binaries.js';
 import type { DbIdentity } from '../src/domain/report-json.js';
 import { leaseHeld } from '../src/runtime/metrics.js';
 
-export type { DbIdentity } from '../src/domain/report-json.js';
-
 export interface PreparedSession {
   workspace: string;
   executor: string;
