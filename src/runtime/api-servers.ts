@@ -65,12 +65,9 @@ export {
   API_OWNER_VAR,
   API_SESSION_VAR,
   API_SLOT_VAR,
-  apiServerTag,
   checkApiCommand,
   ownPidNamespace,
-  DEFAULT_API_IDLE_STOP_MS,
   type ApiServerInfo,
-  type ApiServerPoolOptions,
 };
 
 const RETRY_MAX_MS = 30_000;

@@ -19,7 +19,7 @@ export class BinaryNotFoundError extends Error {
 }
 
 /** True for an existing regular file we may execute. */
-export function isExecutableFile(p: string): boolean {
+function isExecutableFile(p: string): boolean {
   try {
     if (!statSync(p).isFile()) return false;
     accessSync(p, constants.X_OK);

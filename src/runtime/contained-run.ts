@@ -8,7 +8,7 @@ import { endTry, type ContainedExit } from './containment.js';
 import { terminateGroup } from './process-group.js';
 
 /** A started contained process (spawnContained's result). */
-export interface ContainedStart {
+interface ContainedStart {
   pid: number | null;
   exited: Promise<ContainedExit>;
   joined: Promise<boolean>;
@@ -29,14 +29,14 @@ export class GroupKill {
 }
 
 /** What the caller watches while the process runs. */
-export interface RunWatch {
+interface RunWatch {
   /** The process exited (its group may still be ending). */
   exited(): void;
   /** Everything is over (also when ending it failed). */
   stop(): void;
 }
 
-export interface ContainedRun<K extends GroupKill> {
+interface ContainedRun<K extends GroupKill> {
   pid: number | null;
   exit: ContainedExit;
   /** Why it could not be started (the spawn's error), else null. */

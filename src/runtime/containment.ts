@@ -18,7 +18,7 @@ import { noteTryStart, startedSince, tryStartBootMs } from './process-age.js';
 
 export const TAG_VAR = 'DRAIN_ATTEMPT_TAG';
 
-export interface TryIdentity {
+interface TryIdentity {
   sessionId: string;
   execRunId: string;
   runId: string;
@@ -95,11 +95,6 @@ function isOurGroupSince(pgid: number, tag: string, startBootMs: number): boolea
   return groupMembers(pgid).some((p) => tagged.has(p));
 }
 
-/** Is the recorded group still the try's own (a member carries the tag and started after the try)? */
-export function isOurGroup(pgid: number, tag: string, notBeforeMs: number): boolean {
-  return isOurGroupSince(pgid, tag, tryStartBootMs(tag, notBeforeMs));
-}
-
 // ---------------------------------------------------------------------------------------------
 // cgroup v2
 
@@ -107,7 +102,7 @@ export function isOurGroup(pgid: number, tag: string, notBeforeMs: number): bool
 const unescapeMountPath = (p: string) =>
   p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 
-export interface CgroupPlaces {
+interface CgroupPlaces {
   /** Where the cgroup v2 hierarchy is mounted (its root as this process sees it). */
   root: string;
   /** This process's own cgroup (the `0::/path` line of /proc/self/cgroup), or null when unknown. */
@@ -295,7 +290,7 @@ async function killTagged(tag: string, startBootMs: number, graceMs: number): Pr
   return found.length;
 }
 
-export interface Containment {
+interface Containment {
   pgid: number | null;
   tag: string;
   cgroup: string | null;

@@ -21,7 +21,7 @@ import { judgeAttempt } from '../domain/judge.js';
 import { yieldPerMinute } from '../domain/zero-yield.js';
 import type { AttemptOutcome, FailureCategory } from '../domain/types.js';
 
-export type MetricKind = 'counter' | 'gauge' | 'histogram';
+type MetricKind = 'counter' | 'gauge' | 'histogram';
 
 /** Our metrics, by name, with the Prometheus type they are exported as. */
 export const DRAIN_METRICS = {
@@ -35,7 +35,7 @@ export const DRAIN_METRICS = {
 } as const satisfies Record<string, MetricKind>;
 
 /** The SDK's metrics that deploy/grafana uses, as a `drain worker` exports them after draining. */
-export const SDK_METRICS = {
+const SDK_METRICS = {
   temporal_worker_task_slots_available: 'gauge',
   temporal_worker_task_slots_used: 'gauge',
   temporal_activity_execution_latency: 'histogram',
@@ -51,24 +51,15 @@ export const SDK_METRICS = {
 export const EXPORTED_METRICS: Readonly<Record<string, MetricKind>> = { ...SDK_METRICS, ...DRAIN_METRICS };
 
 /** Bucket bounds of our histograms (the SDK's default buckets are milliseconds). */
-export const HISTOGRAM_BUCKETS = {
+const HISTOGRAM_BUCKETS = {
   drain_attempt_duration_seconds: [1, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600],
   drain_telemetry_yield_per_minute: [0.5, 1, 2, 5, 10, 20, 50, 100, 200],
 };
 
 /** The drain_attempts row status an attempt was recorded with. */
 export type AttemptStatus = 'finished' | 'reconciled' | 'cancelled' | 'interrupted' | 'lost' | 'abandoned';
-export const OUTCOME_LABELS = [
-  'success',
-  'failed',
-  'timeout',
-  'cancelled',
-  'reconciled',
-  'interrupted',
-  'lost',
-  'abandoned',
-] as const;
-export type OutcomeLabel = (typeof OUTCOME_LABELS)[number];
+type OutcomeLabel =
+  'success' | 'failed' | 'timeout' | 'cancelled' | 'reconciled' | 'interrupted' | 'lost' | 'abandoned';
 
 /** The `outcome` label of an attempt: its row status, or for a finished one success|timeout|failed. */
 export function outcomeLabel(o: AttemptOutcome, status: AttemptStatus): OutcomeLabel {

@@ -45,7 +45,7 @@ export function parseNotifyUrls(text: string | null | undefined): string[] {
 /** The name of a webhook in rows: the first 16 hex digits of the URL's sha256. */
 export const targetKey = (url: string): string => createHash('sha256').update(url).digest('hex').slice(0, 16);
 
-export interface PostResult {
+interface PostResult {
   /** The HTTP status, or null when no answer came (refused, timed out …). */
   status: number | null;
   ok: boolean;
@@ -90,7 +90,7 @@ export const backoffMs = (attempts: number, firstMs: number, maxMs: number): num
 
 const CLOSED_AS_FAILED = ['FAILED', 'TERMINATED', 'TIMED_OUT'];
 
-export interface NotifierOptions {
+interface NotifierOptions {
   /** Our records (drain_notifications, drain_sessions). */
   pool: Queryable;
   urls: string[];
@@ -116,7 +116,7 @@ export interface NotifierOptions {
   log?: (line: string) => void;
 }
 
-export interface SessionEndInput {
+interface SessionEndInput {
   sessionId: string;
   status: string;
   json: Partial<SessionJson> | null;

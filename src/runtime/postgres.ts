@@ -20,7 +20,7 @@ import { isProcessAlive } from './process-group.js';
 import { commandLine } from './state-lock.js';
 import { createDatabase, databaseExists, ping } from '../db/server.js';
 
-export interface EmbeddedPostgresOptions {
+interface EmbeddedPostgresOptions {
   /** Directory that holds the cluster (PG_VERSION etc.). */
   dataDir: string;
   port: number;
@@ -85,7 +85,7 @@ async function readOrCreatePassword(file: string): Promise<string> {
 }
 
 /** A postmaster running on a data directory, as its postmaster.pid tells. */
-export interface RunningPostmaster {
+interface RunningPostmaster {
   pid: number;
   /** Its TCP port (line 4 of postmaster.pid); 0 while it has not written it yet. */
   port: number;

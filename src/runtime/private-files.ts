@@ -11,7 +11,7 @@ import path from 'node:path';
 
 export const GROUP_READ_VAR = 'DRAIN_LOG_GROUP_READ';
 
-export interface PrivateModes {
+interface PrivateModes {
   file: number;
   dir: number;
 }

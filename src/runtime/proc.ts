@@ -26,7 +26,7 @@ export function procPids(): number[] {
   }
 }
 
-export interface ProcStat {
+interface ProcStat {
   /** The state letter (R, S, D, Z, X, …). */
   state: string;
   ppid: number;

@@ -1,6 +1,6 @@
 import { isLiveStat, isProcessAlive, procPids, procStat, readProc } from './proc.js';
 
-export { isProcessAlive, procStat } from './proc.js';
+export { isProcessAlive } from './proc.js';
 
 /** Is there any process (zombies included) in the group? One kill(-pgid, 0): no /proc scan. */
 function groupMayExist(pgid: number): boolean {
@@ -29,7 +29,7 @@ export function isGroupAlive(pgid: number): boolean {
 }
 
 /** Sends a signal to every process of the group; false when none is left. */
-export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
   try {
     process.kill(-pgid, signal);
     return true;
@@ -41,7 +41,7 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until the group is gone; true if it is, false after `ms`. */
-export async function waitGroupGone(pgid: number, ms: number): Promise<boolean> {
+async function waitGroupGone(pgid: number, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     if (!isGroupAlive(pgid)) return true;

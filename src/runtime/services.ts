@@ -11,9 +11,7 @@ import {
 import { liveUsers, registerUser, withStateLock, type ServiceName, type ServiceUser } from './state-lock.js';
 import { runningDevServer, startTemporalDevServer, type TemporalServerHandle } from './temporal-server.js';
 
-export type { ServiceName } from './state-lock.js';
-
-export interface StartServicesOptions {
+interface StartServicesOptions {
   env?: NodeJS.ProcessEnv;
   /** Defaults to stateDir(env): DRAIN_STATE_DIR or `<root>/.drain`. */
   stateDir?: string;
@@ -271,7 +269,7 @@ export async function startServices(o: StartServicesOptions = {}): Promise<Servi
   };
 }
 
-export interface EmbeddedServicesOptions extends Omit<StartServicesOptions, 'postgres' | 'temporal'> {
+interface EmbeddedServicesOptions extends Omit<StartServicesOptions, 'postgres' | 'temporal'> {
   /** The services `fn` needs; the others are neither started nor attached. */
   need: readonly ServiceName[];
 }

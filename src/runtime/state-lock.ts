@@ -18,17 +18,17 @@ export function commandLine(pid: number): string[] | null {
 }
 
 /** This process as a person would name it: `drain.js db seed --sample` (secrets redacted). */
-export function thisCommand(): string {
+function thisCommand(): string {
   const [script, ...args] = process.argv.slice(1);
   return redactArgv([path.basename(script ?? 'node'), ...args]).join(' ');
 }
 
-export interface LockHolder {
+interface LockHolder {
   pid: number;
   command: string;
 }
 
-export interface LockOptions {
+interface LockOptions {
   /** Give up after this long (default 180 s: a first start initialises Postgres). */
   timeoutMs?: number;
   /** Called once, when the lock is held by another live process and this one waits. */
@@ -121,7 +121,7 @@ export async function withStateLock<T>(file: string, fn: () => Promise<T>, o: Lo
 
 export type ServiceName = 'postgres' | 'temporal';
 /** owner: started (or took over) the server and stops it; user: attached to it. */
-export type ServiceRole = 'owner' | 'user';
+type ServiceRole = 'owner' | 'user';
 
 export interface ServiceUser {
   pid: number;

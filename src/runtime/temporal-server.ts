@@ -9,7 +9,7 @@ import { isProcessAlive, stopProcesses } from './process-group.js';
 import { readTail } from './log-tail.js';
 import { commandLine } from './state-lock.js';
 
-export interface TemporalDevServerOptions {
+interface TemporalDevServerOptions {
   /** Path of the `temporal` CLI; found with findTemporalCli() if unset. */
   binary?: string;
   /** SQLite file that persists the server state across restarts. */
@@ -76,7 +76,7 @@ async function terminate(pid: number, graceMs: number, exited?: Promise<unknown>
 }
 
 /** A dev server running on a db file, as its pid file and command line tell. */
-export interface RunningDevServer {
+interface RunningDevServer {
   pid: number;
   address: string;
   uiUrl: string | null;
