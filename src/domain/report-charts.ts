@@ -29,7 +29,7 @@ export interface ReportAttempt {
   finishedAt: string | null;
 }
 
-export const OUTCOMES = ['succeeded', 'failed', 'timeout', 'cancelled', 'interrupted', 'running'] as const;
+const OUTCOMES = ['succeeded', 'failed', 'timeout', 'cancelled', 'interrupted', 'running'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
 export const OUTCOME_COLORS: Record<Outcome, string> = {

@@ -38,7 +38,7 @@ import {
 } from './report-totals-json.js';
 import { unpackSkips } from './skip-reasons.js';
 
-export { byCodeUnit, jsonSafe, toIso, toNum } from './json-values.js';
+export { byCodeUnit } from './json-values.js';
 export { drainResultJson, type BaselineCaptureJson, type DrainResultJson } from './report-rows-json.js';
 export type { TokensJson } from './report-totals-json.js';
 
@@ -50,13 +50,13 @@ export function snapshotOf(s: SessionState): SessionSnapshot {
   return rest;
 }
 
-export interface SkippedJson {
+interface SkippedJson {
   run_id: string;
   phase_id: string;
   reason: string;
 }
 
-export interface PlannedJson {
+interface PlannedJson {
   run_id: string;
   phase_id: string;
   phase_index: number;

@@ -10,7 +10,7 @@ import { has, isObj, type Rec } from './session-file-checks.js';
 export type SessionFileFormat = 'autopack-drain' | 'original-v2' | 'original-v1';
 
 /** What the adaptive-controls guide says to initialise when an older file lacks it. */
-export const GUIDE_DEFAULTS: Readonly<Record<string, unknown>> = Object.freeze({
+const GUIDE_DEFAULTS: Readonly<Record<string, unknown>> = Object.freeze({
   fingerprint_counts: {},
   stopped_fingerprints: [],
   stopped_runs: [],
