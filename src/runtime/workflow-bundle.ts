@@ -38,8 +38,7 @@ export async function bundleSourceHash(root: string, workflowsPath: string): Pro
   return h.digest('hex').slice(0, 32);
 }
 
-export const bundleCacheDir = (root = projectRoot()) =>
-  path.join(root, 'node_modules', '.cache', 'autopack-drain');
+const bundleCacheDir = (root = projectRoot()) => path.join(root, 'node_modules', '.cache', 'autopack-drain');
 
 /** Counts for tests: bundles built here, and bundles taken from the cache. */
 export const bundleStats = { built: 0, cached: 0 };
