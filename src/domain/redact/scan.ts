@@ -85,11 +85,14 @@ export function escapeRun(text: string, p: number): { stop: boolean; end: number
   return { stop: c === 'n' || c === 'r' || c === 't' || c === '"', end: q };
 }
 
-/** End of a bare word: whitespace, a stop character, or an escaped newline/tab/quote. */
-function bareEnd(text: string, p: number, stops: string): number {
+/**
+ * From p, the first position where `isStop` holds for the character, or where an escaped
+ * newline/tab/quote starts (a backslash run ending in `n`, `r`, `t` or `"`); else the end.
+ */
+export function scanTo(text: string, p: number, isStop: (c: string) => boolean): number {
   while (p < text.length) {
     const c = text[p];
-    if (isSpace(c) || stops.includes(c)) return p;
+    if (isStop(c)) return p;
     if (c !== '\\') {
       p++;
       continue;
@@ -100,6 +103,10 @@ function bareEnd(text: string, p: number, stops: string): number {
   }
   return p;
 }
+
+/** End of a bare word: whitespace, a stop character, or an escaped newline/tab/quote. */
+const bareEnd = (text: string, p: number, stops: string): number =>
+  scanTo(text, p, (c) => isSpace(c) || stops.includes(c));
 
 /**
  * Records text[start, end) as secret. Unless the span is a complete quoted string, trailing

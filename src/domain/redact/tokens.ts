@@ -3,7 +3,7 @@ import { isSecretFlag, isSecretName, nameWords } from './names.js';
 import {
   type Ctx,
   backslashesBefore,
-  escapeRun,
+  scanTo,
   escapedAt,
   escQuotedValue,
   isBlank,
@@ -49,20 +49,8 @@ function quotedKeyForm(ctx: Ctx, name: string, q: string, p: number): number | u
 }
 
 /** End of a header value: the end of the line, a quote, or an escaped newline. */
-function headerEnd(text: string, p: number, quote: string): number {
-  while (p < text.length) {
-    const c = text[p];
-    if (isEol(c) || c === '"' || c === quote) return p;
-    if (c !== '\\') {
-      p++;
-      continue;
-    }
-    const run = escapeRun(text, p);
-    if (run.stop) return p;
-    p = run.end;
-  }
-  return p;
-}
+const headerEnd = (text: string, p: number, quote: string): number =>
+  scanTo(text, p, (c) => isEol(c) || c === '"' || c === quote);
 
 /** `Name: value` (see the top for where it counts). */
 function headerForm(ctx: Ctx, name: string, i: number, p: number): number | undefined {
