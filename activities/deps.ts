@@ -4,15 +4,16 @@ import type { FenceBounds } from '../src/domain/fence.js';
 import type { DatabaseIdentity } from '../src/db/identity.js';
 import type { ApiServerPool } from '../src/runtime/api-servers.js';
 import type { Notifier } from '../src/runtime/notify.js';
+import type { SupervisorPool } from '../src/runtime/supervisor-pool.js';
 
 /** What the worker gives its activities: connections and the worker's defaults. */
 export interface ActivityDeps {
   /** Our records (drain_* tables). */
   pool: pg.Pool;
-  /** Where our records are, for each try's supervisor (its own connection; never printed). */
-  records: { url: string; schema: string | null };
   /** The bounds of fenced tries (src/domain/fence.ts). */
   fence: FenceBounds;
+  /** Each try's supervisor, started ahead of the try (src/runtime/supervisor-pool.ts). */
+  supervisors: SupervisorPool;
   /** Autopack's tables: per-try reads, the hand-back, and `sql()` for statements joining both. */
   backlog: Backlog;
   /** The same DATABASE_URL the executor gets (a SQLite one absolute). Never leaves the worker unredacted. */

@@ -297,16 +297,15 @@ function fenceOf(
   req: DrainRequest,
   t: Pick<TryStart, 'key' | 'paths' | 'cgroup'>,
   exec: { argv: string[]; env: NodeJS.ProcessEnv },
-): { config: Record<string, unknown>; statusFile: string } {
+): { config: Record<string, unknown>; statusFile: string; supervisors: ActivityDeps['supervisors'] } {
   const heartbeatTimeoutSeconds = (Context.current().info.heartbeatTimeoutMs ?? 0) / 1000;
   // Per try (the tries of an attempt share their log files); read and removed by the worker,
   // left beside the logs as evidence when the worker is gone.
   const statusFile = t.paths.exit.replace(/\.exit\.json$/, `.t${t.key.tryNo}.supervisor.json`);
   return {
     statusFile,
+    supervisors: deps.supervisors,
     config: {
-      recordsUrl: deps.records.url,
-      searchPath: deps.records.schema,
       key: t.key,
       leaseTtlSeconds: leaseTtlSeconds(deps.fence, heartbeatTimeoutSeconds, deps.leaseTtlSeconds),
       renewMs: deps.fence.renewMs,

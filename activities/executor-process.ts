@@ -1,15 +1,14 @@
 import { closeSync, openSync } from 'node:fs';
 import { appendFile, readFile, unlink } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
 import { LogTail } from '../src/runtime/log-tail.js';
 import { spawnContained } from '../src/runtime/containment.js';
+import type { SupervisorPool } from '../src/runtime/supervisor-pool.js';
 import { GroupKill, onAbort, runContained } from '../src/runtime/contained-run.js';
 import { detectLlmBoundary } from '../src/domain/llm-boundary.js';
 import { tryClock } from '../src/domain/try-clock.js';
 
 const WATCH_INTERVAL_MS = 200;
-const TRY_SUPERVISOR = fileURLToPath(new URL('../src/runtime/try-supervisor.mjs', import.meta.url));
 
 /** Why a try's supervisor ended it (try-supervisor.mjs), other than its executor exiting. */
 export interface SupervisorEnd {
@@ -91,29 +90,29 @@ interface RunOptions {
   cgroup: string | null;
   /**
    * The try's supervisor (src/runtime/try-supervisor.mjs): the executor runs as its child,
-   * fenced by it; `config` goes to it in DRAIN_FENCE, and it writes how the executor ended to
-   * `statusFile`. Absent: the executor is spawned directly.
+   * fenced by it; `config` (with the executor's argv, cwd, env and log files) goes to a ready
+   * supervisor of `supervisors`, and it writes how the executor ended to `statusFile`. Absent:
+   * the executor is spawned directly.
    */
-  fence?: { config: Record<string, unknown>; statusFile: string };
+  fence?: { config: Record<string, unknown>; statusFile: string; supervisors: SupervisorPool };
   /** Called every heartbeat interval while the process runs (heartbeat). */
   onTick: (p: { pid: number | null; bytesOut: number; lastOutputAt: number | null }) => void;
 }
 
 /**
  * Starts the executor with its output going straight into the log files (containment.ts); with
- * `fence`, under its supervisor (the group's leader, which starts the executor as its child).
+ * `fence`, under its supervisor (a ready one: src/runtime/supervisor-pool.ts), which is the
+ * group's leader, opens the log files and starts the executor as its child.
  */
 function spawnToLogFiles(o: RunOptions): ReturnType<typeof spawnContained> {
+  if (o.fence) {
+    const { argv, cwd, env, stdoutPath, stderrPath } = o;
+    return o.fence.supervisors.start({ ...o.fence.config, argv, cwd, env, stdoutPath, stderrPath }, o.cgroup);
+  }
   const stdoutFd = openSync(o.stdoutPath, 'a');
   const stderrFd = openSync(o.stderrPath, 'a');
-  const { argv, env } = o.fence
-    ? {
-        argv: [process.execPath, TRY_SUPERVISOR, ...o.argv],
-        env: { ...o.env, DRAIN_FENCE: JSON.stringify(o.fence.config) },
-      }
-    : o;
   try {
-    return spawnContained({ argv, cwd: o.cwd, env, stdoutFd, stderrFd, cgroup: o.cgroup });
+    return spawnContained({ argv: o.argv, cwd: o.cwd, env: o.env, stdoutFd, stderrFd, cgroup: o.cgroup });
   } finally {
     closeSync(stdoutFd); // the child has its own copies
     closeSync(stderrFd);

@@ -9,7 +9,8 @@ import { sessionJsonPath } from '../activities/paths.js';
 import { verifySession } from './cli/verify-session.js';
 import { parseDatabaseUrl } from './db/database-url.js';
 import { openStores, type Stores } from './db/stores.js';
-import { fenceBounds } from './domain/fence.js';
+import { fenceBounds, type FenceBounds } from './domain/fence.js';
+import { SupervisorPool } from './runtime/supervisor-pool.js';
 import { collectKnownSecrets } from './runtime/secret-sources.js';
 import { reapOrphanedApiServers, reapOrphanedExecutors } from './runtime/orphans.js';
 import { processesReaped } from './runtime/metrics.js';
@@ -91,14 +92,16 @@ interface WorkerParts {
   identity: string;
   notifyUrls: string[];
   apiServers: ApiServerPool | null;
+  fence: FenceBounds;
+  supervisors: SupervisorPool;
 }
 
 function activityDeps(o: DrainWorkerOptions, p: WorkerParts): ActivityDeps {
   const { stores, workspace } = p;
   return {
     pool: stores.records,
-    records: { url: stores.recordsUrl, schema: stores.recordsSchema },
-    fence: fenceBounds(process.env),
+    fence: p.fence,
+    supervisors: p.supervisors,
     backlog: stores.backlog,
     databaseUrl: stores.backlog.location.url,
     database: stores.database,
@@ -164,7 +167,7 @@ function drainWorkerHandle(
   p: WorkerParts,
   connection: NativeConnection,
 ): DrainWorker {
-  const { apiServers, stores } = p;
+  const { apiServers, stores, supervisors } = p;
   let closed = false;
   let running: Promise<void> | null = null;
   return {
@@ -172,6 +175,7 @@ function drainWorkerHandle(
     run() {
       notifier.start();
       running ??= worker.run().finally(async () => {
+        supervisors.close();
         await notifier.stop().catch(() => {});
         await apiServers?.stop().catch(() => {});
         await connection.close().catch(() => {});
@@ -186,6 +190,7 @@ function drainWorkerHandle(
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await running;
       } else {
+        supervisors.close();
         await apiServers?.stop().catch(() => {});
         await connection.close().catch(() => {});
         await stores.close().catch(() => {});
@@ -201,12 +206,20 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
   const location = parseDatabaseUrl(o.databaseUrl, { workspace });
   const stores = await openStores({ location, recordsUrl: o.recordsUrl, poolSize: 8 });
   const identity = o.identity ?? `drain-worker@${hostname()}:${process.pid}`;
+  const fence = fenceBounds(process.env);
   const parts: WorkerParts = {
     workspace,
     stores,
     identity,
     notifyUrls,
     apiServers: apiServerPool(o, workspace),
+    fence,
+    // Records URL for the supervisors' own connections: never printed, never in their environment.
+    supervisors: new SupervisorPool({
+      recordsUrl: stores.recordsUrl,
+      searchPath: stores.recordsSchema,
+      renewMs: fence.renewMs,
+    }),
   };
   const deps = activityDeps(o, parts);
   await reapOrphans(stores.records);

@@ -205,6 +205,25 @@ export interface ContainedExit {
   error: Error | null;
 }
 
+/** How an execa subprocess ended, as a ContainedExit (never rejects). */
+export function containedExit(sub: ReturnType<typeof execa>): Promise<ContainedExit> {
+  return sub.then(
+    (r): ContainedExit => {
+      const exitCode = r.exitCode ?? null;
+      const signal = r.signal ?? null;
+      if (exitCode !== null || signal !== null) return { exitCode, signal, error: null };
+      // Never ran (ENOENT, EACCES, a bad cwd): the spawn's own error, as child_process reports it.
+      const error = r.cause instanceof Error ? r.cause : new Error(r.shortMessage ?? r.message);
+      return { exitCode: null, signal: null, error };
+    },
+    (err: unknown): ContainedExit => ({
+      exitCode: null,
+      signal: null,
+      error: err instanceof Error ? err : new Error(String(err)),
+    }),
+  );
+}
+
 /**
  * Starts a command in its own process group (pgid = pid) with stdout/stderr going to the given
  * file descriptors (no pipe through this process: the output outlives a crashed worker and never
@@ -244,21 +263,7 @@ export function spawnContained(o: {
     const exited = Promise.resolve({ exitCode: null, signal: null, error: err as Error });
     return { pid: null, exited, joined: Promise.resolve(false) };
   }
-  const exited = sub.then(
-    (r): ContainedExit => {
-      const exitCode = r.exitCode ?? null;
-      const signal = r.signal ?? null;
-      if (exitCode !== null || signal !== null) return { exitCode, signal, error: null };
-      // Never ran (ENOENT, EACCES, a bad cwd): the spawn's own error, as child_process reports it.
-      const error = r.cause instanceof Error ? r.cause : new Error(r.shortMessage ?? r.message);
-      return { exitCode: null, signal: null, error };
-    },
-    (err: unknown): ContainedExit => ({
-      exitCode: null,
-      signal: null,
-      error: err instanceof Error ? err : new Error(String(err)),
-    }),
-  );
+  const exited = containedExit(sub);
   const pid = sub.pid ?? null;
   return { pid, exited, joined: pid ? joinCgroup(o.cgroup, pid) : Promise.resolve(false) };
 }
