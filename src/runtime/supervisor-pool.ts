@@ -25,7 +25,7 @@ const MAX_SPARES = 8;
 const PEAK_MS = 60_000;
 
 /** Where the records are (never printed: the URL may hold a password) and the renewal period R. */
-export interface SupervisorRecords {
+interface SupervisorRecords {
   recordsUrl: string;
   searchPath: string | null;
   renewMs: number;
@@ -40,7 +40,7 @@ interface Spare {
 }
 
 /** A started try's supervisor, as runContained takes it (spawnContained's shape). */
-export interface SupervisedStart {
+interface SupervisedStart {
   pid: number | null;
   exited: Promise<ContainedExit>;
   joined: Promise<boolean>;
