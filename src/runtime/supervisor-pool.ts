@@ -6,9 +6,9 @@
  * supervisor when the try's configuration arrives on the same pipe. A spare serves exactly one
  * try, then ends with it, as before; only the start moved off the try's path.
  *
- * How many are kept: one more than this worker ran at once in the last minute (at most
- * MAX_SPARES), so that slots starting together all find one, and the one taken has had a whole
- * round to load and connect. A spare's own process group
+ * How many are kept: as many as this worker ran at once in the last minute (at least one, at
+ * most MAX_SPARES), so that slots starting together all find one. Each costs a Node start and
+ * `pg` (~0.2 s of CPU), so none is started before this worker's first try has ended. A spare's own process group
  * and session are its own (detached), and it is moved into the try's cgroup before it is given
  * the try, so the executor is born in the cgroup. A spare whose worker is gone sees the end of
  * its stdin and exits; close() ends every spare (the worker's end).
@@ -56,10 +56,10 @@ export class SupervisorPool {
 
   constructor(private readonly records: SupervisorRecords) {}
 
-  /** Spares wanted now: the recent peak of concurrent tries, plus one. */
+  /** Spares wanted now: the recent peak of concurrent tries (at least one). */
   private target(now = Date.now()): number {
     const recent = now - this.peakAt < PEAK_MS ? this.peak : this.running;
-    return Math.min(MAX_SPARES, recent + 1);
+    return Math.min(MAX_SPARES, Math.max(1, recent));
   }
 
   /** Starts one spare; null when it could not be spawned (the try then reports the error). */
