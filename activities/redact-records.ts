@@ -1,7 +1,7 @@
 import type { ActivityDeps } from './deps.js';
 import { redactSecrets } from '../src/domain/redact.js';
 import type { SelectResult } from '../src/db/select.js';
-import type { AttemptOutcome } from '../src/domain/types.js';
+import type { AttemptOutcome, PhaseRef } from '../src/domain/types.js';
 
 /**
  * The copy of an attempt's evidence that leaves the raw log files — the drain_attempts row,
@@ -24,11 +24,15 @@ export function redactOutcome(deps: Pick<ActivityDeps, 'knownSecrets'>, o: Attem
 /** A selection result enters history too: the picked phase's failure reason and skip reasons, redacted. */
 export function redactSelection(deps: Pick<ActivityDeps, 'knownSecrets'>, r: SelectResult): SelectResult {
   const red = (s: string) => redactSecrets(s, deps.knownSecrets);
-  const reason = r.pick?.lastFailureReason;
+  const pick = (p: PhaseRef): PhaseRef => {
+    const reason = p.lastFailureReason;
+    return { ...p, lastFailureReason: reason == null ? null : red(reason) };
+  };
   return {
     ...r,
-    pick: r.pick && { ...r.pick, lastFailureReason: reason == null ? null : red(reason) },
+    pick: r.pick && pick(r.pick),
     passedOver: r.passedOver.map((s) => ({ ...s, reason: red(s.reason) })),
+    ...(r.more ? { more: r.more.map(pick) } : {}),
   };
 }
 

@@ -6,7 +6,7 @@ import { selectFailedPhase, selectQueuedPhase, type SelectResult } from '../src/
 import { phasesOverTotalAttempts, phasesStoppedByMemory, type MemoryBlock } from '../src/db/memory.js';
 import { workspaceCommit } from '../src/runtime/git.js';
 import { leaseHeld } from '../src/runtime/metrics.js';
-import type { SkipRecord } from '../src/domain/types.js';
+import type { PhaseRef, SkipRecord } from '../src/domain/types.js';
 import { recordedSpend } from '../src/db/tokens.js';
 import { spentNow } from '../src/domain/tokens.js';
 
@@ -45,8 +45,12 @@ export function selectActivities(deps: ActivityDeps) {
         r = await select(params);
       }
       if (r.leased) leaseHeld(+1);
-      const withMissed = { ...r, passedOver: [...missed, ...r.passedOver] };
-      return redactSelection(deps, done ? withAttemptsSoFar(withMissed, done) : withMissed);
+      const withMore = await withMorePicks(select, params, {
+        ...r,
+        passedOver: [...missed, ...r.passedOver],
+      });
+      leaseHeld(withMore.more?.length ?? 0);
+      return redactSelection(deps, done ? withAttemptsSoFar(withMore, done) : withMore);
     },
   };
 
@@ -82,18 +86,26 @@ export function selectActivities(deps: ActivityDeps) {
     return spentNow(p.tokenBudget?.folded ?? 0, recorded.finished, running);
   }
 
-  async function select(p: SelectParams): Promise<SelectResult> {
-    if (p.mode === 'failed') return selectFailedPhase(backlog(), p);
-    const queued = await selectQueuedPhase(backlog(), p);
-    if (p.mode === 'queued' || queued.pick) return queued;
-    const failed = await selectFailedPhase(backlog(), p);
-    return {
-      pick: failed.pick,
-      passedOver: [...queued.passedOver, ...failed.passedOver],
-      waitingForLease: queued.waitingForLease || failed.waitingForLease,
-      ...(failed.leased !== undefined ? { leased: failed.leased } : {}),
-    };
+  function select(p: SelectParams): Promise<SelectResult> {
+    return selectInMode(backlog(), p);
   }
+}
+
+/** The pick of the session's mode: FAILED, QUEUED, or QUEUED first then FAILED ('all'). */
+async function selectInMode(
+  db: Parameters<typeof selectFailedPhase>[0],
+  p: SelectParams,
+): Promise<SelectResult> {
+  if (p.mode === 'failed') return selectFailedPhase(db, p);
+  const queued = await selectQueuedPhase(db, p);
+  if (p.mode === 'queued' || queued.pick) return queued;
+  const failed = await selectFailedPhase(db, p);
+  return {
+    pick: failed.pick,
+    passedOver: [...queued.passedOver, ...failed.passedOver],
+    waitingForLease: queued.waitingForLease || failed.waitingForLease,
+    ...(failed.leased !== undefined ? { leased: failed.leased } : {}),
+  };
 }
 
 /** Attempted and done phases of the session, from its records (the state carries none). */
@@ -107,10 +119,43 @@ function recordedProgress(done: SessionProgress): Partial<SelectParams> {
   };
 }
 
-/** The picked phase's attempts so far this session (its next attempt number is one more). */
+/** The picked phases' attempts so far this session (each one's next attempt number is one more). */
 function withAttemptsSoFar(r: SelectResult, done: SessionProgress): SelectResult {
-  if (!r.pick) return r;
-  const { runId, phaseId } = r.pick;
-  const i = done.runs.findIndex((run, j) => run === runId && done.phases[j] === phaseId);
-  return { ...r, pick: { ...r.pick, attemptsSoFar: i < 0 ? 0 : done.attempts[i] } };
+  const counted = (p: PhaseRef): PhaseRef => {
+    const i = done.runs.findIndex((run, j) => run === p.runId && done.phases[j] === p.phaseId);
+    return { ...p, attemptsSoFar: i < 0 ? 0 : done.attempts[i] };
+  };
+  return { ...r, pick: r.pick && counted(r.pick), ...(r.more ? { more: r.more.map(counted) } : {}) };
+}
+
+/**
+ * `params.extraPicks` further picks after `first` (leased, with the same inputs), each made with
+ * the runs picked before it excluded as busy: what the session's other free slots would pick
+ * next, one after another, when no result arrives in between (the workflow drops them if one
+ * does). Stops at the first that finds nothing or whose run another session took; the passed-over
+ * phases of each are added once. Shared with the workflow tests' fake selection.
+ */
+export async function withMorePicks(
+  select: (p: SelectParams) => Promise<SelectResult>,
+  params: SelectParams,
+  first: SelectResult,
+): Promise<SelectResult> {
+  const n = Math.min(8, Math.max(0, Math.floor(params.extraPicks ?? 0)));
+  if (n === 0 || !first.pick || first.leased !== true) return first;
+  const busy = [...(params.busyRuns ?? []), first.pick.runId];
+  const more: PhaseRef[] = [];
+  const passedOver = [...first.passedOver];
+  const seen = new Set(passedOver.map((s) => JSON.stringify([s.runId, s.phaseId, s.reason])));
+  for (let i = 0; i < n; i++) {
+    const r = await select({ ...params, busyRuns: [...busy] });
+    if (!r.pick || r.leased !== true) break;
+    more.push(r.pick);
+    busy.push(r.pick.runId);
+    for (const s of r.passedOver) {
+      const k = JSON.stringify([s.runId, s.phaseId, s.reason]);
+      if (!seen.has(k)) passedOver.push(s);
+      seen.add(k);
+    }
+  }
+  return { ...first, passedOver, more };
 }

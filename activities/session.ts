@@ -220,6 +220,7 @@ async function prepareSession(
   const executor = checkedExecutor(deps, c, o.sessionId, workspace);
   const counts = await deps.backlog.backlogCounts();
   if (!c.dryRun) {
+    deps.supervisors.expect(c.concurrency); // its first picks find their supervisors ready
     await mkdir(sessionsDir(workspace), { recursive: true });
     await claimSessionId(deps, { sessionId: o.sessionId, chainId: o.chainId, workspace, config: c });
   }

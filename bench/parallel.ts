@@ -5,7 +5,10 @@
  * the speed-up over one slot, the most attempts that ran at once, and how many times two
  * attempts of one run overlapped (from the drain_attempts rows; must be 0):
  *
- *   npx tsx bench/parallel.ts [--slots 1,2,4,8] [--phases 32] [--runs 16] [--executor 'sleep 2']
+ *   npx tsx bench/parallel.ts [--slots 1,2,4,8] [--phases 32] [--runs 16] [--executor 'sleep 2'] [--timeline]
+ *
+ * --timeline also prints each attempt's start and end (seconds after the session started) and
+ * its duration, by start: where a wave of slots loses time.
  *
  * Prints numbers only (no thresholds); exits 1 if any run overlapped. Services and the temp
  * directory are removed on exit.
@@ -27,6 +30,19 @@ if ([...slots, phases, runs].some((n) => !Number.isInteger(n) || n < 1) || phase
   process.exit(2);
 }
 
+/** Each attempt's start and end after the session's start, by start (--timeline). */
+function printTimeline(t: Awaited<ReturnType<typeof timedSession>>): void {
+  const rows = [...t.rows].sort((a, b) => +a.started_at - +b.started_at);
+  const zero = +t.startedAt;
+  for (const r of rows) {
+    const from = (+r.started_at - zero) / 1000;
+    const to = r.finished_at ? (+r.finished_at - zero) / 1000 : NaN;
+    console.log(
+      `  ${r.run_id}/${r.phase_id}: ${from.toFixed(2)} → ${to.toFixed(2)} s (ran ${r.duration_seconds ?? '?'} s)`,
+    );
+  }
+}
+
 const env = await startTestEnv();
 const stop = () => void env.teardown().finally(() => process.exit(130));
 process.once('SIGINT', stop);
@@ -45,6 +61,7 @@ try {
       to: r.finished_at,
       label: r.phase_id,
     }));
+    if (process.argv.includes('--timeline')) printTimeline(t);
     const overlaps = runOverlaps(spans).length;
     overlapsTotal += overlaps;
     const perMinute = (phases / t.seconds) * 60;

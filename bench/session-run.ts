@@ -29,6 +29,8 @@ export async function freshBacklog(env: TestEnv, runs: number, perRun: number): 
 interface TimedSession {
   seconds: number;
   rows: AttemptRow[];
+  /** When the session was started (wall clock). */
+  startedAt: Date;
 }
 
 /**
@@ -42,6 +44,7 @@ export async function timedSession(
   input: DrainInput,
 ): Promise<TimedSession> {
   const started = performance.now();
+  const startedAt = new Date();
   const h = await env.client.workflow.start('batchDrain', {
     taskQueue: env.taskQueue,
     workflowId: id,
@@ -61,5 +64,5 @@ export async function timedSession(
   const seconds = (performance.now() - started) / 1000;
   const rows = await listSessionAttempts(env.pool, id);
   if (rows.length !== phases) throw new Error(`${id}: ${rows.length} attempts, expected ${phases}`);
-  return { seconds, rows };
+  return { seconds, rows, startedAt };
 }

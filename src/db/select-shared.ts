@@ -19,6 +19,11 @@ export interface SelectResult {
   leased?: boolean;
   /** Nothing picked: the session's records have spent its token budget (this much). */
   tokenBudgetSpent?: number;
+  /**
+   * Asked for `extraPicks`: further picks for the session's other free slots, each leased and
+   * of another run, in the order they were made (absent when none were asked for).
+   */
+  more?: PhaseRef[];
 }
 
 /** A row of the final step: the pick (skip_reason NULL) and the passed-over phases, in order. */

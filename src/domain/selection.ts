@@ -57,6 +57,11 @@ export interface SelectParams {
   memory?: Array<{ runId: string; phaseId: string; reason: string }>;
   /** The workflow asks the selection activity to take the pick's run lease in the same statement. */
   takeLease?: boolean;
+  /**
+   * With takeLease: this many further picks for the session's other free slots, in the same
+   * activity (one round trip for a wave of slots instead of one each). Absent: none.
+   */
+  extraPicks?: number;
   /** Set by the selection activity from takeLease: who holds the lease, for how long. */
   lease?: { holder: string; ttlSeconds: number } | null;
   /**

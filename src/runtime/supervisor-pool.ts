@@ -6,12 +6,14 @@
  * supervisor when the try's configuration arrives on the same pipe. A spare serves exactly one
  * try, then ends with it, as before; only the start moved off the try's path.
  *
- * How many are kept: as many as this worker ran at once in the last minute (at least one, at
- * most MAX_SPARES), so that slots starting together all find one. Each costs a Node start and
- * `pg` (~0.2 s of CPU), so none is started before this worker's first try has ended. A spare's own process group
- * and session are its own (detached), and it is moved into the try's cgroup before it is given
- * the try, so the executor is born in the cgroup. A spare whose worker is gone sees the end of
- * its stdin and exits; close() ends every spare (the worker's end).
+ * How many are kept: as many as this worker ran at once in the last minute, at least one, at
+ * most MAX_SPARES, so that slots starting together all find one; a session starting with N
+ * slots asks for N (expect(), from prepareSession). Each costs a Node start and `pg` (~0.2 s
+ * of CPU), so none is started before this worker's first try has ended or a session with
+ * slots is prepared here, and spares beyond the need are ended a minute after a burst. A
+ * spare's process group and session are its own (detached), and it is moved into the try's
+ * cgroup before it is given the try, so the executor is born in the cgroup. A spare whose
+ * worker is gone sees the end of its stdin and exits; close() ends every spare (the worker's end).
  */
 import { fileURLToPath } from 'node:url';
 import type { Writable } from 'node:stream';
@@ -21,6 +23,8 @@ import { containedExit, joinCgroup, type ContainedExit } from './containment.js'
 const TRY_SUPERVISOR = fileURLToPath(new URL('./try-supervisor.mjs', import.meta.url));
 /** At most this many idle supervisors per worker (each ~40 MB while it waits). */
 const MAX_SPARES = 8;
+/** A running try's replacement spare is started this long after the try started. */
+const REFILL_AFTER_MS = 250;
 /** How long a burst of concurrent tries keeps its number of spares. */
 const PEAK_MS = 60_000;
 
@@ -53,6 +57,7 @@ export class SupervisorPool {
   private peakAt = 0;
   private closed = false;
   private refilling = false;
+  private trimTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly records: SupervisorRecords) {}
 
@@ -101,6 +106,31 @@ export class SupervisorPool {
     return spare;
   }
 
+  /**
+   * A session with `slots` slots is starting on this worker (prepareSession): have that many
+   * ready for its first picks, as if it had run them at once already.
+   */
+  expect(slots: number): void {
+    if (this.closed || !(slots > 1)) return;
+    const n = Math.min(MAX_SPARES, Math.floor(slots));
+    if (n > this.target()) {
+      this.peak = n;
+      this.peakAt = Date.now();
+    }
+    this.refill();
+  }
+
+  /** Ends the spares beyond `target()` once a burst is over (checked a minute after each refill). */
+  private trimLater(): void {
+    if (this.trimTimer) return;
+    this.trimTimer = setTimeout(() => {
+      this.trimTimer = null;
+      while (this.idle.length > this.target()) this.idle.shift()?.stdin.end();
+      if (this.idle.length > 1) this.trimLater();
+    }, PEAK_MS + 1000);
+    this.trimTimer.unref();
+  }
+
   /** Keeps `target()` spares ready (spawned one by one, after the current turn of the event loop). */
   private refill(): void {
     if (this.refilling || this.closed) return;
@@ -113,6 +143,7 @@ export class SupervisorPool {
         this.idle.push(s);
       }
       while (this.idle.length > this.target()) this.idle.shift()?.stdin.end();
+      if (this.idle.length > 1) this.trimLater();
     });
   }
 
@@ -138,8 +169,12 @@ export class SupervisorPool {
       this.peak = this.running;
       this.peakAt = Date.now();
     }
-    // The next spare is started when this try has ended: never beside the try's own start.
+    // The next spares are started once this try has run a moment (a wave of slots then finds
+    // them ready), or when it ended, whichever comes first: never beside the try's own start.
+    const early = setTimeout(() => this.refill(), REFILL_AFTER_MS);
+    early.unref();
     void s.exited.finally(() => {
+      clearTimeout(early);
       this.running--;
       this.refill();
     });
@@ -156,6 +191,7 @@ export class SupervisorPool {
   /** Ends every idle spare (each closes its connection and exits); running tries are not touched. */
   close(): void {
     this.closed = true;
+    if (this.trimTimer) clearTimeout(this.trimTimer);
     for (const s of this.idle.splice(0)) s.stdin.end();
   }
 }

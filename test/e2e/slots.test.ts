@@ -106,7 +106,10 @@ describe('slots: several phases of one session at once', () => {
     );
     assert.equal(localMarkers.length, 0, 'no local activities with several slots');
     assert.equal(scheduled('finishPhase'), 12);
-    assert.ok(scheduled('selectNextPhase') >= 12, `${scheduled('selectNextPhase')} selections`);
+    // Batch picks (issue 19): the session's first selection also picks for the two other free
+    // slots, so fewer selections than phases (one per phase before).
+    const selections = scheduled('selectNextPhase');
+    assert.ok(selections >= 1 && selections < 12, `${selections} selections`);
   });
 
   test('two sessions with two slots each: no run drained by two slots or sessions at once', async () => {

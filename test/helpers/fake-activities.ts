@@ -22,6 +22,7 @@ import type { SelectParams } from '../../src/domain/selection.js';
 import { attemptTokens } from '../../src/domain/tokens.js';
 import type { AttemptOutcome, PhaseRef } from '../../src/domain/types.js';
 import { fakeSelect, phaseKey as key } from './fake-select.js';
+import { withMorePicks } from '../../activities/select.js';
 import { outcome, outcomeOfStep, phaseAfter, type Step } from './fake-steps.js';
 
 export type { Step } from './fake-steps.js';
@@ -212,7 +213,8 @@ export class FakeBacklog {
       },
       selectNextPhase: async (p) => {
         this.record('selectNextPhase', p);
-        return this.select(p);
+        // Further picks for free slots as the real activity makes them (the same loop).
+        return withMorePicks(async (q) => this.select(q), p, this.select(p));
       },
       acquireRunLease: async (o) => {
         this.record('acquireRunLease', o);

@@ -60,6 +60,39 @@ describe('slots', () => {
     assert.equal(fake.leases.size, 0, 'every lease released');
   });
 
+  test('eight slots over eight runs of two phases: one selection picks for a whole wave of free slots', async () => {
+    const fake = FakeBacklog.grid(8, 2, [{ kind: 'success', events: 1, ms: 400 }]);
+    const h = await t.start(fake, { concurrency: 8, batchSize: 100 });
+    const r = (await h.result()) as SessionResult;
+    assert.equal(r.processed, 16);
+    assert.equal(r.succeeded, 16);
+    assert.equal(fake.maxInFlightOfOneRun, 1, 'never two phases of one run in flight');
+    assert.equal(fake.maxInFlight, 8, 'all eight slots drained at once');
+    assert.equal(fake.inputsOf<DrainRequest>('drainPhase').length, 16, 'each phase drained once');
+    const selects = fake.inputsOf<SelectParams>('selectNextPhase');
+    // The first selection picks for the seven other free slots: the first wave is one activity.
+    assert.equal(selects[0].extraPicks, 7);
+    assert.ok(
+      selects.length < 16,
+      `${selects.length} selections for 16 phases (one per phase without batch picks)`,
+    );
+    // A pick not taken (a result folded first, or no slot left) gives its run's lease back.
+    assert.equal(fake.leases.size, 0, 'every lease released');
+  });
+
+  test('batch picks with phases of mixed lengths: each phase drained once, every lease given back', async () => {
+    // Run 0's phases end at once, the others' later: slots free up one by one, so selections
+    // pick for zero to three free slots, and results fold between a batch and its use.
+    const fake = FakeBacklog.grid(4, 2, (run) => [{ kind: 'success', ms: run === 0 ? 50 : 500 }]);
+    const h = await t.start(fake, { concurrency: 4, batchSize: 100 });
+    const r = (await h.result()) as SessionResult;
+    assert.equal(r.processed, 8);
+    assert.equal(fake.maxInFlightOfOneRun, 1);
+    const drains = fake.inputsOf<DrainRequest>('drainPhase');
+    assert.equal(new Set(drains.map((d) => `${d.runId}/${d.phaseId}`)).size, 8, 'each phase drained once');
+    assert.equal(fake.leases.size, 0, 'every lease released');
+  });
+
   test('one run with many phases and three slots: its phases drain one after the other', async () => {
     const fake = FakeBacklog.grid(1, 4, [{ kind: 'success', ms: 150 }]);
     const h = await t.start(fake, { concurrency: 3, batchSize: 100 });

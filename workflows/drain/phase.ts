@@ -159,6 +159,7 @@ function recordOutcome(
   const next = recordAttempt(before, outcome, verdict, config, session.slotOf(slot));
   const report = session.report('running', false, next);
   session.state = withoutRecorded(next);
+  session.folds += 1;
   // Concurrent writes of slots are safe: the writer refuses a report older than the file's.
   return shortActivities(session.slots.length).finishPhase({
     memoryStop: newlyStopped(before, next, verdict.fingerprint),

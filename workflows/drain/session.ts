@@ -16,7 +16,7 @@ import {
 } from '../../src/domain/search-attributes.js';
 import { packedState, type SessionState } from '../../src/domain/session-state.js';
 import { remainingSeconds } from '../../src/domain/stop-conditions.js';
-import type { DrainConfig } from '../../src/domain/types.js';
+import type { DrainConfig, PhaseRef } from '../../src/domain/types.js';
 
 /** Carried across continue-as-new. */
 export interface Carried {
@@ -33,6 +33,18 @@ export interface Carried {
 interface SlotState {
   run: string | null;
   current: CurrentPhase | null;
+  /** Its loop has ended (a stop, a full batch): it picks nothing more. */
+  ended?: boolean;
+}
+
+/**
+ * A pick one slot's selection made for another, free slot (batch picks): its run is leased to
+ * the session. Good only while no result has been folded since (`folds`) and for a few seconds.
+ */
+interface Handoff {
+  pick: PhaseRef;
+  folds: number;
+  at: number;
 }
 
 /** Why the slots end: a stop condition, continue-as-new, or one slot failed. */
@@ -48,6 +60,10 @@ export class DrainSession {
   finishedCount = 0;
   /** A slot is picking (select + lease): picks take turns, so two never take one run. */
   private picking = false;
+  /** Picks made for free slots, not yet taken (workflows/drain/slots.ts). */
+  handoffs: Handoff[] = [];
+  /** Results folded so far by any slot: a handoff made before the last fold is not used. */
+  folds = 0;
   paused: boolean;
   stopRequested: boolean;
   stopNote: string | null;
@@ -80,9 +96,12 @@ export class DrainSession {
     return this.slots.length > 1 ? slot : undefined;
   }
 
-  /** Runs this session's slots hold right now. */
+  /** Runs this session's slots hold right now, and those of picks waiting for a slot. */
   busyRuns(): string[] {
-    return this.slots.flatMap((s) => (s.run === null ? [] : [s.run]));
+    return [
+      ...this.slots.flatMap((s) => (s.run === null ? [] : [s.run])),
+      ...this.handoffs.map((h) => h.pick.runId),
+    ];
   }
 
   /** Ends the slots (the first reason wins); `stopReason` goes into the state. */

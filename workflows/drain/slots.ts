@@ -2,10 +2,12 @@
  * The slot loops of a session: up to `concurrency` phases drain at once, each slot picking,
  * draining and folding its result before it picks again, so stop conditions apply between
  * slots. Picks take turns (DrainSession.exclusive) and exclude the runs other slots hold, so
- * two slots never drain one run. With one slot this issues exactly the commands of the
+ * two slots never drain one run. A selection also picks for the other free slots (batch picks:
+ * one activity per wave of slots); those picks wait as handoffs, used only while no result has
+ * been folded since, else released, so a pick never misses a result another slot folded. With one slot this issues exactly the commands of the
  * sequential loop it replaced (recorded histories replay, test/e2e/replay.test.ts).
  */
-import { condition, sleep, workflowInfo } from '@temporalio/workflow';
+import { condition, patched, sleep, workflowInfo } from '@temporalio/workflow';
 import { appendEvents, skipEvents, slotTag } from '../../src/domain/progress-log.js';
 import { selectionParams } from '../../src/domain/selection.js';
 import { noteSkips, recordPlanned } from '../../src/domain/session-state.js';
@@ -38,6 +40,8 @@ export async function drainLoop(session: DrainSession): Promise<'stopped' | 'con
   );
   const failure = settled.find((r) => r.status === 'rejected');
   if (failure) throw failure.reason;
+  // Picks made for slots that ended first (batch picks only; no await otherwise: replay).
+  if (session.handoffs.length > 0) await releaseHandoffs(session);
   return session.ending === 'continue-as-new' ? 'continue-as-new' : 'stopped';
 }
 
@@ -47,7 +51,10 @@ async function slotLoop(session: DrainSession, slot: number): Promise<void> {
   for (;;) {
     await condition(() => !session.paused || session.stopRequested || session.ending !== null);
     const step = await session.exclusive(() => pickStep(session, slot));
-    if (step.kind === 'end') return;
+    if (step.kind === 'end') {
+      session.slots[slot].ended = true;
+      return;
+    }
     if (step.kind === 'again') continue;
     if (step.kind === 'wait-lease') {
       await waitForLeases(session, step.seen);
@@ -98,27 +105,78 @@ function checkStop(session: DrainSession): 'stop' | 'quiet' | null {
   return null;
 }
 
+/** A handoff older than this is not used (its run's lease has a minute at least). */
+const HANDOFF_MAX_AGE_MS = 10_000;
+
+/**
+ * Batch picks: with several slots, one selection also picks for the other free slots (one
+ * activity per wave of slots instead of one per slot). Sessions recorded before pick one phase
+ * per selection (patched; one-slot sessions never ask).
+ */
+const batchPicks = (session: DrainSession): boolean =>
+  session.slots.length > 1 && !session.config.dryRun && patched('batch-picks');
+
+/** Releases the leases of picks no slot took, one by one (each stays busy until released). */
+async function releaseHandoffs(session: DrainSession): Promise<void> {
+  while (session.handoffs.length > 0) {
+    const { runId } = session.handoffs[0].pick;
+    await quick.releaseRunLease({ runId, sessionId: session.state.sessionId, database: session.database });
+    session.handoffs.shift();
+  }
+}
+
+/** A pick made for this slot by another's selection, when still good (else all are released). */
+async function takeHandoff(session: DrainSession): Promise<PhaseRef | null> {
+  const fresh = (h: DrainSession['handoffs'][number]) =>
+    h.folds === session.folds && Date.now() - h.at < HANDOFF_MAX_AGE_MS;
+  if (!session.handoffs.every(fresh)) await releaseHandoffs(session);
+  return session.handoffs.shift()?.pick ?? null;
+}
+
+/** How many further picks this slot's selection makes for free slots (batch picks). */
+function extraPicks(session: DrainSession, slot: number, busy: number): number {
+  const { config } = session;
+  if (config.maxTokens != null) return 0; // the budget is checked before each pick
+  const free = session.slots.filter((s, i) => i !== slot && s.run === null && !s.ended).length;
+  return Math.max(0, Math.min(free, config.batchSize - session.state.processed - busy - 1));
+}
+
+/** The progress log's "selecting" line of a slot. */
+function noteSelect(session: DrainSession, slot: number): void {
+  const s = session.state;
+  const index = s.processed + session.busyRuns().length + 1;
+  const tag = slotTag(session.slotOf(slot));
+  session.state = {
+    ...s,
+    log: appendEvents(s.log, [{ kind: 'select', index, total: session.config.batchSize, ...tag }]),
+  };
+}
+
 /** One turn at picking: stop conditions, select, lease. Runs while no other slot picks. */
 async function pickStep(session: DrainSession, slot: number): Promise<Step> {
   const { config } = session;
   const parallel = session.slots.length > 1;
-  if (session.ending || checkStop(session)) return END;
+  const batch = batchPicks(session);
+  const handed = batch ? await takeHandoff(session) : null;
   const wi = workflowInfo();
-  if (wi.continueAsNewSuggested || wi.historyLength >= config.continueAsNewAfterEvents) {
-    session.end('continue-as-new');
+  const cas = wi.continueAsNewSuggested || wi.historyLength >= config.continueAsNewAfterEvents;
+  if (session.ending || checkStop(session) || cas) {
+    if (cas && !session.ending) session.end('continue-as-new');
+    if (handed) await giveBack(session, slot, handed.runId);
     return END;
+  }
+  if (handed) {
+    noteSelect(session, slot);
+    session.slots[slot].run = handed.runId;
+    return { kind: 'drain', pick: handed };
   }
   const busy = session.busyRuns();
   const tag = slotTag(session.slotOf(slot));
-  const s = session.state;
-  session.state = {
-    ...s,
-    log: appendEvents(s.log, [
-      { kind: 'select', index: s.processed + busy.length + 1, total: config.batchSize, ...tag },
-    ]),
-  };
+  noteSelect(session, slot);
   const seen = session.finishedCount;
+  const made = { folds: session.folds, at: Date.now() };
   const lean = leanOrchestration();
+  const more = batch ? extraPicks(session, slot, busy.length) : 0;
   const sel = await shortActivities(session.slots.length).selectNextPhase({
     ...selectionParams(session.state, config, busy),
     fromRecords: !config.dryRun,
@@ -127,7 +185,9 @@ async function pickStep(session: DrainSession, slot: number): Promise<Step> {
     // The pick's run lease is taken by the selection statement itself: one activity less (with
     // slots, while the others wait for their turn). Sessions recorded before keep their commands.
     ...((parallel || lean) && !config.dryRun ? { takeLease: true } : {}),
+    ...(more > 0 ? { extraPicks: more } : {}),
   });
+  for (const pick of sel.more ?? []) session.handoffs.push({ pick, ...made });
   session.state = noteSkips(session.state, sel.passedOver);
   session.state = { ...session.state, log: appendEvents(session.state.log, skipEvents(sel.passedOver, tag)) };
   // Results that arrived while selecting may have ended the session (one slot: nothing arrives).
