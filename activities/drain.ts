@@ -24,7 +24,13 @@ import { workflowRun } from './workflow-run.js';
 import { notRunTrailer } from '../src/domain/attempt-log.js';
 import { renderCommand } from '../src/domain/command-template.js';
 import { TERMINAL_STATES, type AttemptOutcome } from '../src/domain/types.js';
-import { finishAttempt, recordLogDigests, whileTryCurrent, type AttemptKey } from '../src/db/attempts.js';
+import {
+  finishAttempt,
+  recordLogDigests,
+  restampAttemptStart,
+  whileTryCurrent,
+  type AttemptKey,
+} from '../src/db/attempts.js';
 import { ping } from '../src/db/server.js';
 import type { ApiServerInfo } from '../src/runtime/api-servers.js';
 import { tryTag } from '../src/runtime/containment.js';
@@ -235,6 +241,8 @@ async function drainPhase(deps: ActivityDeps, input: DrainRequest): Promise<Atte
   // now that this try's row exists no earlier one can start, so mark and wait once more.
   if (key.tryNo > 1 && (await markEarlierTries(deps, key)) > 0) {
     await heartbeating(deps, ctx.info.heartbeatDetails, () => untilEarlierTriesOver(deps, key));
+    t.startedAt = new Date().toISOString(); // it starts now, after the earlier try's end
+    await restampAttemptStart(deps.pool, key, t.startedAt);
   }
   executorStarted();
   const ran = await runTry(deps, req, t, argv, env).finally(executorEnded);

@@ -173,6 +173,18 @@ export async function setAttemptProcess(db: Queryable, k: AttemptKey, pid: numbe
 }
 
 /**
+ * A try that found an earlier try still running after it had claimed its row, and waited for
+ * it to end, starts its executor only now: its row's start says so (its records never overlap
+ * the earlier try's).
+ */
+export async function restampAttemptStart(db: Queryable, k: AttemptKey, startedAt: string): Promise<void> {
+  await db.query(`UPDATE drain_attempts SET started_at = $7 WHERE ${KEY_WHERE} AND status = 'running'`, [
+    ...keyParams(k),
+    startedAt,
+  ]);
+}
+
+/**
  * How a try ended: finished (the executor ran to its end), reconciled (a retry found the
  * outcome), cancelled, interrupted (its worker died or stopped; retried), lost (the run's
  * lease was gone or the phase changed: not judged), abandoned (out of tries).
