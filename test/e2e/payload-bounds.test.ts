@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestEnv, type TestEnv } from '../helpers/env.js';
 import { historyCost } from '../../harness/history-payloads.js';
+import { countPgStatements } from '../../harness/pg-counts.js';
 import { seedPhases, type PhaseSeed } from '../../src/sim/seed.js';
 
 describe('payloads do not grow with the session', () => {
@@ -25,23 +26,29 @@ describe('payloads do not grow with the session', () => {
     }));
     await seedPhases(env.pool, [...seeds, ...remembered]);
     // An instant executor that leaves the phase FAILED: every attempt is a quick failure.
-    const h = await env.client.workflow.start('batchDrain', {
-      taskQueue: env.taskQueue,
-      workflowId: id,
-      args: [
-        {
-          batchSize: phases,
-          executor: 'true',
-          maxAttemptsPerPhase: 1,
-          skipRunsWithQueued: false,
-          continueAsNewAfterEvents: 400,
-          killGraceSeconds: 1,
-          ...input,
-        },
-      ],
-    });
-    await h.result();
-    return historyCost(env.client, id);
+    // Every statement of the session from its start (in-process worker; supervisors not counted).
+    const counted = countPgStatements();
+    try {
+      const h = await env.client.workflow.start('batchDrain', {
+        taskQueue: env.taskQueue,
+        workflowId: id,
+        args: [
+          {
+            batchSize: phases,
+            executor: 'true',
+            maxAttemptsPerPhase: 1,
+            skipRunsWithQueued: false,
+            continueAsNewAfterEvents: 400,
+            killGraceSeconds: 1,
+            ...input,
+          },
+        ],
+      });
+      await h.result();
+    } finally {
+      counted.stop();
+    }
+    return { ...(await historyCost(env.client, id)), statements: counted.statements, rows: counted.rows };
   }
 
   // The short session is long enough to fill every bounded list (the progress log's 60 events,
@@ -54,6 +61,15 @@ describe('payloads do not grow with the session', () => {
     const small = await plain40();
     const large = await drain('bounds-160', 160);
     assert.ok(large.runs > small.runs, `the long session continued as new (${large.runs} runs)`);
+    // Statements per phase do not grow with the session (issue 19): the long session sends no
+    // more per phase than the short one, whose per-session statements weigh 4× more per phase.
+    // (Rows read back per phase still grow: selection reads the session's attempts per pick.)
+    const per = (c: { statements: number; rows: number }, n: number) =>
+      `${(c.statements / n).toFixed(1)} statements and ${(c.rows / n).toFixed(1)} rows per phase`;
+    assert.ok(
+      large.statements / 160 <= (small.statements / 40) * 1.05,
+      `160 phases: ${per(large, 160)}; 40 phases: ${per(small, 40)}`,
+    );
     assert.ok(
       large.largestPayload <= small.largestPayload * 1.05,
       `largest payload ${large.largestPayload} B at 160 phases vs ${small.largestPayload} B at 40`,
