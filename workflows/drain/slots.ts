@@ -4,8 +4,9 @@
  * slots. Picks take turns (DrainSession.exclusive) and exclude the runs other slots hold, so
  * two slots never drain one run. A selection also picks for the other free slots (batch picks:
  * one activity per wave of slots); those picks wait as handoffs, used only while no result has
- * been folded since, else released, so a pick never misses a result another slot folded. With one slot this issues exactly the commands of the
- * sequential loop it replaced (recorded histories replay, test/e2e/replay.test.ts).
+ * been folded since, else released, so a pick never misses a result another slot folded. With
+ * one slot this issues exactly the commands of the sequential loop it replaced (recorded
+ * histories replay, test/e2e/replay.test.ts).
  */
 import { condition, patched, sleep, workflowInfo } from '@temporalio/workflow';
 import { appendEvents, skipEvents, slotTag } from '../../src/domain/progress-log.js';
