@@ -67,7 +67,7 @@ export class SupervisorPool {
     return Math.min(MAX_SPARES, Math.max(1, recent));
   }
 
-  /** Starts one spare; null when it could not be spawned (the try then reports the error). */
+  /** Starts one spare, or the error that kept it from starting (a try then reports it). */
   private spawnSpare(): Spare | { error: Error } {
     let sub;
     try {
