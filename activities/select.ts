@@ -1,6 +1,5 @@
 import type { ActivityDeps } from './deps.js';
 import { redactSelection } from './redact-records.js';
-import { sessionProgress, type SessionProgress } from '../src/db/attempts.js';
 import type { SelectParams } from '../src/domain/selection.js';
 import { selectFailedPhase, selectQueuedPhase, type SelectResult } from '../src/db/select.js';
 import { phasesOverTotalAttempts, phasesStoppedByMemory, type MemoryBlock } from '../src/db/memory.js';
@@ -30,9 +29,7 @@ export function selectActivities(deps: ActivityDeps) {
         return { pick: null, passedOver: [], waitingForLease: false, tokenBudgetSpent: spent };
       }
       const lease = input.takeLease ? { holder: deps.identity, ttlSeconds: deps.leaseTtlSeconds } : null;
-      const p: SelectParams = { ...input, lease, memory: await memoryBlocks(input) };
-      const done = p.fromRecords ? await sessionProgress(deps.pool, p.sessionId) : null;
-      const params = done ? { ...p, ...recordedProgress(done) } : p;
+      const params: SelectParams = { ...input, lease, memory: await memoryBlocks(input) };
       const missed: SkipRecord[] = [];
       let r = await select(params);
       for (let i = 0; r.pick && r.leased === false; i++) {
@@ -50,7 +47,7 @@ export function selectActivities(deps: ActivityDeps) {
         passedOver: [...missed, ...r.passedOver],
       });
       leaseHeld(withMore.more?.length ?? 0);
-      return redactSelection(deps, done ? withAttemptsSoFar(withMore, done) : withMore);
+      return redactSelection(deps, withMore);
     },
   };
 
@@ -106,26 +103,6 @@ async function selectInMode(
     waitingForLease: queued.waitingForLease || failed.waitingForLease,
     ...(failed.leased !== undefined ? { leased: failed.leased } : {}),
   };
-}
-
-/** Attempted and done phases of the session, from its records (the state carries none). */
-function recordedProgress(done: SessionProgress): Partial<SelectParams> {
-  return {
-    attemptedRuns: done.runs,
-    attemptedPhases: done.phases,
-    attemptCounts: done.attempts,
-    doneRuns: done.doneRuns,
-    donePhases: done.donePhases,
-  };
-}
-
-/** The picked phases' attempts so far this session (each one's next attempt number is one more). */
-function withAttemptsSoFar(r: SelectResult, done: SessionProgress): SelectResult {
-  const counted = (p: PhaseRef): PhaseRef => {
-    const i = done.runs.findIndex((run, j) => run === p.runId && done.phases[j] === p.phaseId);
-    return { ...p, attemptsSoFar: i < 0 ? 0 : done.attempts[i] };
-  };
-  return { ...r, pick: r.pick && counted(r.pick), ...(r.more ? { more: r.more.map(counted) } : {}) };
 }
 
 /**

@@ -1,4 +1,3 @@
-import { knownFailureAttempts } from '../src/db/tokens.js';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
@@ -136,7 +135,7 @@ async function writeSessionReport(
     completedAt: r.completedAt,
     dbIdentity: r.db,
     baselineCaptures: await listSessionCaptures(deps.pool, r.sessionId),
-    knownFailures: await knownFailureAttempts(deps.pool, r.sessionId),
+    knownFailures: await sessionRows.knownFailuresOf(r.sessionId),
   });
   const file = sessionJsonPath(r.workspace, r.sessionId);
   const execRunId = workflowRun().runId;

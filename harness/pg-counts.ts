@@ -9,10 +9,18 @@ import pg from 'pg';
 interface PgCounts {
   statements: number;
   rows: number;
+  /** Statements and rows by the statement's text (whitespace folded, first 100 characters). */
+  byText: Map<string, { statements: number; rows: number }>;
+  /** The `n` texts that read the most rows, for a failure message. */
+  top(n: number): string;
   stop(): void;
 }
 
 type Query = (...args: unknown[]) => unknown;
+const textOf = (q: unknown): string => {
+  const t = typeof q === 'string' ? q : ((q as { text?: unknown } | null)?.text ?? '');
+  return String(t).replace(/\s+/g, ' ').trim().slice(0, 100);
+};
 const rowsOf = (r: unknown): number => {
   const rows = (r as { rows?: unknown[] } | null)?.rows;
   return Array.isArray(rows) ? rows.length : 0;
@@ -24,24 +32,39 @@ export function countPgStatements(): PgCounts {
   const counts: PgCounts = {
     statements: 0,
     rows: 0,
+    byText: new Map(),
+    top: (n) =>
+      [...counts.byText]
+        .sort((a, b) => b[1].rows - a[1].rows)
+        .slice(0, n)
+        .map(([t, c]) => `${c.rows} rows in ${c.statements}× ${t}`)
+        .join('\n'),
     stop: () => {
       proto.query = original;
     },
   };
   proto.query = function (this: unknown, ...args: unknown[]) {
     counts.statements += 1;
+    const text = textOf(args[0]);
+    const mine = counts.byText.get(text) ?? { statements: 0, rows: 0 };
+    counts.byText.set(text, mine);
+    mine.statements += 1;
+    const add = (res: unknown) => {
+      counts.rows += rowsOf(res);
+      mine.rows += rowsOf(res);
+    };
     const last = args.length - 1;
     const cb = args[last];
     if (typeof cb === 'function') {
       args[last] = (err: unknown, res: unknown) => {
-        counts.rows += rowsOf(res);
+        add(res);
         return (cb as (e: unknown, r: unknown) => unknown)(err, res);
       };
     }
     const out = original.apply(this, args);
     if (out && typeof (out as Promise<unknown>).then === 'function') {
       return (out as Promise<unknown>).then((res) => {
-        counts.rows += rowsOf(res);
+        add(res);
         return res;
       });
     }

@@ -5,13 +5,7 @@ import type { TokenCounters } from '../domain/tokens.js';
 import type { AttemptRow } from '../domain/rows.js';
 
 export type { AttemptRow };
-export {
-  listSessionAttempts,
-  listSessionAttemptsChanged,
-  phasesStillFailed,
-  sessionProgress,
-  type SessionProgress,
-} from './session-attempts.js';
+export { listSessionAttempts, listSessionAttemptsChanged, phasesStillFailed } from './session-attempts.js';
 
 /**
  * Identifies one try of one attempt. `execRunId` is the workflow run that scheduled it (a

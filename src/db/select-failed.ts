@@ -48,6 +48,9 @@
  * is numbered after every earlier group), the fast statement's answer equals the full one's
  * whenever it has a pick. Without one (every retry = 0 phase is skipped or none is left) the
  * full statement runs.
+ * What the session attempted and finished (retry, done, the attempt limit) comes from its
+ * records by index probes per candidate, or in a dry run from the state's arrays
+ * (select-session.ts): a pick never reads the session's whole list of attempts.
  */
 import type { Queryable } from './pool.js';
 import type { SelectParams } from '../domain/selection.js';
@@ -56,29 +59,30 @@ import {
   namedParams,
   statementVariants,
   pickAndSkips,
+  ATTEMPTS_COLUMN,
   RUN_YIELD,
-  SKIP_JOINS,
+  skipJoins,
   skipColumns,
   toResult,
   YIELD_KEYS,
   type Row,
   type SelectResult,
 } from './select-shared.js';
-
-/**
- * Not done this session. NOT IN with a constant list is a hashed subplan (cheap per row
- * during the index walk); it equals NOT EXISTS here since no column or element is NULL.
- */
-const NOT_DONE = `(p.run_id, p.phase_id) NOT IN (SELECT d.r, d.ph FROM unnest(:doneRuns::text[], :donePhases::text[]) AS d(r, ph))`;
+import { attemptedPhases, notAttempted, notDone } from './select-session.js';
 
 /** Not a run another slot of this session is draining (those are no candidates at all). */
 const NOT_BUSY = `NOT (p.run_id = ANY(:busyRuns::text[]))`;
 
-/** FAILED, in the run filter, not done, never attempted, run neither sampled nor deprioritized. */
-const FRONT = `p.state = 'FAILED' AND (:runId::text IS NULL OR p.run_id = :runId) AND ${NOT_BUSY}
+/**
+ * FAILED, in the run filter, not done, never attempted, run neither sampled nor deprioritized
+ * (attempted and done from the session's records or the state's arrays: select-session.ts).
+ */
+function front(records: boolean): string {
+  return `p.state = 'FAILED' AND (:runId::text IS NULL OR p.run_id = :runId) AND ${NOT_BUSY}
     AND NOT (p.run_id = ANY(:sampledRuns::text[])) AND NOT (p.run_id = ANY(:deprioritizedRuns::text[]))
-    AND (p.run_id, p.phase_id) NOT IN (SELECT a.r, a.ph FROM unnest(:attemptedRuns::text[], :attemptedPhases::text[], :attemptCounts::int[]) AS a(r, ph, n) WHERE a.n > 0)
-    AND ${NOT_DONE}`;
+    AND ${notAttempted(records)}
+    AND ${notDone(records)}`;
+}
 
 /** Order within FRONT: the key of phases_failed_rank_idx. */
 const FRONT_ORDER = `drain_failure_rank(p.last_failure_reason), p.phase_index, p.id`;
@@ -98,32 +102,37 @@ const FRONT_SKIPPED = `(
 const COLS = `p.id, p.run_id, p.phase_id, p.phase_index, p.state, p.last_failure_reason`;
 
 /** Everything but FRONT within the same filter, by the two ways a phase leaves FRONT. */
-const REST = `
+function rest(records: boolean): string {
+  return `
     SELECT ${COLS} FROM phases p
      WHERE p.state = 'FAILED' AND p.run_id = ANY(:sampledRuns::text[] || :deprioritizedRuns::text[])
-       AND (:runId::text IS NULL OR p.run_id = :runId) AND ${NOT_BUSY} AND ${NOT_DONE}
+       AND (:runId::text IS NULL OR p.run_id = :runId) AND ${NOT_BUSY} AND ${notDone(records)}
     UNION
     SELECT ${COLS}
-      FROM unnest(:attemptedRuns::text[], :attemptedPhases::text[], :attemptCounts::int[]) AS a(r, ph, n)
+      FROM ${attemptedPhases(records)} AS a
       JOIN phases p ON p.run_id = a.r AND p.phase_id = a.ph
-     WHERE a.n > 0 AND p.state = 'FAILED' AND (:runId::text IS NULL OR p.run_id = :runId) AND ${NOT_BUSY}
-       AND ${NOT_DONE}`;
+     WHERE p.state = 'FAILED' AND (:runId::text IS NULL OR p.run_id = :runId) AND ${NOT_BUSY}
+       AND ${notDone(records)}`;
+}
 
 /**
  * The candidates: index-ordered FRONT windows (default order), or all of FRONT (yield order);
  * then REST, or with `fast` the retry = 0 windows of groups 1-3 (see the module comment).
  */
-function candidates(yieldOrder: boolean, fast = false): string {
-  const front = yieldOrder
-    ? `(SELECT ${COLS} FROM phases p WHERE ${FRONT})`
-    : `(SELECT ${COLS} FROM phases p WHERE ${FRONT} ORDER BY ${FRONT_ORDER} LIMIT :maxSkips)
+function candidates(yieldOrder: boolean, records: boolean, fast = false): string {
+  const f = front(records);
+  const frontRows = yieldOrder
+    ? `(SELECT ${COLS} FROM phases p WHERE ${f})`
+    : `(SELECT ${COLS} FROM phases p WHERE ${f} ORDER BY ${FRONT_ORDER} LIMIT :maxSkips)
     UNION
-    (SELECT ${COLS} FROM phases p WHERE ${FRONT} AND NOT ${FRONT_SKIPPED} ORDER BY ${FRONT_ORDER} LIMIT 1)`;
-  const rest = fast ? GROUP_RUNS.map(groupWindow).join('\n    UNION\n    ') : REST;
+    (SELECT ${COLS} FROM phases p WHERE ${f} AND NOT ${FRONT_SKIPPED} ORDER BY ${FRONT_ORDER} LIMIT 1)`;
+  const restRows = fast
+    ? GROUP_RUNS.map((runs) => groupWindow(runs, records)).join('\n    UNION\n    ')
+    : rest(records);
   return `candidates AS (
-    ${front}
+    ${frontRows}
     UNION
-    ${rest}
+    ${restRows}
   )`;
 }
 
@@ -136,12 +145,12 @@ const QUEUED_JOIN = `
                         WHERE :skipRunsWithQueued::boolean AND q.run_id = p.run_id AND q.state = 'QUEUED'
                        HAVING count(*) > 0) q ON true`;
 
-function failedSql(yieldOrder: boolean, lease: boolean, fast = false): string {
+function failedSql(yieldOrder: boolean, lease: boolean, records: boolean, fast = false): string {
   return `
-  WITH ${candidates(yieldOrder, fast)},
+  WITH ${candidates(yieldOrder, records, fast)},
   ${yieldOrder ? `${RUN_YIELD},` : ''}
   scored AS (
-    SELECT p.*, ${skipColumns({ queued: true })},
+    SELECT p.*, ${skipColumns({ queued: true })}, ${ATTEMPTS_COLUMN},
       (COALESCE(a.n, 0) > 0)::int AS retry,
       CASE WHEN p.run_id = ANY(:deprioritizedRuns::text[]) THEN 3
            WHEN NOT (p.run_id = ANY(:sampledRuns::text[])) THEN 0
@@ -149,7 +158,7 @@ function failedSql(yieldOrder: boolean, lease: boolean, fast = false): string {
            ELSE 2 END AS grp,
       drain_failure_rank(p.last_failure_reason) AS rank
       ${yieldOrder ? ', ry.ypm AS run_ypm' : ''}
-    FROM candidates p ${SKIP_JOINS} ${QUEUED_JOIN}
+    FROM candidates p ${skipJoins(records)} ${QUEUED_JOIN}
       ${yieldOrder ? 'LEFT JOIN run_yield ry ON ry.run_id = p.run_id' : ''}
   ),
   ordered AS (
@@ -162,9 +171,6 @@ function failedSql(yieldOrder: boolean, lease: boolean, fast = false): string {
 
 const FAILED_SQL = statementVariants(failedSql);
 
-/** Never attempted this session (the retry = 0 phases). */
-const NOT_ATTEMPTED = `(p.run_id, p.phase_id) NOT IN (SELECT a.r, a.ph FROM unnest(:attemptedRuns::text[], :attemptedPhases::text[], :attemptCounts::int[]) AS a(r, ph, n) WHERE a.n > 0)`;
-
 /** The runs of triage groups 1-3 (see the grp column of failedSql). */
 const GROUP_RUNS = [
   `p.run_id = ANY(:sampledRuns::text[]) AND p.run_id = ANY(:promisingRuns::text[]) AND NOT (p.run_id = ANY(:deprioritizedRuns::text[]))`,
@@ -173,16 +179,16 @@ const GROUP_RUNS = [
 ];
 
 /** One group's window: its first :maxSkips retry = 0 phases and its first unskipped one. */
-function groupWindow(runs: string): string {
+function groupWindow(runs: string, records: boolean): string {
   const where = `p.state = 'FAILED' AND (:runId::text IS NULL OR p.run_id = :runId) AND ${NOT_BUSY}
-    AND ${runs} AND ${NOT_ATTEMPTED} AND ${NOT_DONE}`;
+    AND ${runs} AND ${notAttempted(records)} AND ${notDone(records)}`;
   return `(SELECT ${COLS} FROM phases p WHERE ${where} ORDER BY ${FRONT_ORDER} LIMIT :maxSkips)
     UNION
     (SELECT ${COLS} FROM phases p WHERE ${where} AND NOT ${FRONT_SKIPPED} ORDER BY ${FRONT_ORDER} LIMIT 1)`;
 }
 
 /** The fast statement (default order): retry = 0 phases only, every group as windows. */
-const FAST_SQL = statementVariants((_yieldOrder, lease) => failedSql(false, lease, true));
+const FAST_SQL = statementVariants((_yieldOrder, lease, records) => failedSql(false, lease, records, true));
 
 /** Picks the next FAILED phase, and with `p.lease` takes its run's lease (one statement). */
 export async function selectFailedPhase(db: Queryable, p: SelectParams): Promise<SelectResult> {
@@ -196,5 +202,5 @@ export async function selectFailedPhase(db: Queryable, p: SelectParams): Promise
 async function runSelect(db: Queryable, text: string, p: SelectParams): Promise<SelectResult> {
   const q = bindNamed(text, namedParams(p));
   const res = await db.query<Row>(q.text, q.values);
-  return toResult(res.rows);
+  return toResult(res.rows, !!p.fromRecords);
 }

@@ -6,37 +6,36 @@ import {
   namedParams,
   statementVariants,
   pickAndSkips,
+  ATTEMPTS_COLUMN,
   RUN_YIELD,
-  SKIP_JOINS,
+  skipJoins,
   skipColumns,
   toResult,
   YIELD_KEYS,
   type Row,
   type SelectResult,
 } from './select-shared.js';
-
-const NOT_DONE = `NOT EXISTS (SELECT 1 FROM unnest(:doneRuns::text[], :donePhases::text[]) AS d(run_id, phase_id)
-                                WHERE d.run_id = p.run_id AND d.phase_id = p.phase_id)`;
+import { notDone } from './select-session.js';
 
 /**
  * QUEUED phases: the earliest queued phase of each run; the current run first, then runs by
  * age (with --order yield: runs without history, then by run yield, before age).
  */
-function queuedSql(yieldOrder: boolean, lease: boolean): string {
+function queuedSql(yieldOrder: boolean, lease: boolean, records: boolean): string {
   return `
   WITH candidates AS (
     SELECT DISTINCT ON (p.run_id) p.id, p.run_id, p.phase_id, p.phase_index, p.state, p.last_failure_reason
     FROM phases p
-    WHERE p.state = 'QUEUED' AND (:runId::text IS NULL OR p.run_id = :runId) AND ${NOT_DONE}
+    WHERE p.state = 'QUEUED' AND (:runId::text IS NULL OR p.run_id = :runId) AND ${notDone(records)}
       AND NOT (p.run_id = ANY(:busyRuns::text[])) -- runs this session's other slots are draining
     ORDER BY p.run_id, p.phase_index, p.id
   ),
   ${yieldOrder ? `${RUN_YIELD},` : ''}
   scored AS (
-    SELECT p.*, ${skipColumns({ queued: false })},
+    SELECT p.*, ${skipColumns({ queued: false })}, ${ATTEMPTS_COLUMN},
       (p.run_id IS NOT DISTINCT FROM :currentRun::text) AS is_current, r.created_at AS run_created
       ${yieldOrder ? ', ry.ypm AS run_ypm' : ''}
-    FROM candidates p LEFT JOIN runs r ON r.id = p.run_id ${SKIP_JOINS}
+    FROM candidates p LEFT JOIN runs r ON r.id = p.run_id ${skipJoins(records)}
       ${yieldOrder ? 'LEFT JOIN run_yield ry ON ry.run_id = p.run_id' : ''}
   ),
   ordered AS (
@@ -53,5 +52,5 @@ const QUEUED_SQL = statementVariants(queuedSql);
 export async function selectQueuedPhase(db: Queryable, p: SelectParams): Promise<SelectResult> {
   const q = bindNamed(QUEUED_SQL(p), namedParams(p));
   const res = await db.query<Row>(q.text, q.values);
-  return toResult(res.rows);
+  return toResult(res.rows, !!p.fromRecords);
 }

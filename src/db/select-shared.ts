@@ -8,6 +8,7 @@ import type { SelectParams } from '../domain/selection.js';
 import { categorizeFailure } from '../domain/categories.js';
 import type { PhaseRef, SkipRecord } from '../domain/types.js';
 import { LEASE_CONFLICT } from './leases.js';
+import { attemptsJoin } from './select-session.js';
 
 export interface SelectResult {
   pick: PhaseRef | null;
@@ -36,6 +37,8 @@ export interface Row {
   last_failure_reason: string | null;
   skip_reason: string | null;
   skip_kind: SkipKind | null;
+  /** The highest attempt number of the phase this session (0: none). */
+  attempts_n: number;
   /** Only when the statement also took the pick's lease. */
   leased?: boolean;
 }
@@ -80,15 +83,22 @@ export function skipColumns(o: { queued: boolean }): string {
   return `CASE ${reason} END AS skip_reason, CASE ${kind} END AS skip_kind`;
 }
 
-/** Joins of the skip-reason inputs other than `q`, for candidate rows `p`. */
-export const SKIP_JOINS = `
-    LEFT JOIN unnest(:attemptedRuns::text[], :attemptedPhases::text[], :attemptCounts::int[]) AS a(run_id, phase_id, n)
-      ON a.run_id = p.run_id AND a.phase_id = p.phase_id
+/**
+ * Joins of the skip-reason inputs other than `q`, for candidate rows `p`; `a` from the session's
+ * records or from the state's arrays (select-session.ts).
+ */
+export function skipJoins(records: boolean): string {
+  return `
+    ${attemptsJoin(records)}
     LEFT JOIN unnest(:blockedRuns::text[], :blockedReasons::text[]) AS b(run_id, reason) ON b.run_id = p.run_id
     LEFT JOIN unnest(:memoryRuns::text[], :memoryPhases::text[], :memoryReasons::text[]) AS m(run_id, phase_id, reason)
       ON m.run_id = p.run_id AND m.phase_id = p.phase_id
     LEFT JOIN drain_leases l ON l.run_id = p.run_id AND l.expires_at > now() AND l.session_id <> :sessionId
     LEFT JOIN LATERAL (SELECT x AS prefix FROM unnest(:skipRunPrefixes::text[]) x WHERE starts_with(p.run_id, x) LIMIT 1) pf ON true`;
+}
+
+/** The attempts column of `scored` (carried to the pick row as attempts_n). */
+export const ATTEMPTS_COLUMN = `COALESCE(a.n, 0)::int AS attempts_n`;
 
 /**
  * Run yield for `--order yield`: telemetry events per minute of the run's judged attempts in
@@ -126,20 +136,20 @@ export function pickAndSkips(o: { lease: boolean }): string {
   return `
   pick AS (SELECT min(pos) AS pos FROM ordered WHERE skip_reason IS NULL)${leased}
   SELECT o.id, o.run_id, o.phase_id, o.phase_index, o.state, o.last_failure_reason, o.skip_reason,
-         o.skip_kind${o.lease ? ', EXISTS (SELECT 1 FROM leased) AS leased' : ''}
+         o.skip_kind, o.attempts_n${o.lease ? ', EXISTS (SELECT 1 FROM leased) AS leased' : ''}
   FROM ordered o CROSS JOIN pick
   WHERE o.pos = pick.pos
      OR (o.skip_reason IS NOT NULL AND (pick.pos IS NULL OR o.pos < pick.pos) AND o.pos <= :maxSkips)
   ORDER BY o.pos`;
 }
 
-/** The four texts of a statement (order × leasing), built once; the one `p` needs. */
-export function statementVariants(build: (yieldOrder: boolean, lease: boolean) => string) {
+/** The eight texts of a statement (order × leasing × progress source), built once; the one `p` needs. */
+export function statementVariants(build: (yieldOrder: boolean, lease: boolean, records: boolean) => string) {
   const texts = new Map<string, string>();
   return (p: SelectParams): string => {
-    const key = `${p.order ?? 'priority'}/${p.lease ? 'lease' : 'read'}`;
+    const key = `${p.order ?? 'priority'}/${p.lease ? 'lease' : 'read'}/${p.fromRecords ? 'records' : 'arrays'}`;
     let text = texts.get(key);
-    if (text === undefined) texts.set(key, (text = build(p.order === 'yield', !!p.lease)));
+    if (text === undefined) texts.set(key, (text = build(p.order === 'yield', !!p.lease, !!p.fromRecords)));
     return text;
   };
 }
@@ -178,7 +188,11 @@ export function namedParams(p: SelectParams): Record<string, unknown> {
   };
 }
 
-export function toResult(rows: Row[]): SelectResult {
+/**
+ * The statement's rows as a result; `withAttempts` (a session reading its records) also gives
+ * the pick's attempts so far, which the state does not carry then.
+ */
+export function toResult(rows: Row[], withAttempts = false): SelectResult {
   const pickRow = rows.find((r) => r.skip_reason === null) ?? null;
   return {
     pick: pickRow && {
@@ -189,6 +203,7 @@ export function toResult(rows: Row[]): SelectResult {
       state: pickRow.state,
       lastFailureReason: pickRow.last_failure_reason,
       category: categorizeFailure(pickRow.last_failure_reason),
+      ...(withAttempts ? { attemptsSoFar: pickRow.attempts_n } : {}),
     },
     passedOver: rows
       .filter((r) => r.skip_reason !== null)

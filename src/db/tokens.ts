@@ -5,18 +5,20 @@
 import type { Queryable } from './pool.js';
 
 /** Why an attempt's failure was already known when it started. */
-type KnownFailure = 'stopped' | 'remembered';
+export type KnownFailure = 'stopped' | 'remembered';
 
 /**
  * The session's failed attempts whose fingerprint had already been stopped when they started:
  * by this session (it hit --max-fingerprint-repeats earlier), or by an earlier session on the
  * same workspace commit and not cleared since (failure memory; an attempt of a session run with
  * --ignore-memory, or one whose phase's reason changed, can still meet one). What they spent is
- * the waste. attempt row id → why.
+ * the waste. attempt row id → why. With `ids`, only among those rows (a writer that holds the
+ * answer for the others: a row's answer depends only on what happened before it started).
  */
 export async function knownFailureAttempts(
   db: Queryable,
   sessionId: string,
+  ids: string[] | null = null,
 ): Promise<Record<string, KnownFailure>> {
   const res = await db.query<{ id: string; own: boolean }>(
     `SELECT a.id::text AS id, bool_or(s.session_id = a.session_id) AS own
@@ -28,8 +30,9 @@ export async function knownFailureAttempts(
                        WHERE c.kind = 'fingerprint' AND c.fingerprint = s.fingerprint
                          AND c.cleared_at >= s.stopped_at AND c.cleared_at < a.started_at)
      WHERE a.session_id = $1 AND a.fingerprint IS NOT NULL AND a.success IS NOT TRUE
+       AND ($2::bigint[] IS NULL OR a.id = ANY($2::bigint[]))
      GROUP BY a.id`,
-    [sessionId],
+    [sessionId, ids],
   );
   return Object.fromEntries(res.rows.map((r) => [r.id, r.own ? 'stopped' : 'remembered']));
 }

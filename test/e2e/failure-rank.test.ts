@@ -16,7 +16,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import { migrate } from '../../src/db/migrate.js';
 import { createPool } from '../../src/db/pool.js';
-import { selectFailedPhase } from '../../src/db/select.js';
+import { selectFailedPhase, selectQueuedPhase } from '../../src/db/select.js';
 import { toResult, type Row, type SelectResult } from '../../src/db/select-shared.js';
 import { CATEGORY_RULES, categorizeFailure, categoryRank } from '../../src/domain/categories.js';
 import { parseDrainInput } from '../../src/domain/input.js';
@@ -455,6 +455,82 @@ describe('selectFailedPhase = the full-sort reference statement', () => {
       assert.ok(leases ? seen.waiting >= 2 : seen.waiting === 0, JSON.stringify(seen));
     });
   }
+
+  /**
+   * The state's attempts and done phases as this session's drain_attempts rows: attempt 1..n of
+   * each attempted phase (the last one a judged success when the phase is done), and a done
+   * phase never attempted as one successful row of attempt 1 — what a real session leaves.
+   */
+  async function writeProgress(p: SelectParams): Promise<void> {
+    await client.query('DELETE FROM drain_attempts WHERE session_id = $1', [SESSION]);
+    const done = new Set(p.doneRuns.map((r, i) => pairKey(r, p.donePhases[i])));
+    const rows: Array<[string, string, number, boolean]> = [];
+    p.attemptedRuns.forEach((r, i) => {
+      const ph = p.attemptedPhases[i];
+      const n = p.attemptCounts[i];
+      for (let k = 1; k <= n; k++) rows.push([r, ph, k, k === n && done.delete(pairKey(r, ph))]);
+    });
+    for (const key of done) rows.push([...(JSON.parse(key) as [string, string]), 1, true]);
+    await client.query(
+      `INSERT INTO drain_attempts (session_id, run_id, phase_id, attempt, status, success)
+       SELECT $1, r, ph, n, 'finished', ok FROM unnest($2::text[], $3::text[], $4::int[], $5::bool[]) AS t(r, ph, n, ok)`,
+      [SESSION, rows.map((x) => x[0]), rows.map((x) => x[1]), rows.map((x) => x[2]), rows.map((x) => x[3])],
+    );
+  }
+
+  const fromRecords = (p: SelectParams): SelectParams => ({
+    ...p,
+    fromRecords: true,
+    ...{ attemptedRuns: [], attemptedPhases: [], attemptCounts: [], doneRuns: [], donePhases: [] },
+  });
+  const withCount = (r: SelectResult, p: SelectParams): SelectResult => {
+    if (!r.pick) return r;
+    const i = p.attemptedRuns.findIndex(
+      (run, j) => run === r.pick!.runId && p.attemptedPhases[j] === r.pick!.phaseId,
+    );
+    return { ...r, pick: { ...r.pick, attemptsSoFar: i < 0 ? 0 : p.attemptCounts[i] } };
+  };
+
+  test('progress read from the session’s records gives the answers of the state’s arrays', async () => {
+    const seen = { picks: 0, retries: 0, queued: 0 };
+    // Only retries left: every phase not attempted is passed over by memory.
+    const tried = failed.filter((_, i) => i % 7 === 0);
+    const triedKeys = new Set(tried.map((r) => pairKey(r.run_id, r.phase_id)));
+    const retries: SelectParams = {
+      ...params(
+        { attempts: Object.fromEntries(tried.map((r, i) => [pairKey(r.run_id, r.phase_id), 1 + (i % 2)])) },
+        { maxAttemptsPerPhase: 3, skipRunsWithQueued: false },
+      ),
+      memory: failed
+        .filter((r) => !triedKeys.has(pairKey(r.run_id, r.phase_id)))
+        .map((r) => ({ runId: r.run_id, phaseId: r.phase_id, reason: 'memory: not tried' })),
+    };
+    try {
+      for (const [name, p] of [...states(), ['only retries left', retries] as [string, SelectParams]]) {
+        await writeProgress(p);
+        for (const [setting, sets] of [SETTINGS[0], SETTINGS[1]]) {
+          await client.query('RESET ALL');
+          for (const s of sets) await client.query(s);
+          const want = withCount(await referenceSelect(client, p), p);
+          assert.deepEqual(await selectFailedPhase(client, fromRecords(p)), want, `${name} (${setting})`);
+          const queued = withCount(await selectQueuedPhase(client, p), p);
+          assert.deepEqual(
+            await selectQueuedPhase(client, fromRecords(p)),
+            queued,
+            `queued: ${name} (${setting})`,
+          );
+          if (setting !== 'default plan') continue;
+          if (want.pick) seen.picks++;
+          if ((want.pick?.attemptsSoFar ?? 0) > 0) seen.retries++;
+          if (queued.pick) seen.queued++;
+        }
+      }
+    } finally {
+      await client.query('RESET ALL');
+      await client.query('DELETE FROM drain_attempts WHERE session_id = $1', [SESSION]);
+    }
+    assert.ok(seen.picks >= 20 && seen.retries >= 1 && seen.queued >= 20, JSON.stringify(seen));
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
