@@ -8,6 +8,8 @@ import { leaseHeld } from '../src/runtime/metrics.js';
 import type { PhaseRef, SkipRecord } from '../src/domain/types.js';
 import { recordedSpend } from '../src/db/tokens.js';
 import { spentNow } from '../src/domain/tokens.js';
+import { currentLeaseHolder } from '../src/db/leases.js';
+import { MAX_CONCURRENCY } from '../src/domain/input.js';
 
 /**
  * The backlog rows selection reads: candidates are FAILED or QUEUED phases (a SQLite backlog
@@ -20,8 +22,7 @@ export function selectActivities(deps: ActivityDeps) {
   return {
     /**
      * Picks the next phase to drain (one indexed statement per mode). With `takeLease` the same
-     * statement takes the pick's run lease; a run another session took meanwhile is passed over
-     * and the pick made again (at most 3 times, then the caller waits like for any held run).
+     * statement takes the pick's run lease (pickLeased: when it was taken meanwhile).
      */
     async selectNextPhase(input: SelectParams): Promise<SelectResult> {
       const spent = input.fromRecords && input.tokenBudget ? await sessionSpend(input) : null;
@@ -30,22 +31,9 @@ export function selectActivities(deps: ActivityDeps) {
       }
       const lease = input.takeLease ? { holder: deps.identity, ttlSeconds: deps.leaseTtlSeconds } : null;
       const params: SelectParams = { ...input, lease, memory: await memoryBlocks(input) };
-      const missed: SkipRecord[] = [];
-      let r = await select(params);
-      for (let i = 0; r.pick && r.leased === false; i++) {
-        missed.push({
-          runId: r.pick.runId,
-          phaseId: r.pick.phaseId,
-          reason: `run ${r.pick.runId} was taken by another session between pick and lease`,
-        });
-        if (i === 2) return { pick: null, passedOver: missed, waitingForLease: true };
-        r = await select(params);
-      }
+      const r = await pickLeased(select, params, (runId) => currentLeaseHolder(deps.pool, runId));
       if (r.leased) leaseHeld(+1);
-      const withMore = await withMorePicks(select, params, {
-        ...r,
-        passedOver: [...missed, ...r.passedOver],
-      });
+      const withMore = await withMorePicks(select, params, r);
       leaseHeld(withMore.more?.length ?? 0);
       return redactSelection(deps, withMore);
     },
@@ -103,6 +91,34 @@ async function selectInMode(
     waitingForLease: queued.waitingForLease || failed.waitingForLease,
     ...(failed.leased !== undefined ? { leased: failed.leased } : {}),
   };
+}
+
+/**
+ * The pick, and with a lease asked for, one whose lease this session got: a run leased between
+ * pick and lease by another session is passed over (at most 3 times, then the caller waits like
+ * for any held run); with parallel picks (`ownLeasesBusy`) one another slot of this session
+ * leased is no skip, and the pick is made again as often as slots can race.
+ */
+export async function pickLeased(
+  select: (p: SelectParams) => Promise<SelectResult>,
+  params: SelectParams,
+  holderOf: (runId: string) => Promise<string | null>,
+): Promise<SelectResult> {
+  const missed: SkipRecord[] = [];
+  let r = await select(params);
+  for (let foreign = 0, own = 0; r.pick && r.leased === false; r = await select(params)) {
+    if (params.ownLeasesBusy && (await holderOf(r.pick.runId)) === params.sessionId) {
+      if (++own > MAX_CONCURRENCY) return { pick: null, passedOver: missed, waitingForLease: true };
+      continue;
+    }
+    missed.push({
+      runId: r.pick.runId,
+      phaseId: r.pick.phaseId,
+      reason: `run ${r.pick.runId} was taken by another session between pick and lease`,
+    });
+    if (++foreign === 3) return { pick: null, passedOver: missed, waitingForLease: true };
+  }
+  return { ...r, passedOver: [...missed, ...r.passedOver] };
 }
 
 /**

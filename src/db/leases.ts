@@ -10,7 +10,7 @@ export const LEASE_CONFLICT = `ON CONFLICT (run_id) DO UPDATE
            acquired_at = CASE WHEN drain_leases.session_id = EXCLUDED.session_id
                               THEN drain_leases.acquired_at ELSE now() END,
            expires_at = EXCLUDED.expires_at
-       WHERE drain_leases.session_id = EXCLUDED.session_id OR drain_leases.expires_at <= now()`;
+       WHERE (drain_leases.session_id = EXCLUDED.session_id OR drain_leases.expires_at <= now())`;
 
 /**
  * Takes (or renews) the lease on a run for a session. Succeeds when the run is free, the
@@ -39,7 +39,8 @@ export async function releaseLease(db: Queryable, runId: string, sessionId: stri
   await db.query('DELETE FROM drain_leases WHERE run_id = $1 AND session_id = $2', [runId, sessionId]);
 }
 
-async function currentLeaseHolder(db: Queryable, runId: string): Promise<string | null> {
+/** The session holding the run's live lease (null: none). */
+export async function currentLeaseHolder(db: Queryable, runId: string): Promise<string | null> {
   const res = await db.query<{ session_id: string }>(
     'SELECT session_id FROM drain_leases WHERE run_id = $1 AND expires_at > now()',
     [runId],

@@ -68,10 +68,7 @@ import {
   type Row,
   type SelectResult,
 } from './select-shared.js';
-import { attemptedPhases, notAttempted, notDone } from './select-session.js';
-
-/** Not a run another slot of this session is draining (those are no candidates at all). */
-const NOT_BUSY = `NOT (p.run_id = ANY(:busyRuns::text[]))`;
+import { attemptedPhases, notAttempted, notDone, NOT_BUSY } from './select-session.js';
 
 /**
  * FAILED, in the run filter, not done, never attempted, run neither sampled nor deprioritized

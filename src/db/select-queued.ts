@@ -15,7 +15,7 @@ import {
   type Row,
   type SelectResult,
 } from './select-shared.js';
-import { notDone } from './select-session.js';
+import { notDone, NOT_BUSY } from './select-session.js';
 
 /**
  * QUEUED phases: the earliest queued phase of each run; the current run first, then runs by
@@ -27,7 +27,7 @@ function queuedSql(yieldOrder: boolean, lease: boolean, records: boolean): strin
     SELECT DISTINCT ON (p.run_id) p.id, p.run_id, p.phase_id, p.phase_index, p.state, p.last_failure_reason
     FROM phases p
     WHERE p.state = 'QUEUED' AND (:runId::text IS NULL OR p.run_id = :runId) AND ${notDone(records)}
-      AND NOT (p.run_id = ANY(:busyRuns::text[])) -- runs this session's other slots are draining
+      AND ${NOT_BUSY} -- runs this session's other slots are draining
     ORDER BY p.run_id, p.phase_index, p.id
   ),
   ${yieldOrder ? `${RUN_YIELD},` : ''}

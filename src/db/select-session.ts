@@ -9,6 +9,7 @@
  *     :attemptedPhases / :attemptCounts and :doneRuns / :donePhases from the session state.
  * Both give the same answers for the same progress (a phase is attempted when it has a row with
  * attempt > 0, done when one of its rows succeeded and was judged).
+ * Also here: the runs the session's other slots hold, which are no candidates at all.
  */
 
 /** A row of this session for candidate `p`, by the session's phase index. */
@@ -48,3 +49,12 @@ export function attemptedPhases(records: boolean): string {
     : `(SELECT a.r, a.ph FROM unnest(:attemptedRuns::text[], :attemptedPhases::text[], :attemptCounts::int[]) AS a(r, ph, n)
          WHERE a.n > 0)`;
 }
+
+/**
+ * Not a run this session's other slots are draining: those the workflow knows (:busyRuns), and
+ * with :ownLeasesBusy (slots that pick in parallel) every run this session holds a live lease
+ * on — a pick of another slot may have leased it a moment ago, before the workflow saw it.
+ */
+export const NOT_BUSY = `NOT (p.run_id = ANY(:busyRuns::text[]))
+    AND NOT (:ownLeasesBusy::boolean AND EXISTS (SELECT 1 FROM drain_leases o
+              WHERE o.run_id = p.run_id AND o.session_id = :sessionId AND o.expires_at > now()))`;

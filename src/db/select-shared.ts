@@ -131,6 +131,8 @@ export function pickAndSkips(o: { lease: boolean }): string {
     SELECT o.run_id, :sessionId, :leaseHolder, now(), now() + make_interval(secs => :leaseTtl::double precision)
     FROM ordered o JOIN pick ON o.pos = pick.pos
     ${LEASE_CONFLICT}
+      -- slots that pick in parallel: a live lease of this session is another slot's, not renewed
+      AND (drain_leases.expires_at <= now() OR NOT :ownLeasesBusy::boolean)
     RETURNING run_id)`
     : '';
   return `
@@ -166,6 +168,7 @@ export function namedParams(p: SelectParams): Record<string, unknown> {
     runId: p.runId,
     currentRun: p.currentRun,
     busyRuns: p.busyRuns ?? [],
+    ownLeasesBusy: p.ownLeasesBusy ?? false,
     skipRunsWithQueued: p.skipRunsWithQueued,
     skipRunPrefixes: p.skipRunPrefixes,
     maxAttempts: p.maxAttemptsPerPhase,

@@ -48,7 +48,7 @@ export const DEFAULTS: DrainConfig = {
 };
 
 /** Most slots one session may run (each holds a worker's activity slot and an executor). */
-const MAX_CONCURRENCY = 64;
+export const MAX_CONCURRENCY = 64;
 
 const posInt = (max: number) => z.number().int().min(1).max(max);
 const nonEmpty = z.string().trim().min(1).max(4096);

@@ -32,6 +32,12 @@ export interface SelectParams {
    * lease is the session's, so it does not keep them out). Absent or empty with one slot.
    */
   busyRuns?: string[];
+  /**
+   * Slots that pick in parallel (not in turns): every run this session holds a live lease on is
+   * another slot's (no candidate), and a pick never renews one — two concurrent picks of one
+   * run: one gets its lease, the other picks again. Absent: false.
+   */
+  ownLeasesBusy?: boolean;
   /** at most this many passed-over phases are reported per pick. */
   maxSkipsReported: number;
   /**

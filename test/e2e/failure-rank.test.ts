@@ -568,6 +568,51 @@ describe('pick and lease in one statement', () => {
     assert.equal(other.waitingForLease, true);
   });
 
+  test('parallel picks: a run this session leases is another slot’s; of two racing picks one gets it', async () => {
+    const own = { ...base('lease-a'), lease, ownLeasesBusy: true };
+    await pool.query(`DELETE FROM drain_leases WHERE run_id LIKE 'lease-%'`);
+    await pool.query(
+      `INSERT INTO drain_leases (run_id, session_id, holder, expires_at)
+       VALUES ('lease-a', $1, 'another slot', now() + interval '1 hour')`,
+      [SESSION_ID],
+    );
+    // Another slot's run: no candidate (not passed over as held, nothing to wait for), not renewed.
+    assert.deepEqual(await selectFailedPhase(pool, own), {
+      pick: null,
+      passedOver: [],
+      waitingForLease: false,
+    });
+    // Taking turns (no flag), the session's own lease is the pick's and is renewed.
+    assert.equal((await selectFailedPhase(pool, { ...own, ownLeasesBusy: false })).leased, true);
+    // Expired, it is free again.
+    await pool.query(
+      `UPDATE drain_leases SET expires_at = now() - interval '1 second' WHERE run_id = 'lease-a'`,
+    );
+    assert.equal((await selectFailedPhase(pool, own)).leased, true);
+    // Two picks of one run racing: the other slot's insert is not committed when this statement
+    // takes its snapshot, so it picks lease-b too; its insert then finds that slot's lease.
+    const slot = await pool.connect();
+    try {
+      await slot.query('BEGIN');
+      await slot.query(
+        `INSERT INTO drain_leases (run_id, session_id, holder, expires_at)
+         VALUES ('lease-b', $1, 'another slot', now() + interval '1 hour')`,
+        [SESSION_ID],
+      );
+      const racing = selectFailedPhase(pool, { ...base('lease-b'), lease, ownLeasesBusy: true });
+      await new Promise((r) => setTimeout(r, 300));
+      await slot.query('COMMIT');
+      const r = await racing;
+      assert.equal(r.pick?.runId, 'lease-b');
+      assert.equal(r.leased, false, 'the other slot holds it');
+      const row = await pool.query(`SELECT holder FROM drain_leases WHERE run_id = 'lease-b'`);
+      assert.deepEqual(row.rows, [{ holder: 'another slot' }]);
+    } finally {
+      slot.release();
+      await pool.query(`DELETE FROM drain_leases WHERE run_id LIKE 'lease-%'`);
+    }
+  });
+
   test('a lease another session takes between the snapshot and the insert is not taken over', async () => {
     const rival = await pool.connect();
     try {

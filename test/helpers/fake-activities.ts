@@ -83,6 +83,10 @@ export class FakeBacklog {
   maxInFlightOfOneRun = 0;
   /** Drains that ended by their activity's cancellation. */
   cancelledDrains = 0;
+  /** How long a selection takes before it picks (ms), and how many ran at once at most. */
+  selectMs = 0;
+  maxSelectsInFlight = 0;
+  private selectsInFlight = 0;
   /** Selections that picked nothing because the session's spend reached its token budget. */
   budgetRefusals = 0;
   /** The workspace's commit: what ensureBaseline captures and drains report (a step may move it). */
@@ -213,8 +217,14 @@ export class FakeBacklog {
       },
       selectNextPhase: async (p) => {
         this.record('selectNextPhase', p);
-        // Further picks for free slots as the real activity makes them (the same loop).
-        return withMorePicks(async (q) => this.select(q), p, this.select(p));
+        this.maxSelectsInFlight = Math.max(this.maxSelectsInFlight, ++this.selectsInFlight);
+        try {
+          if (this.selectMs > 0) await new Promise((r) => setTimeout(r, this.selectMs));
+          // Further picks for free slots as the real activity makes them (the same loop).
+          return withMorePicks(async (q) => this.select(q), p, this.select(p));
+        } finally {
+          this.selectsInFlight -= 1;
+        }
       },
       acquireRunLease: async (o) => {
         this.record('acquireRunLease', o);

@@ -46,9 +46,16 @@ const triageGroup = (p: SelectParams, runId: string): number => {
   return p.promisingRuns.includes(runId) ? 1 : 2;
 };
 
-function candidates(phases: PhaseRef[], p: SelectParams, progress: Progress): PhaseRef[] {
+function candidates(
+  phases: PhaseRef[],
+  p: SelectParams,
+  progress: Progress,
+  leases: Map<string, string>,
+): PhaseRef[] {
   const states = p.mode === 'failed' ? ['FAILED'] : p.mode === 'queued' ? ['QUEUED'] : ['QUEUED', 'FAILED'];
-  const busy = new Set(p.busyRuns ?? []);
+  // Runs other slots hold: those the workflow names, and with parallel picks the session's leases.
+  const own = p.ownLeasesBusy ? [...leases].filter(([, s]) => s === p.sessionId).map(([r]) => r) : [];
+  const busy = new Set([...(p.busyRuns ?? []), ...own]);
   const tried = (r: PhaseRef) => Number(progress.attempts.has(phaseKey(r.runId, r.phaseId)));
   return phases
     .filter((r) => states.includes(r.state) && !busy.has(r.runId))
@@ -95,7 +102,7 @@ export function fakeSelect(
   const progress = progressOf(recorded, p);
   const passedOver: SkipRecord[] = [];
   let waitingForLease = false;
-  for (const r of candidates(phases, p, progress)) {
+  for (const r of candidates(phases, p, progress, leases)) {
     const skip = skipReason(r, p, progress, leases);
     if (skip) {
       waitingForLease ||= skip.lease === true;

@@ -60,8 +60,9 @@ describe('slots', () => {
     assert.equal(fake.leases.size, 0, 'every lease released');
   });
 
-  test('eight slots over eight runs of two phases: one selection picks for a whole wave of free slots', async () => {
+  test('eight slots over eight runs of two phases: the slots pick in parallel, the database keeps them apart', async () => {
     const fake = FakeBacklog.grid(8, 2, [{ kind: 'success', events: 1, ms: 400 }]);
+    fake.selectMs = 100; // long enough for picks of one wave to overlap
     const h = await t.start(fake, { concurrency: 8, batchSize: 100 });
     const r = (await h.result()) as SessionResult;
     assert.equal(r.processed, 16);
@@ -70,19 +71,16 @@ describe('slots', () => {
     assert.equal(fake.maxInFlight, 8, 'all eight slots drained at once');
     assert.equal(fake.inputsOf<DrainRequest>('drainPhase').length, 16, 'each phase drained once');
     const selects = fake.inputsOf<SelectParams>('selectNextPhase');
-    // The first selection picks for the seven other free slots: the first wave is one activity.
-    assert.equal(selects[0].extraPicks, 7);
-    assert.ok(
-      selects.length < 16,
-      `${selects.length} selections for 16 phases (one per phase without batch picks)`,
-    );
-    // A pick not taken (a result folded first, or no slot left) gives its run's lease back.
+    // Each slot picks for itself, not waiting for the others' turns: the runs this session
+    // leases are other slots' (ownLeasesBusy), so concurrent picks take different runs.
+    assert.ok(selects.every((s) => s.ownLeasesBusy === true && s.takeLease === true && !s.extraPicks));
+    assert.ok(fake.maxSelectsInFlight >= 4, `${fake.maxSelectsInFlight} selections at once at most`);
     assert.equal(fake.leases.size, 0, 'every lease released');
   });
 
-  test('batch picks with phases of mixed lengths: each phase drained once, every lease given back', async () => {
-    // Run 0's phases end at once, the others' later: slots free up one by one, so selections
-    // pick for zero to three free slots, and results fold between a batch and its use.
+  test('parallel picks with phases of mixed lengths: each phase drained once, every lease given back', async () => {
+    // Run 0's phases end at once, the others' later: slots free up one by one and pick while
+    // others are still draining or picking.
     const fake = FakeBacklog.grid(4, 2, (run) => [{ kind: 'success', ms: run === 0 ? 50 : 500 }]);
     const h = await t.start(fake, { concurrency: 4, batchSize: 100 });
     const r = (await h.result()) as SessionResult;

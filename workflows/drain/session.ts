@@ -60,6 +60,11 @@ export class DrainSession {
   finishedCount = 0;
   /** A slot is picking (select + lease): picks take turns, so two never take one run. */
   private picking = false;
+  /**
+   * Parallel picks (workflows/drain/slots.ts): selections running now, each counted as a busy
+   * slot by the batch-size check until its pick is a slot's run.
+   */
+  picksInFlight = 0;
   /** Picks made for free slots, not yet taken (workflows/drain/slots.ts). */
   handoffs: Handoff[] = [];
   /** Results folded so far by any slot: a handoff made before the last fold is not used. */

@@ -46,12 +46,14 @@ export async function drainLoop(session: DrainSession): Promise<'stopped' | 'con
   return session.ending === 'continue-as-new' ? 'continue-as-new' : 'stopped';
 }
 
-/** One slot: pick (taking turns) → drain → publish, until the session ends. */
+/** One slot: pick (in parallel, or taking turns) → drain → publish, until the session ends. */
 async function slotLoop(session: DrainSession, slot: number): Promise<void> {
   let leaseMisses = 0;
   for (;;) {
     await condition(() => !session.paused || session.stopRequested || session.ending !== null);
-    const step = await session.exclusive(() => pickStep(session, slot));
+    const step = parallelPicks(session)
+      ? await pickStep(session, slot)
+      : await session.exclusive(() => pickStep(session, slot));
     if (step.kind === 'end') {
       session.slots[slot].ended = true;
       return;
@@ -100,8 +102,9 @@ function checkStop(session: DrainSession): 'stop' | 'quiet' | null {
     session.end('stopped', note);
     return 'stop';
   }
-  // The phases other slots drain complete the batch: this slot ends, the last one says why.
-  const busy = session.busyRuns().length;
+  // The phases other slots drain (or are picking) complete the batch: this slot ends, the last
+  // one says why.
+  const busy = session.busyRuns().length + session.picksInFlight;
   if (busy > 0 && session.state.processed + busy >= config.batchSize) return 'quiet';
   return null;
 }
@@ -110,12 +113,21 @@ function checkStop(session: DrainSession): 'stop' | 'quiet' | null {
 const HANDOFF_MAX_AGE_MS = 10_000;
 
 /**
- * Batch picks: with several slots, one selection also picks for the other free slots (one
- * activity per wave of slots instead of one per slot). Sessions recorded before pick one phase
- * per selection (patched; one-slot sessions never ask).
+ * Parallel picks: with several slots, each slot selects as soon as it is free, without waiting
+ * for the others' turns; the database keeps two slots off one run (a run this session leases is
+ * another slot's: SelectParams.ownLeasesBusy), and the slot finishing a phase releases its run
+ * before it picks. Sessions recorded before take turns (patched; one-slot sessions never ask).
+ */
+const parallelPicks = (session: DrainSession): boolean =>
+  session.slots.length > 1 && !session.config.dryRun && leanOrchestration() && patched('parallel-picks');
+
+/**
+ * Batch picks (sessions recorded with them, before parallel picks): one selection also picks
+ * for the other free slots (one activity per wave of slots instead of one per slot). Sessions
+ * recorded before that pick one phase per selection (patched; one-slot sessions never ask).
  */
 const batchPicks = (session: DrainSession): boolean =>
-  session.slots.length > 1 && !session.config.dryRun && patched('batch-picks');
+  session.slots.length > 1 && !session.config.dryRun && !parallelPicks(session) && patched('batch-picks');
 
 /** Releases the leases of picks no slot took, one by one (each stays busy until released). */
 async function releaseHandoffs(session: DrainSession): Promise<void> {
@@ -178,7 +190,8 @@ async function pickStep(session: DrainSession, slot: number): Promise<Step> {
   const made = { folds: session.folds, at: Date.now() };
   const lean = leanOrchestration();
   const more = batch ? extraPicks(session, slot, busy.length) : 0;
-  const sel = await shortActivities(session.slots.length).selectNextPhase({
+  const inParallel = parallelPicks(session);
+  const selecting = shortActivities(session.slots.length).selectNextPhase({
     ...selectionParams(session.state, config, busy),
     fromRecords: !config.dryRun,
     database: session.database,
@@ -187,7 +200,15 @@ async function pickStep(session: DrainSession, slot: number): Promise<Step> {
     // slots, while the others wait for their turn). Sessions recorded before keep their commands.
     ...((parallel || lean) && !config.dryRun ? { takeLease: true } : {}),
     ...(more > 0 ? { extraPicks: more } : {}),
+    ...(inParallel ? { ownLeasesBusy: true } : {}),
   });
+  if (inParallel) session.picksInFlight += 1;
+  let sel: Awaited<typeof selecting>;
+  try {
+    sel = await selecting; // the same single await as before parallel picks (replay)
+  } finally {
+    if (inParallel) session.picksInFlight -= 1;
+  }
   for (const pick of sel.more ?? []) session.handoffs.push({ pick, ...made });
   session.state = noteSkips(session.state, sel.passedOver);
   session.state = { ...session.state, log: appendEvents(session.state.log, skipEvents(sel.passedOver, tag)) };
@@ -203,7 +224,9 @@ async function pickStep(session: DrainSession, slot: number): Promise<Step> {
   if (!sel.pick && sel.waitingForLease && !config.dryRun) return { kind: 'wait-lease', seen };
   if (!sel.pick) {
     // Another slot's run may still have phases left once its phase is done.
-    if (parallel && session.busyRuns().length > 0) return { kind: 'wait-slots', seen };
+    // (Or, picking in parallel, a run another slot is picking right now.)
+    if (parallel && session.busyRuns().length + session.picksInFlight > 0)
+      return { kind: 'wait-slots', seen };
     const why = sel.waitingForLease ? ' (the rest belongs to runs other sessions are draining)' : '';
     session.end('stopped', `no eligible phases left${why}`);
     return END;
