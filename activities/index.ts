@@ -3,7 +3,9 @@ import type { ActivityDeps } from './deps.js';
 import { baselineActivities } from './baseline.js';
 import { drainActivities } from './drain.js';
 import { selectActivities } from './select.js';
-import { sessionActivities } from './session.js';
+import { sessionActivities, type FinishPhaseInput } from './session.js';
+import type { SelectParams } from '../src/domain/selection.js';
+import type { SelectResult } from '../src/db/select-shared.js';
 import type { DatabaseIdentity } from '../src/db/identity.js';
 
 /** Activity inputs of a session carry the identity of the database the session started on. */
@@ -42,11 +44,24 @@ function pinned<T extends Record<string, (input: never) => Promise<unknown>>>(
 
 /** All activities, bound to the worker's connections and defaults. */
 export function createActivities(deps: ActivityDeps) {
+  const select = selectActivities(deps);
+  const session = sessionActivities(deps);
   return pinned(deps, {
-    ...selectActivities(deps),
+    ...select,
     ...drainActivities(deps),
     ...baselineActivities(deps),
-    ...sessionActivities(deps),
+    ...session,
+    /**
+     * A slot's phase finished (finishPhase: verdict, session JSON, its run's lease released) and
+     * the slot's next pick (selectNextPhase) in one activity: one round trip less per phase for
+     * sessions whose slots pick in parallel (workflows/drain/slots.ts). A retry finishes again
+     * (idempotent) and picks again; a run leased by a lost first try stays this session's until
+     * its lease expires.
+     */
+    async finishPhaseAndPick(o: FinishPhaseInput & { next: SelectParams }): Promise<SelectResult> {
+      await session.finishPhase(o);
+      return select.selectNextPhase(o.next);
+    },
   });
 }
 

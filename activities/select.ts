@@ -10,6 +10,7 @@ import { recordedSpend } from '../src/db/tokens.js';
 import { spentNow } from '../src/domain/tokens.js';
 import { currentLeaseHolder } from '../src/db/leases.js';
 import { MAX_CONCURRENCY } from '../src/domain/input.js';
+import { KeyedTurns } from '../src/runtime/keyed-turns.js';
 
 /**
  * The backlog rows selection reads: candidates are FAILED or QUEUED phases (a SQLite backlog
@@ -19,6 +20,10 @@ const SELECTION_SCOPE = { phaseStates: ['FAILED', 'QUEUED'] } as const;
 
 export function selectActivities(deps: ActivityDeps) {
   const backlog = () => deps.backlog.sql(SELECTION_SCOPE);
+  // Parallel picks of one session on this worker take turns at the statement (milliseconds),
+  // not at the workflow: a wave of its slots does not race for the same run. Picks on other
+  // workers race, and the database gives each run to one (pickLeased).
+  const pickTurns = new KeyedTurns();
   return {
     /**
      * Picks the next phase to drain (one indexed statement per mode). With `takeLease` the same
@@ -31,7 +36,8 @@ export function selectActivities(deps: ActivityDeps) {
       }
       const lease = input.takeLease ? { holder: deps.identity, ttlSeconds: deps.leaseTtlSeconds } : null;
       const params: SelectParams = { ...input, lease, memory: await memoryBlocks(input) };
-      const r = await pickLeased(select, params, (runId) => currentLeaseHolder(deps.pool, runId));
+      const pick = () => pickLeased(select, params, (runId) => currentLeaseHolder(deps.pool, runId));
+      const r = params.ownLeasesBusy ? await pickTurns.run(params.sessionId, pick) : await pick();
       if (r.leased) leaseHeld(+1);
       const withMore = await withMorePicks(select, params, r);
       leaseHeld(withMore.more?.length ?? 0);

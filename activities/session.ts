@@ -235,7 +235,7 @@ async function prepareSession(
   };
 }
 
-interface FinishPhaseInput {
+export interface FinishPhaseInput {
   sessionId: string;
   runId: string;
   phaseId: string;

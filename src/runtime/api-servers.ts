@@ -40,6 +40,7 @@ import { readTail } from './log-tail.js';
 import { getFreePort } from './ports.js';
 import { processStartBootMs } from './proc.js';
 import { ensurePrivateDir, openPrivateLogSync } from './private-files.js';
+import { KeyedTurns } from './keyed-turns.js';
 
 import {
   API_OWNER_NS_VAR,
@@ -76,7 +77,7 @@ const isLive = (p: Proc | null): p is Proc => !!p && !!p.pid && p.exit === null;
 
 export class ApiServerPool {
   private readonly servers = new Map<string, Server>();
-  private readonly turns = new Map<string, Promise<void>>();
+  private readonly turns = new KeyedTurns();
   private stopping = false;
   private readonly host: string;
   private readonly idleStopMs: number;
@@ -111,20 +112,7 @@ export class ApiServerPool {
     const key = JSON.stringify([sessionId, slot]);
     const s = this.servers.get(key);
     if (s) s.lastAskedMs = Date.now(); // before its turn: an idle stop queued meanwhile sees it
-    return this.inTurn(key, () => this.ensure(key, sessionId, slot));
-  }
-
-  private inTurn<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const turn = (this.turns.get(key) ?? Promise.resolve()).then(fn);
-    const done = turn.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.turns.set(key, done);
-    void done.then(() => {
-      if (this.turns.get(key) === done) this.turns.delete(key);
-    });
-    return turn;
+    return this.turns.run(key, () => this.ensure(key, sessionId, slot));
   }
 
   private async ensure(key: string, session: string | null, slot: number): Promise<ApiServerInfo> {
@@ -208,17 +196,19 @@ export class ApiServerPool {
     if (this.stopping) return;
     for (const s of this.servers.values()) {
       if (Date.now() - s.lastAskedMs < this.idleStopMs) continue;
-      void this.inTurn(s.key, async () => {
-        if (this.stopping || this.servers.get(s.key) !== s) return;
-        if (Date.now() - s.lastAskedMs < this.idleStopMs || this.inUse(s)) return;
-        this.servers.delete(s.key);
-        if (s.restartTimer) clearTimeout(s.restartTimer);
-        const pid = s.proc?.pid;
-        this.o.log?.(
-          `${this.nameOf(s)}: not asked for in ${Math.round((Date.now() - s.lastAskedMs) / 1000)} s and used by no process; stopping pid ${pid ?? '-'}`,
-        );
-        if (s.proc) await this.end(s.proc, this.o.stopGraceMs ?? 3_000);
-      }).catch((err: Error) => this.o.log?.(`${this.nameOf(s)}: ${err.message}`));
+      void this.turns
+        .run(s.key, async () => {
+          if (this.stopping || this.servers.get(s.key) !== s) return;
+          if (Date.now() - s.lastAskedMs < this.idleStopMs || this.inUse(s)) return;
+          this.servers.delete(s.key);
+          if (s.restartTimer) clearTimeout(s.restartTimer);
+          const pid = s.proc?.pid;
+          this.o.log?.(
+            `${this.nameOf(s)}: not asked for in ${Math.round((Date.now() - s.lastAskedMs) / 1000)} s and used by no process; stopping pid ${pid ?? '-'}`,
+          );
+          if (s.proc) await this.end(s.proc, this.o.stopGraceMs ?? 3_000);
+        })
+        .catch((err: Error) => this.o.log?.(`${this.nameOf(s)}: ${err.message}`));
     }
   }
 
@@ -362,7 +352,7 @@ export class ApiServerPool {
     s.restartTimer = setTimeout(() => {
       s.restartTimer = null;
       if (this.stopping || s.proc !== p || this.servers.get(s.key) !== s) return;
-      s.ready = this.inTurn(s.key, async () => {
+      s.ready = this.turns.run(s.key, async () => {
         if (this.stopping || s.proc !== p || this.servers.get(s.key) !== s) throw new Error('superseded');
         await this.end(p, 1000); // escapees of the dead server (holding its port) go first
         return this.start(s);

@@ -105,7 +105,12 @@ describe('slots: several phases of one session at once', () => {
       (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
     );
     assert.equal(localMarkers.length, 0, 'no local activities with several slots');
-    assert.equal(scheduled('finishPhase'), 12);
+    // Each phase recorded once: by finishPhase, or with the slot's next pick (finishPhaseAndPick).
+    assert.equal(scheduled('finishPhase') + scheduled('finishPhaseAndPick'), 12);
+    assert.ok(
+      scheduled('finishPhaseAndPick') >= 1,
+      'a slot recorded a phase and picked its next in one activity',
+    );
     // Parallel picks (issue 19): slots select at once, not in turns — one workflow task
     // schedules several selections (in turns, the next is scheduled only after one completed);
     // each slot picks for itself, so at least one selection per phase.
@@ -118,7 +123,7 @@ describe('slots: several phases of one session at once', () => {
       perTask.set(task, (perTask.get(task) ?? 0) + 1);
     }
     assert.ok(Math.max(...perTask.values()) >= 2, `selections per workflow task: ${[...perTask.values()]}`);
-    assert.ok(selects.length >= 12, `${selects.length} selections`);
+    assert.ok(selects.length + scheduled('finishPhaseAndPick') >= 12, `${selects.length} selections`);
   });
 
   test('two sessions with two slots each: no run drained by two slots or sessions at once', async () => {

@@ -256,6 +256,12 @@ export class FakeBacklog {
         this.record('finishPhase', o);
         if (this.leases.get(o.runId) === o.sessionId) this.leases.delete(o.runId);
       },
+      // As the real one: finishPhase, then selectNextPhase (each recorded as its own call too).
+      finishPhaseAndPick: async (o) => {
+        this.record('finishPhaseAndPick', o);
+        await acts.finishPhase(o);
+        return acts.selectNextPhase(o.next);
+      },
       writeSessionReport: async (r) => {
         this.record('writeSessionReport', r);
         return `/nonexistent/fake-workspace/${r.sessionId}.json`;

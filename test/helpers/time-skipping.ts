@@ -25,18 +25,21 @@ let bundle: Promise<WorkflowBundle> | undefined;
 export const workflowBundle = () =>
   (bundle ??= cachedWorkflowBundle(path.join(projectRoot(), 'workflows', 'index.ts'), QUIET_BUNDLE_LOGGER));
 
-const ACTIVITY_NAMES: Array<keyof DrainActivities> = [
-  'prepareSession',
-  'selectNextPhase',
-  'acquireRunLease',
-  'releaseRunLease',
-  'ensureBaseline',
-  'drainPhase',
-  'abandonAttempt',
-  'finishPhase',
-  'writeSessionReport',
-  'countPhasesStillFailed',
-];
+/** Every activity the worker registers (a Record, so a new activity missing here fails tsc). */
+const ACTIVITIES: Record<keyof DrainActivities, true> = {
+  prepareSession: true,
+  selectNextPhase: true,
+  acquireRunLease: true,
+  releaseRunLease: true,
+  ensureBaseline: true,
+  drainPhase: true,
+  abandonAttempt: true,
+  finishPhase: true,
+  finishPhaseAndPick: true,
+  writeSessionReport: true,
+  countPhasesStillFailed: true,
+};
+const ACTIVITY_NAMES = Object.keys(ACTIVITIES) as Array<keyof DrainActivities>;
 
 export interface WorkflowTestEnv {
   env: TestWorkflowEnvironment;

@@ -75,6 +75,9 @@ describe('slots', () => {
     // leases are other slots' (ownLeasesBusy), so concurrent picks take different runs.
     assert.ok(selects.every((s) => s.ownLeasesBusy === true && s.takeLease === true && !s.extraPicks));
     assert.ok(fake.maxSelectsInFlight >= 4, `${fake.maxSelectsInFlight} selections at once at most`);
+    // After its phase a slot records it and makes its next pick in one activity.
+    const combined = fake.callsOf('finishPhaseAndPick').length;
+    assert.ok(combined >= 8, `${combined} of 16 phases recorded with the next pick`);
     assert.equal(fake.leases.size, 0, 'every lease released');
   });
 

@@ -12,7 +12,15 @@ import {
 import { cappedPhaseTimeout } from '../../src/domain/stop-conditions.js';
 import { cappedMaxPhaseTimeout } from '../../src/domain/try-clock.js';
 import type { AttemptOutcome, PhaseRef } from '../../src/domain/types.js';
-import { baselineProxy, drainProxy, leanOrchestration, quick, shortActivities } from './proxies.js';
+import type { SelectParams } from '../../src/domain/selection.js';
+import {
+  baselineProxy,
+  drainProxy,
+  leanOrchestration,
+  quick,
+  shortActivities,
+  type Selection,
+} from './proxies.js';
 import type { DrainSession } from './session.js';
 
 /**
@@ -141,7 +149,10 @@ function drainRequest(
 
 /**
  * The outcome judged and folded into the session state; the finishPhase activity's promise
- * (verdict, session JSON, lease released), as it is, for the caller to await directly.
+ * (verdict, session JSON, lease released), as it is, for the caller to await directly. With
+ * `next` (slots that pick in parallel), the slot's next selection input as the folded state
+ * gives it, or null when the slot is not to pick right away: then finishPhaseAndPick, whose
+ * promise also brings the pick.
  */
 function recordOutcome(
   session: DrainSession,
@@ -150,7 +161,8 @@ function recordOutcome(
   attempt: number,
   outcome: AttemptOutcome,
   database: Where['database'],
-) {
+  nextInput?: () => SelectParams | null,
+): Promise<Selection | void> {
   const { config } = session;
   // A cached capture is for one commit: when the drain found the workspace elsewhere, ensure again.
   if (session.baseline && outcome.baselineCommit !== session.baseline.commit) session.baseline = null;
@@ -160,8 +172,8 @@ function recordOutcome(
   const report = session.report('running', false, next);
   session.state = withoutRecorded(next);
   session.folds += 1;
-  // Concurrent writes of slots are safe: the writer refuses a report older than the file's.
-  return shortActivities(session.slots.length).finishPhase({
+  session.slots[slot].folded = true;
+  const finish = {
     memoryStop: newlyStopped(before, next, verdict.fingerprint),
     sessionId: next.sessionId,
     runId: pick.runId,
@@ -170,15 +182,24 @@ function recordOutcome(
     verdict,
     report,
     database,
-  });
+  };
+  const nextPick = nextInput?.() ?? null;
+  if (nextPick) return quick.finishPhaseAndPick({ ...finish, next: nextPick });
+  // Concurrent writes of slots are safe: the writer refuses a report older than the file's.
+  return shortActivities(session.slots.length).finishPhase(finish);
 }
 
 /**
  * One phase in slot `slot`: baseline → drain → judge → record (verdict, session JSON, lease
- * released). The result is folded into the session state as soon as it arrives (other slots
+ * released; with `nextInput`, also the slot's next pick, which it returns). The result is folded into the session state as soon as it arrives (other slots
  * may have folded theirs meanwhile, so the state is read after the await, never before).
  */
-export async function drainOne(session: DrainSession, pick: PhaseRef, slot = 0): Promise<void> {
+export async function drainOne(
+  session: DrainSession,
+  pick: PhaseRef,
+  slot = 0,
+  nextInput?: () => SelectParams | null,
+): Promise<Selection | null> {
   const { config } = session;
   const at: Where = { p: session.p, database: session.database };
   const timeoutSeconds = cappedPhaseTimeout(session.state, config, Date.now());
@@ -199,6 +220,7 @@ export async function drainOne(session: DrainSession, pick: PhaseRef, slot = 0):
   const outcome = await drainProxy(maxTimeoutSeconds ?? timeoutSeconds, config)
     .drainPhase(req)
     .catch((err: unknown) => abandonOnExhaustedTries(err, req, config.maxDrainTries));
-  await recordOutcome(session, pick, slot, attempt, outcome, at.database);
+  const next = await recordOutcome(session, pick, slot, attempt, outcome, at.database, nextInput);
   session.slots[slot].current = null;
+  return next ?? null;
 }

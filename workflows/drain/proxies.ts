@@ -36,6 +36,9 @@ const isWrongDatabase = (err: unknown): boolean => {
 
 type Short = Pick<DrainActivities, 'selectNextPhase' | 'finishPhase'>;
 
+/** What a selection returns (the pick, the phases passed over, …). */
+export type Selection = Awaited<ReturnType<DrainActivities['selectNextPhase']>>;
+
 /**
  * selectNextPhase and finishPhase as local activities, falling back to the same call as a
  * regular activity (which any worker may take) when this worker's database is not the session's.

@@ -35,6 +35,8 @@ interface SlotState {
   current: CurrentPhase | null;
   /** Its loop has ended (a stop, a full batch): it picks nothing more. */
   ended?: boolean;
+  /** Its phase's result is folded; its run is held until finishPhase returns (parallel picks). */
+  folded?: boolean;
 }
 
 /**
@@ -107,6 +109,15 @@ export class DrainSession {
       ...this.slots.flatMap((s) => (s.run === null ? [] : [s.run])),
       ...this.handoffs.map((h) => h.pick.runId),
     ];
+  }
+
+  /**
+   * Phases that will still add to `processed` (parallel picks): slots draining a phase not yet
+   * folded, picks waiting for a slot, picks in flight. (Taking turns, every held run counts.)
+   */
+  unfinishedPhases(): number {
+    const draining = this.slots.filter((s) => s.run !== null && !s.folded).length;
+    return draining + this.handoffs.length + this.picksInFlight;
   }
 
   /** Ends the slots (the first reason wins); `stopReason` goes into the state. */

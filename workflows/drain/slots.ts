@@ -14,8 +14,9 @@ import { selectionParams } from '../../src/domain/selection.js';
 import { noteSkips, recordPlanned } from '../../src/domain/session-state.js';
 import { sessionStopReason, tokenBudgetReason } from '../../src/domain/stop-conditions.js';
 import type { PhaseRef } from '../../src/domain/types.js';
+import type { SelectParams } from '../../src/domain/selection.js';
 import { drainOne } from './phase.js';
-import { leanOrchestration, quick, shortActivities } from './proxies.js';
+import { leanOrchestration, quick, shortActivities, type Selection } from './proxies.js';
 import type { DrainSession } from './session.js';
 
 /** What one turn at picking came to. */
@@ -49,11 +50,15 @@ export async function drainLoop(session: DrainSession): Promise<'stopped' | 'con
 /** One slot: pick (in parallel, or taking turns) → drain → publish, until the session ends. */
 async function slotLoop(session: DrainSession, slot: number): Promise<void> {
   let leaseMisses = 0;
+  /** Parallel picks: the pick the slot's last finishPhaseAndPick made (null: pick anew). */
+  let picked: Selection | null = null;
   for (;;) {
+    if (picked && session.paused) picked = await dropPicked(session, slot, picked);
     await condition(() => !session.paused || session.stopRequested || session.ending !== null);
-    const step = parallelPicks(session)
-      ? await pickStep(session, slot)
+    const step: Step = parallelPicks(session)
+      ? await pickStep(session, slot, picked)
       : await session.exclusive(() => pickStep(session, slot));
+    picked = null;
     if (step.kind === 'end') {
       session.slots[slot].ended = true;
       return;
@@ -72,7 +77,9 @@ async function slotLoop(session: DrainSession, slot: number): Promise<void> {
       continue;
     }
     leaseMisses = 0;
-    await drainOne(session, step.pick, slot);
+    picked = parallelPicks(session)
+      ? await drainOne(session, step.pick, slot, () => nextPickInput(session, slot))
+      : await drainOne(session, step.pick, slot);
     session.slots[slot].run = null; // finishPhase released it
     session.finishedCount += 1;
     session.publish();
@@ -104,7 +111,7 @@ function checkStop(session: DrainSession): 'stop' | 'quiet' | null {
   }
   // The phases other slots drain (or are picking) complete the batch: this slot ends, the last
   // one says why.
-  const busy = session.busyRuns().length + session.picksInFlight;
+  const busy = parallelPicks(session) ? session.unfinishedPhases() : session.busyRuns().length;
   if (busy > 0 && session.state.processed + busy >= config.batchSize) return 'quiet';
   return null;
 }
@@ -165,8 +172,38 @@ function noteSelect(session: DrainSession, slot: number): void {
   };
 }
 
-/** One turn at picking: stop conditions, select, lease. Runs while no other slot picks. */
-async function pickStep(session: DrainSession, slot: number): Promise<Step> {
+/**
+ * The selection activity's input: the state's selection parameters with the runs `busy` other
+ * slots hold, `more` further picks (batch picks), and with parallel picks ownLeasesBusy.
+ */
+function selectInput(
+  session: DrainSession,
+  busy: string[],
+  more: number,
+  inParallel: boolean,
+  lean = true,
+): SelectParams {
+  const { config } = session;
+  const parallel = session.slots.length > 1;
+  return {
+    ...selectionParams(session.state, config, busy),
+    fromRecords: !config.dryRun,
+    database: session.database,
+    workspace: session.prepared?.workspace ?? null,
+    // The pick's run lease is taken by the selection statement itself: one activity less (with
+    // slots, while the others wait for their turn). Sessions recorded before keep their commands.
+    ...((parallel || lean) && !config.dryRun ? { takeLease: true } : {}),
+    ...(more > 0 ? { extraPicks: more } : {}),
+    ...(inParallel ? { ownLeasesBusy: true } : {}),
+  };
+}
+
+/**
+ * One turn at picking: stop conditions, select, lease. Runs while no other slot picks (or, with
+ * parallel picks, alongside them; `picked`: the selection already made by finishPhaseAndPick).
+ */
+async function pickStep(session: DrainSession, slot: number, picked: Selection | null = null): Promise<Step> {
+  if (picked) session.picksInFlight -= 1;
   const { config } = session;
   const parallel = session.slots.length > 1;
   const batch = batchPicks(session);
@@ -176,11 +213,12 @@ async function pickStep(session: DrainSession, slot: number): Promise<Step> {
   if (session.ending || checkStop(session) || cas) {
     if (cas && !session.ending) session.end('continue-as-new');
     if (handed) await giveBack(session, slot, handed.runId);
+    if (picked?.pick && picked.leased) await giveBack(session, slot, picked.pick.runId);
     return END;
   }
   if (handed) {
     noteSelect(session, slot);
-    session.slots[slot].run = handed.runId;
+    Object.assign(session.slots[slot], { run: handed.runId, folded: false });
     return { kind: 'drain', pick: handed };
   }
   const busy = session.busyRuns();
@@ -191,23 +229,18 @@ async function pickStep(session: DrainSession, slot: number): Promise<Step> {
   const lean = leanOrchestration();
   const more = batch ? extraPicks(session, slot, busy.length) : 0;
   const inParallel = parallelPicks(session);
-  const selecting = shortActivities(session.slots.length).selectNextPhase({
-    ...selectionParams(session.state, config, busy),
-    fromRecords: !config.dryRun,
-    database: session.database,
-    workspace: session.prepared?.workspace ?? null,
-    // The pick's run lease is taken by the selection statement itself: one activity less (with
-    // slots, while the others wait for their turn). Sessions recorded before keep their commands.
-    ...((parallel || lean) && !config.dryRun ? { takeLease: true } : {}),
-    ...(more > 0 ? { extraPicks: more } : {}),
-    ...(inParallel ? { ownLeasesBusy: true } : {}),
-  });
-  if (inParallel) session.picksInFlight += 1;
-  let sel: Awaited<typeof selecting>;
-  try {
-    sel = await selecting; // the same single await as before parallel picks (replay)
-  } finally {
-    if (inParallel) session.picksInFlight -= 1;
+  let sel: Selection;
+  if (picked) sel = picked;
+  else {
+    const selecting = shortActivities(session.slots.length).selectNextPhase(
+      selectInput(session, busy, more, inParallel, lean),
+    );
+    if (inParallel) session.picksInFlight += 1;
+    try {
+      sel = await selecting; // the same single await as before parallel picks (replay)
+    } finally {
+      if (inParallel) session.picksInFlight -= 1;
+    }
   }
   for (const pick of sel.more ?? []) session.handoffs.push({ pick, ...made });
   session.state = noteSkips(session.state, sel.passedOver);
@@ -237,8 +270,34 @@ async function pickStep(session: DrainSession, slot: number): Promise<Step> {
   }
   if (!sel.leased && !(await leaseRun(session, sel.pick.runId, sel.pick.phaseId, tag)))
     return { kind: 'lease-miss' };
-  session.slots[slot].run = sel.pick.runId;
+  Object.assign(session.slots[slot], { run: sel.pick.runId, folded: false });
   return { kind: 'drain', pick: sel.pick };
+}
+
+/**
+ * Parallel picks: the input of the slot's next selection, made in the activity that records its
+ * phase (finishPhaseAndPick, after the run's lease is released), when the folded state lets the
+ * slot pick right away; else null, and the slot picks as usual (pickStep says why it may not).
+ * Counted as a pick in flight until pickStep takes it.
+ */
+function nextPickInput(session: DrainSession, slot: number): SelectParams | null {
+  const { config } = session;
+  if (session.paused || session.stopRequested || session.ending) return null;
+  const wi = workflowInfo();
+  if (wi.continueAsNewSuggested || wi.historyLength >= config.continueAsNewAfterEvents) return null;
+  if (sessionStopReason(session.state, config, Date.now(), false)) return null;
+  const own = session.slots[slot].run;
+  const busy = session.busyRuns().filter((r) => r !== own);
+  if (session.state.processed + session.unfinishedPhases() >= config.batchSize) return null;
+  session.picksInFlight += 1;
+  return selectInput(session, busy, 0, true);
+}
+
+/** A pick made ahead that the slot will not use now (paused): its run's lease is given back. */
+async function dropPicked(session: DrainSession, slot: number, picked: Selection): Promise<null> {
+  session.picksInFlight -= 1;
+  if (picked.pick && picked.leased) await giveBack(session, slot, picked.pick.runId);
+  return null;
 }
 
 /** Releases a run leased with a pick the slot will not drain (the session ended meanwhile). */
