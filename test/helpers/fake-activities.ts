@@ -81,8 +81,12 @@ export class FakeBacklog {
   readonly inFlightByRun = new Map<string, number>();
   maxInFlight = 0;
   maxInFlightOfOneRun = 0;
+  /** For each drain in start order: how many others were in flight when it started. */
+  readonly othersAtStart: number[] = [];
   /** Drains that ended by their activity's cancellation. */
   cancelledDrains = 0;
+  /** How long recording a phase (finishPhase) takes (ms). */
+  finishMs = 0;
   /** How long a selection takes before it picks (ms), and how many ran at once at most. */
   selectMs = 0;
   maxSelectsInFlight = 0;
@@ -254,6 +258,7 @@ export class FakeBacklog {
       },
       finishPhase: async (o) => {
         this.record('finishPhase', o);
+        if (this.finishMs > 0) await new Promise((r) => setTimeout(r, this.finishMs));
         if (this.leases.get(o.runId) === o.sessionId) this.leases.delete(o.runId);
       },
       // As the real one: finishPhase, then selectNextPhase (each recorded as its own call too).
@@ -321,6 +326,7 @@ export class FakeBacklog {
     this.inFlightByRun.set(req.runId, ofRun);
     this.inFlight += by;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    if (by > 0) this.othersAtStart.push(this.inFlight - 1);
     this.maxInFlightOfOneRun = Math.max(this.maxInFlightOfOneRun, ofRun);
     // The executor spends its tokens as it goes: a records read sees them while it runs.
     if (by > 0) this.live.set(key(req.runId, req.phaseId), spend);
