@@ -150,9 +150,9 @@ function drainRequest(
 /**
  * The outcome judged and folded into the session state; the finishPhase activity's promise
  * (verdict, session JSON, lease released), as it is, for the caller to await directly. With
- * `next` (slots that pick in parallel), the slot's next selection input as the folded state
- * gives it, or null when the slot is not to pick right away: then finishPhaseAndPick, whose
- * promise also brings the pick.
+ * `nextInput` (slots that pick in parallel): the slot's next selection input as the folded
+ * state gives it (null when the slot is not to pick right away); given one, finishPhaseAndPick,
+ * whose promise also brings the pick.
  */
 function recordOutcome(
   session: DrainSession,
@@ -191,8 +191,9 @@ function recordOutcome(
 
 /**
  * One phase in slot `slot`: baseline → drain → judge → record (verdict, session JSON, lease
- * released; with `nextInput`, also the slot's next pick, which it returns). The result is folded into the session state as soon as it arrives (other slots
- * may have folded theirs meanwhile, so the state is read after the await, never before).
+ * released; with `nextInput`, also the slot's next pick, which it returns). The result is
+ * folded into the session state as soon as it arrives (other slots may have folded theirs
+ * meanwhile, so the state is read after the await, never before).
  */
 export async function drainOne(
   session: DrainSession,
