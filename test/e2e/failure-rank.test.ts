@@ -591,48 +591,54 @@ describe('pick and lease in one statement', () => {
     assert.equal((await selectFailedPhase(pool, own)).leased, true);
     // Two picks of one run racing: the other slot's insert is not committed when this statement
     // takes its snapshot, so it picks lease-b too; its insert then finds that slot's lease.
-    const slot = await pool.connect();
     try {
-      await slot.query('BEGIN');
-      await slot.query(
-        `INSERT INTO drain_leases (run_id, session_id, holder, expires_at)
-         VALUES ('lease-b', $1, 'another slot', now() + interval '1 hour')`,
-        [SESSION_ID],
+      const r = await againstUncommittedLease(SESSION_ID, 'another slot', () =>
+        selectFailedPhase(pool, { ...base('lease-b'), lease, ownLeasesBusy: true }),
       );
-      const racing = selectFailedPhase(pool, { ...base('lease-b'), lease, ownLeasesBusy: true });
-      await new Promise((r) => setTimeout(r, 300));
-      await slot.query('COMMIT');
-      const r = await racing;
       assert.equal(r.pick?.runId, 'lease-b');
       assert.equal(r.leased, false, 'the other slot holds it');
       const row = await pool.query(`SELECT holder FROM drain_leases WHERE run_id = 'lease-b'`);
       assert.deepEqual(row.rows, [{ holder: 'another slot' }]);
     } finally {
-      slot.release();
       await pool.query(`DELETE FROM drain_leases WHERE run_id LIKE 'lease-%'`);
     }
   });
 
   test('a lease another session takes between the snapshot and the insert is not taken over', async () => {
-    const rival = await pool.connect();
-    try {
-      await rival.query('BEGIN');
-      await rival.query(
-        `INSERT INTO drain_leases (run_id, session_id, holder, expires_at)
-         VALUES ('lease-b', 'rival-session', 'rival', now() + interval '1 hour')`,
-      );
-      // Not committed: this statement's snapshot does not see it, picks lease-b, and its insert
-      // waits for the rival's transaction.
-      const racing = selectFailedPhase(pool, { ...base('lease-b'), lease });
-      await new Promise((r) => setTimeout(r, 300));
-      await rival.query('COMMIT');
-      const r = await racing;
-      assert.equal(r.pick?.runId, 'lease-b');
-      assert.equal(r.leased, false, 'the rival holds it');
-      const row = await pool.query(`SELECT session_id FROM drain_leases WHERE run_id = 'lease-b'`);
-      assert.deepEqual(row.rows, [{ session_id: 'rival-session' }]);
-    } finally {
-      rival.release();
-    }
+    // Not committed: this statement's snapshot does not see it, picks lease-b, and its insert
+    // waits for the rival's transaction.
+    const r = await againstUncommittedLease('rival-session', 'rival', () =>
+      selectFailedPhase(pool, { ...base('lease-b'), lease }),
+    );
+    assert.equal(r.pick?.runId, 'lease-b');
+    assert.equal(r.leased, false, 'the rival holds it');
+    const row = await pool.query(`SELECT session_id FROM drain_leases WHERE run_id = 'lease-b'`);
+    assert.deepEqual(row.rows, [{ session_id: 'rival-session' }]);
   });
+
+  /**
+   * Runs `select` while another connection holds an uncommitted lease on lease-b for `sessionId`
+   * (`holder`), committed 300 ms later: the statement's snapshot does not see it, its insert does.
+   */
+  async function againstUncommittedLease<T>(
+    sessionId: string,
+    holder: string,
+    select: () => Promise<T>,
+  ): Promise<T> {
+    const other = await pool.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(
+        `INSERT INTO drain_leases (run_id, session_id, holder, expires_at)
+         VALUES ('lease-b', $1, $2, now() + interval '1 hour')`,
+        [sessionId, holder],
+      );
+      const racing = select();
+      await new Promise((r) => setTimeout(r, 300));
+      await other.query('COMMIT');
+      return await racing;
+    } finally {
+      other.release();
+    }
+  }
 });
