@@ -122,12 +122,15 @@ describe('drain worker --metrics-port', () => {
           output?: string;
         };
         started.push(w);
-        await eventually(() => /worker running/.test(w.output ?? ''), 60_000, `a worker on ${want}:${p}`);
-        assert.deepEqual(listeningOn(p), [want], `${JSON.stringify(extra)} ${flags.join(' ')}`);
-        assert.match(
-          w.output ?? '',
-          new RegExp(`metrics: +http://${want.replace(/\./g, '\\.')}:${p}/metrics`),
+        // The banner arrives in several chunks: wait for its metrics line, not only its first.
+        const banner = new RegExp(`metrics: +http://${want.replace(/\./g, '\\.')}:${p}/metrics`);
+        await eventually(
+          () => /worker running/.test(w.output ?? '') && banner.test(w.output ?? ''),
+          60_000,
+          `a worker on ${want}:${p} saying so`,
         );
+        assert.deepEqual(listeningOn(p), [want], `${JSON.stringify(extra)} ${flags.join(' ')}`);
+        assert.match(w.output ?? '', banner);
         const res = await fetch(`http://${want === '0.0.0.0' ? '127.0.0.1' : want}:${p}/metrics`);
         assert.equal(res.status, 200);
         await res.text();
