@@ -18,7 +18,6 @@ import {
   finishAttempt,
   markInterrupted,
   recordInterruptedLogDigests,
-  recordLogDigests,
   startAttempt,
   unhashedInterruptedTries,
   type AttemptKey,
@@ -197,13 +196,10 @@ async function reconciledOutcome(
 ): Promise<AttemptOutcome> {
   const exit = await readExitRecord(prev.logPaths.exit);
   const [out, err] = await Promise.all([fileTail(prev.logPaths.stdout), fileTail(prev.logPaths.stderr)]);
-  const byTable = tableDelta(
-    prev.telemetryBefore,
-    (await deps.backlog.countTelemetry(req.runId, req.phaseId)).byTable,
-  );
+  const facts = await deps.backlog.phaseFacts(req.runId, req.phaseId);
+  const byTable = tableDelta(prev.telemetryBefore, facts.telemetry.byTable);
   const events = Object.values(byTable).reduce((a, b) => a + b, 0);
-  const runCounts = await deps.backlog.runStateCounts(req.runId);
-  const tokensAfter = await deps.backlog.tokensOf(req.runId, req.phaseId);
+  const { runCounts, tokens: tokensAfter } = facts;
   return redactOutcome(
     deps,
     outcomeFromFacts({
@@ -269,14 +265,13 @@ async function reconcile(
     host: deps.host,
   });
   // Its logs are the earlier try's: hashed when that try ran on this host (else they stay NULL).
-  if (prev.host === deps.host) {
-    await recordLogDigests(deps.pool, key, hashed ?? (await logDigests(prev.logPaths))).catch(() => {});
-  }
+  const digests = prev.host === deps.host ? (hashed ?? (await logDigests(prev.logPaths))) : null;
   await finishAttempt(
     deps.backlog.sql({ runId: req.runId, phaseId: req.phaseId }),
     key,
     'reconciled',
     outcome,
+    digests,
   );
   return outcome;
 }

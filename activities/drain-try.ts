@@ -76,10 +76,10 @@ export async function startTry(
     ttlSeconds: deps.leaseTtlSeconds,
   });
   const paths = await claimAttemptLogs({ ...req, tryNo: t.key.tryNo, execRunId: t.key.execRunId }, t.header);
-  const before = await deps.backlog.countTelemetry(req.runId, req.phaseId);
-  const initial = check.state === null ? null : await deps.backlog.getPhase(req.runId, req.phaseId);
-  const runCountsBefore = await deps.backlog.runStateCounts(req.runId);
-  const tokensBefore = await deps.backlog.tokensOf(req.runId, req.phaseId);
+  const facts = await deps.backlog.phaseFacts(req.runId, req.phaseId);
+  const before = facts.telemetry;
+  const initial = check.state === null ? null : facts.phase;
+  const { runCounts: runCountsBefore, tokens: tokensBefore } = facts;
   const startedAt = new Date().toISOString();
   const lostReason = lostReasonOf(req, t.key.tryNo, check);
   const claimed = await startAttempt(deps.pool, t.key, {
@@ -346,9 +346,12 @@ export async function outcomeOfTry(
   proc: ProcessResult | null,
   unjudged: Unjudged | null,
 ): Promise<AttemptOutcome> {
-  const final = await deps.backlog.getPhase(req.runId, req.phaseId);
-  const after = await deps.backlog.countTelemetry(req.runId, req.phaseId);
-  const tokensAfter = await deps.backlog.tokensOf(req.runId, req.phaseId);
+  const {
+    phase: final,
+    telemetry: after,
+    tokens: tokensAfter,
+    runCounts,
+  } = await deps.backlog.phaseFacts(req.runId, req.phaseId);
   const facts: AttemptFacts = {
     runId: req.runId,
     phaseId: req.phaseId,
@@ -377,7 +380,7 @@ export async function outcomeOfTry(
     telemetryByTable: tableDelta(t.before.byTable, after.byTable),
     tokens: attemptTokens(t.tokensBefore, tokensAfter),
     runCountsBefore: t.runCountsBefore,
-    runCountsAfter: await deps.backlog.runStateCounts(req.runId),
+    runCountsAfter: runCounts,
     phaseChanged: phaseChanged(t.initial, final),
     interruptedTries: t.interruptedTries,
     processesReaped: proc?.processesReaped ?? 0,

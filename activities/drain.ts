@@ -24,13 +24,7 @@ import { workflowRun } from './workflow-run.js';
 import { notRunTrailer } from '../src/domain/attempt-log.js';
 import { renderCommand } from '../src/domain/command-template.js';
 import { TERMINAL_STATES, type AttemptOutcome } from '../src/domain/types.js';
-import {
-  finishAttempt,
-  recordLogDigests,
-  restampAttemptStart,
-  whileTryCurrent,
-  type AttemptKey,
-} from '../src/db/attempts.js';
+import { finishAttempt, restampAttemptStart, whileTryCurrent, type AttemptKey } from '../src/db/attempts.js';
 import { ping } from '../src/db/server.js';
 import type { ApiServerInfo } from '../src/runtime/api-servers.js';
 import { tryTag } from '../src/runtime/containment.js';
@@ -182,8 +176,8 @@ async function afterTry(
   await Promise.all([appendFile(t.paths.stdout, trailer), appendFile(t.paths.stderr, trailer)]).catch(
     () => {},
   );
-  // The logs are complete: their sha256 on the row (while the try is current), for any host.
-  await recordLogDigests(deps.pool, key, await logDigests(t.paths)).catch(() => {});
+  // The logs are complete: their sha256 go on the row with the outcome, for any host.
+  const digests = await logDigests(t.paths);
   const unjudged = lostReason ? { kind: 'lost' as const, reason: lostReason } : null;
   const outcome = redactOutcome(deps, {
     ...(await outcomeOfTry(deps, req, t, proc, unjudged)),
@@ -197,6 +191,7 @@ async function afterTry(
       key,
       shutdown ? 'interrupted' : 'cancelled',
       outcome,
+      digests,
     );
     recordAttempt(outcome, shutdown ? 'interrupted' : 'cancelled');
     await ctx.cancelled; // rethrows the cancellation
@@ -206,6 +201,7 @@ async function afterTry(
     key,
     lostReason ? 'lost' : 'finished',
     outcome,
+    digests,
   );
   return forHistory(recordAttempt(outcome, lostReason ? 'lost' : 'finished'));
 }

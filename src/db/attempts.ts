@@ -191,12 +191,14 @@ const json = (v: unknown) => (v === null || v === undefined ? null : JSON.string
  * Final facts of a try. status: finished | reconciled | cancelled | interrupted. Lands only
  * while the try is still the current one (its row is 'running'): a stale try that outlived
  * its retry finds its row marked interrupted and writes nothing. Returns whether it landed.
+ * With `digests`, the logs' sha256 land in the same statement (null: left as they are).
  */
 export async function finishAttempt(
   db: Queryable,
   k: AttemptKey,
   status: FinalStatus,
   o: AttemptOutcome,
+  digests: LogDigests | null = null,
 ): Promise<boolean> {
   const res = await db.query(
     `UPDATE drain_attempts SET status = $7, final_state = $8, success = $9, return_code = $10, signal = $11,
@@ -208,6 +210,7 @@ export async function finishAttempt(
        phase_tokens_before = COALESCE($32, phase_tokens_before), phase_tokens_after = $33,
        run_tokens_before = COALESCE($34, run_tokens_before), run_tokens_after = $35,
        tokens_spent = $36, run_tokens_spent = $37,
+       stdout_sha256 = COALESCE($38, stdout_sha256), stderr_sha256 = COALESCE($39, stderr_sha256),
        final_reason_md5 = (SELECT md5(p.last_failure_reason) FROM phases p WHERE p.run_id = $3 AND p.phase_id = $4)
      WHERE ${KEY_WHERE} AND status = 'running'`,
     [
@@ -243,6 +246,8 @@ export async function finishAttempt(
       o.tokens?.runAfter ?? null,
       o.tokens?.phase ?? null,
       o.tokens?.run ?? null,
+      digests?.stdoutSha256 ?? null,
+      digests?.stderrSha256 ?? null,
     ],
   );
   return (res.rowCount ?? 0) > 0;
@@ -267,15 +272,6 @@ export async function markInterrupted(db: Queryable, k: AttemptKey, note: string
 export interface LogDigests {
   stdoutSha256: string | null;
   stderrSha256: string | null;
-}
-
-/** Records the sha256 of a try's logs while the try is current (a superseded try writes nothing). */
-export async function recordLogDigests(db: Queryable, k: AttemptKey, d: LogDigests): Promise<boolean> {
-  const res = await db.query(
-    `UPDATE drain_attempts SET stdout_sha256 = $7, stderr_sha256 = $8 WHERE ${KEY_WHERE} AND status = 'running'`,
-    [...keyParams(k), d.stdoutSha256, d.stderrSha256],
-  );
-  return (res.rowCount ?? 0) > 0;
 }
 
 /** An interrupted earlier try whose logs were never hashed. */

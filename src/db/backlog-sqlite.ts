@@ -15,7 +15,8 @@ import type { Queryable } from './pool.js';
 import type { Backlog, SnapshotScope } from './backlog.js';
 import type { BacklogLocation } from './database-url.js';
 import type { BacklogCounts, PhaseRow } from './phases.js';
-import { TELEMETRY_TABLES, type TelemetryCounts } from './telemetry.js';
+import { TELEMETRY_TABLES } from './telemetry.js';
+import { factsFrom, type PhaseFacts } from './phase-facts.js';
 import {
   SNAPSHOT_COLUMNS,
   scopeWhere,
@@ -117,14 +118,16 @@ export class SqliteBacklog implements Backlog {
   }
 
   getPhase(runId: string, phaseId: string): Promise<PhaseRow | null> {
-    return this.locked(() => {
-      const r = this.db
-        .prepare(
-          `SELECT run_id, phase_id, state, last_failure_reason, updated_at FROM phases WHERE run_id = ? AND phase_id = ?`,
-        )
-        .get(runId, phaseId) as (Omit<PhaseRow, 'updated_at'> & { updated_at: string | null }) | undefined;
-      return r ? { ...r, updated_at: fromNaiveUtc(r.updated_at) } : null;
-    });
+    return this.locked(() => this.readPhase(runId, phaseId));
+  }
+
+  private readPhase(runId: string, phaseId: string): PhaseRow | null {
+    const r = this.db
+      .prepare(
+        `SELECT run_id, phase_id, state, last_failure_reason, updated_at FROM phases WHERE run_id = ? AND phase_id = ?`,
+      )
+      .get(runId, phaseId) as (Omit<PhaseRow, 'updated_at'> & { updated_at: string | null }) | undefined;
+    return r ? { ...r, updated_at: fromNaiveUtc(r.updated_at) } : null;
   }
 
   backlogCounts(): Promise<BacklogCounts> {
@@ -139,32 +142,36 @@ export class SqliteBacklog implements Backlog {
     });
   }
 
-  runStateCounts(runId: string): Promise<Record<string, number>> {
-    return this.locked(() => {
-      const rows = this.db
-        .prepare('SELECT state, count(*) AS n FROM phases WHERE run_id = ? GROUP BY state')
-        .all(runId) as { state: string; n: number }[];
-      return Object.fromEntries(rows.map((r) => [r.state, r.n]));
-    });
+  /** The phase facts a try reads at its start and end (phase-facts.ts), in one read transaction. */
+  phaseFacts(runId: string, phaseId: string): Promise<PhaseFacts> {
+    return this.locked(() => this.db.transaction(() => this.readFacts(runId, phaseId)).deferred());
   }
 
-  countTelemetry(runId: string, phaseId: string): Promise<TelemetryCounts> {
-    return this.locked(() => {
-      const byTable: Record<string, number> = {};
-      let global = 0;
-      for (const t of TELEMETRY_TABLES) {
-        if (!this.tableColumns(t)) {
-          byTable[t] = 0;
-          continue;
-        }
-        byTable[t] = this.count(
-          `SELECT count(*) AS n FROM ${t} WHERE run_id = ? AND phase_id = ?`,
-          runId,
-          phaseId,
-        );
-        global += this.count(`SELECT count(*) AS n FROM ${t}`);
-      }
-      return { phase: byTable[TELEMETRY_TABLES[0]] + byTable[TELEMETRY_TABLES[1]], global, byTable };
+  private readFacts(runId: string, phaseId: string): PhaseFacts {
+    const counts = this.db
+      .prepare('SELECT state, count(*) AS n FROM phases WHERE run_id = ? GROUP BY state')
+      .all(runId) as { state: string; n: number }[];
+    const telemetry = TELEMETRY_TABLES.map((t) =>
+      this.tableColumns(t)
+        ? {
+            phase: this.count(
+              `SELECT count(*) AS n FROM ${t} WHERE run_id = ? AND phase_id = ?`,
+              runId,
+              phaseId,
+            ),
+            all: this.count(`SELECT count(*) AS n FROM ${t}`),
+          }
+        : { phase: 0, all: 0 },
+    );
+    const tokens = this.readTokens(runId, phaseId);
+    return factsFrom({
+      phase: this.readPhase(runId, phaseId),
+      runCounts: Object.fromEntries(counts.map((r) => [r.state, r.n])),
+      est: telemetry[0].phase,
+      esc: telemetry[1].phase,
+      global: telemetry[0].all + telemetry[1].all,
+      phaseTokens: tokens.phase,
+      runTokens: tokens.run,
     });
   }
 
@@ -179,18 +186,20 @@ export class SqliteBacklog implements Backlog {
   }
 
   tokensOf(runId: string, phaseId: string): Promise<TokenCounters> {
-    return this.locked(() => {
-      // A file without the column (older schemas): null, never 0.
-      const col = (t: string) => (this.tableColumns(t)?.has('tokens_used') ? 'tokens_used' : 'NULL');
-      const r = this.db
-        .prepare(
-          `SELECT (SELECT ${col('phases')} FROM phases WHERE run_id = ? AND phase_id = ?) AS phase,
-                  (SELECT ${col('runs')} FROM runs WHERE id = ?) AS run`,
-        )
-        .get(runId, phaseId, runId) as { phase: number | null; run: number | null } | undefined;
-      const num = (v: unknown) => (typeof v === 'number' || typeof v === 'bigint' ? Number(v) : null);
-      return { phase: num(r?.phase), run: num(r?.run) };
-    });
+    return this.locked(() => this.readTokens(runId, phaseId));
+  }
+
+  private readTokens(runId: string, phaseId: string): TokenCounters {
+    // A file without the column (older schemas): null, never 0.
+    const col = (t: string) => (this.tableColumns(t)?.has('tokens_used') ? 'tokens_used' : 'NULL');
+    const r = this.db
+      .prepare(
+        `SELECT (SELECT ${col('phases')} FROM phases WHERE run_id = ? AND phase_id = ?) AS phase,
+                (SELECT ${col('runs')} FROM runs WHERE id = ?) AS run`,
+      )
+      .get(runId, phaseId, runId) as { phase: number | null; run: number | null } | undefined;
+    const num = (v: unknown) => (typeof v === 'number' || typeof v === 'bigint' ? Number(v) : null);
+    return { phase: num(r?.phase), run: num(r?.run) };
   }
 
   private count(text: string, ...args: unknown[]): number {

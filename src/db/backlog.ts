@@ -20,12 +20,12 @@ import {
   backlogCounts,
   getPhase,
   handBackStrandedPhase,
-  runStateCounts,
   tokensOf,
   type BacklogCounts,
   type PhaseRow,
 } from './phases.js';
-import { countPhaseTelemetry, countTelemetry, type TelemetryCounts } from './telemetry.js';
+import { countPhaseTelemetry } from './telemetry.js';
+import { phaseFacts, type PhaseFacts } from './phase-facts.js';
 import type { TokenCounters } from '../domain/tokens.js';
 
 /** Which backlog rows a joined statement needs (SQLite snapshots only those; PostgreSQL ignores it). */
@@ -46,8 +46,8 @@ export interface Backlog {
   sql(scope?: SnapshotScope): Queryable;
   getPhase(runId: string, phaseId: string): Promise<PhaseRow | null>;
   backlogCounts(): Promise<BacklogCounts>;
-  runStateCounts(runId: string): Promise<Record<string, number>>;
-  countTelemetry(runId: string, phaseId: string): Promise<TelemetryCounts>;
+  /** What a try reads at its start and its end, in one statement (phase-facts.ts). */
+  phaseFacts(runId: string, phaseId: string): Promise<PhaseFacts>;
   countPhaseTelemetry(runId: string, phaseId: string): Promise<number>;
   /** phases.tokens_used and runs.tokens_used (null: the backlog has no such column, or no row). */
   tokensOf(runId: string, phaseId: string): Promise<TokenCounters>;
@@ -73,11 +73,8 @@ export class PostgresBacklog implements Backlog {
   backlogCounts() {
     return backlogCounts(this.pool);
   }
-  runStateCounts(runId: string) {
-    return runStateCounts(this.pool, runId);
-  }
-  countTelemetry(runId: string, phaseId: string) {
-    return countTelemetry(this.pool, runId, phaseId);
+  phaseFacts(runId: string, phaseId: string) {
+    return phaseFacts(this.pool, runId, phaseId);
   }
   countPhaseTelemetry(runId: string, phaseId: string) {
     return countPhaseTelemetry(this.pool, runId, phaseId);

@@ -58,15 +58,6 @@ export async function handBackStrandedPhase(
   return (res.rowCount ?? 0) > 0;
 }
 
-/** queued/failed/complete counts of one run (reported before and after each retry). */
-export async function runStateCounts(db: Queryable, runId: string): Promise<Record<string, number>> {
-  const res = await db.query<{ state: string; n: string }>(
-    'SELECT state, count(*) AS n FROM phases WHERE run_id = $1 GROUP BY state',
-    [runId],
-  );
-  return Object.fromEntries(res.rows.map((r) => [r.state, Number(r.n)]));
-}
-
 /**
  * phases.tokens_used and runs.tokens_used of one phase and its run, in one statement. A backlog
  * without the column (older schemas) gives null for it, never 0: the row is read as JSON, so the

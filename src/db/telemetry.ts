@@ -12,28 +12,9 @@ export interface TelemetryCounts {
   byTable: Record<string, number>;
 }
 
-/** Counts telemetry rows for a phase (per table) and overall. */
-export async function countTelemetry(
-  db: Queryable,
-  runId: string,
-  phaseId: string,
-): Promise<TelemetryCounts> {
-  const res = await db.query<{ est: string; esc: string; global: string }>(
-    `SELECT
-       (SELECT count(*) FROM token_estimation_v2_events WHERE run_id = $1 AND phase_id = $2) AS est,
-       (SELECT count(*) FROM token_budget_escalation_events WHERE run_id = $1 AND phase_id = $2) AS esc,
-       (SELECT count(*) FROM token_estimation_v2_events)
-     + (SELECT count(*) FROM token_budget_escalation_events) AS global`,
-    [runId, phaseId],
-  );
-  const r = res.rows[0];
-  const byTable = { [TELEMETRY_TABLES[0]]: Number(r.est), [TELEMETRY_TABLES[1]]: Number(r.esc) };
-  return { phase: Number(r.est) + Number(r.esc), global: Number(r.global), byTable };
-}
-
 /**
  * Telemetry rows for one run/phase in both tables: indexed, unlike the overall counts of
- * countTelemetry (a full count of both tables), so cheap enough to ask every second while an
+ * phaseFacts (which counts both tables whole), so cheap enough to ask every second while an
  * executor runs (--stall-seconds).
  */
 export async function countPhaseTelemetry(db: Queryable, runId: string, phaseId: string): Promise<number> {

@@ -16,7 +16,7 @@ import { AUTOPACK_SQLITE_DDL_FILE } from '../../src/db/autopack-sqlite.js';
 import { listMigrations, migrate } from '../../src/db/migrate.js';
 import { getPhase, handBackStrandedPhase } from '../../src/db/phases.js';
 import { createPool } from '../../src/db/pool.js';
-import { countTelemetry } from '../../src/db/telemetry.js';
+import { phaseFacts } from '../../src/db/phase-facts.js';
 import { projectRoot } from '../../src/runtime/paths.js';
 import type { EmbeddedPostgresHandle } from '../../src/runtime/postgres.js';
 import * as rows from '../../src/sim/autopack-rows.js';
@@ -292,7 +292,7 @@ describe('a database made by an earlier release (the old 001), migrated by 008',
       Math.abs(row!.updated_at!.getTime() - Date.now()) < 60_000,
       `updated_at ${row!.updated_at!.toISOString()}`,
     );
-    assert.deepEqual(await countTelemetry(db, p1.runId, p1.phaseId), {
+    assert.deepEqual((await phaseFacts(db, p1.runId, p1.phaseId)).telemetry, {
       phase: 4,
       global: 4,
       byTable: { token_estimation_v2_events: 2, token_budget_escalation_events: 2 },

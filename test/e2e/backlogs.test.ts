@@ -18,6 +18,7 @@ import { startDrain } from '../../src/client.js';
 import { listSessionAttempts } from '../../src/db/attempts.js';
 import { verifySession } from '../../src/cli/verify-session.js';
 import type { PhaseSeed } from '../../src/sim/seed.js';
+import { closeSimDb, insertEscalationEvent, insertEstimationEvent, openSimDb } from '../../src/sim/db.js';
 import type { SessionResult } from '../../src/domain/messages.js';
 
 const FAIL_REASON = 'pytest collection error: ImportError: cannot import name frobnicate';
@@ -90,6 +91,52 @@ for (const kind of BACKLOG_KINDS) {
       const want = kind === 'sqlite' ? `DATABASE_URL=sqlite:///${b.file}` : 'DATABASE_URL=postgres';
       assert.ok(header.startsWith(want), `log header ${header} (the executor's database, absolute)`);
       if (kind === 'sqlite') assert.equal(header, `DATABASE_URL=sqlite:///${b.file}`);
+    });
+
+    test("a try's one read of the backlog: the phase row, its run's states, telemetry and tokens", async () => {
+      await b.seed([
+        { runId: 'facts-r', phaseId: 'p1', lastFailureReason: 'patch apply failed' },
+        { runId: 'facts-r', phaseId: 'p2', state: 'QUEUED' },
+        { runId: 'facts-r', phaseId: 'p3', state: 'COMPLETE' },
+      ]);
+      const backlog = b.stores.backlog;
+      const p1 = { runId: 'facts-r', phaseId: 'p1' };
+      const before = await backlog.phaseFacts(p1.runId, p1.phaseId);
+      const db = await openSimDb(b.databaseUrl, b.workspace);
+      try {
+        const call = { category: 'implementation', complexity: 'low', deliverableCount: 1, success: true };
+        await insertEstimationEvent(db, p1, { ...call, predictedOutputTokens: 900, actualOutputTokens: 700 });
+        await insertEstimationEvent(db, p1, { ...call, predictedOutputTokens: 900, actualOutputTokens: 50 });
+        await insertEscalationEvent(db, p1, 2, 4096, 300);
+        await insertEstimationEvent(
+          db,
+          { runId: 'facts-r', phaseId: 'p2' },
+          { ...call, predictedOutputTokens: 9, actualOutputTokens: 9 },
+        );
+      } finally {
+        await closeSimDb(db);
+      }
+      const f = await backlog.phaseFacts(p1.runId, p1.phaseId);
+      assert.deepEqual([f.phase?.run_id, f.phase?.phase_id, f.phase?.state], ['facts-r', 'p1', 'FAILED']);
+      assert.equal(f.phase?.last_failure_reason, 'patch apply failed');
+      assert.deepEqual(f.phase?.updated_at, (await backlog.getPhase(p1.runId, p1.phaseId))?.updated_at);
+      assert.deepEqual(f.runCounts, { FAILED: 1, QUEUED: 1, COMPLETE: 1 });
+      assert.deepEqual(f.telemetry.byTable, {
+        token_estimation_v2_events: 2,
+        token_budget_escalation_events: 1,
+      });
+      assert.equal(f.telemetry.phase, 3);
+      assert.equal(f.telemetry.global - before.telemetry.global, 4, 'both tables counted whole');
+      assert.deepEqual(f.tokens, await backlog.tokensOf(p1.runId, p1.phaseId));
+      assert.equal(
+        (f.tokens.phase ?? 0) - (before.tokens.phase ?? 0),
+        1050,
+        'output tokens of the three calls',
+      );
+      const missing = await backlog.phaseFacts('facts-r', 'no such phase');
+      assert.equal(missing.phase, null);
+      assert.deepEqual(missing.runCounts, f.runCounts);
+      assert.deepEqual([missing.telemetry.phase, missing.tokens.phase], [0, null]);
     });
 
     test('verify gives its six criteria, and report writes the HTML report', async () => {
