@@ -3,8 +3,9 @@
  * no-op executor (`true`: exits at once, the phase stays FAILED, so every pick is a new phase)
  * on real services, then prints what the controller spent per phase (wall time minus the
  * executor's own run time) and where it went (each activity from scheduled to completed, and
- * the workflow tasks), from the session's history; then the server's own floor (bench/floor: a
- * workflow looping over no-op activities on the same server):
+ * the workflow tasks), from the session's history, with the statements the worker sent per phase
+ * (the most sent first); then the server's own floor (bench/floor: a workflow looping over
+ * no-op activities on the same server):
  *
  *   npx tsx bench/overhead.ts [--phases 100]
  *
@@ -13,6 +14,7 @@
 import { startTestEnv } from '../harness/env.js';
 import { arg, freshBacklog, timedSession } from './session-run.js';
 import { measureFloor } from './floor/run.js';
+import { countPgStatements } from '../harness/pg-counts.js';
 
 const phases = Number(arg('--phases', '100'));
 if (!Number.isInteger(phases) || phases < 2) {
@@ -59,7 +61,11 @@ try {
   await env.startWorker();
   await freshBacklog(env, 10, Math.ceil(phases / 10));
   const id = `overhead-${phases}`;
-  const t = await timedSession(env, id, phases, { executor: 'true', concurrency: 1 });
+  // Every statement the in-process worker sends (try supervisors, other processes, not counted).
+  const counted = countPgStatements();
+  const t = await timedSession(env, id, phases, { executor: 'true', concurrency: 1 }).finally(() =>
+    counted.stop(),
+  );
   const executorSeconds = t.rows.reduce((s, r) => s + (r.duration_seconds ?? 0), 0);
   const perPhase = ((t.seconds - executorSeconds) / phases) * 1000;
   console.log(
@@ -67,6 +73,11 @@ try {
       `executor ${((executorSeconds / phases) * 1000).toFixed(0)} ms/phase, ` +
       `controller ${perPhase.toFixed(0)} ms/phase`,
   );
+  console.log(`  statements: ${(counted.statements / phases).toFixed(1)} per phase; the most sent:`);
+  const byCount = [...counted.byText].sort((a, b) => b[1].statements - a[1].statements).slice(0, 30);
+  for (const [text, c] of byCount) {
+    console.log(`    ${(c.statements / phases).toFixed(2).padStart(6)}/phase  ${text.slice(0, 90)}`);
+  }
   const history = await env.client.workflow.getHandle(id).fetchHistory();
   const parts = [...breakdown((history.events ?? []) as Ev[])].sort((a, b) => b[1].total - a[1].total);
   for (const [name, { n, total }] of parts) {
