@@ -5,6 +5,7 @@ import type { DatabaseIdentity } from '../src/db/identity.js';
 import type { ApiServerPool } from '../src/runtime/api-servers.js';
 import type { Notifier } from '../src/runtime/notify.js';
 import type { SupervisorPool } from '../src/runtime/supervisor-pool.js';
+import type { KeyedLatest } from '../src/runtime/keyed-turns.js';
 
 /** What the worker gives its activities: connections and the worker's defaults. */
 export interface ActivityDeps {
@@ -32,6 +33,11 @@ export interface ActivityDeps {
   maxLogBytes: number;
   /** Managed API servers (`--api-command`): one per drain slot; null when not managed. */
   apiServers: ApiServerPool | null;
+  /**
+   * Running sessions' JSON rewrites, off the phases' path (finishPhase requests one and returns);
+   * the session's final write, and the worker's shutdown, wait for them.
+   */
+  sessionJsonWrites: KeyedLatest;
   /** Notifications of a session's end to the worker's webhooks (DRAIN_NOTIFY_URL); absent: none. */
   notifier?: Notifier | null;
 }

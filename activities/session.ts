@@ -276,14 +276,22 @@ export function sessionActivities(deps: ActivityDeps) {
       const execRunId = workflowRun().runId;
       await recordVerdict(deps.pool, { ...o, execRunId }, o.verdict);
       if (o.memoryStop) await recordMemoryStop(deps.pool, { ...o, ...o.memoryStop, execRunId });
-      // Rewritten whole, so not after every phase of a long session (src/domain/json-cadence.ts).
-      if (phaseFinished(o.sessionId, o.report.snapshot.processed)) await writeReport(o.report);
+      // Rewritten whole, so not after every phase of a long session (src/domain/json-cadence.ts),
+      // and in the background: the slot's next phase does not wait for it.
+      if (phaseFinished(o.sessionId, o.report.snapshot.processed))
+        deps.sessionJsonWrites.request(o.sessionId, () => writeReport(o.report));
       await releaseLease(deps.pool, o.runId, o.sessionId);
       leaseHeld(-1);
     },
 
-    /** Writes `<workspace>/.autonomous_runs/batch_drain_sessions/<session>.json` atomically. */
-    writeSessionReport: writeReport,
+    /**
+     * Writes `<workspace>/.autonomous_runs/batch_drain_sessions/<session>.json` atomically, after
+     * the session's background rewrites (finishPhase) are done.
+     */
+    async writeSessionReport(r: SessionReport): Promise<string> {
+      await deps.sessionJsonWrites.idle(r.sessionId);
+      return writeReport(r);
+    },
 
     /** Phases whose last attempt in the session failed, from its records. */
     async countPhasesStillFailed(o: {

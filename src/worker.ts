@@ -17,6 +17,8 @@ import { processesReaped } from './runtime/metrics.js';
 import { ApiServerPool } from './runtime/api-servers.js';
 import { cachedWorkflowBundle, QUIET_BUNDLE_LOGGER } from './runtime/workflow-bundle.js';
 import { Notifier, parseNotifyUrls } from './runtime/notify.js';
+import { KeyedLatest } from './runtime/keyed-turns.js';
+import { redactSecrets } from './domain/redact.js';
 
 export const DEFAULT_TASK_QUEUE = 'autopack-drain';
 export const WORKFLOWS_PATH = path.join(
@@ -94,6 +96,8 @@ interface WorkerParts {
   apiServers: ApiServerPool | null;
   fence: FenceBounds;
   supervisors: SupervisorPool;
+  /** Running sessions' JSON rewrites in the background (ActivityDeps.sessionJsonWrites). */
+  sessionJsonWrites: KeyedLatest;
 }
 
 function activityDeps(o: DrainWorkerOptions, p: WorkerParts): ActivityDeps {
@@ -118,6 +122,7 @@ function activityDeps(o: DrainWorkerOptions, p: WorkerParts): ActivityDeps {
     leaseTtlSeconds: o.leaseTtlSeconds ?? 60,
     maxLogBytes: o.maxLogBytes ?? (Number(process.env.DRAIN_MAX_LOG_BYTES) || 256 * 1024 * 1024),
     apiServers: p.apiServers,
+    sessionJsonWrites: p.sessionJsonWrites,
   };
 }
 
@@ -175,6 +180,7 @@ function drainWorkerHandle(
     run() {
       notifier.start();
       running ??= worker.run().finally(async () => {
+        await p.sessionJsonWrites.idle();
         supervisors.close();
         await notifier.stop().catch(() => {});
         await apiServers?.stop().catch(() => {});
@@ -190,6 +196,7 @@ function drainWorkerHandle(
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await running;
       } else {
+        await p.sessionJsonWrites.idle();
         supervisors.close();
         await apiServers?.stop().catch(() => {});
         await connection.close().catch(() => {});
@@ -220,6 +227,12 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
       searchPath: stores.recordsSchema,
       renewMs: fence.renewMs,
     }),
+    // A failed rewrite is replaced by the next one (and the session's final write waits for it).
+    sessionJsonWrites: new KeyedLatest((err, sessionId) =>
+      console.warn(
+        `session ${sessionId}: its running session JSON was not rewritten (${redactSecrets(String((err as Error)?.message ?? err))}); the next rewrite replaces it`,
+      ),
+    ),
   };
   const deps = activityDeps(o, parts);
   await reapOrphans(stores.records);

@@ -1,3 +1,5 @@
+import { AsyncResource } from 'node:async_hooks';
+
 /**
  * Callers with the same key take turns (one at a time, in call order); other keys do not wait.
  * In-process only: what other processes do is arbitrated elsewhere (the database, a lease).
@@ -22,5 +24,57 @@ export class KeyedTurns {
   /** Keys with a caller running or waiting (none left behind once all have settled). */
   get size(): number {
     return this.turns.size;
+  }
+}
+
+/**
+ * Background work per key where only the newest request matters (a file rewritten whole from
+ * the latest state): one run at a time per key; a request while one runs waits, and a newer
+ * request replaces the one waiting. The caller does not wait: `request` returns at once, and a
+ * run's error goes to `onError` (never an unhandled rejection). `idle` waits for a key (or
+ * every key) to have nothing running or waiting. Each run sees the async context of its own
+ * request (an activity's Context, say), not that of the run before it.
+ */
+export class KeyedLatest {
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly waiting = new Map<string, () => Promise<unknown>>();
+
+  constructor(private readonly onError: (err: unknown, key: string) => void) {}
+
+  request(key: string, fn: () => Promise<unknown>): void {
+    const bound = AsyncResource.bind(fn);
+    if (this.running.has(key)) this.waiting.set(key, bound);
+    else this.start(key, bound);
+  }
+
+  private start(key: string, fn: () => Promise<unknown>): void {
+    const run = Promise.resolve()
+      .then(fn)
+      .then(
+        () => undefined,
+        (err: unknown) => this.onError(err, key),
+      )
+      .finally(() => {
+        const next = this.waiting.get(key);
+        this.waiting.delete(key);
+        if (next) this.start(key, next);
+        else this.running.delete(key);
+      });
+    this.running.set(key, run);
+  }
+
+  /** Resolves once `key` (no key: every key) has nothing running or waiting. */
+  async idle(key?: string): Promise<void> {
+    for (;;) {
+      const runs = key === undefined ? [...this.running.values()] : [this.running.get(key)];
+      const pending = runs.filter((r): r is Promise<void> => r !== undefined);
+      if (pending.length === 0) return;
+      await Promise.all(pending);
+    }
+  }
+
+  /** Keys with a run in flight. */
+  get size(): number {
+    return this.running.size;
   }
 }

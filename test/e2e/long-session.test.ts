@@ -5,9 +5,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { startTestEnv, workflowBundle, type TestEnv } from '../helpers/env.js';
+import { eventually, startTestEnv, workflowBundle, type TestEnv } from '../helpers/env.js';
+import { sessionJsonPath } from '../../activities/paths.js';
 import { seedPhases } from '../../src/sim/seed.js';
 import { listSessionAttempts } from '../../src/db/attempts.js';
 import { findTestServer } from '../../src/runtime/binaries.js';
@@ -93,6 +94,43 @@ describe('long sessions', () => {
       assert.equal(r.known_failure, 'stopped');
       assert.equal(r.success, false);
       assert.ok(json.stopped_fingerprints.includes(r.failure_fingerprint), r.failure_fingerprint);
+    }
+  });
+
+  // Issue 19: the running session JSON is rewritten off the phases' path. Its writer is held at
+  // its lock here (another connection holds the file's advisory lock): the session's phases go
+  // on meanwhile, and the file is complete once the session ends.
+  test('phases go on while the running session JSON cannot be written; the final file has them all', async () => {
+    const id = 'json-off-path';
+    await seedPhases(
+      env.pool,
+      Array.from({ length: 6 }, (_, i) => ({ runId: 'json-bg-run', phaseId: `p${i}`, phaseIndex: i })),
+    );
+    const holder = await env.pool.connect();
+    let held = true;
+    try {
+      await holder.query('BEGIN');
+      await holder.query("SELECT pg_advisory_xact_lock(hashtext('drain-session-json:' || $1))", [
+        sessionJsonPath(env.workspace, id),
+      ]);
+      const h = await env.client.workflow.start('batchDrain', {
+        taskQueue: env.taskQueue,
+        workflowId: id,
+        args: [{ runId: 'json-bg-run', batchSize: 6, executor: 'true', maxAttemptsPerPhase: 1 }],
+      });
+      const finished = async () =>
+        (await listSessionAttempts(env.pool, id)).filter((r) => r.status === 'finished').length;
+      await eventually(async () => (await finished()) === 6, 60_000, 'all six phases to finish');
+      assert.equal(existsSync(sessionJsonPath(env.workspace, id)), false, 'no JSON written yet');
+      await holder.query('COMMIT');
+      held = false;
+      const result = (await h.result()) as SessionResult;
+      const json = JSON.parse(readFileSync(result.sessionJson!, 'utf8'));
+      assert.equal(json.results.length, 6);
+      assert.equal(json.total_processed, 6);
+    } finally {
+      if (held) await holder.query('ROLLBACK').catch(() => {});
+      holder.release();
     }
   });
 
