@@ -5,10 +5,12 @@
  * the speed-up over one slot, the most attempts that ran at once, and how many times two
  * attempts of one run overlapped (from the drain_attempts rows; must be 0):
  *
- *   npx tsx bench/parallel.ts [--slots 1,2,4,8] [--phases 32] [--runs 16] [--executor 'sleep 2'] [--timeline]
+ *   npx tsx bench/parallel.ts [--slots 1,2,4,8] [--phases 32] [--runs 16] [--executor 'sleep 2'] [--timeline] [--cpu]
  *
  * --timeline also prints each attempt's start and end (seconds after the session started) and
- * its duration, by start: where a wave of slots loses time.
+ * its duration, by start: where a wave of slots loses time. --cpu prints the CPU time each
+ * session used per phase by process (this worker, the tries' supervisors and executors, the
+ * Temporal server, PostgreSQL …): where the machine's cores went.
  *
  * Prints numbers only (no thresholds); exits 1 if any run overlapped. Services and the temp
  * directory are removed on exit.
@@ -16,6 +18,7 @@
 import { startTestEnv } from '../harness/env.js';
 import { peakParallel, runOverlaps, spansOf } from '../src/domain/overlap.js';
 import { arg, freshBacklog, timedSession } from './session-run.js';
+import { cpuLine, readCpu } from './cpu-use.js';
 
 const slots = arg('--slots', '1,2,4,8')
   .split(',')
@@ -54,7 +57,9 @@ try {
   let base: number | null = null;
   for (const n of slots) {
     await freshBacklog(env, runs, phases / runs);
+    const cpu0 = readCpu();
     const t = await timedSession(env, `parallel-${n}`, phases, { executor, concurrency: n });
+    const cpu = cpuLine(cpu0, readCpu(), phases, 'phase');
     const spans = spansOf(t.rows, (r) => ({
       runId: r.run_id,
       from: r.started_at,
@@ -71,6 +76,7 @@ try {
         `×${(perMinute / base).toFixed(2)} of ${slots[0]} slot${slots[0] === 1 ? '' : 's'}, ` +
         `up to ${peakParallel(spans)} at once, ${overlaps} overlaps within a run`,
     );
+    if (process.argv.includes('--cpu')) console.log(`  ${cpu}`);
   }
 } finally {
   await env.teardown();

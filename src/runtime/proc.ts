@@ -26,6 +26,9 @@ export function procPids(): number[] {
   }
 }
 
+/** USER_HZ, the unit of starttime in /proc/<pid>/stat: 100 on every Linux architecture we run on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 interface ProcStat {
   /** The state letter (R, S, D, Z, X, …). */
   state: string;
@@ -33,6 +36,11 @@ interface ProcStat {
   pgrp: number;
   /** starttime (field 22): clock ticks since boot. */
   startTicks: number;
+  /** The command name (comm, at most 15 characters). */
+  comm: string;
+  /** CPU seconds the process used (utime + stime), and those of its children it waited for. */
+  cpuSeconds: number;
+  childrenCpuSeconds: number;
 }
 
 /** The fields of /proc/<pid>/stat we use, or null when the process is gone. */
@@ -41,7 +49,16 @@ export function procStat(pid: number | string): ProcStat | null {
   if (stat === null) return null;
   // pid (comm) state ppid pgrp ... ; comm may contain spaces and parentheses
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { state: rest[0], ppid: Number(rest[1]), pgrp: Number(rest[2]), startTicks: Number(rest[19]) };
+  const ticks = (...i: number[]) => i.reduce((s, k) => s + Number(rest[k]), 0) / CLOCK_TICKS_PER_SECOND;
+  return {
+    state: rest[0],
+    ppid: Number(rest[1]),
+    pgrp: Number(rest[2]),
+    startTicks: Number(rest[19]),
+    comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+    cpuSeconds: ticks(11, 12),
+    childrenCpuSeconds: ticks(13, 14),
+  };
 }
 
 /** Alive: not gone, not a zombie (PID 1 in a container may never reap orphans). */
@@ -52,9 +69,6 @@ export const isLiveStat = (s: Pick<ProcStat, 'state'> | null): boolean =>
 export function isProcessAlive(pid: number): boolean {
   return isLiveStat(procStat(pid));
 }
-
-/** USER_HZ, the unit of starttime in /proc/<pid>/stat: 100 on every Linux architecture we run on. */
-const CLOCK_TICKS_PER_SECOND = 100;
 
 /** The boot clock (CLOCK_BOOTTIME), ms since boot (/proc/uptime), or null where it cannot be read. */
 export function bootMs(): number | null {

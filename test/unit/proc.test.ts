@@ -1,7 +1,7 @@
 /** src/runtime/proc.ts: the one reader of /proc (Linux). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   bootMs,
   childrenByParent,
@@ -16,6 +16,7 @@ import {
   procPids,
   procStat,
   processStartBootMs,
+  readProc,
   taskChildren,
 } from '../../src/runtime/proc.js';
 
@@ -37,6 +38,27 @@ test('this process as /proc shows it', { skip: !linux && 'Linux /proc' }, () => 
   assert.ok(!environHas(procEnviron(process.pid)!, Buffer.from('PATH=')));
   assert.ok(procCgroup('self') !== null);
   assert.match(pidNamespace('self') ?? '', /^pid:\[\d+\]$/);
+});
+
+test("a process's CPU time, and its waited-for children's", { skip: !linux && 'Linux /proc' }, () => {
+  const before = procStat(process.pid)!;
+  assert.equal(before.comm, readProc(`${process.pid}/comm`)!.trim());
+  const spin = (ms: number) => {
+    for (const end = Date.now() + ms; Date.now() < end;);
+  };
+  const used = process.cpuUsage();
+  spin(300);
+  const mine = (({ user, system }) => (user + system) / 1e6)(process.cpuUsage(used));
+  const after = procStat(process.pid)!;
+  // Ticks are 10 ms: what /proc counts is within a few ticks of what Node counts.
+  assert.ok(
+    Math.abs(after.cpuSeconds - before.cpuSeconds - mine) < 0.05,
+    `${after.cpuSeconds - before.cpuSeconds} vs ${mine}`,
+  );
+  const child = spawnSync(process.execPath, ['-e', 'for (const e = Date.now() + 300; Date.now() < e; );']);
+  assert.equal(child.status, 0);
+  const children = procStat(process.pid)!.childrenCpuSeconds - after.childrenCpuSeconds;
+  assert.ok(children >= 0.25, `a child that spun 300 ms: ${children} s`);
 });
 
 test(
