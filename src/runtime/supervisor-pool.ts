@@ -28,6 +28,36 @@ const REFILL_AFTER_MS = 250;
 /** How long a burst of concurrent tries keeps its number of spares. */
 const PEAK_MS = 60_000;
 
+/**
+ * Whether a connection to `recordsUrl` may use TLS, as `pg` decides it: an `ssl…` parameter in
+ * the URL other than sslmode=disable or ssl=false/0, or PGSSLMODE other than disable.
+ */
+export function recordsMayUseTls(recordsUrl: string, env: NodeJS.ProcessEnv): boolean {
+  let params: URLSearchParams;
+  try {
+    params = new URL(recordsUrl).searchParams;
+  } catch {
+    return true; // not a URL we can read: assume it may
+  }
+  const off = (k: string, v: string) =>
+    k === 'sslmode' ? v === 'disable' : k === 'ssl' && /^(false|0)$/i.test(v);
+  const inUrl = [...params].some(([k, v]) => k.startsWith('ssl') && !off(k, v));
+  return inUrl || (env.PGSSLMODE !== undefined && env.PGSSLMODE !== 'disable');
+}
+
+/**
+ * A supervisor's own environment (the executor's comes with its try): the worker's, less
+ * NODE_EXTRA_CA_CERTS when its records connection cannot use TLS — Node reads and parses that
+ * bundle at every start whether it is used or not (~50 ms of CPU per start on this project's
+ * 2-core machine, a quarter of a supervisor's start; bench/parallel --cpu).
+ */
+export function supervisorEnv(env: NodeJS.ProcessEnv, recordsUrl: string): NodeJS.ProcessEnv {
+  if (env.NODE_EXTRA_CA_CERTS === undefined || recordsMayUseTls(recordsUrl, env)) return env;
+  const rest = { ...env };
+  delete rest.NODE_EXTRA_CA_CERTS;
+  return rest;
+}
+
 /** Where the records are (never printed: the URL may hold a password) and the renewal period R. */
 interface SupervisorRecords {
   recordsUrl: string;
@@ -72,6 +102,8 @@ export class SupervisorPool {
     let sub;
     try {
       sub = execa(process.execPath, [TRY_SUPERVISOR], {
+        env: supervisorEnv(process.env, this.records.recordsUrl),
+        extendEnv: false,
         detached: true, // its own session and group: pgid = pid, as every try's leader
         stdin: 'pipe',
         stdout: 'ignore',

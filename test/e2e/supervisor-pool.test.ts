@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { createTryCgroup, endTry } from '../../src/runtime/containment.js';
 import { findOnPath, setprivPath } from '../../src/runtime/binaries.js';
 import { waitProcessesGone } from '../../src/runtime/process-group.js';
-import { bootMs, isProcessAlive, processStartBootMs } from '../../src/runtime/proc.js';
+import { bootMs, isProcessAlive, procEnvEntries, processStartBootMs } from '../../src/runtime/proc.js';
 import { SupervisorPool } from '../../src/runtime/supervisor-pool.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'drain-spool-'));
@@ -80,6 +80,36 @@ test('a try starts under a supervisor that was ready before it, and the next one
     assert.equal((await second.exited).exitCode, 0);
   } finally {
     pool.close();
+  }
+});
+
+test('a spare keeps NODE_EXTRA_CA_CERTS only when its records connection may use TLS', async () => {
+  const saved = process.env.NODE_EXTRA_CA_CERTS;
+  const bundle = path.join(dir, 'extra-ca.pem');
+  writeFileSync(bundle, ''); // Node reads it at start (a warning on the spare's ignored stderr)
+  process.env.NODE_EXTRA_CA_CERTS = bundle;
+  const envOfSpares = async (recordsUrl: string) => {
+    const pool = new SupervisorPool({ ...RECORDS, recordsUrl });
+    try {
+      pool.expect(2);
+      for (let i = 0; i < 100 && pool.sparePids().length < 2; i++)
+        await new Promise((r) => setTimeout(r, 50));
+      const pids = pool.sparePids();
+      assert.ok(pids.length >= 1, 'spares started');
+      return pids.map(
+        (pid) => (procEnvEntries(pid) ?? []).find((e) => e.startsWith('NODE_EXTRA_CA_CERTS=')) ?? null,
+      );
+    } finally {
+      pool.close();
+    }
+  };
+  try {
+    for (const e of await envOfSpares(RECORDS.recordsUrl)) assert.equal(e, null, 'no TLS: not given');
+    for (const e of await envOfSpares(`${RECORDS.recordsUrl}?sslmode=require`))
+      assert.equal(e, `NODE_EXTRA_CA_CERTS=${bundle}`, 'TLS: kept');
+  } finally {
+    if (saved === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
+    else process.env.NODE_EXTRA_CA_CERTS = saved;
   }
 });
 
