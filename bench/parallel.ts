@@ -55,10 +55,10 @@ try {
   await env.startWorker();
   console.log(`${phases} phases (${runs} runs × ${phases / runs}), executor: ${executor}`);
   let base: number | null = null;
-  for (const n of slots) {
+  for (const [i, n] of slots.entries()) {
     await freshBacklog(env, runs, phases / runs);
     const cpu0 = readCpu();
-    const t = await timedSession(env, `parallel-${n}`, phases, { executor, concurrency: n });
+    const t = await timedSession(env, `parallel-${i}-${n}`, phases, { executor, concurrency: n });
     const cpu = cpuLine(cpu0, readCpu(), phases, 'phase');
     const spans = spansOf(t.rows, (r) => ({
       runId: r.run_id,
