@@ -13,13 +13,15 @@ interface PgCounts {
   byText: Map<string, { statements: number; rows: number }>;
   /** The `n` texts that read the most rows, for a failure message. */
   top(n: number): string;
+  /** Statements whose whole text (whitespace folded) matches `re`. */
+  matching(re: RegExp): number;
   stop(): void;
 }
 
 type Query = (...args: unknown[]) => unknown;
-const textOf = (q: unknown): string => {
+const fullTextOf = (q: unknown): string => {
   const t = typeof q === 'string' ? q : ((q as { text?: unknown } | null)?.text ?? '');
-  return String(t).replace(/\s+/g, ' ').trim().slice(0, 100);
+  return String(t).replace(/\s+/g, ' ').trim();
 };
 const rowsOf = (r: unknown): number => {
   const rows = (r as { rows?: unknown[] } | null)?.rows;
@@ -29,6 +31,7 @@ const rowsOf = (r: unknown): number => {
 export function countPgStatements(): PgCounts {
   const proto = pg.Client.prototype as unknown as { query: Query };
   const original = proto.query;
+  const full = new Map<string, number>();
   const counts: PgCounts = {
     statements: 0,
     rows: 0,
@@ -39,13 +42,16 @@ export function countPgStatements(): PgCounts {
         .slice(0, n)
         .map(([t, c]) => `${c.rows} rows in ${c.statements}× ${t}`)
         .join('\n'),
+    matching: (re) => [...full].reduce((n, [t, c]) => n + (re.test(t) ? c : 0), 0),
     stop: () => {
       proto.query = original;
     },
   };
   proto.query = function (this: unknown, ...args: unknown[]) {
     counts.statements += 1;
-    const text = textOf(args[0]);
+    const whole = fullTextOf(args[0]);
+    full.set(whole, (full.get(whole) ?? 0) + 1);
+    const text = whole.slice(0, 100);
     const mine = counts.byText.get(text) ?? { statements: 0, rows: 0 };
     counts.byText.set(text, mine);
     mine.statements += 1;

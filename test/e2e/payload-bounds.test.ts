@@ -53,6 +53,8 @@ describe('payloads do not grow with the session', () => {
       statements: counted.statements,
       rows: counted.rows,
       top: counted.top(6),
+      // Updates of a try's row.
+      tryRowUpdates: counted.matching(/^UPDATE drain_attempts SET/),
     };
   }
 
@@ -85,6 +87,13 @@ describe('payloads do not grow with the session', () => {
       large.rows / 160 <= (small.rows / 40) * 1.05,
       `rows: 160 phases: ${per(large, 160)}; 40 phases: ${per(small, 40)}\n${large.top}\n--- 40:\n${small.top}`,
     );
+    // What a phase sends, counted (issue 19 item 3; 16.3 measured): a ping, the lease and phase
+    // check, the try's row (BEGIN, lock, INSERT, COMMIT), one backlog read at the try's start and
+    // one at its end (src/db/phase-facts.ts), three updates of the row (the executor's pid, its
+    // end with the logs' digests, the verdict), the lease's release, the selection, and the
+    // session JSON's share (coalesced). It was 23.3 when the backlog was read four times per side.
+    assert.ok(large.statements / 160 <= 17, `160 phases: ${per(large, 160)}`);
+    assert.equal(large.tryRowUpdates, 3 * 160, 'updates of the rows of 160 one-try phases');
     assert.ok(
       large.largestPayload <= small.largestPayload * 1.05,
       `largest payload ${large.largestPayload} B at 160 phases vs ${small.largestPayload} B at 40`,
