@@ -241,7 +241,13 @@ export interface FinishPhaseInput {
   phaseId: string;
   attempt: number;
   verdict: AttemptVerdict;
-  report: SessionReport;
+  /** The running session JSON's report; null when the workflow judged no rewrite due. */
+  report: SessionReport | null;
+  /**
+   * The workflow judged the rewrite due (src/domain/json-cadence.ts). Absent in sessions recorded
+   * before, which send a report with every phase: then this worker judges (phaseFinished).
+   */
+  reportDue?: boolean;
   database?: DatabaseIdentity | null;
   /** The fingerprint this attempt stopped: kept in failure memory for later sessions. */
   memoryStop?: { fingerprint: string; repeats: number } | null;
@@ -278,8 +284,9 @@ export function sessionActivities(deps: ActivityDeps) {
       if (o.memoryStop) await recordMemoryStop(deps.pool, { ...o, ...o.memoryStop, execRunId });
       // Rewritten whole, so not after every phase of a long session (src/domain/json-cadence.ts),
       // and in the background: the slot's next phase does not wait for it.
-      if (phaseFinished(o.sessionId, o.report.snapshot.processed))
-        deps.sessionJsonWrites.request(o.sessionId, () => writeReport(o.report));
+      const report = o.report;
+      if (report && (o.reportDue ?? phaseFinished(o.sessionId, report.snapshot.processed)))
+        deps.sessionJsonWrites.request(o.sessionId, () => writeReport(report));
       await releaseLease(deps.pool, o.runId, o.sessionId);
       leaseHeld(-1);
     },

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { SessionReport } from '../../activities/session.js';
+import type { FinishPhaseInput, SessionReport } from '../../activities/session.js';
 import type { DrainRequest } from '../../activities/drain-env.js';
 import type { SessionResult } from '../../src/domain/messages.js';
 import type { SelectParams } from '../../src/domain/selection.js';
@@ -83,6 +83,39 @@ test('a dry run plans every phase once, drains nothing and writes no session JSO
     'a plan leases nothing',
   );
   assert.deepEqual(selects.at(-1)!.doneRuns.length, 6, 'the plan is carried in the state');
+});
+
+test('a finished phase carries the running report only when the session JSON is due', async () => {
+  // The cadence (src/domain/json-cadence.ts): a rewrite once the results since the last reach
+  // 1/16 of those held: every phase up to 31 results, then every 2nd (32–47), every 3rd (48–63).
+  const phases = 50;
+  const fake = FakeBacklog.grid(10, 5, [{ kind: 'failure', error: 'E' }]);
+  const r = (await (
+    await t.start(fake, { batchSize: 100, maxAttemptsPerPhase: 1, runId: null })
+  ).result()) as SessionResult;
+  assert.equal(r.processed, phases);
+  const finishes = fake.inputsOf<FinishPhaseInput>('finishPhase');
+  assert.equal(finishes.length, phases);
+  const withReport = finishes.flatMap((f, i) => (f.report ? [i + 1] : []));
+  const every = (from: number, to: number, step: number) =>
+    Array.from({ length: Math.floor((to - from) / step) + 1 }, (_, i) => from + i * step);
+  assert.deepEqual(withReport, [...every(1, 31, 1), ...every(33, 47, 2), 50]);
+  const reports = finishes.flatMap((f) => (f.report ? [f] : []));
+  assert.ok(
+    reports.every(
+      (f) => f.reportDue === true && f.report!.snapshot.processed === withReport[reports.indexOf(f)],
+    ),
+  );
+  // Numbered in order, the final one last: the writer keeps the newest.
+  const seqs = [
+    ...reports.map((f) => f.report!.seq),
+    fake.inputsOf<SessionReport>('writeSessionReport')[0].seq,
+  ];
+  assert.deepEqual(
+    [...seqs].sort((a, b) => a - b),
+    seqs,
+  );
+  assert.equal(new Set(seqs).size, seqs.length);
 });
 
 test('a failed phase is tried again up to maxAttemptsPerPhase, numbered from the records', async () => {

@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure, isCancellation } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, isCancellation, patched } from '@temporalio/workflow';
 import type { DrainActivities } from '../../activities/index.js';
 import { judgeAttempt } from '../../src/domain/judge.js';
 import { appendEvents, slotTag } from '../../src/domain/progress-log.js';
@@ -169,7 +169,10 @@ function recordOutcome(
   const verdict = judgeAttempt(outcome);
   const before = session.state;
   const next = recordAttempt(before, outcome, verdict, config, session.slotOf(slot));
-  const report = session.report('running', false, next);
+  // Sessions recorded before it sent a report with every phase (and numbered each): a replay
+  // keeps that, so the reports' numbers go on rising where the file has the last one.
+  const reportWhenDue = patched('report-when-due');
+  const report = reportWhenDue ? session.runningReport(next) : session.report('running', false, next);
   session.state = withoutRecorded(next);
   session.folds += 1;
   session.slots[slot].folded = true;
@@ -181,6 +184,7 @@ function recordOutcome(
     attempt,
     verdict,
     report,
+    ...(reportWhenDue ? { reportDue: true } : {}),
     database,
   };
   const nextPick = nextInput?.() ?? null;

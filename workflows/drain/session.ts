@@ -16,6 +16,7 @@ import {
 } from '../../src/domain/search-attributes.js';
 import { packedState, type SessionState } from '../../src/domain/session-state.js';
 import { remainingSeconds } from '../../src/domain/stop-conditions.js';
+import { sessionJsonDue } from '../../src/domain/json-cadence.js';
 import type { DrainConfig, PhaseRef } from '../../src/domain/types.js';
 
 /** Carried across continue-as-new. */
@@ -76,6 +77,8 @@ export class DrainSession {
   stopNote: string | null;
   prepared: PreparedSession | null;
   reportSeq: number;
+  /** Results folded since the running session JSON was last due (a new workflow run: due at once). */
+  private foldsSinceReport = Number.MAX_SAFE_INTEGER - 1;
   /** The good baseline capture of this session's commit, once ensured (lean orchestration). */
   baseline: BaselineInfo | null = null;
 
@@ -228,6 +231,18 @@ export class DrainSession {
         { key: DrainFailedKey, value: s.failed },
       ]);
     }
+  }
+
+  /**
+   * After a fold: the running session JSON's report when a rewrite is due (src/domain/json-cadence.ts:
+   * once the results since the last one reach 1/16 of those held), else null. The report (up to
+   * ~18 kB) then enters the history only with the phases that rewrite the file.
+   */
+  runningReport(state: SessionState): SessionReport | null {
+    this.foldsSinceReport += 1;
+    if (!sessionJsonDue(this.foldsSinceReport, state.processed)) return null;
+    this.foldsSinceReport = 0;
+    return this.report('running', false, state);
   }
 
   /** The session JSON report of `state` (default: the current one), with the next sequence number. */
