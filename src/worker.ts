@@ -88,6 +88,13 @@ function apiServerPool(o: DrainWorkerOptions, workspace: string): ApiServerPool 
     : null;
 }
 
+/**
+ * How long a worker's end waits for running session JSON rewrites (a write stuck on its lock or
+ * a database that does not answer must not keep the worker from ending; a rewrite left undone
+ * is replaced by the session's next one, on any worker).
+ */
+const JSON_WRITES_GRACE_MS = 10_000;
+
 interface WorkerParts {
   workspace: string;
   stores: Stores;
@@ -180,7 +187,7 @@ function drainWorkerHandle(
     run() {
       notifier.start();
       running ??= worker.run().finally(async () => {
-        await p.sessionJsonWrites.idle();
+        await p.sessionJsonWrites.idle(undefined, JSON_WRITES_GRACE_MS);
         supervisors.close();
         await notifier.stop().catch(() => {});
         await apiServers?.stop().catch(() => {});
@@ -196,7 +203,7 @@ function drainWorkerHandle(
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await running;
       } else {
-        await p.sessionJsonWrites.idle();
+        await p.sessionJsonWrites.idle(undefined, JSON_WRITES_GRACE_MS);
         supervisors.close();
         await apiServers?.stop().catch(() => {});
         await connection.close().catch(() => {});

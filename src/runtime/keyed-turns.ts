@@ -63,12 +63,27 @@ export class KeyedLatest {
     this.running.set(key, run);
   }
 
-  /** Resolves once `key` (no key: every key) has nothing running or waiting. */
-  async idle(key?: string): Promise<void> {
+  /**
+   * Resolves once `key` (no key: every key) has nothing running or waiting: true; or false once
+   * `withinMs` has passed first (what runs then goes on).
+   */
+  async idle(key?: string, withinMs = Infinity): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      if (Number.isFinite(withinMs)) timer = setTimeout(() => resolve(false), withinMs);
+    });
+    try {
+      return await Promise.race([this.settled(key), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async settled(key?: string): Promise<boolean> {
     for (;;) {
       const runs = key === undefined ? [...this.running.values()] : [this.running.get(key)];
       const pending = runs.filter((r): r is Promise<void> => r !== undefined);
-      if (pending.length === 0) return;
+      if (pending.length === 0) return true;
       await Promise.all(pending);
     }
   }

@@ -120,3 +120,14 @@ test("KeyedLatest: a waiting run sees its own request's async context, not the e
   await latest.idle();
   assert.deepEqual(seen, ['activity 1', 'activity 2']);
 });
+
+test('KeyedLatest: idle gives up after withinMs (false) while a run goes on; true once settled', async () => {
+  const latest = new KeyedLatest(() => assert.fail('no error expected'));
+  const stuck = gate([], 'stuck');
+  latest.request('k', stuck.fn);
+  assert.equal(await latest.idle(undefined, 30), false);
+  assert.equal(latest.size, 1, 'the run goes on');
+  stuck.open();
+  assert.equal(await latest.idle('k', 1000), true);
+  assert.equal(await latest.idle(), true);
+});
