@@ -237,11 +237,11 @@ export async function createDrainWorker(o: DrainWorkerOptions): Promise<DrainWor
     // A failed rewrite is replaced by the next one (and the session's final write waits for it).
     sessionJsonWrites: new KeyedLatest((err, sessionId) =>
       console.warn(
-        `session ${sessionId}: its running session JSON was not rewritten (${redactSecrets(String((err as Error)?.message ?? err))}); the next rewrite replaces it`,
+        `session ${sessionId}: its running session JSON was not rewritten (${redactSecrets(String((err as Error)?.message ?? err), deps.knownSecrets)}); the next rewrite replaces it`,
       ),
     ),
   };
-  const deps = activityDeps(o, parts);
+  const deps: ActivityDeps = activityDeps(o, parts);
   await reapOrphans(stores.records);
   const connection = await connectTemporal(o, stores);
   const temporal = new Client({ connection, namespace: o.namespace });
