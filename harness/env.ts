@@ -224,7 +224,11 @@ function killQuietly(pid: number): void {
 }
 
 /** Polls `fn` until it returns a truthy value (or throws after `ms`). */
-export async function eventually<T>(fn: () => Promise<T> | T, ms = 30_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T> | T,
+  ms = 30_000,
+  what = 'condition',
+): Promise<NonNullable<T>> {
   const until = Date.now() + ms;
   let last: unknown;
   for (;;) {

@@ -120,9 +120,16 @@ describe('end-of-session notifications', () => {
       assert.equal(n.session_json, r.sessionJson);
       assert.match(n.text, /^:\w+: Drain session notify-1 completed: verify (PASS|FAIL)/);
       assert.match(n.text, /2 processed: 1 succeeded, 1 failed, 0 timed out/);
-      const rows = await notificationsOfSession(env.pool, 'notify-1');
+      // The hook has the body before the worker has its answer and records the delivery.
+      const rows = await eventually(
+        async () => {
+          const r = await notificationsOfSession(env.pool, 'notify-1');
+          return r[0]?.delivered_at ? r : null;
+        },
+        10_000,
+        'the delivery recorded',
+      );
       assert.equal(rows.length, 1);
-      assert.ok(rows[0].delivered_at, 'the delivery is recorded');
       assert.equal(rows[0].last_http_status, 200);
       assert.equal(rows[0].attempts, 1);
       assert.equal(rows[0].target_display, `http://127.0.0.1:${hook.port}/***`);
@@ -164,8 +171,14 @@ describe('end-of-session notifications', () => {
       const n = JSON.parse(hook.bodies[0]) as SessionNotification;
       assert.equal(n.session_id, 'notify-2');
       assertNoSecret(hook.bodies[0], url);
-      const [row] = await notificationsOfSession(env.pool, 'notify-2');
-      assert.ok(row.delivered_at);
+      const row = await eventually(
+        async () => {
+          const [r] = await notificationsOfSession(env.pool, 'notify-2');
+          return r?.delivered_at ? r : null;
+        },
+        10_000,
+        'the delivery recorded',
+      );
       assert.equal(row.last_http_status, 200);
       assert.ok(row.attempts >= 3, `attempts ${row.attempts}`);
     } finally {
@@ -261,7 +274,14 @@ describe('end-of-session notifications', () => {
       await eventually(() => bodyOf('notify-6'), 20_000, 'the notification from drain worker');
       // The webhook that is down is tried again (and says so in the worker's output, redacted).
       await eventually(() => /attempt 2 failed/.test(output()), 20_000, 'a second failed attempt logged');
-      const rows = await notificationsOfSession(env.pool, 'notify-6');
+      const rows = await eventually(
+        async () => {
+          const r = await notificationsOfSession(env.pool, 'notify-6');
+          return r.some((x) => x.delivered_at) ? r : null;
+        },
+        10_000,
+        'the delivery recorded',
+      );
       assert.equal(rows.length, 2, 'one row per webhook');
       assert.equal(rows.filter((r) => r.delivered_at).length, 1);
       assertNoSecret(output() + hook.bodies.join('\n') + JSON.stringify(rows), url);
