@@ -154,11 +154,7 @@ export class SqliteBacklog implements Backlog {
     const telemetry = TELEMETRY_TABLES.map((t) =>
       this.tableColumns(t)
         ? {
-            phase: this.count(
-              `SELECT count(*) AS n FROM ${t} WHERE run_id = ? AND phase_id = ?`,
-              runId,
-              phaseId,
-            ),
+            phase: this.phaseRows(t, runId, phaseId),
             all: this.count(`SELECT count(*) AS n FROM ${t}`),
           }
         : { phase: 0, all: 0 },
@@ -178,8 +174,7 @@ export class SqliteBacklog implements Backlog {
   countPhaseTelemetry(runId: string, phaseId: string): Promise<number> {
     return this.locked(() =>
       TELEMETRY_TABLES.filter((t) => this.tableColumns(t)).reduce(
-        (s, t) =>
-          s + this.count(`SELECT count(*) AS n FROM ${t} WHERE run_id = ? AND phase_id = ?`, runId, phaseId),
+        (s, t) => s + this.phaseRows(t, runId, phaseId),
         0,
       ),
     );
@@ -200,6 +195,11 @@ export class SqliteBacklog implements Backlog {
       .get(runId, phaseId, runId) as { phase: number | null; run: number | null } | undefined;
     const num = (v: unknown) => (typeof v === 'number' || typeof v === 'bigint' ? Number(v) : null);
     return { phase: num(r?.phase), run: num(r?.run) };
+  }
+
+  /** Rows of one run/phase in telemetry table `t`. */
+  private phaseRows(t: string, runId: string, phaseId: string): number {
+    return this.count(`SELECT count(*) AS n FROM ${t} WHERE run_id = ? AND phase_id = ?`, runId, phaseId);
   }
 
   private count(text: string, ...args: unknown[]): number {
