@@ -26,7 +26,7 @@ export function procPids(): number[] {
   }
 }
 
-/** USER_HZ, the unit of starttime in /proc/<pid>/stat: 100 on every Linux architecture we run on. */
+/** USER_HZ, the unit of starttime and the CPU times in /proc/<pid>/stat: 100 on every Linux architecture we run on. */
 const CLOCK_TICKS_PER_SECOND = 100;
 
 interface ProcStat {
